@@ -1,0 +1,49 @@
+# Every target installs what it needs into .venv on first use (exact pins, pip).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --quiet
+# This machine's pip.conf lists local package folders that may be absent; pip warns once per package.
+QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+SPEC ?=
+CORE := $(VENV)/.installed-core
+DEV := $(VENV)/.installed-dev
+
+.PHONY: help render validate check test bench clean-venv
+
+help:
+	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
+	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
+	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
+	@echo "make test                          run the test suite"
+	@echo "make bench                         print render timings"
+
+$(CORE): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing core packages into $(VENV) (first run only)"
+	@$(PIP) install -r requirements.txt $(QUIET_PIP)
+	@$(PIP) install --no-deps -e . $(QUIET_PIP)
+	@touch $@
+
+$(DEV): $(CORE) requirements-dev.txt
+	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
+	@touch $@
+
+render: $(CORE)
+	@$(PY) -m generator render $(SPEC)
+
+validate: $(CORE)
+	@$(PY) -m generator validate $(SPEC)
+
+check: $(CORE)
+	@$(PY) -m generator check
+
+test: $(DEV)
+	@$(PY) -m pytest
+
+bench: $(CORE)
+	@$(PY) bench/render.py
+
+clean-venv:
+	rm -rf $(VENV)

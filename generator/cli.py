@@ -1,0 +1,144 @@
+"""The command line: render, validate and check (exit codes: 0 ok, 1 check failed, 2 invalid input)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import click
+
+from generator.diagnostics import ERROR, InvalidInput, Problem
+from generator.paths import display_path
+from generator.render import render_spec
+from generator.spec import Spec, load_spec
+from generator import writer
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def discover_specs(root: Path) -> list[Path]:
+    """Every spec in <root>/specs/ (*.yaml and *.yml), sorted."""
+    folder = root / "specs"
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def report(problems: Iterable[Problem]) -> None:
+    """Print problems to stderr, one per line."""
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+def load_specs(root: Path, paths: Iterable[Path]) -> list[Spec]:
+    """Load and validate every spec; on any error, print all problems of all specs and exit 2."""
+    specs, problems = [], []
+    for path in paths:
+        try:
+            spec = load_spec(path, root)
+        except InvalidInput as exc:
+            problems += exc.problems
+            continue
+        problems += spec.warnings
+        specs.append(spec)
+    seen: dict[str, Spec] = {}
+    for spec in specs:
+        if spec.experiment in seen:
+            problems.append(Problem(spec.file, 0, 0, "experiment.name",
+                                    f"experiment {spec.experiment!r} is also defined in {seen[spec.experiment].file}; "
+                                    "each experiment needs its own name"))
+        seen.setdefault(spec.experiment, spec)
+    report(problems)
+    errors = [p for p in problems if p.severity == ERROR]
+    if errors:
+        files = len({p.file for p in errors})
+        click.echo(f"{len(errors)} error(s) in {files} spec file(s); nothing was written", err=True)
+        sys.exit(EXIT_INVALID)
+    return specs
+
+
+def _spec_paths(root: Path, specs: tuple[str, ...]) -> list[Path]:
+    if specs:
+        return [Path(s) if Path(s).is_absolute() else Path.cwd() / s for s in specs]
+    found = discover_specs(root)
+    if not found:
+        click.echo(f"no specs found in {display_path(root / 'specs', root)}/; copy specs/phi3-mini-ultrachat.yaml",
+                   err=True)
+        sys.exit(EXIT_INVALID)
+    return found
+
+
+root_option = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                           show_default=True, help="Project root: holds specs/ and generated/.")
+
+
+@click.group()
+def main() -> None:
+    """Turn experiment specs into Azure ML YAML and apply them."""
+
+
+@main.command()
+@click.argument("specs", nargs=-1)
+@root_option
+def render(specs: tuple[str, ...], root: Path) -> None:
+    """Render SPECS (default: every spec in specs/) into generated/<experiment>/."""
+    loaded = load_specs(root, _spec_paths(root, specs))
+    rendered = [(spec, render_spec(spec)) for spec in loaded]
+    generated = root / "generated"
+    writer.clean_staging(generated)
+    changes = []
+    for spec, files in rendered:
+        changes += writer.write_experiment(generated / spec.experiment, files)
+    if not specs:
+        for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
+            changes += writer.remove_folder(folder)
+    for change in changes:
+        click.echo(f"{change.status:<9} {display_path(change.path, root)}")
+
+
+@main.command()
+@click.argument("specs", nargs=-1)
+@root_option
+@click.option("--data-must-exist", is_flag=True, help="Treat missing prepared data files as errors (as apply does).")
+def validate(specs: tuple[str, ...], root: Path, data_must_exist: bool) -> None:
+    """Validate SPECS and load their generated files with azure-ai-ml, offline."""
+    from generator.validate import validate_experiment
+
+    loaded = load_specs(root, _spec_paths(root, specs))
+    problems = []
+    for spec in loaded:
+        problems += validate_experiment(root / "generated" / spec.experiment, root, data_must_exist=data_must_exist)
+    report(problems)
+    errors = [p for p in problems if p.severity == ERROR]
+    if errors:
+        click.echo(f"{len(errors)} error(s) in generated files", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"valid: {', '.join(spec.experiment for spec in loaded)}")
+
+
+@main.command()
+@root_option
+def check(root: Path) -> None:
+    """Fail when generated/ is stale (differs from a fresh render) or any generated file is invalid."""
+    from generator.validate import validate_experiment
+
+    loaded = load_specs(root, _spec_paths(root, ()))
+    generated = root / "generated"
+    stale = []
+    for spec in loaded:
+        stale += [c for c in writer.diff(generated / spec.experiment, render_spec(spec)) if c.status != "unchanged"]
+    for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
+        stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
+    for change in stale:
+        verb = {"created": "missing", "updated": "out of date", "removed": "no longer produced"}.get(change.status,
+                                                                                                      change.status)
+        click.echo(f"stale: {display_path(change.path, root)}: {verb}", err=True)
+    problems = []
+    for spec in loaded:
+        problems += validate_experiment(generated / spec.experiment, root)
+    report(problems)
+    errors = [p for p in problems if p.severity == ERROR]
+    if stale or errors:
+        click.echo("generated/ is stale: run `make render` and commit the result" if stale else
+                   f"{len(errors)} error(s) in generated files", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"generated/ is up to date and valid ({len(loaded)} experiment(s))")

@@ -1,0 +1,51 @@
+"""Problems found in user input, reported as `file:LINE:COL: field.path: message`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong (or worth a warning) in a file, with where it is."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        field = f" {self.path}:" if self.path else ""
+        tag = " warning:" if self.severity == WARNING else ""
+        return f"{where}:{field}{tag} {self.message}"
+
+
+class InvalidInput(Exception):
+    """Raised with every problem found, so a user sees them all at once (exit code 2)."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that are errors, not warnings."""
+    return [p for p in problems if p.severity == ERROR]
+
+
+def format_path(parts: Iterable[object]) -> str:
+    """Format a field path like `deployment.liveness_probe.initial_delay` or `smoke_test.messages[0].role`."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,147 @@
+"""Turn a valid spec into the values of each Azure ML entity the templates lay out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from generator import naming
+from generator.component import FILE_TYPES, URI_PREFIXES, literal
+from generator.spec import Spec
+
+SCHEMA_BASE = "https://azuremlschemas.azureedge.net/latest"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One generated file: its name, the template that lays it out, and the template's values."""
+
+    file: str
+    template: str
+    context: dict[str, Any]
+
+
+def registry_model_uri(data: dict[str, Any]) -> str:
+    """azureml:// URI of the foundation model, by label or by pinned version."""
+    model = data["foundation_model"]
+    ref = f"labels/{model['label']}" if "label" in model else f"versions/{model['version']}"
+    return f"azureml://registries/{model['registry']}/models/{model['name']}/{ref}"
+
+
+def component_uri(data: dict[str, Any]) -> str:
+    """azureml:// URI of the pinned pipeline component."""
+    component = data["finetune"]["component"]
+    return (f"azureml://registries/{component['registry']}/components/{component['name']}"
+            f"/versions/{component['version']}")
+
+
+def model_output_uri(data: dict[str, Any]) -> str:
+    """Where the pipeline job leaves the fine-tuned model."""
+    return f"azureml://jobs/{naming.job_name(data)}/outputs/trained_model"
+
+
+def data_file(data: dict[str, Any], split: str) -> str:
+    """Project-relative path of a prepared split."""
+    return f"{data['data']['dir'].rstrip('/')}/{split}.jsonl"
+
+
+def relative_to_output(project_path: str, experiment: str) -> str:
+    """`project_path` as seen from generated/<experiment>/ (paths in Azure ML YAML are relative to the file)."""
+    return os.path.relpath(project_path, f"generated/{experiment}").replace(os.sep, "/")
+
+
+def _compute(data: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": f"{SCHEMA_BASE}/amlCompute.schema.json", "compute": data["compute"]}
+
+
+def _data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
+    dataset = data["data"]
+    return {
+        "schema": f"{SCHEMA_BASE}/data.schema.json",
+        "name": naming.data_asset_name(data, split),
+        "version": naming.model_version(data),
+        "path": relative_to_output(data_file(data, split), data["experiment"]["name"]),
+        "description": f"{role} data: {split} split, first {dataset['split_percent']:g} % of {dataset['dataset']}",
+    }
+
+
+def _pipeline_job(spec: Spec) -> dict[str, Any]:
+    data = spec.data
+    version = naming.model_version(data)
+    parameters = {name: literal(spec.interface.inputs[name], value)
+                  for name, value in data["finetune"]["parameters"].items()}
+    file_inputs = {name: relative_to_output(value, spec.experiment) for name, value in parameters.items()
+                   if spec.interface.inputs[name].type in FILE_TYPES and not value.startswith(URI_PREFIXES)}
+    return {
+        "schema": f"{SCHEMA_BASE}/pipelineJob.schema.json",
+        "name": naming.job_name(data),
+        "display_name": naming.display_name(data, spec.interface),
+        "experiment_name": spec.experiment,
+        "description": data["experiment"]["description"],
+        "settings": data["finetune"]["settings"],
+        "node": data["finetune"]["component"]["name"],
+        "component": component_uri(data),
+        "model_uri": registry_model_uri(data),
+        "compute": data["compute"]["name"],
+        "gpus": naming.gpus_per_node(data),
+        "train_data": f"azureml:{naming.data_asset_name(data, data['data']['train_split'])}:{version}",
+        "test_data": f"azureml:{naming.data_asset_name(data, data['data']['test_split'])}:{version}",
+        "parameters": {name: value for name, value in parameters.items() if name not in file_inputs},
+        "file_parameters": {name: {"type": spec.interface.inputs[name].type, "path": path}
+                            for name, path in file_inputs.items()},
+        "output_binding": "${{parent.outputs.trained_model}}",
+    }
+
+
+def _model(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": f"{SCHEMA_BASE}/model.schema.json",
+        "name": data["registered_model"]["name"],
+        "version": naming.model_version(data),
+        "path": model_output_uri(data),
+        "description": data["registered_model"]["description"],
+        "tags": {"foundation_model": registry_model_uri(data), "pipeline_job": naming.job_name(data)},
+    }
+
+
+def _endpoint(data: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": f"{SCHEMA_BASE}/managedOnlineEndpoint.schema.json", "endpoint": data["endpoint"]}
+
+
+def _deployment(data: dict[str, Any]) -> dict[str, Any]:
+    deployment = data["deployment"]
+    return {
+        "schema": f"{SCHEMA_BASE}/managedOnlineDeployment.schema.json",
+        "deployment": deployment,
+        "endpoint_name": data["endpoint"]["name"],
+        "model": f"azureml:{data['registered_model']['name']}:{naming.model_version(data)}",
+        "liveness_probe": deployment["liveness_probe"],
+    }
+
+
+def sample_request(data: dict[str, Any]) -> dict[str, Any]:
+    """The seed's scoring request, built from the spec's smoke_test alone."""
+    smoke = data["smoke_test"]
+    return {
+        "input_data": {
+            "input_string": [[{"role": m["role"], "content": m["content"]} for m in smoke["messages"]]],
+            "parameters": smoke["parameters"],
+        },
+        "params": {},
+    }
+
+
+def entities(spec: Spec) -> list[Entity]:
+    """Every Azure ML entity of the experiment, plus the sample request, in manifest order."""
+    data = spec.data
+    return [
+        Entity("compute.yml", "compute.yml.j2", _compute(data)),
+        Entity("data-train.yml", "data.yml.j2", _data_asset(data, "training", data["data"]["train_split"])),
+        Entity("data-test.yml", "data.yml.j2", _data_asset(data, "test", data["data"]["test_split"])),
+        Entity("pipeline-job.yml", "pipeline-job.yml.j2", _pipeline_job(spec)),
+        Entity("model.yml", "model.yml.j2", _model(data)),
+        Entity("endpoint.yml", "endpoint.yml.j2", _endpoint(data)),
+        Entity("deployment.yml", "deployment.yml.j2", _deployment(data)),
+        Entity("sample-request.json", "sample-request.json.j2", {"request": sample_request(data)}),
+    ]

@@ -1,0 +1,70 @@
+"""The experiment's manifest: every resource, its file, name, dependencies and `az ml` command.
+
+The runner walks it as a dependency graph; reviewers read it; `az ml` users copy from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator import naming
+from generator.entities import data_file, registry_model_uri
+from generator.spec import Spec
+
+
+def _resource(rid: str, kind: str, name: str, depends_on: list[str], az: str, file: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+    resource: dict[str, Any] = {"id": rid, "kind": kind}
+    if file:
+        resource["file"] = file
+    resource.update(name=name, depends_on=depends_on, **extra, az=az)
+    return resource
+
+
+def resources(spec: Spec) -> list[dict[str, Any]]:
+    """The resources in an order that respects `depends_on` (the seed's order)."""
+    data = spec.data
+    folder = f"generated/{spec.experiment}"
+    version = naming.model_version(data)
+    endpoint = data["endpoint"]["name"]
+    deployment = data["deployment"]["name"]
+    train, test = data["data"]["train_split"], data["data"]["test_split"]
+    return [
+        _resource("compute", "compute", data["compute"]["name"], [],
+                  f"az ml compute create --file {folder}/compute.yml", "compute.yml"),
+        _resource("data-train", "data", naming.data_asset_name(data, train), [],
+                  f"az ml data create --file {folder}/data-train.yml", "data-train.yml", version=version),
+        _resource("data-test", "data", naming.data_asset_name(data, test), [],
+                  f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
+        _resource("endpoint", "online_endpoint", endpoint, [],
+                  f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
+        _resource("pipeline-job", "pipeline_job", naming.job_name(data), ["compute", "data-train", "data-test"],
+                  f"az ml job create --file {folder}/pipeline-job.yml --stream", "pipeline-job.yml"),
+        _resource("model", "model", data["registered_model"]["name"], ["pipeline-job"],
+                  f"az ml model create --file {folder}/model.yml", "model.yml", version=version),
+        _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
+                  f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
+                  endpoint=endpoint),
+        _resource("traffic", "traffic", endpoint, ["deployment"],
+                  f'az ml online-endpoint update --name {endpoint} '
+                  f'--traffic "{deployment}={data["deployment"]["traffic_percent"]}"',
+                  traffic={deployment: data["deployment"]["traffic_percent"]}),
+        _resource("smoke-test", "invoke", endpoint, ["traffic"],
+                  f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} "
+                  f"--request-file {folder}/sample-request.json", "sample-request.json", deployment=deployment),
+    ]
+
+
+def manifest(spec: Spec) -> dict[str, Any]:
+    """The whole manifest: experiment, spec file, foundation model, data files, resources."""
+    data = spec.data
+    return {
+        "experiment": spec.experiment,
+        "spec": spec.file,
+        "foundation_model": registry_model_uri(data),
+        "data_files": {
+            "data-train": data_file(data, data["data"]["train_split"]),
+            "data-test": data_file(data, data["data"]["test_split"]),
+        },
+        "resources": resources(spec),
+    }

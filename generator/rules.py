@@ -1,0 +1,169 @@
+"""Layer 2 and 3 of spec validation: cross-field rules and the pinned component interface.
+
+Each rule reads some top-level sections; it runs only when the JSON Schema found those
+sections well-formed, so rules never see data of the wrong type.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable
+
+from generator import naming, skus
+from generator.component import FILE_TYPES, URI_PREFIXES, interface_file, load_interface
+from generator.diagnostics import WARNING, Problem
+from generator.paths import PROJECT_DIR, display_path
+from generator.source import Located
+
+Rule = Callable[[dict[str, Any], Located, Path], Iterable[Problem]]
+
+ONLINE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+
+_RULES: list[tuple[tuple[str, ...], Rule]] = []
+
+
+def rule(*sections: str) -> Callable[[Rule], Rule]:
+    """Register a rule that reads `sections` of the spec."""
+    def register(func: Rule) -> Rule:
+        _RULES.append((sections, func))
+        return func
+    return register
+
+
+def check_rules(data: dict[str, Any], located: Located, root: Path, broken: set[str]) -> list[Problem]:
+    """Run every rule whose sections are not in `broken` (sections with schema errors)."""
+    problems: list[Problem] = []
+    for sections, func in _RULES:
+        if not broken.intersection(sections):
+            problems.extend(func(data, located, root))
+    return problems
+
+
+def _online_name(kind: str, name: str) -> str | None:
+    if ONLINE_NAME.match(name):
+        return None
+    return (f"{kind} name must be 3-32 characters of letters, digits and '-', start with a letter and not end "
+            f"with '-', got {name!r} ({len(name)} characters)")
+
+
+@rule("compute")
+def _compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    compute = data["compute"]
+    if not COMPUTE_NAME.match(compute["name"]):
+        yield located.problem(("compute", "name"), "compute name must be 3-24 characters of letters, digits and '-', "
+                                                   f"start with a letter and not end with '-', got {compute['name']!r}")
+    if compute["min_instances"] > compute["max_instances"]:
+        yield located.problem(("compute", "min_instances"),
+                              f"min_instances ({compute['min_instances']}) is greater than max_instances "
+                              f"({compute['max_instances']}); lower min_instances or raise max_instances")
+    size = compute["size"]
+    known = skus.lookup(size)
+    gpus = compute.get("gpus_per_node")
+    if size.lower() in skus.UNSUPPORTED_FINETUNE_SIZES:
+        yield located.problem(("compute", "size"), f"{size} is not supported for fine-tuning (retired K80 GPUs); "
+                                                   "use e.g. Standard_NC24ads_A100_v4 or Standard_ND40rs_v2")
+    elif known is not None and known.gpus == 0:
+        yield located.problem(("compute", "size"), f"{size} has no GPU and fine-tuning runs only on GPU compute; "
+                                                   "use e.g. Standard_NC24ads_A100_v4 or Standard_ND40rs_v2")
+    elif known is None and gpus is None:
+        yield located.problem(("compute", "size"), f"unknown VM size {size!r}: set compute.gpus_per_node to the "
+                                                   "number of GPUs in one node (check the spelling too)")
+    elif known is not None and gpus is not None and gpus != known.gpus:
+        yield located.problem(("compute", "gpus_per_node"), f"{known.name} has {known.gpus} GPU(s) per node, "
+                                                            f"not {gpus}; set {known.gpus} or remove gpus_per_node")
+
+
+@rule("foundation_model")
+def _foundation_model(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    model = data["foundation_model"]
+    if ("label" in model) == ("version" in model):
+        which = "both" if "label" in model else "neither"
+        yield located.problem(("foundation_model",), f"give exactly one of label or version ({which} given); "
+                                                     "e.g. label: latest, or version: \"15\"")
+
+
+@rule("endpoint")
+def _endpoint(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    message = _online_name("endpoint", data["endpoint"]["name"])
+    if message:
+        yield located.problem(("endpoint", "name"), message)
+
+
+@rule("deployment")
+def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    deployment = data["deployment"]
+    message = _online_name("deployment", deployment["name"])
+    if message:
+        yield located.problem(("deployment", "name"), message)
+    if deployment["traffic_percent"] == 0:
+        yield located.problem(("deployment", "traffic_percent"), "the deployment gets no traffic; the smoke test "
+                                                                 "still calls it by name", severity=WARNING)
+    if skus.lookup(deployment["instance_type"]) is not None and skus.lookup(deployment["instance_type"]).gpus == 0:
+        yield located.problem(("deployment", "instance_type"), f"{deployment['instance_type']} has no GPU; "
+                                                               "foundation-model serving needs a GPU size",
+                              severity=WARNING)
+
+
+@rule("experiment")
+def _experiment(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    job = naming.job_name(data)
+    if not JOB_NAME.match(job):
+        yield located.problem(("experiment", "name"), f"the derived job name {job!r} is not a valid Azure ML job name")
+
+
+def _relative_path_problem(value: str) -> str | None:
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or re.match(r"^[A-Za-z]:", value):
+        return "must be a path relative to the project root, not an absolute path"
+    if ".." in path.parts:
+        return "must stay inside the project root (no '..')"
+    return None
+
+
+@rule("data")
+def _data(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    section = data["data"]
+    if section["train_split"] == section["test_split"]:
+        yield located.problem(("data", "test_split"), f"test_split is the same split as train_split "
+                                                      f"({section['train_split']!r}); evaluate on held-out data, "
+                                                      "e.g. test_sft")
+    message = _relative_path_problem(section["dir"])
+    if message:
+        yield located.problem(("data", "dir"), message)
+
+
+@rule("smoke_test")
+def _smoke_test(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    first = data["smoke_test"]["messages"][0]["role"]
+    if first == "assistant":
+        yield located.problem(("smoke_test", "messages", 0, "role"),
+                              "a conversation starts with a user or system message, not assistant")
+
+
+@rule("finetune")
+def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    component = data["finetune"]["component"]
+    interface = load_interface(component["name"], component["version"])
+    if interface is None:
+        path = display_path(interface_file(component["name"], component["version"]), PROJECT_DIR)
+        yield located.problem(("finetune", "component", "version"),
+                              f"no interface on file for {component['name']} {component['version']}: pin a version "
+                              f"the generator knows (0.0.82) or add {path} from `az ml component show "
+                              f"--registry-name {component['registry']} --name {component['name']} "
+                              f"--version {component['version']}`")
+        return
+    params = data["finetune"]["parameters"]
+    yield from interface.check_parameters(params, located, ("finetune", "parameters"))
+    for name, value in params.items():
+        spec = interface.inputs.get(name)
+        if spec is None or spec.type not in FILE_TYPES or not isinstance(value, str) or value.startswith(URI_PREFIXES):
+            continue
+        message = _relative_path_problem(value)
+        if message:
+            yield located.problem(("finetune", "parameters", name), message)
+        elif not (root / value).is_file():
+            yield located.problem(("finetune", "parameters", name), f"file {value!r} does not exist "
+                                                                    "(paths are relative to the project root)")

@@ -1,0 +1,111 @@
+"""Layer 1 of spec validation: the JSON Schema in specs/spec.schema.json, with readable messages."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from generator.diagnostics import Problem
+from generator.paths import SCHEMA_PATH
+from generator.source import Located
+
+_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+               "object": "a mapping", "array": "a list", "null": "empty"}
+
+
+@lru_cache(maxsize=1)
+def spec_schema() -> dict[str, Any]:
+    """The spec's JSON Schema (the same file editors use for completion)."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return repr(value)
+
+
+def _type_message(expected: Any, value: Any) -> str:
+    kinds = expected if isinstance(expected, list) else [expected]
+    return f"must be {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, got {_describe(value)}"
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else f"; allowed: {', '.join(choices)}"
+
+
+def _enum_message(choices: list[Any], value: Any) -> str:
+    names = [str(choice) for choice in choices]
+    message = f"must be one of {', '.join(names)}, got {_describe(value)}"
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6) if isinstance(value, str) else []
+    return message + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+def _problems_for(error: jsonschema.ValidationError, located: Located) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    schema, value, kind = error.schema, error.instance, error.validator
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = list(schema.get("properties", {}))
+        extra = [k for k in value if k not in allowed]
+        return [located.problem(path + (k,), f"unknown field '{k}'{_suggest(k, allowed)}", key=True) for k in extra]
+    if kind == "required":
+        missing = error.validator_value
+        names = [name for name in missing if name not in value]
+        return [located.problem(path + (name,), "required field is missing") for name in names[:1]]
+    messages = {
+        "type": lambda: _type_message(error.validator_value, value),
+        "enum": lambda: _enum_message(error.validator_value, value),
+        "minimum": lambda: f"must be at least {error.validator_value}, got {_describe(value)}",
+        "maximum": lambda: f"must be at most {error.validator_value}, got {_describe(value)}",
+        "exclusiveMinimum": lambda: f"must be greater than {error.validator_value}, got {_describe(value)}",
+        "exclusiveMaximum": lambda: f"must be less than {error.validator_value}, got {_describe(value)}",
+        "minLength": lambda: "must not be empty" if error.validator_value == 1
+        else f"must be at least {error.validator_value} characters long",
+        "maxLength": lambda: f"must be at most {error.validator_value} characters long, got {len(value)}",
+        "pattern": lambda: f"{schema.get('patternErrorMessage', 'does not match ' + error.validator_value)}, "
+                           f"got {_describe(value)}",
+        "minItems": lambda: f"must have at least {error.validator_value} item(s)",
+    }
+    message = messages.get(kind, lambda: error.message)()
+    return [located.problem(path, message)]
+
+
+def check_schema(located: Located) -> list[Problem]:
+    """Every JSON Schema violation in the spec, each located at its field."""
+    validator = jsonschema.Draft7Validator(spec_schema())
+    problems: list[Problem] = []
+    for error in validator.iter_errors(located.data):
+        problems.extend(_problems_for(error, located))
+    return sorted(set(problems))
+
+
+def apply_defaults(data: Any, schema: dict[str, Any] | None = None) -> Any:
+    """A copy of `data` with every schema default filled in where a field is absent."""
+    schema = spec_schema() if schema is None else schema
+    data = copy.deepcopy(data)
+    _fill(data, schema)
+    return data
+
+
+def _fill(data: Any, schema: dict[str, Any]) -> None:
+    if isinstance(data, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in data and "default" in sub:
+                data[key] = copy.deepcopy(sub["default"])
+            if key in data:
+                _fill(data[key], sub)
+    elif isinstance(data, list) and isinstance(schema.get("items"), dict):
+        for item in data:
+            _fill(item, schema["items"])

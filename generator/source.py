@@ -1,0 +1,113 @@
+"""Read a YAML file into plain Python data while remembering the line and column of every node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.diagnostics import InvalidInput, Problem, format_path
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class Located:
+    """YAML data plus the 1-based (line, column) of each value and of each mapping key."""
+
+    file: str
+    data: Any
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """Position of `path` (its key when `key`), else of its nearest ancestor that exists."""
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def problem(self, path: Path_, message: str, *, key: bool = False, severity: str = "error") -> Problem:
+        """A Problem located at `path` in this file."""
+        line, col = self.where(path, key=key)
+        return Problem(self.file, line, col, format_path(path), message, severity)
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+class _Builder:
+    def __init__(self, located: Located):
+        self.located = located
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.problems: list[Problem] = []
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.located.values[path] = _pos(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        self.constructor.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.constructor.construct_object(key_node, deep=True)
+            line, col = _pos(key_node)
+            if not isinstance(key, str):
+                self.problems.append(Problem(self.located.file, line, col, format_path(path),
+                                             f"keys must be strings, got {key!r}"))
+                continue
+            if key in result:
+                first = self.located.keys[path + (key,)]
+                self.problems.append(Problem(self.located.file, line, col, format_path(path + (key,)),
+                                             f"duplicate key (first defined at line {first[0]}); remove one"))
+                continue
+            self.located.keys[path + (key,)] = (line, col)
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+
+def load_located(text: str, file: str) -> Located:
+    """Parse `text` (the content of `file`) into a Located; raise InvalidInput on bad YAML."""
+    located = Located(file=file, data=None)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        raise InvalidInput([Problem(file, line, col, "", f"invalid YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput([Problem(file, 0, 0, "", f"invalid YAML: {exc}")]) from None
+    if node is None:
+        raise InvalidInput([Problem(file, 1, 1, "", "the file is empty; start from specs/phi3-mini-ultrachat.yaml")])
+    builder = _Builder(located)
+    try:
+        located.data = builder.build(node, ())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise InvalidInput([Problem(file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, "",
+                                    f"invalid YAML: {exc.problem}")]) from None
+    if builder.problems:
+        raise InvalidInput(builder.problems)
+    return located
+
+
+def read_located(path: Path, file: str) -> Located:
+    """Read and parse the YAML file at `path`, naming it `file` in problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput([Problem(file, 0, 0, "", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput([Problem(file, 0, 0, "", f"cannot read: {exc}")]) from None
+    return load_located(text, file)

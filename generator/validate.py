@@ -1,0 +1,188 @@
+"""Offline validation of generated files with the azure-ai-ml loaders, plus our own checks.
+
+`load_*` type-checks each file without a network but lets some mistakes through (DESIGN.md
+lists them); we check those here. azure-ai-ml is imported only when this module runs a check,
+never by `render`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from generator.component import MANAGED_INPUTS, load_interface
+from generator.diagnostics import WARNING, InvalidInput, Problem
+from generator.paths import display_path
+from generator.render import MANIFEST
+from generator.source import Located, read_located
+
+KNOWN_SETTINGS = frozenset({"default_datastore", "default_compute", "continue_on_step_failure", "force_rerun",
+                            "on_init", "on_finalize"})
+KNOWN_NODE_KEYS = frozenset({"type", "component", "inputs", "outputs", "compute", "display_name", "description",
+                             "tags", "properties", "comment", "settings", "name"})
+BINDING = re.compile(r"\$\{\{\s*parent\.(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
+COMPONENT_URI = re.compile(r"^azureml://registries/[^/]+/components/([^/]+)/versions/([^/]+)$")
+_BOILERPLATE = re.compile(r"\s*(Visit this link|The easiest way to author).*$", re.S)
+_SDK_JSON = re.compile(r"failed:\s*(\{.*\})\s*$", re.S)
+
+
+def _loaders() -> dict[str, Callable[..., Any]]:
+    from azure.ai.ml import (load_compute, load_data, load_job, load_model, load_online_deployment,
+                             load_online_endpoint)
+
+    logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)  # its import sets INFO: "experimental class" notices
+    return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "model": load_model,
+            "online_endpoint": load_online_endpoint, "online_deployment": load_online_deployment}
+
+
+def _flatten(errors: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            yield from _flatten(value, path + ((int(key) if str(key).isdigit() else key),))
+    elif isinstance(errors, list):
+        for item in errors:
+            yield from _flatten(item, path)
+    else:
+        yield path, str(errors)
+
+
+def sdk_problems(exc: Exception, located: Located) -> list[Problem]:
+    """The SDK's validation error as located problems, without its boilerplate links."""
+    text = _BOILERPLATE.sub("", str(exc)).strip()
+    match = _SDK_JSON.search(text)
+    if match:
+        try:
+            fields = list(_flatten(json.loads(match.group(1))))
+        except json.JSONDecodeError:
+            fields = []
+        if fields:
+            return [located.problem(path, f"azure-ai-ml: {message}") for path, message in fields]
+    return [located.problem((), f"azure-ai-ml: {text}")]
+
+
+def _walk_strings(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_strings(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk_strings(item, path + (i,))
+    elif isinstance(value, str):
+        yield path, value
+
+
+def check_pipeline_job(located: Located) -> list[Problem]:
+    """What load_job lets through: settings keys, node keys, node inputs, parent bindings, empty jobs."""
+    job, problems = located.data, []
+    for key in job.get("settings") or {}:
+        if key not in KNOWN_SETTINGS:
+            problems.append(located.problem(("settings", key), f"unknown pipeline setting '{key}' (the SDK sends it "
+                                                               "as-is and the service rejects it)", key=True))
+    jobs = job.get("jobs") or {}
+    if not jobs:
+        problems.append(located.problem(("jobs",), "the pipeline has no jobs"))
+    declared = {"inputs": set(job.get("inputs") or {}), "outputs": set(job.get("outputs") or {})}
+    for node_name, node in jobs.items():
+        if not isinstance(node, dict):
+            continue
+        for key in node:
+            if key not in KNOWN_NODE_KEYS:
+                problems.append(located.problem(("jobs", node_name, key), f"unknown key '{key}' in pipeline node",
+                                                key=True))
+        problems += _check_node_inputs(located, node_name, node)
+        for path, text in _walk_strings(node, ("jobs", node_name)):
+            for kind, name in BINDING.findall(text):
+                if name not in declared[kind]:
+                    problems.append(located.problem(path, f"binds to parent.{kind}.{name}, which the pipeline "
+                                                          f"does not declare under {kind}:"))
+    return problems
+
+
+def _check_node_inputs(located: Located, node_name: str, node: dict[str, Any]) -> list[Problem]:
+    match = COMPONENT_URI.match(str(node.get("component", "")))
+    interface = load_interface(*match.groups()) if match else None
+    if interface is None:
+        return []
+    problems = []
+    for name in node.get("inputs") or {}:
+        if name not in interface.inputs:
+            problems.append(located.problem(("jobs", node_name, "inputs", name),
+                                            f"{interface.name} {interface.version} has no input '{name}'", key=True))
+    for name in node.get("outputs") or {}:
+        if name not in interface.outputs:
+            problems.append(located.problem(("jobs", node_name, "outputs", name),
+                                            f"{interface.name} {interface.version} has no output '{name}'", key=True))
+    return problems
+
+
+def _check_entity(kind: str, located: Located, folder: Path, root: Path, data_must_exist: bool) -> list[Problem]:
+    body, problems = located.data, []
+    if kind == "pipeline_job":
+        problems += check_pipeline_job(located)
+    elif kind == "compute":
+        low, high = body.get("min_instances", 0), body.get("max_instances", 1)
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            problems.append(located.problem(("min_instances",), f"min_instances ({low}) > max_instances ({high})"))
+    elif kind == "online_deployment":
+        count = body.get("instance_count")
+        if isinstance(count, int) and count < 1:
+            problems.append(located.problem(("instance_count",), f"instance_count must be at least 1, got {count}"))
+    elif kind == "model" and not body.get("path"):
+        problems.append(located.problem(("path",), "a model needs a path"))
+    elif kind == "data":
+        path = str(body.get("path", ""))
+        if path and "://" not in path and not path.startswith("azureml:") and not (folder / path).is_file():
+            where = display_path(folder / path, root)
+            problems.append(located.problem(
+                ("path",), f"prepared data file {where} does not exist yet; run `make data` first",
+                severity="error" if data_must_exist else WARNING))
+    return problems
+
+
+def check_sample_request(path: Path, file: str) -> list[Problem]:
+    """The sample request has the seed's scoring shape."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        conversation = body["input_data"]["input_string"][0]
+        ok = isinstance(body["input_data"]["parameters"], dict) and all(
+            isinstance(m, dict) and {"role", "content"} <= set(m) for m in conversation)
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        return [Problem(file, 0, 0, "", f"not a scoring request of the seed's shape: {exc}")]
+    return [] if ok else [Problem(file, 0, 0, "input_data", "messages need role and content")]
+
+
+def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = False) -> list[Problem]:
+    """Load every file of generated/<experiment>/ with the SDK and run our checks; return all problems."""
+    manifest_file = folder / MANIFEST
+    if not manifest_file.is_file():
+        return [Problem(display_path(folder, root), 0, 0, "", "not rendered yet; run `make render`")]
+    manifest = yaml.safe_load(manifest_file.read_text(encoding="utf-8"))
+    loaders = _loaders()
+    problems: list[Problem] = []
+    for resource in manifest["resources"]:
+        if "file" not in resource:
+            continue
+        path = folder / resource["file"]
+        file = display_path(path, root)
+        if resource["kind"] == "invoke":
+            problems += check_sample_request(path, file)
+            continue
+        try:
+            located = read_located(path, file)
+        except InvalidInput as exc:
+            problems += exc.problems
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                loaders[resource["kind"]](str(path))
+            except Exception as exc:  # the SDK raises ValidationError and a few others; all are reported
+                problems += sdk_problems(exc, located)
+        problems += _check_entity(resource["kind"], located, folder, root, data_must_exist)
+    return problems
