@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from generator.diagnostics import Problem
+from generator.diagnostics import Problem, number_hint
 from generator.paths import COMPONENTS_DIR
 from generator.source import Located
 
@@ -102,10 +102,10 @@ def _check_value(spec: ComponentInput, value: Any) -> str | None:
         return f"must be true or false, got {value!r}"
     if spec.type == "integer":
         if not _is_int(value):
-            return f"must be an integer, got {value!r}"
+            return f"must be an integer, got {value!r}{number_hint(value)}"
     elif spec.type == "number":
         if not (_is_int(value) or isinstance(value, float)):
-            return f"must be a number, got {value!r}"
+            return f"must be a number, got {value!r}{number_hint(value)}"
     elif spec.type == "string":
         if not (isinstance(value, str) or _is_int(value)):
             return f"must be a string, got {value!r}"
@@ -135,6 +135,11 @@ def literal(spec: ComponentInput, value: Any) -> Any:
 def interface_file(name: str, version: str) -> Path:
     """Where the interface of component `name` at `version` is kept."""
     return COMPONENTS_DIR / f"{name}-{version}.yml"
+
+
+def known_versions(name: str) -> list[str]:
+    """Versions of component `name` whose interface is on file."""
+    return sorted(p.stem[len(name) + 1:] for p in COMPONENTS_DIR.glob(f"{name}-*.yml"))
 
 
 @lru_cache(maxsize=None)

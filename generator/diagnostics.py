@@ -49,3 +49,14 @@ def format_path(parts: Iterable[object]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def number_hint(value: object) -> str:
+    """Why a number-looking value is text: PyYAML (YAML 1.1) reads 5e-6 as a string; 5.0e-6 is a number."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads exponents without a dot as text: write e.g. 5.0e-6, not 5e-6)"
+    return ""

@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
 from generator import naming, skus
-from generator.component import FILE_TYPES, URI_PREFIXES, interface_file, load_interface
+from generator.component import FILE_TYPES, URI_PREFIXES, interface_file, known_versions, load_interface
 from generator.diagnostics import WARNING, Problem
 from generator.paths import PROJECT_DIR, display_path
 from generator.source import Located
@@ -33,11 +33,26 @@ def rule(*sections: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def check_rules(data: dict[str, Any], located: Located, root: Path, broken: set[str]) -> list[Problem]:
-    """Run every rule whose sections are not in `broken` (sections with schema errors)."""
+def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return a[:len(b)] == b[:len(a)]
+
+
+def _present(data: dict[str, Any], section: tuple[str, ...]) -> bool:
+    node: Any = data
+    for part in section:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def check_rules(data: dict[str, Any], located: Located, root: Path, broken: set[tuple[str, ...]]) -> list[Problem]:
+    """Run every rule whose sections are present and free of schema errors (paths in `broken`)."""
     problems: list[Problem] = []
     for sections, func in _RULES:
-        if not broken.intersection(sections):
+        paths = [tuple(section.split(".")) for section in sections]
+        if all(_present(data, path) for path in paths) and not any(
+                _overlaps(path, bad) for path in paths for bad in broken):
             problems.extend(func(data, located, root))
     return problems
 
@@ -143,7 +158,7 @@ def _smoke_test(data: dict[str, Any], located: Located, root: Path) -> Iterable[
                               "a conversation starts with a user or system message, not assistant")
 
 
-@rule("finetune")
+@rule("finetune.component", "finetune.parameters")
 def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     component = data["finetune"]["component"]
     interface = load_interface(component["name"], component["version"])
@@ -151,7 +166,7 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
         path = display_path(interface_file(component["name"], component["version"]), PROJECT_DIR)
         yield located.problem(("finetune", "component", "version"),
                               f"no interface on file for {component['name']} {component['version']}: pin a version "
-                              f"the generator knows (0.0.82) or add {path} from `az ml component show "
+                              f"the generator knows ({', '.join(known_versions(component['name'])) or 'none'}) or add {path} from `az ml component show "
                               f"--registry-name {component['registry']} --name {component['name']} "
                               f"--version {component['version']}`")
         return

@@ -10,7 +10,7 @@ from typing import Any
 
 import jsonschema
 
-from generator.diagnostics import Problem
+from generator.diagnostics import Problem, number_hint
 from generator.paths import SCHEMA_PATH
 from generator.source import Located
 
@@ -38,7 +38,8 @@ def _describe(value: Any) -> str:
 
 def _type_message(expected: Any, value: Any) -> str:
     kinds = expected if isinstance(expected, list) else [expected]
-    return f"must be {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, got {_describe(value)}"
+    hint = number_hint(value) if {"number", "integer"} & set(kinds) else ""
+    return f"must be {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, got {_describe(value)}{hint}"
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -63,7 +64,7 @@ def _problems_for(error: jsonschema.ValidationError, located: Located) -> list[P
     if kind == "required":
         missing = error.validator_value
         names = [name for name in missing if name not in value]
-        return [located.problem(path + (name,), "required field is missing") for name in names[:1]]
+        return [located.problem(path + (name,), "required field is missing") for name in names]
     messages = {
         "type": lambda: _type_message(error.validator_value, value),
         "enum": lambda: _enum_message(error.validator_value, value),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,7 @@ def load_spec(path: Path, root: Path) -> Spec:
     if not isinstance(located.data, dict):
         raise InvalidInput([located.problem((), "a spec is a mapping of sections (experiment, compute, ...)")])
     problems = check_schema(located)
-    broken = {str(p.path).split(".")[0].split("[")[0] for p in problems if p.severity == ERROR}
-    if "" in broken:
-        broken = set(located.data)
+    broken = {tuple(re.sub(r"\[\d+\]", "", p.path).split(".")) for p in problems if p.severity == ERROR}
     data = apply_defaults(located.data)
     problems += check_rules(data, located, root, broken)
     errors = [p for p in problems if p.severity == ERROR]
@@ -48,6 +47,7 @@ def load_spec(path: Path, root: Path) -> Spec:
         raise InvalidInput(problems)
     component = data["finetune"]["component"]
     interface = load_interface(component["name"], component["version"])
-    assert interface is not None  # check_rules reported a missing interface
+    if interface is None:  # check_rules reports this; kept for a rule skipped by a schema error elsewhere
+        raise InvalidInput([located.problem(("finetune", "component"), "no interface on file for this component")])
     return Spec(path=path, file=file, root=root, data=data, interface=interface,
                 warnings=sorted(p for p in problems if p.severity != ERROR))

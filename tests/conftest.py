@@ -1,0 +1,33 @@
+"""Shared fixtures: a throw-away project root and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from generator.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SPEC = REPO / "specs" / "phi3-mini-ultrachat.yaml"
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project root holding a copy of the example spec (and nothing generated yet)."""
+    (tmp_path / "specs").mkdir()
+    shutil.copy(EXAMPLE_SPEC, tmp_path / "specs" / EXAMPLE_SPEC.name)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI in-process with `--root` appended; returns click's Result (stdout, stderr, exit_code)."""
+    def run(*args: str, root: Path) -> Result:
+        monkeypatch.chdir(root)
+        return CliRunner().invoke(main, [*args, "--root", str(root)], catch_exceptions=False)
+    return run

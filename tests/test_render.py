@@ -1,0 +1,179 @@
+"""Rendering: golden output, determinism, atomic writes, pruning, and no azure-ai-ml import."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, TESTS
+
+GOLDEN = TESTS / "golden"
+
+
+def _render_golden(root: Path, cli) -> Path:
+    (root / "specs").mkdir(exist_ok=True)
+    shutil.copy(GOLDEN / "spec.yaml", root / "specs" / "phi3-mini-ultrachat.yaml")
+    result = cli("render", root=root)
+    assert result.exit_code == 0, result.stderr
+    return root / "generated" / "phi3-mini-ultrachat"
+
+
+def test_example_renders_exactly_the_golden_files(tmp_path: Path, cli) -> None:
+    out = _render_golden(tmp_path, cli)
+    expected_dir = GOLDEN / "expected"
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(out, expected_dir)
+    produced = sorted(p.name for p in out.iterdir())
+    assert produced == sorted(p.name for p in expected_dir.iterdir())
+    for name in produced:
+        assert (out / name).read_bytes() == (expected_dir / name).read_bytes(), name
+
+
+def test_render_prints_one_line_per_file(project: Path, cli) -> None:
+    first = cli("render", root=project)
+    assert first.stdout.splitlines() == [f"created   generated/phi3-mini-ultrachat/{name}" for name in sorted(
+        ["compute.yml", "data-train.yml", "data-test.yml", "pipeline-job.yml", "model.yml", "endpoint.yml",
+         "deployment.yml", "sample-request.json", "manifest.yml"])]
+    second = cli("render", root=project)
+    assert all(line.startswith("unchanged ") for line in second.stdout.splitlines())
+
+
+def test_output_is_deterministic_and_has_headers(project: Path, cli, tmp_path_factory) -> None:
+    cli("render", root=project)
+    out = project / "generated" / "phi3-mini-ultrachat"
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = tmp_path_factory.mktemp("again")
+    shutil.copytree(project / "specs", other / "specs")
+    cli("render", root=other)
+    assert first == {p.name: p.read_bytes() for p in (other / "generated" / "phi3-mini-ultrachat").iterdir()}
+    for name, body in first.items():
+        text = body.decode()
+        assert not re.search(r"20\d\d-\d\d-\d\d|\d{10}", text), name  # no dates or epoch timestamps
+        assert str(project) not in text, name
+        if name.endswith(".yml"):
+            assert text.startswith("# generated from specs/phi3-mini-ultrachat.yaml by `make render` - do not edit")
+        if name.endswith(".yml") and name != "manifest.yml":
+            assert text.splitlines()[1].startswith("$schema: https://azuremlschemas.azureedge.net/latest/")
+
+
+def test_bumping_run_renames_job_and_model_version(project: Path, cli) -> None:
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
+    cli("render", root=project)
+    out = project / "generated" / "phi3-mini-ultrachat"
+    assert "name: phi3-mini-ultrachat-run2\n" in (out / "pipeline-job.yml").read_text()
+    model = (out / "model.yml").read_text()
+    assert 'version: "2"' in model and "azureml://jobs/phi3-mini-ultrachat-run2/outputs/trained_model" in model
+    assert "model: azureml:Phi-3-mini-4k-instruct-ultrachat-200k:2" in (out / "deployment.yml").read_text()
+
+
+def test_display_name_follows_the_seed_formula(project: Path, cli) -> None:
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    text = spec.read_text().replace("    deepspeed_stage: 2\n", "    deepspeed_stage: 3\n    gradient_accumulation_steps: 4\n"
+                                    "    max_seq_length: 2048\n    save_total_limit: 1\n    apply_lora: false\n")
+    spec.write_text(text.replace("    apply_lora: true\n", ""))
+    cli("render", root=project)
+    job = (project / "generated" / "phi3-mini-ultrachat" / "pipeline-job.yml").read_text()
+    # batch 1 x accumulation 4 x 8 GPUs (ND40rs_v2) x 1 node
+    assert "display_name: Phi-3-mini-4k-instruct-ultrachat-bs32-cosine-ds3-nolora-save_limit1-seqlen2048\n" in job
+
+
+def test_invalid_spec_leaves_previous_output_untouched(project: Path, cli) -> None:
+    cli("render", root=project)
+    out = project / "generated" / "phi3-mini-ultrachat"
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: -1"))
+    result = cli("render", root=project)
+    assert result.exit_code == 2
+    assert "compute.max_instances: must be at least 1, got -1" in result.stderr
+    assert before == {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+
+
+def test_a_failure_while_writing_keeps_the_old_folder(project: Path, cli, monkeypatch) -> None:
+    cli("render", root=project)
+    out = project / "generated" / "phi3-mini-ultrachat"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: 4"))
+    real_open, calls = builtins.open, []
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        if "w" in mode and ".new-" in str(file):
+            calls.append(file)
+            if len(calls) == 3:
+                raise OSError(28, "No space left on device")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", failing_open)
+    with pytest.raises(OSError):
+        cli("render", root=project)
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert before == {p.name: p.read_bytes() for p in out.iterdir()}
+    assert [p.name for p in (project / "generated").iterdir()] == ["phi3-mini-ultrachat"]
+
+
+def test_a_crash_mid_swap_is_repaired_by_the_next_render(project: Path, cli) -> None:
+    cli("render", root=project)
+    generated = project / "generated"
+    (generated / "phi3-mini-ultrachat").rename(generated / ".phi3-mini-ultrachat.old-abc")
+    (generated / ".phi3-mini-ultrachat.new-def").mkdir()
+    result = cli("render", root=project)
+    assert result.exit_code == 0
+    assert all(line.startswith("unchanged") for line in result.stdout.splitlines())
+    assert [p.name for p in generated.iterdir()] == ["phi3-mini-ultrachat"]
+
+
+def test_files_and_experiments_no_longer_produced_are_removed(project: Path, cli) -> None:
+    cli("render", root=project)
+    generated = project / "generated"
+    (generated / "phi3-mini-ultrachat" / "old-deployment.yml").write_text("stale")
+    hand_made = generated / "notes"
+    hand_made.mkdir()
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("name: phi3-mini-ultrachat", "name: phi3-renamed"))
+    result = cli("render", root=project)
+    assert "removed   generated/phi3-mini-ultrachat/old-deployment.yml" in result.stdout
+    assert sorted(p.name for p in generated.iterdir()) == ["notes", "phi3-renamed"]
+
+
+def test_rendering_one_spec_leaves_other_experiments_alone(project: Path, cli) -> None:
+    cli("render", root=project)
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    other = project / "specs" / "other.yaml"
+    other.write_text(spec.read_text().replace("name: phi3-mini-ultrachat", "name: other"))
+    result = cli("render", "specs/other.yaml", root=project)
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (project / "generated").iterdir()) == ["other", "phi3-mini-ultrachat"]
+
+
+def test_no_specs_is_an_error(tmp_path: Path, cli) -> None:
+    (tmp_path / "specs").mkdir()
+    result = cli("render", root=tmp_path)
+    assert result.exit_code == 2 and "no specs found" in result.stderr
+
+
+def test_render_never_imports_azure_ai_ml(project: Path) -> None:
+    code = ("import sys\nfrom generator.cli import main\n"
+            "try:\n    main(['render', '--root', sys.argv[1]])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('azure'))\nassert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code, str(project)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "created" in result.stdout
+
+
+def test_console_script_and_module_entry_points_agree(project: Path) -> None:
+    script = Path(sys.executable).parent / "azml-gen"
+    module = subprocess.run([sys.executable, "-m", "generator", "render", "--root", str(project)],
+                            capture_output=True, text=True, cwd=REPO)
+    console = subprocess.run([str(script), "render", "--root", str(project)], capture_output=True, text=True)
+    assert module.returncode == 0 and console.returncode == 0
+    assert console.stdout.replace("unchanged", "created  ") == module.stdout

@@ -1,0 +1,61 @@
+"""Spec validation: a corpus of broken specs with the exact messages users see."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TESTS
+
+CORPUS = sorted((TESTS / "broken_specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("broken", CORPUS, ids=[p.stem for p in CORPUS])
+def test_broken_spec_reports_every_problem_exactly(broken: Path, tmp_path: Path, cli) -> None:
+    (tmp_path / "specs").mkdir()
+    shutil.copy(broken, tmp_path / "specs" / broken.name)
+    result = cli("render", f"specs/{broken.name}", root=tmp_path)
+    expected = broken.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:-1] == expected
+    assert result.stderr.splitlines()[-1].endswith("nothing was written")
+    assert not (tmp_path / "generated").exists()
+
+
+def test_corpus_covers_each_validation_layer() -> None:
+    messages = "\n".join(p.with_suffix(".expected").read_text() for p in CORPUS)
+    for marker in ("unknown field", "required field is missing", "invalid YAML", "duplicate key",
+                   "greater than max_instances", "did you mean 'learning_rate'?", "set by the generator",
+                   "no interface on file", "warning:"):
+        assert marker in messages, marker
+
+
+def test_minimal_spec_is_valid_and_gets_defaults(tmp_path: Path, cli) -> None:
+    (tmp_path / "specs").mkdir()
+    shutil.copy(TESTS / "valid_minimal.yaml", tmp_path / "specs" / "minimal.yaml")
+    result = cli("render", root=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    job = (tmp_path / "generated" / "broken" / "pipeline-job.yml").read_text()
+    assert "component: azureml://registries/azureml/components/chat_completion_pipeline/versions/0.0.82" in job
+    assert "number_of_gpu_to_use_finetuning: 1" in job  # looked up for Standard_NC24ads_A100_v4
+    deployment = (tmp_path / "generated" / "broken" / "deployment.yml").read_text()
+    assert "name: demo\n" in deployment and "initial_delay: 600" in deployment
+
+
+def test_problems_of_several_specs_are_reported_together(project: Path, cli) -> None:
+    shutil.copy(CORPUS[0], project / "specs" / "a.yaml")
+    shutil.copy(TESTS / "broken_specs" / "wrong_types.yaml", project / "specs" / "b.yaml")
+    result = cli("render", root=project)
+    assert result.exit_code == 2
+    files = {line.split(":", 1)[0] for line in result.stderr.splitlines()[:-1]}
+    assert files == {"specs/a.yaml", "specs/b.yaml"}
+    assert not (project / "generated").exists()
+
+
+def test_two_specs_with_one_experiment_name_are_refused(project: Path, cli) -> None:
+    shutil.copy(project / "specs" / "phi3-mini-ultrachat.yaml", project / "specs" / "copy.yaml")
+    result = cli("render", root=project)
+    assert result.exit_code == 2
+    assert "experiment 'phi3-mini-ultrachat' is also defined in" in result.stderr
