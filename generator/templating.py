@@ -20,6 +20,7 @@ import yaml
 
 from generator.paths import TEMPLATES_DIR
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$")
 
 
@@ -36,10 +37,15 @@ def yaml_scalar(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        if _PLAIN.match(value) and yaml.safe_load(value) == value:
-            return value
-        return yaml.dump(value, default_style='"', width=math.inf, allow_unicode=True).rstrip("\n")
+        return _yaml_string(value)
     raise TypeError(f"a template may only print scalars, got {type(value).__name__}: {value!r}")
+
+
+@lru_cache(maxsize=8192)
+def _yaml_string(value: str) -> str:
+    if _PLAIN.match(value) and yaml.load(value, Loader=_LOADER) == value:
+        return value
+    return yaml.dump(value, Dumper=yaml.SafeDumper, default_style='"', width=math.inf, allow_unicode=True).rstrip("\n")
 
 
 def json_value(value: Any) -> str:
