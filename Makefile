@@ -8,14 +8,17 @@ PIP := $(PY) -m pip --disable-pip-version-check --quiet
 QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 SPEC ?=
 CORE := $(VENV)/.installed-core
+DATA := $(VENV)/.installed-data
 DEV := $(VENV)/.installed-dev
+SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help render validate check test bench clean-venv
+.PHONY: help render validate check data test bench clean-venv
 
 help:
 	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
+	@echo "make data [SPEC=specs/x.yaml]      prepare the spec's dataset into data.dir (installs the data extra)"
 	@echo "make test                          run the test suite"
 	@echo "make bench                         print render timings"
 
@@ -26,7 +29,12 @@ $(CORE): requirements.txt pyproject.toml
 	@$(PIP) install --no-deps -e . $(QUIET_PIP)
 	@touch $@
 
-$(DEV): $(CORE) requirements-dev.txt
+$(DATA): $(CORE) requirements-data.txt
+	@echo "installing the data extra (datasets, pyarrow, matplotlib; first run only)"
+	@$(PIP) install -r requirements-data.txt $(QUIET_PIP)
+	@touch $@
+
+$(DEV): $(DATA) requirements-dev.txt
 	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
 
@@ -38,6 +46,9 @@ validate: $(CORE)
 
 check: $(CORE)
 	@$(PY) -m generator check
+
+data: $(DATA)
+	@for spec in $(SPECS); do $(PY) -m generator data prepare $$spec || exit $$?; done
 
 test: $(DEV)
 	@$(PY) -m pytest

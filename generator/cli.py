@@ -13,6 +13,7 @@ from generator.paths import display_path
 from generator.render import render_spec
 from generator.spec import Spec, load_spec
 from generator import writer
+from generator.data.commands import check_prepared, data
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -29,8 +30,9 @@ def report(problems: Iterable[Problem]) -> None:
         click.echo(str(problem), err=True)
 
 
-def load_specs(root: Path, paths: Iterable[Path]) -> list[Spec]:
-    """Load and validate every spec; on any error, print all problems of all specs and exit 2."""
+def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> list[Spec]:
+    """Load and validate every spec (and its prepared data files, when `check_data` and they exist);
+    on any error, print all problems of all specs and exit 2."""
     specs, problems = [], []
     for path in paths:
         try:
@@ -38,7 +40,7 @@ def load_specs(root: Path, paths: Iterable[Path]) -> list[Spec]:
         except InvalidInput as exc:
             problems += exc.problems
             continue
-        problems += spec.warnings
+        problems += spec.warnings + (check_prepared(spec) if check_data else [])
         specs.append(spec)
     seen: dict[str, Spec] = {}
     for spec in specs:
@@ -142,3 +144,6 @@ def check(root: Path) -> None:
                    f"{len(errors)} error(s) in generated files", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"generated/ is up to date and valid ({len(loaded)} experiment(s))")
+
+
+main.add_command(data)

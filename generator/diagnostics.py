@@ -21,7 +21,7 @@ class Problem:
     severity: str = ERROR
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        where = self.file + (f":{self.line}" if self.line else "") + (f":{self.col}" if self.line and self.col else "")
         field = f" {self.path}:" if self.path else ""
         tag = " warning:" if self.severity == WARNING else ""
         return f"{where}:{field}{tag} {self.message}"

@@ -1,0 +1,153 @@
+"""`python -m generator data prepare|check|stats|sample` (exit codes: 0 ok, 1 failed, 2 invalid input)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from generator.data import DataError
+from generator.data.records import check_file
+from generator.diagnostics import Problem
+from generator.paths import display_path
+from generator.spec import Spec
+
+
+def _spec(path: str, root: Path) -> Spec:
+    from generator.cli import load_specs
+
+    return load_specs(root, [Path(path)], check_data=False)[0]
+
+
+def _fail(exc: DataError, code: int = 1) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def prepared_file(spec: Spec, split: str) -> Path:
+    """Where the prepared jsonl of `split` lives."""
+    return spec.root / spec.data["data"]["dir"] / f"{split}.jsonl"
+
+
+def check_prepared(spec: Spec) -> list[Problem]:
+    """Problems in the spec's train/test files that exist (missing ones are for validate/apply to report)."""
+    problems: list[Problem] = []
+    for split in (spec.data["data"]["train_split"], spec.data["data"]["test_split"]):
+        path = prepared_file(spec, split)
+        if path.is_file():
+            problems += check_file(path, display_path(path, spec.root))[1]
+    return problems
+
+
+root_option = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                           show_default=True, help="Project root: holds specs/ and the data folders.")
+
+
+@click.group()
+def data() -> None:
+    """Prepare, check and explore an experiment's chat data."""
+
+
+@data.command()
+@click.argument("spec")
+@root_option
+def prepare(spec: str, root: Path) -> None:
+    """Download the dataset (or read data.source) and write the first N % of each split as jsonl."""
+    from generator.data.prepare import prepare as run_prepare
+
+    loaded = _spec(spec, root)
+    try:
+        run_prepare(loaded, click.echo)
+    except DataError as exc:
+        _fail(exc)
+    problems = check_prepared(loaded)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(2)
+
+
+@data.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Check every record of FILES; report each problem as file:LINE: message."""
+    total, problems = 0, []
+    for path in files:
+        count, found = check_file(path, str(path))
+        total += count
+        problems += found
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"{total:,} record(s) in {len(files)} file(s): {len(problems)} problem(s)")
+    if problems:
+        sys.exit(2)
+
+
+@data.command()
+@click.argument("spec")
+@root_option
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Histogram PNG "
+              "(default: <data.dir>/conversation-length.png).")
+@click.option("--tokenizer", help="Local Hugging Face tokenizer folder, to count real tokens (needs transformers).")
+@click.option("--max-seq-length", type=int, help="Mark this length instead of finetune.parameters.max_seq_length.")
+def stats(spec: str, root: Path, png: Path | None, tokenizer: str | None, max_seq_length: int | None) -> None:
+    """Rows, turns and lengths per split, and a PNG histogram of conversation length."""
+    from generator.data import SPLITS
+    from generator.data.stats import histogram_png, split_stats, table, tokenizer_counter
+
+    loaded = _spec(spec, root)
+    folder = root / loaded.data["data"]["dir"]
+    names = [s for s in SPLITS if (folder / f"{s}.jsonl").is_file()]
+    names += sorted(p.stem for p in folder.glob("*.jsonl") if p.stem not in names)
+    if not names:
+        _fail(DataError(f"no prepared data in {loaded.data['data']['dir']}; run `make data SPEC={loaded.file}`"), 2)
+    counter = tokenizer_counter(tokenizer) if tokenizer else None
+    figures = [split_stats(folder / f"{name}.jsonl", name, counter) for name in names]
+    if max_seq_length is None:
+        max_seq_length = int(loaded.data["finetune"]["parameters"].get(
+            "max_seq_length", loaded.interface.default("max_seq_length")))
+    click.echo(table(figures, max_seq_length))
+    if max_seq_length <= 0:
+        click.echo("max_seq_length is -1: the model's own maximum applies (pass --max-seq-length to mark one)")
+    out = png or folder / "conversation-length.png"
+    train = [f for f in figures if f.split in (loaded.data["data"]["train_split"], loaded.data["data"]["test_split"])]
+    histogram_png(train or figures, max_seq_length, out, f"{loaded.experiment}: conversation length")
+    click.echo(f"histogram: {display_path(out, root)}")
+
+
+@data.command()
+@click.argument("spec")
+@root_option
+@click.option("--split", default="test_gen", show_default=True, help="Prepared split to draw from.")
+@click.option("--row", type=int, help="0-based row of the split.")
+@click.option("--random", "use_random", is_flag=True, help="Draw a random row (see --seed).")
+@click.option("--seed", type=int, help="Seed for --random, for a repeatable draw.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Request file (default: <data.dir>/sample_score.json).")
+def sample(spec: str, root: Path, split: str, row: int | None, use_random: bool, seed: int | None,
+           out: Path | None) -> None:
+    """Write a scoring request from one conversation, for `invoke --request FILE`."""
+    from generator.data.sample import conversations, pick, scoring_request
+
+    if (row is None) == (not use_random):
+        _fail(DataError("give exactly one of --row N or --random"), 2)
+    loaded = _spec(spec, root)
+    path = prepared_file(loaded, split)
+    if not path.is_file():
+        _fail(DataError(f"{display_path(path, root)} does not exist; run `make data SPEC={loaded.file}`"), 2)
+    out = out or root / loaded.data["data"]["dir"] / "sample_score.json"
+    if (root / "generated").resolve() in out.resolve().parents:
+        _fail(DataError("--out must not be inside generated/ (it holds rendered files only)"), 2)
+    try:
+        index, record = pick(conversations(path), row, seed)
+    except DataError as exc:
+        _fail(exc, 2)
+    request, reference = scoring_request(record, loaded.data["smoke_test"]["parameters"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"{split} row {index}: {len(request['input_data']['input_string'][0])} message(s) -> "
+               f"{display_path(out, root)}")
+    if reference:
+        click.echo(f"reference answer from the data: {reference[:300]}")

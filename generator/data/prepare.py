@@ -1,0 +1,145 @@
+"""Prepare a spec's data: the first `split_percent` % of each split as `<dir>/<split>.jsonl`.
+
+Downloads with Hugging Face `datasets`, or reads `data.source` (a local folder of parquet or
+jsonl files per split). Files are written atomically; a stamp records what was prepared, so a
+second run with the same spec does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from generator.data import DataError
+from generator.spec import Spec
+
+STAMP = ".prepared.json"
+KEEP = ("prompt", "prompt_id", "messages")
+SOURCE_PATTERNS = ("{split}.jsonl", "{split}.parquet", "{split}-*.parquet", "data/{split}-*.parquet",
+                   "data/{split}.parquet", "data/{split}.jsonl")
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def kept_rows(total: int, percent: float) -> int:
+    """Rows kept from a split of `total` rows: the first `percent` %, rounded, at least one."""
+    return min(total, max(1, round(total * percent / 100))) if total else 0
+
+
+def _wanted(spec: Spec) -> dict[str, Any]:
+    data = spec.data["data"]
+    return {"dataset": data["dataset"], "source": data.get("source"), "split_percent": data["split_percent"]}
+
+
+def is_up_to_date(spec: Spec) -> bool:
+    """True when the stamp matches the spec and every file it lists is there, unchanged."""
+    out = spec.root / spec.data["data"]["dir"]
+    try:
+        stamp = json.loads((out / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if stamp.get("spec") != _wanted(spec):
+        return False
+    return all((out / f"{split}.jsonl").is_file() and sha256(out / f"{split}.jsonl") == info["sha256"]
+               for split, info in stamp.get("splits", {}).items())
+
+
+def _source_files(source: Path, split: str) -> list[str]:
+    for pattern in SOURCE_PATTERNS:
+        found = sorted(source.glob(pattern.format(split=split)))
+        if found:
+            return [str(p) for p in found]
+    return []
+
+
+def load_splits(spec: Spec) -> Any:
+    """The dataset as a `datasets.DatasetDict`, from `data.source` or the Hugging Face Hub."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError("the data extra is not installed: run `make data` (it installs requirements-data.txt)") \
+            from None
+    data = spec.data["data"]
+    if data.get("source"):
+        source = spec.root / data["source"]
+        if not source.is_dir():
+            raise DataError(f"{spec.file}: data.source: folder {data['source']!r} does not exist")
+        files = {split: _source_files(source, split) for split in _splits_in(source)}
+        if not files:
+            raise DataError(f"{spec.file}: data.source: no split files in {data['source']!r}; expected e.g. "
+                            "data/train_sft-00000-of-00001.parquet or train_sft.jsonl")
+        builder = "json" if all(f.endswith(".jsonl") for fs in files.values() for f in fs) else "parquet"
+        return datasets.load_dataset(builder, data_files=files)
+    try:
+        return datasets.load_dataset(data["dataset"])
+    except Exception as exc:  # no network, unknown dataset, hub errors: all end the same way for the user
+        raise DataError(
+            f"could not download {data['dataset']} from the Hugging Face Hub ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).\n"
+            f"Without network access: fetch the dataset's parquet files on a connected machine "
+            f"(e.g. `huggingface-cli download {data['dataset']} --repo-type dataset --local-dir <folder>`), "
+            f"copy the folder here and set data.source in {spec.file} to it.") from None
+
+
+def _splits_in(source: Path) -> list[str]:
+    names = set()
+    for path in list(source.glob("*")) + list(source.glob("data/*")):
+        if path.suffix in (".jsonl", ".parquet"):
+            names.add(path.name.split("-")[0].split(".")[0])
+    return sorted(names)
+
+
+def _write_jsonl(path: Path, rows: Any) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    digest, count = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for row in rows:
+                line = json.dumps({key: row[key] for key in KEEP if key in row}, ensure_ascii=False) + "\n"
+                handle.write(line)
+                digest.update(line.encode("utf-8"))
+                count += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count, digest.hexdigest()
+
+
+def prepare(spec: Spec, echo: Callable[[str], None]) -> bool:
+    """Write `<dir>/<split>.jsonl` for every split; return False when it was already up to date."""
+    data = spec.data["data"]
+    out = spec.root / data["dir"]
+    if is_up_to_date(spec):
+        echo(f"{data['dir']}: up to date ({STAMP} matches {spec.file}); nothing to do")
+        return False
+    splits = load_splits(spec)
+    missing = [s for s in (data["train_split"], data["test_split"]) if s not in splits]
+    if missing:
+        raise DataError(f"{spec.file}: {data['dataset']} has no split {', '.join(missing)} "
+                        f"(it has {', '.join(sorted(splits))}); fix data.train_split / data.test_split")
+    stamp: dict[str, Any] = {"spec": _wanted(spec), "splits": {}}
+    for split in sorted(splits):
+        total = len(splits[split])
+        keep = kept_rows(total, data["split_percent"])
+        echo(f"{split}: writing {keep:,} of {total:,} rows ({data['split_percent']:g} %) to {data['dir']}/{split}.jsonl")
+        count, digest = _write_jsonl(out / f"{split}.jsonl", splits[split].select(range(keep)))
+        stamp["splits"][split] = {"rows": count, "of": total, "sha256": digest}
+    fd, tmp = tempfile.mkstemp(prefix=f".{STAMP}.", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(stamp, handle, indent=2, sort_keys=True)
+    os.replace(tmp, out / STAMP)
+    echo(f"{data['dir']}: prepared {len(stamp['splits'])} split(s)")
+    return True

@@ -1,0 +1,112 @@
+"""Look at prepared data before paying for training: sizes, turns, lengths, truncation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from generator.data.records import read_jsonl
+
+CHARS_PER_TOKEN = 4  # rough estimate for English text with a Llama-2-family tokenizer, used without a tokenizer
+
+
+@dataclass
+class SplitStats:
+    """Per-conversation figures of one split."""
+
+    split: str
+    turns: list[int]
+    chars: list[int]
+    tokens: list[int] | None
+
+    @property
+    def rows(self) -> int:
+        """Conversations in the split."""
+        return len(self.turns)
+
+
+def percentile(values: Sequence[int], q: float) -> int:
+    """The q-th percentile (nearest rank) of `values`; 0 for no values."""
+    if not values:
+        return 0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def split_stats(path: Path, split: str, count_tokens: Callable[[list[dict[str, str]]], int] | None) -> SplitStats:
+    """Figures for the conversations in one jsonl file (malformed records are skipped; `data check` reports them)."""
+    turns, chars, tokens = [], [], [] if count_tokens else None
+    for _, record, error in read_jsonl(path):
+        if error or not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+            continue
+        messages = [m for m in record["messages"] if isinstance(m, dict) and isinstance(m.get("content"), str)]
+        turns.append(len(messages))
+        chars.append(sum(len(m["content"]) for m in messages))
+        if tokens is not None and count_tokens is not None:
+            tokens.append(count_tokens(messages))
+    return SplitStats(split, turns, chars, tokens)
+
+
+def table(stats: list[SplitStats], max_seq_length: int) -> str:
+    """A plain-text table: rows, turns and lengths as p50/p90/p99/max, share over max_seq_length."""
+    def spread(values: Sequence[int]) -> str:
+        return "/".join(f"{percentile(values, q):,}" for q in (50, 90, 99, 100))
+
+    has_tokens = all(s.tokens is not None for s in stats)
+    unit = "tokens" if has_tokens else f"~tokens (chars/{CHARS_PER_TOKEN})"
+    head = ["split", "rows", "turns p50/p90/p99/max", "chars p50/p90/p99/max", f"{unit} p50/p90/p99/max"]
+    if max_seq_length > 0:
+        head.append(f"> max_seq_length {max_seq_length}")
+    rows = [head]
+    for s in stats:
+        tokens = s.tokens if s.tokens is not None else [c // CHARS_PER_TOKEN for c in s.chars]
+        row = [s.split, f"{s.rows:,}", spread(s.turns), spread(s.chars), spread(tokens)]
+        if max_seq_length > 0:
+            over = sum(1 for t in tokens if t > max_seq_length)
+            row.append(f"{over:,} ({100 * over / max(1, s.rows):.1f} %)")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def histogram_png(stats: list[SplitStats], max_seq_length: int, out: Path, title: str) -> None:
+    """Write a PNG histogram of conversation length (tokens, or estimated tokens) with max_seq_length marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    estimated = any(s.tokens is None for s in stats)
+    for s in stats:
+        lengths: list[Any] = s.tokens if s.tokens is not None else [c / CHARS_PER_TOKEN for c in s.chars]
+        if lengths:
+            ax.hist(lengths, bins=50, alpha=0.55, label=f"{s.split} ({s.rows:,})")
+    if max_seq_length > 0:
+        ax.axvline(max_seq_length, color="red", linestyle="--", linewidth=1.5,
+                   label=f"max_seq_length {max_seq_length} (longer is truncated)")
+    ax.set_xlabel("conversation length, " + (f"estimated tokens (chars / {CHARS_PER_TOKEN})" if estimated else "tokens"))
+    ax.set_ylabel("conversations")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    plt.close(fig)
+
+
+def tokenizer_counter(path: str) -> Callable[[list[dict[str, str]]], int]:
+    """Token counter from a local Hugging Face tokenizer folder (needs `transformers`)."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ImportError("--tokenizer needs the transformers package (the local extra)") from None
+    tokenizer = AutoTokenizer.from_pretrained(path)
+
+    def count(messages: list[dict[str, str]]) -> int:
+        if getattr(tokenizer, "chat_template", None):
+            return len(tokenizer.apply_chat_template(messages, tokenize=True))
+        return sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
+    return count
