@@ -167,3 +167,14 @@ def test_sample_writes_a_seed_shaped_request_outside_generated(data_project: Pat
     assert refused.exit_code == 2 and "must not be inside generated/" in refused.stderr
     out_of_range = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--row", "99", root=data_project)
     assert out_of_range.exit_code == 2 and "the split has 8 conversations (0-7)" in out_of_range.stderr
+
+
+def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
+    shutil.copytree(TESTS.parent / "samples", project / "samples")
+    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: samples/ultrachat_mini\n  split_percent: 10 "))
+    result = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=project)
+    assert result.exit_code == 0, result.stderr
+    assert "train_sft: writing 32 of 320 rows (10 %)" in result.stdout
+    check = cli("data", "check", *[str(p) for p in (project / "data" / "ultrachat_200k").glob("*.jsonl")], root=project)
+    assert check.exit_code == 0 and check.stdout.strip() == "50 record(s) in 4 file(s): 0 problem(s)"

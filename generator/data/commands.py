@@ -71,11 +71,12 @@ def prepare(spec: str, root: Path) -> None:
 
 @data.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def check(files: tuple[Path, ...]) -> None:
+@root_option
+def check(files: tuple[Path, ...], root: Path) -> None:
     """Check every record of FILES; report each problem as file:LINE: message."""
     total, problems = 0, []
     for path in files:
-        count, found = check_file(path, str(path))
+        count, found = check_file(path, display_path(path, root))
         total += count
         problems += found
     for problem in problems:
