@@ -14,6 +14,7 @@ from generator.render import render_spec
 from generator.spec import Spec, load_spec
 from generator import writer
 from generator.data.commands import check_prepared, data
+from generator.runner.commands import COMMANDS
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -147,3 +148,5 @@ def check(root: Path) -> None:
 
 
 main.add_command(data)
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -62,6 +62,7 @@ def manifest(spec: Spec) -> dict[str, Any]:
         "experiment": spec.experiment,
         "spec": spec.file,
         "foundation_model": registry_model_uri(data),
+        "endpoint_name_suffix": data["endpoint"]["name_suffix"],
         "data_files": {
             "data-train": data_file(data, data["data"]["train_split"]),
             "data-test": data_file(data, data["data"]["test_split"]),

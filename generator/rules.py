@@ -102,9 +102,13 @@ def _foundation_model(data: dict[str, Any], located: Located, root: Path) -> Ite
 
 @rule("endpoint")
 def _endpoint(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
-    message = _online_name("endpoint", data["endpoint"]["name"])
+    endpoint = data["endpoint"]
+    message = _online_name("endpoint", endpoint["name"])
     if message:
         yield located.problem(("endpoint", "name"), message)
+    elif endpoint["name_suffix"] == "workspace" and len(endpoint["name"]) > 25:
+        yield located.problem(("endpoint", "name"), f"with name_suffix: workspace the name gets 7 more characters; "
+                                                    f"shorten it to 25 at most (it has {len(endpoint['name'])})")
 
 
 @rule("deployment")

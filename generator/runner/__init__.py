@@ -1,0 +1,1 @@
+"""The runner: plan / apply / status / invoke / destroy the generated YAML against a workspace."""

@@ -1,0 +1,240 @@
+"""`python -m generator plan|apply|status|invoke|destroy SPEC` (exit: 0 done, 1 failed in the cloud, 2 bad input)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from generator.runner.errors import EXIT_INPUT, RunnerError, explain
+from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
+from generator.runner.output import Printer, elapsed
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.argument("spec"),
+        click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                     show_default=True, help="Project root: holds specs/ and generated/."),
+        click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Azure ML config.json (default: found upwards from the working folder)."),
+        click.option("--subscription", help="Subscription id (or AZURE_SUBSCRIPTION_ID)."),
+        click.option("--resource-group", help="Resource group (or AZURE_RESOURCE_GROUP)."),
+        click.option("--workspace", help="Workspace name (or AZUREML_WORKSPACE_NAME)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn RunnerErrors and Azure exceptions into one paragraph and the right exit code."""
+    @wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: operations already started continue in Azure; run the same command again "
+                       "to resume (nothing is created twice)", err=True)
+            sys.exit(130)
+        except RunnerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except Exception as exc:  # anything from the SDK: shown as code and message, not a traceback
+            error = explain(exc)
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+    return run
+
+
+class Session:
+    """A connected runner session for one experiment."""
+
+    def __init__(self, ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+                 resource_group: str | None, workspace: str | None, *, validate: bool = True):
+        from generator.runner.connection import default_credential, probe, resolve_target, workspace_client
+
+        self.experiment = load_ready_experiment(spec, root, validate=validate)
+        self.target = resolve_target(config, subscription, resource_group, workspace)
+        injected = (ctx.obj or {}).get("credential")
+        self.credential = injected if injected is not None else default_credential(self.target)
+        probe(self.credential, self.target)
+        self.ml = workspace_client(self.credential, self.target)
+        self.out = Printer()
+        self.endpoint_name = self.experiment.by_kind("online_endpoint").name
+        if self.experiment.endpoint_suffix == "workspace":
+            self.endpoint_name += "-" + workspace_suffix(self.target.subscription_id, self.target.resource_group,
+                                                         self.target.workspace_name)
+
+    def registry(self, name: str) -> Any:
+        """MLClient for registry `name`."""
+        from generator.runner.connection import registry_client
+
+        return registry_client(self.credential, self.target, name)
+
+    def context(self, **kwargs: Any) -> Any:
+        """A reconcile Context for this session."""
+        from generator.runner.reconcile import Context
+
+        return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
+                       poll_interval=self.target.poll_interval, heartbeat=max(60.0, self.target.poll_interval * 6)
+                       if self.target.poll_interval >= 1 else self.target.poll_interval * 20, **kwargs)
+
+
+def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Experiment:
+    """The experiment of `spec`, refusing a stale or invalid generated/ folder."""
+    from generator.cli import load_specs
+    from generator.render import render_spec
+    from generator.writer import diff
+
+    loaded = load_specs(root, [Path(spec)])[0]
+    folder = root / "generated" / loaded.experiment
+    stale = [c for c in diff(folder, render_spec(loaded)) if c.status != "unchanged"]
+    if stale:
+        raise RunnerError(f"generated/{loaded.experiment}/ does not match {loaded.file} "
+                          f"({', '.join(c.path.name for c in stale)}): run `make render` first", EXIT_INPUT)
+    if validate:
+        from generator.validate import validate_experiment
+
+        problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
+        if problems:
+            raise RunnerError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)), EXIT_INPUT)
+    return load_experiment(folder)
+
+
+@click.command()
+@_options
+@click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
+@click.pass_context
+@_guarded
+def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+         resource_group: str | None, workspace: str | None, offline: bool) -> None:
+    """Show what apply would do to each resource, against the live workspace."""
+    if offline:
+        experiment = load_ready_experiment(spec, root, validate=False)
+        for res in experiment.resources:
+            deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
+            click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
+        return
+    from generator.runner.reconcile import PLANNERS
+
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    context = session.context()
+    for res in session.experiment.resources:
+        action = PLANNERS[res.kind](context, res)
+        click.echo(f"{action.verb:<9} {res.id:<13} {res.name if res.kind != 'online_endpoint' else session.endpoint_name}")
+        for detail in action.details:
+            click.echo(f"{'':10}{detail}")
+
+
+@click.command()
+@_options
+@click.option("--stream-logs", is_flag=True, help="Stream the pipeline job's logs (jobs.stream) while it runs.")
+@click.pass_context
+@_guarded
+def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+          resource_group: str | None, workspace: str | None, stream_logs: bool) -> None:
+    """Pre-flight, then create or update everything in dependency order, side by side where possible."""
+    from generator.runner.graph import Graph
+    from generator.runner.preflight import run_preflight
+
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace)
+    start = time.monotonic()
+    context = session.context(stream_logs=stream_logs)
+    from generator.runner.reconcile import plan_deployment
+
+    skip = {"deployment"} if plan_deployment(context, session.experiment.by_kind("online_deployment")).verb \
+        == "unchanged" else set()
+    pre = run_preflight(session.ml, session.experiment, session.registry, session.out, skip)
+    context.foundation_model_id = pre.foundation_model_id
+    outcomes = Graph(session.experiment.resources, context).run()
+    failed = {rid: o for rid, o in outcomes.items() if o.status == "failed"}
+    summary = ", ".join(f"{rid} {o.status}" for rid, o in outcomes.items())
+    click.echo(f"apply {'failed' if failed else 'done'} in {elapsed(time.monotonic() - start)}: {summary}")
+    if failed:
+        sys.exit(min(o.error.exit_code for o in failed.values() if o.error))
+
+
+@click.command()
+@_options
+@click.pass_context
+@_guarded
+def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+           resource_group: str | None, workspace: str | None) -> None:
+    """What exists, the job's state, the endpoint's scoring URI and traffic."""
+    from generator.runner.reconcile import PLANNERS, job_status
+
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    context = session.context()
+    for res in session.experiment.resources:
+        if res.kind in ("invoke", "traffic"):
+            continue
+        action = PLANNERS[res.kind](context, res)
+        current = action.current
+        state = "absent" if current is None else "present"
+        if res.kind == "pipeline_job" and current is not None:
+            state = f"{job_status(current)}  {getattr(current, 'studio_url', '')}"
+        if res.kind == "online_endpoint" and current is not None:
+            state = f"{current.provisioning_state}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+        name = session.endpoint_name if res.kind == "online_endpoint" else res.name
+        click.echo(f"{res.id:<13} {name:<40} {state}")
+
+
+@click.command()
+@_options
+@click.option("--request", "request_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Request file (default: generated/<experiment>/sample-request.json).")
+@click.pass_context
+@_guarded
+def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+           resource_group: str | None, workspace: str | None, request_file: Path | None) -> None:
+    """Send the sample request (or --request FILE) to the deployment and print the answer."""
+    from generator.runner.reconcile import invoke as send
+
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    smoke = session.experiment.by_kind("invoke")
+    answer = send(session.context(), smoke.extra["deployment"], request_file or smoke.file)
+    click.echo(answer)
+
+
+@click.command()
+@_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--compute", "delete_compute", is_flag=True, help="Also delete the compute cluster.")
+@click.pass_context
+@_guarded
+def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, yes: bool, delete_compute: bool) -> None:
+    """Delete the endpoint (and its deployments); --compute also the cluster. Models and data stay."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from generator.runner.reconcile import wait_poller
+
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    what = [f"endpoint {session.endpoint_name} and its deployments"]
+    compute = session.experiment.by_kind("compute").name
+    if delete_compute:
+        what.append(f"compute {compute}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise RunnerError(f"destroy would delete {' and '.join(what)}; pass --yes to confirm without a "
+                              "terminal", EXIT_INPUT)
+        click.confirm(f"Delete {' and '.join(what)}?", abort=True)
+    context = session.context()
+    try:
+        wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=session.endpoint_name),
+                    f"delete endpoint {session.endpoint_name}")
+    except ResourceNotFoundError:
+        click.echo(f"[destroy] endpoint {session.endpoint_name} does not exist; nothing to delete")
+    if delete_compute:
+        try:
+            wait_poller(context, "destroy", session.ml.compute.begin_delete(compute), f"delete compute {compute}")
+        except ResourceNotFoundError:
+            click.echo(f"[destroy] compute {compute} does not exist; nothing to delete")
+    click.echo("registered models and data assets were kept")
+
+
+COMMANDS = [plan, apply, status, invoke, destroy]

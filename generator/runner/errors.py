@@ -1,0 +1,67 @@
+"""Errors the runner reports as a short paragraph, never as a stack of HttpResponseError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_CLOUD = 1
+EXIT_INPUT = 2
+
+LOGIN_HELP = (
+    "Could not get an Azure token. The runner tries DefaultAzureCredential (environment variables, "
+    "managed identity, `az login`, VS Code, …) and, only when a person is at the terminal, a browser "
+    "login. Log in with `az login` (add `--tenant <id>` for another tenant; `az account set "
+    "--subscription <id>` to pick the subscription), or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+    "AZURE_CLIENT_SECRET for a service principal, then run the command again.")
+
+HINTS = {
+    "AuthorizationFailed": "your identity lacks a role on the workspace: ask for 'AzureML Data Scientist' (or "
+                           "Contributor) on it",
+    "QuotaExceeded": "request more vCPU quota for that VM family in the workspace's region, or lower "
+                     "compute.max_instances / deployment.instance_count in the spec",
+    "ResourceNotFound": "check the workspace ids (config.json, --subscription/--resource-group/--workspace)",
+    "ResourceGroupNotFound": "check the resource group name in config.json or --resource-group",
+    "SubscriptionNotFound": "check the subscription id in config.json or --subscription",
+}
+
+
+class RunnerError(Exception):
+    """A failure with a message meant for the user and the exit code it deserves."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_CLOUD):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def explain(exc: BaseException, doing: str = "") -> RunnerError:
+    """Turn an azure-core / azure-identity / SDK exception into a RunnerError with a hint."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+
+    prefix = f"{doing}: " if doing else ""
+    if isinstance(exc, RunnerError):
+        return exc
+    if isinstance(exc, ClientAuthenticationError) or type(exc).__name__ == "CredentialUnavailableError":
+        return RunnerError(prefix + LOGIN_HELP, EXIT_INPUT)
+    if isinstance(exc, HttpResponseError):
+        code, message = _code_and_message(exc)
+        hint = HINTS.get(code or "")
+        text = f"{prefix}{code or exc.status_code}: {message}" + (f"\n  what to do: {hint}" if hint else "")
+        return RunnerError(text, EXIT_CLOUD)
+    if isinstance(exc, ServiceRequestError):
+        return RunnerError(f"{prefix}cannot reach the service: {exc.message}", EXIT_CLOUD)
+    return RunnerError(f"{prefix}{type(exc).__name__}: {exc}", EXIT_CLOUD)
+
+
+def _code_and_message(exc: Any) -> tuple[str | None, str]:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None)
+    if not message:
+        response = getattr(exc, "response", None)
+        try:
+            body = response.json() if response is not None else {}
+            code = code or body.get("error", {}).get("code")
+            message = body.get("error", {}).get("message")
+        except Exception:  # a body that is not JSON: fall back to the exception text
+            message = None
+    return code, (message or str(exc).splitlines()[0])

@@ -1,0 +1,97 @@
+"""Walk the manifest's dependency graph, running independent steps side by side.
+
+Each step waits for its dependencies; the pipeline job also waits until the endpoint's create
+request was accepted (so an endpoint name taken in the region stops apply before the job costs
+anything), not until it is provisioned. A failed step stops everything downstream of it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from generator.runner.errors import RunnerError, explain
+from generator.runner.manifest import Resource
+from generator.runner.reconcile import APPLIERS, PLANNERS, Context
+
+ACTING = {"create", "update", "attach", "run"}
+# step id -> ids whose create request must have been accepted before it starts
+ACCEPTED_BEFORE = {"pipeline-job": ["endpoint"]}
+
+
+@dataclass
+class Outcome:
+    """How one step ended: done, unchanged, failed or skipped, with the error if any."""
+
+    status: str = "pending"
+    error: RunnerError | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Graph:
+    """The steps of one apply and their outcomes."""
+
+    resources: list[Resource]
+    ctx: Context
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    finished: dict[str, threading.Event] = field(default_factory=dict)
+
+    def run(self) -> dict[str, Outcome]:
+        """Run every step in its own thread; return the outcomes (raises KeyboardInterrupt on Ctrl-C)."""
+        for res in self.resources:
+            self.outcomes[res.id] = Outcome()
+            self.finished[res.id] = threading.Event()
+            self.ctx.accepted.setdefault(res.id, threading.Event())
+        threads = [threading.Thread(target=self._step, args=(res,), daemon=True, name=res.id)
+                   for res in self.resources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+        return self.outcomes
+
+    def _wait_for(self, res: Resource) -> str | None:
+        for dep in res.depends_on:
+            self.finished[dep].wait()
+            if self.outcomes[dep].status not in ("done", "unchanged"):
+                return dep
+        for dep in ACCEPTED_BEFORE.get(res.id, []):
+            if dep in self.finished:
+                while not (self.ctx.accepted[dep].is_set() or self.finished[dep].is_set()):
+                    time.sleep(0.02)
+                if self.finished[dep].is_set() and self.outcomes[dep].status not in ("done", "unchanged"):
+                    return dep
+        return None
+
+    def _step(self, res: Resource) -> None:
+        outcome = self.outcomes[res.id]
+        start = time.monotonic()
+        try:
+            blocked = self._wait_for(res)
+            if blocked:
+                outcome.status = "skipped"
+                self.ctx.out.line(res.id, f"not run: {blocked} did not succeed")
+                return
+            action = PLANNERS[res.kind](self.ctx, res)
+            if action.verb == "refuse":
+                raise RunnerError("; ".join(action.details), 2)
+            if action.verb not in ACTING:
+                self.ctx.out.line(res.id, f"unchanged: {res.name}" + (f" ({action.details[0]})" if action.details
+                                                                     else ""))
+                outcome.status = "unchanged"
+            else:
+                if action.details and action.verb != "run":
+                    self.ctx.out.line(res.id, f"{action.verb}: " + "; ".join(action.details))
+                APPLIERS[res.kind](self.ctx, res, action)
+                outcome.status = "done"
+        except Exception as exc:  # every failure is reported per step; explain() keeps it readable
+            outcome.status = "failed"
+            outcome.error = explain(exc, f"{res.id} {res.name}")
+            self.ctx.out.line(res.id, f"FAILED: {outcome.error}", error=True)
+        finally:
+            outcome.seconds = time.monotonic() - start
+            self.ctx.accepted[res.id].set()
+            self.finished[res.id].set()

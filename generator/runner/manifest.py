@@ -1,0 +1,67 @@
+"""Read generated/<experiment>/manifest.yml into the resources the runner walks."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.runner.errors import EXIT_INPUT, RunnerError
+
+
+@dataclass
+class Resource:
+    """One entry of the manifest."""
+
+    id: str
+    kind: str
+    name: str
+    depends_on: list[str]
+    az: str
+    file: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Experiment:
+    """The manifest of one experiment: its resources in dependency order, and where its files are."""
+
+    name: str
+    folder: Path
+    spec: str
+    foundation_model: str
+    data_files: dict[str, str]
+    resources: list[Resource]
+    endpoint_suffix: str = "none"
+
+    def resource(self, rid: str) -> Resource:
+        """The resource with id `rid`."""
+        return next(r for r in self.resources if r.id == rid)
+
+    def by_kind(self, kind: str) -> Resource:
+        """The (first) resource of `kind`."""
+        return next(r for r in self.resources if r.kind == kind)
+
+
+def load_experiment(folder: Path) -> Experiment:
+    """Read the manifest in `folder`; a missing one means the spec was not rendered."""
+    path = folder / "manifest.yml"
+    if not path.is_file():
+        raise RunnerError(f"{path} does not exist: run `make render` first", EXIT_INPUT)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    known = {"id", "kind", "file", "name", "depends_on", "az"}
+    resources = [Resource(id=r["id"], kind=r["kind"], name=str(r["name"]), depends_on=list(r["depends_on"]),
+                          az=r["az"], file=folder / r["file"] if r.get("file") else None,
+                          extra={k: v for k, v in r.items() if k not in known}) for r in raw["resources"]]
+    return Experiment(name=raw["experiment"], folder=folder, spec=raw["spec"],
+                      foundation_model=raw["foundation_model"], data_files=raw["data_files"], resources=resources,
+                      endpoint_suffix=raw.get("endpoint_name_suffix", "none"))
+
+
+def workspace_suffix(subscription: str, resource_group: str, workspace: str) -> str:
+    """A short deterministic suffix derived from the workspace (endpoint names are unique per region)."""
+    digest = hashlib.sha256(f"{subscription}/{resource_group}/{workspace}".lower().encode()).hexdigest()
+    return digest[:6]

@@ -1,0 +1,340 @@
+"""Per-kind reconciliation: what exists, what the files want, and how to get there.
+
+Each step compares the generated file with what the workspace holds: absent → create; present
+and equal → nothing; present and different → update, or refuse for what cannot change (a
+compute's size, a finished job).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
+from generator.runner.manifest import Experiment, Resource
+from generator.runner.output import Printer, elapsed
+
+RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
+           "CancelRequested"}
+JOB_NODE_INPUT = "mlflow_model_path"
+
+
+@dataclass
+class Action:
+    """What apply would do to one resource, and why."""
+
+    verb: str  # create | update | unchanged | attach | refuse | run
+    details: list[str] = field(default_factory=list)
+    current: Any = None
+
+
+@dataclass
+class Context:
+    """Everything a step needs: the clients, the experiment, names decided at run time, output."""
+
+    ml: Any
+    experiment: Experiment
+    out: Printer
+    endpoint_name: str
+    poll_interval: float = 10.0
+    heartbeat: float = 60.0
+    foundation_model_id: str | None = None
+    stream_logs: bool = False
+    accepted: dict[str, threading.Event] = field(default_factory=dict)
+
+    def load(self, resource: Resource, loader: Callable[..., Any], overrides: dict[str, Any] | None = None) -> Any:
+        """Load the resource's generated file with the SDK, after setting `overrides` (dotted keys)."""
+        assert resource.file is not None
+        data = yaml.safe_load(resource.file.read_text(encoding="utf-8"))
+        for dotted, value in (overrides or {}).items():
+            node = data
+            *parents, last = dotted.split(".")
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        return loader(io.StringIO(yaml.safe_dump(data, sort_keys=False)), relative_origin=str(resource.file))
+
+
+def job_status(job: Any) -> str:
+    """The job's status as plain text (the SDK returns an enum member)."""
+    status = getattr(job, "status", None)
+    return str(getattr(status, "value", status) or "Unknown")
+
+
+def _not_found(call: Callable[[], Any]) -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return call()
+    except ResourceNotFoundError:
+        return None
+
+
+def _changes(pairs: list[tuple[str, Any, Any]]) -> list[str]:
+    return [f"{name}: {old!r} -> {new!r}" for name, old, new in pairs if old != new]
+
+
+def wait_poller(ctx: Context, tag: str, poller: Any, what: str) -> Any:
+    """Wait for a long-running operation, printing its state and the elapsed time."""
+    start = last = time.monotonic()
+    while not poller.done():
+        poller.wait(ctx.poll_interval)
+        if time.monotonic() - last >= ctx.heartbeat:
+            last = time.monotonic()
+            ctx.out.line(tag, f"{what}: {poller.status()} ({elapsed(last - start)})")
+    result = poller.result()
+    ctx.out.line(tag, f"{what}: done ({elapsed(time.monotonic() - start)})")
+    return result
+
+
+# ---------------------------------------------------------------------------- compute
+def plan_compute(ctx: Context, res: Resource) -> Action:
+    from azure.ai.ml import load_compute
+
+    desired = ctx.load(res, load_compute)
+    current = _not_found(lambda: ctx.ml.compute.get(res.name))
+    if current is None:
+        return Action("create", [f"amlCompute {desired.size}, {desired.min_instances}-{desired.max_instances} nodes"])
+    if (current.provisioning_state or "").lower() == "failed":
+        return Action("refuse", [f"compute {res.name} is in Failed state; delete it (destroy --compute) or "
+                                 "choose another compute.name"], current)
+    if (current.size or "").lower() != desired.size.lower():
+        return Action("refuse", [f"size: {current.size!r} -> {desired.size!r} (a cluster's VM size cannot change; "
+                                 "delete it with destroy --compute or choose another compute.name)"], current)
+    changes = _changes([("min_instances", current.min_instances, desired.min_instances),
+                        ("max_instances", current.max_instances, desired.max_instances),
+                        ("idle_time_before_scale_down", current.idle_time_before_scale_down,
+                         desired.idle_time_before_scale_down),
+                        ("tier", (current.tier or "").lower(), (desired.tier or "").lower())])
+    return Action("update" if changes else "unchanged", changes, current)
+
+
+def apply_compute(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_compute
+
+    poller = ctx.ml.compute.begin_create_or_update(ctx.load(res, load_compute))
+    wait_poller(ctx, res.id, poller, f"{action.verb} compute {res.name}")
+
+
+# ---------------------------------------------------------------------------- data
+def plan_data(ctx: Context, res: Resource) -> Action:
+    version = str(res.extra["version"])
+    current = _not_found(lambda: ctx.ml.data.get(res.name, version=version))
+    if current is None:
+        return Action("create", [f"upload {_local_path(ctx, res)} as version {version}"])
+    return Action("unchanged", [f"version {version} exists (data versions are immutable: bump run to upload anew)"],
+                  current)
+
+
+def _local_path(ctx: Context, res: Resource) -> str:
+    return ctx.experiment.data_files.get(res.id, "?")
+
+
+def apply_data(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_data
+
+    ctx.ml.data.create_or_update(ctx.load(res, load_data))
+    ctx.out.line(res.id, f"registered data {res.name}:{res.extra['version']}")
+
+
+# ---------------------------------------------------------------------------- endpoint
+def plan_endpoint(ctx: Context, res: Resource) -> Action:
+    from azure.ai.ml import load_online_endpoint
+
+    desired = ctx.load(res, load_online_endpoint, {"name": ctx.endpoint_name})
+    current = _not_found(lambda: ctx.ml.online_endpoints.get(ctx.endpoint_name))
+    if current is None:
+        return Action("create", [f"endpoint {ctx.endpoint_name} ({desired.auth_mode} auth)"])
+    changes = _changes([("auth_mode", (current.auth_mode or "").lower(), (desired.auth_mode or "").lower()),
+                        ("description", current.description or "", desired.description or "")])
+    return Action("update" if changes else "unchanged", changes, current)
+
+
+def apply_endpoint(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_online_endpoint
+
+    desired = ctx.load(res, load_online_endpoint, {"name": ctx.endpoint_name})
+    if action.current is not None:
+        desired.traffic = action.current.traffic
+    try:
+        poller = ctx.ml.online_endpoints.begin_create_or_update(desired)
+    except Exception as exc:
+        raise _endpoint_error(exc, ctx) from None
+    ctx.accepted[res.id].set()
+    wait_poller(ctx, res.id, poller, f"{action.verb} endpoint {ctx.endpoint_name}")
+
+
+def _endpoint_error(exc: Exception, ctx: Context) -> RunnerError:
+    error = explain(exc, f"create endpoint {ctx.endpoint_name}")
+    if "unique per region" in str(error) or "already in use" in str(error) or "Conflict" in str(error):
+        return RunnerError(
+            f"{error}\n  why: online endpoint names are unique per Azure region, not per workspace, so another "
+            "workspace already uses this one.\n  what to do: choose another endpoint.name in the spec, or set "
+            "endpoint.name_suffix: workspace to append a short suffix derived from your workspace.", EXIT_INPUT)
+    return error
+
+
+# ---------------------------------------------------------------------------- pipeline job
+def _job_overrides(ctx: Context, res: Resource) -> dict[str, Any]:
+    if not ctx.foundation_model_id:
+        return {}
+    data = yaml.safe_load(res.file.read_text(encoding="utf-8")) if res.file else {}
+    node = next(iter(data.get("jobs", {})))
+    return {f"jobs.{node}.inputs.{JOB_NODE_INPUT}.path": ctx.foundation_model_id}
+
+
+def plan_job(ctx: Context, res: Resource) -> Action:
+    current = _not_found(lambda: ctx.ml.jobs.get(res.name))
+    if current is None:
+        return Action("create", [f"submit pipeline job {res.name}"])
+    status = job_status(current)
+    studio = getattr(current, "studio_url", None) or ""
+    if status in RUNNING:
+        return Action("attach", [f"job {res.name} is {status}: wait for it (nothing is submitted again)"], current)
+    if status == "Completed":
+        return Action("unchanged", [f"job {res.name} completed (bump experiment.run to train again)"], current)
+    return Action("refuse", [f"job {res.name} is {status}; a finished job is not re-submitted: bump "
+                             f"experiment.run in {ctx.experiment.spec} and render to train again. {studio}".strip()],
+                  current)
+
+
+def apply_job(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_job
+
+    if action.verb == "create":
+        job = ctx.load(res, load_job, _job_overrides(ctx, res))
+        submitted = ctx.ml.jobs.create_or_update(job)
+        ctx.out.line(res.id, f"submitted {submitted.name}: {getattr(submitted, 'studio_url', '')}")
+    wait_for_job(ctx, res)
+
+
+def wait_for_job(ctx: Context, res: Resource) -> None:
+    """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
+    start = last_print = time.monotonic()
+    status = None
+    if ctx.stream_logs:
+        ctx.ml.jobs.stream(res.name)
+    while True:
+        job = ctx.ml.jobs.get(res.name)
+        now = time.monotonic()
+        if job_status(job) != status or now - last_print >= ctx.heartbeat:
+            status, last_print = job_status(job), now
+            ctx.out.line(res.id, f"{res.name}: {status} ({elapsed(now - start)})")
+        if status not in RUNNING:
+            break
+        time.sleep(ctx.poll_interval)
+    if status != "Completed":
+        raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  studio: "
+                          f"{getattr(job, 'studio_url', '')}\n  nothing downstream was created; fix the cause, "
+                          f"bump experiment.run in {ctx.experiment.spec}, render and apply again", EXIT_CLOUD)
+
+
+def job_error(ctx: Context, name: str) -> str:
+    """The failed job's error from run history (the job entity itself does not carry it)."""
+    try:
+        details = ctx.ml.jobs._runs_operations.get_run_details(name)  # no public API exposes the run's error
+        root = details.error.error
+        return f"{root.code}: {root.message}"
+    except Exception:  # no run history answer: the Studio link below still leads to the logs
+        return "no error detail from run history; see the job's logs in Studio"
+
+
+# ---------------------------------------------------------------------------- model
+def plan_model(ctx: Context, res: Resource) -> Action:
+    version = str(res.extra["version"])
+    current = _not_found(lambda: ctx.ml.models.get(res.name, version=version))
+    if current is None:
+        return Action("create", [f"register {res.name}:{version} from the job's trained_model output"])
+    return Action("unchanged", [f"{res.name}:{version} is registered"], current)
+
+
+def apply_model(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_model
+
+    model = ctx.ml.models.create_or_update(ctx.load(res, load_model))
+    ctx.out.line(res.id, f"registered model {model.name}:{model.version}")
+
+
+# ---------------------------------------------------------------------------- deployment
+def _model_ref(value: Any) -> str:
+    text = str(getattr(value, "id", value) or "")
+    if "/models/" in text:
+        parts = text.rstrip("/").split("/")
+        return f"{parts[parts.index('models') + 1]}:{parts[-1]}"
+    return text.removeprefix("azureml:")
+
+
+def plan_deployment(ctx: Context, res: Resource) -> Action:
+    from azure.ai.ml import load_online_deployment
+
+    desired = ctx.load(res, load_online_deployment, {"endpoint_name": ctx.endpoint_name})
+    current = _not_found(lambda: ctx.ml.online_deployments.get(res.name, ctx.endpoint_name))
+    if current is None:
+        return Action("create", [f"deployment {res.name} on {ctx.endpoint_name}: {desired.instance_type} x "
+                                 f"{desired.instance_count}"])
+    changes = _changes([
+        ("instance_type", (current.instance_type or "").lower(), desired.instance_type.lower()),
+        ("instance_count", current.instance_count, desired.instance_count),
+        ("model", _model_ref(current.model), _model_ref(desired.model)),
+        ("liveness_probe.initial_delay", getattr(current.liveness_probe, "initial_delay", None),
+         desired.liveness_probe.initial_delay),
+        ("request_timeout_ms", getattr(current.request_settings, "request_timeout_ms", None),
+         desired.request_settings.request_timeout_ms)])
+    return Action("update" if changes else "unchanged", changes, current)
+
+
+def apply_deployment(ctx: Context, res: Resource, action: Action) -> None:
+    from azure.ai.ml import load_online_deployment
+
+    desired = ctx.load(res, load_online_deployment, {"endpoint_name": ctx.endpoint_name})
+    poller = ctx.ml.online_deployments.begin_create_or_update(desired)
+    wait_poller(ctx, res.id, poller, f"{action.verb} deployment {res.name}")
+
+
+# ---------------------------------------------------------------------------- traffic and smoke test
+def plan_traffic(ctx: Context, res: Resource) -> Action:
+    wanted = {str(k): int(v) for k, v in res.extra["traffic"].items()}
+    endpoint = _not_found(lambda: ctx.ml.online_endpoints.get(ctx.endpoint_name))
+    current = {k: int(v) for k, v in ((endpoint.traffic if endpoint else None) or {}).items()}
+    merged = {**current, **wanted}
+    if endpoint is not None and current == merged:
+        return Action("unchanged", [f"traffic {current}"], endpoint)
+    return Action("update" if endpoint else "create", [f"traffic: {current or {}} -> {merged}"], endpoint)
+
+
+def apply_traffic(ctx: Context, res: Resource, action: Action) -> None:
+    endpoint = ctx.ml.online_endpoints.get(ctx.endpoint_name)
+    endpoint.traffic = {**{k: int(v) for k, v in (endpoint.traffic or {}).items()},
+                        **{str(k): int(v) for k, v in res.extra["traffic"].items()}}
+    wait_poller(ctx, res.id, ctx.ml.online_endpoints.begin_create_or_update(endpoint), "set traffic")
+
+
+def plan_invoke(ctx: Context, res: Resource) -> Action:
+    return Action("run", [f"send {res.file.name if res.file else 'the sample request'} to "
+                          f"{ctx.endpoint_name}/{res.extra.get('deployment')}"])
+
+
+def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
+    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK)."""
+    return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
+                                          request_file=str(request_file))
+
+
+def apply_invoke(ctx: Context, res: Resource, action: Action) -> None:
+    assert res.file is not None
+    answer = invoke(ctx, res.extra["deployment"], res.file)
+    ctx.out.line(res.id, f"answer: {answer}")
+
+
+PLANNERS: dict[str, Callable[[Context, Resource], Action]] = {
+    "compute": plan_compute, "data": plan_data, "online_endpoint": plan_endpoint, "pipeline_job": plan_job,
+    "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic, "invoke": plan_invoke}
+APPLIERS: dict[str, Callable[[Context, Resource, Action], None]] = {
+    "compute": apply_compute, "data": apply_data, "online_endpoint": apply_endpoint, "pipeline_job": apply_job,
+    "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic, "invoke": apply_invoke}

@@ -1,0 +1,482 @@
+"""The workspace emulator: a local HTTPS server that answers the Azure ML calls the runner makes.
+
+Generic ARM storage ("PUT stores, GET returns it, else 404") plus what the SDK needs beyond
+that: registry discovery and registry models, datastore secrets and the three blob calls of a
+local-file upload, long-running operations the Azure way (Azure-AsyncOperation / Location
+polling), VM sizes and quota usage, a pipeline job moving Queued → Running → Completed (or
+Failed), endpoint keys and a scoring URI that checks the key. It can inject latency and 429/503
+faults. It does not reproduce the service's own validation, nor real training.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PROVIDER = "providers/Microsoft.MachineLearningServices"
+WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
+                   r"workspaces/([^/]+)(/.*)?$", re.I)
+REGISTRY_MODEL_RE = re.compile(r"/registries/([^/]+)/models/([^/]+)/versions(?:/([^/]+))?$", re.I)
+REGISTRY_COMPONENT_RE = re.compile(r"/registries/([^/]+)/components/([^/]+)/versions(?:/([^/]+))?$", re.I)
+
+VM_SIZES = [
+    {"name": "Standard_ND40rs_v2", "family": "standardNDSv2Family", "vCPUs": 40, "gpus": 8, "memoryGB": 672},
+    {"name": "Standard_NC24ads_A100_v4", "family": "standardNCADSA100v4Family", "vCPUs": 24, "gpus": 1,
+     "memoryGB": 220},
+    {"name": "Standard_NC4as_T4_v3", "family": "standardNCASv3_T4Family", "vCPUs": 4, "gpus": 1, "memoryGB": 28},
+    {"name": "Standard_NC6s_v3", "family": "standardNCSv3Family", "vCPUs": 6, "gpus": 1, "memoryGB": 112},
+    {"name": "Standard_DS3_v2", "family": "standardDSv2Family", "vCPUs": 4, "gpus": 0, "memoryGB": 14},
+]
+
+
+@dataclass
+class Latency:
+    """Seconds each long-running thing takes in the emulator."""
+
+    compute: float = 0.0
+    endpoint: float = 0.0
+    deployment: float = 0.0
+    job_queued: float = 0.0
+    job_running: float = 0.0
+
+
+@dataclass
+class Behaviour:
+    """What the emulator does beyond storing: faults, latency, failures, quota, registry content."""
+
+    latency: Latency = field(default_factory=Latency)
+    fault_rate: float = 0.0
+    fault_seed: int = 1
+    failing_jobs: set[str] = field(default_factory=set)
+    taken_endpoint_names: set[str] = field(default_factory=set)
+    quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
+        "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
+        "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100)})
+    registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
+    poll_after: float = 0.05  # Retry-After on operations in progress (Azure says 10-30 s)
+
+
+def default_registry_models() -> dict[str, dict[str, Any]]:
+    """The azureml registry's Phi-3-mini-4k-instruct, with the tags the seed reads."""
+    return {"Phi-3-mini-4k-instruct": {"versions": ["14", "15"], "tags": {
+        "finetune_compute_allow_list": str(["Standard_ND40rs_v2", "Standard_NC24ads_A100_v4",
+                                            "Standard_ND96asr_v4"]),
+        "inference_compute_allow_list": str(["Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4"]),
+        "model_specific_defaults": str({"apply_deepspeed": "true", "apply_lora": "true", "precision": "16"}),
+    }}}
+
+
+class Emulator:
+    """State and request handling; `start()` serves it over HTTPS on 127.0.0.1."""
+
+    def __init__(self, cert_pem: str, key_pem: str, behaviour: Behaviour | None = None,
+                 subscription: str = "00000000-0000-0000-0000-000000000000", resource_group: str = "rg",
+                 workspace: str = "ws", location: str = "westeurope"):
+        self.behaviour = behaviour or Behaviour()
+        if not self.behaviour.registry_models:
+            self.behaviour.registry_models = default_registry_models()
+        self.subscription, self.resource_group, self.workspace, self.location = (
+            subscription, resource_group, workspace, location)
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.created: dict[str, float] = {}
+        self.operations: dict[str, tuple[float, str]] = {}
+        self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.lock = threading.RLock()
+        self._random = random.Random(self.behaviour.fault_seed)
+        self._cert, self._key = cert_pem, key_pem
+        self.server: ThreadingHTTPServer | None = None
+        self.port = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> "Emulator":
+        """Serve on an ephemeral 127.0.0.1 port in a background thread."""
+        emulator = self
+
+        class Handler(_Handler):
+            owner = emulator
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self._cert, self._key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        """https://127.0.0.1:<port>"""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def storage_suffix(self) -> str:
+        """Blob host suffix: `<account>.blob.<suffix>` resolves to 127.0.0.1 in the test process."""
+        return f"core.azmlemu.test:{self.port}"
+
+    @property
+    def workspace_path(self) -> str:
+        """ARM id of the workspace."""
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/{PROVIDER}/"
+                f"workspaces/{self.workspace}")
+
+    def count(self, method: str, contains: str = "") -> int:
+        """How many requests with `method` (and a path containing `contains`) were served."""
+        with self.lock:
+            return sum(1 for m, p in self.requests if m == method and contains.lower() in p.lower())
+
+    # ---------------------------------------------------------------- helpers
+    def elapsed(self, key: str) -> float:
+        """Seconds since the resource at `key` was created."""
+        return time.monotonic() - self.created.get(key, time.monotonic())
+
+    def new_operation(self, seconds: float, status: str = "Succeeded") -> str:
+        """Register a long-running operation finishing after `seconds`; return its polling URL."""
+        op = uuid.uuid4().hex
+        with self.lock:
+            self.operations[op] = (time.monotonic() + seconds, status)
+        return f"{self.base_url}/operations/{op}?api-version=2024-01-01"
+
+    def workspace_body(self) -> dict[str, Any]:
+        """The workspace resource."""
+        return {
+            "id": self.workspace_path, "name": self.workspace, "type": "Microsoft.MachineLearningServices/workspaces",
+            "location": self.location, "kind": "Default",
+            "identity": {"type": "SystemAssigned"},
+            "properties": {
+                "workspaceId": "11111111-1111-1111-1111-111111111111", "provisioningState": "Succeeded",
+                "discoveryUrl": f"{self.base_url}/discovery",
+                "storageAccount": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/"
+                                  "providers/Microsoft.Storage/storageAccounts/emustore",
+                "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_path}",
+            },
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: Emulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        """Silence the default per-request stderr log."""
+
+    # ------------------------------------------------------------ plumbing
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        self.send_response(status)
+        if body is not None and not isinstance(body, bytes):
+            self.send_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("x-ms-request-id", uuid.uuid4().hex)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    def _not_found(self, what: str) -> None:
+        self._send(404, {"error": {"code": "ResourceNotFound", "message": f"{what} was not found."}})
+
+    def _dispatch(self) -> None:
+        emulator = self.owner
+        url = urlsplit(self.path)
+        host = (self.headers.get("Host") or "").split(":")[0]
+        with emulator.lock:
+            emulator.requests.append((self.command, url.path + ("?" + url.query if url.query else "")))
+            fault = emulator.behaviour.fault_rate and emulator._random.random() < emulator.behaviour.fault_rate
+        body = self._body()
+        if fault and not url.path.startswith("/score") and ".blob." not in host:
+            self._send(503, {"error": {"code": "ServiceUnavailable", "message": "injected fault"}},
+                       {"Retry-After": "0"})
+            return
+        if ".blob." in host:
+            self._blob(host, url, body)
+        elif url.path == "/discovery":
+            self._send(200, {key: emulator.base_url for key in ("api", "catalog", "experimentation", "gallery",
+                                                                 "history", "hyperdrive", "labeling", "modelmanagement",
+                                                                 "pipelines", "studio")})
+        elif url.path.startswith("/history/") and url.path.endswith("/details"):
+            self._run_details(url.path.split("/")[-2])
+        elif url.path.startswith("/operations/"):
+            self._operation(url.path.rsplit("/", 1)[-1])
+        elif url.path.startswith("/score/"):
+            self._score(url.path.split("/")[2], body)
+        elif url.path.startswith("/registrymanagement/"):
+            self._registry_discovery(url.path.split("/")[4])
+        elif "/registries/" in url.path:
+            self._registry(url)
+        elif url.path.endswith("/vmSizes"):
+            self._send(200, {"value": VM_SIZES})
+        elif url.path.endswith("/usages"):
+            self._send(200, {"value": [
+                {"id": f"/subscriptions/{emulator.subscription}/usages/{family}", "amlWorkspaceLocation":
+                 emulator.location, "type": "Microsoft.MachineLearningServices/vmFamily", "unit": "Count",
+                 "currentValue": current, "limit": limit, "name": {"value": family, "localizedValue": family}}
+                for family, (current, limit) in emulator.behaviour.quota.items()]})
+        else:
+            match = WS_RE.match(url.path)
+            if not match:
+                self._not_found(url.path)
+            else:
+                self._workspace(match.group(4) or "", url, body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _dispatch  # noqa: N815
+
+    # ------------------------------------------------------------ service pieces
+    def _operation(self, op: str) -> None:
+        done_at, status = self.owner.operations.get(op, (0.0, "Succeeded"))
+        if time.monotonic() >= done_at:
+            self._send(200, {"status": status})
+        else:
+            self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
+
+    def _run_details(self, run_id: str) -> None:
+        e = self.owner
+        key = f"{e.workspace_path}/jobs/{run_id}".lower()
+        if key not in e.resources:
+            self._not_found(f"run {run_id}")
+            return
+        props = self._view("jobs", key, e.resources[key])["properties"]
+        details: dict[str, Any] = {"runId": run_id, "status": props["status"]}
+        if "error" in props:
+            details["error"] = {"error": props["error"]}
+        self._send(200, details)
+
+    def _registry_discovery(self, registry: str) -> None:
+        e = self.owner
+        self._send(200, {"registryName": registry, "primaryRegionResourceProviderUri": e.base_url + "/",
+                         "subscriptionId": e.subscription, "resourceGroup": "registry-rg", "region": e.location,
+                         "registryId": uuid.uuid4().hex})
+
+    def _registry(self, url: Any) -> None:
+        e = self.owner
+        match = REGISTRY_MODEL_RE.search(url.path)
+        if not match:
+            self._not_found(url.path)
+            return
+        registry, name, version = match.groups()
+        model = e.behaviour.registry_models.get(name)
+        if model is None:
+            self._not_found(f"Model {name} in registry {registry}")
+            return
+        base = url.path.split("/versions")[0]
+
+        def body(v: str) -> dict[str, Any]:
+            return {"id": f"azureml://registries/{registry}/models/{name}/versions/{v}", "name": v,
+                    "type": "Microsoft.MachineLearningServices/registries/models/versions",
+                    "properties": {"modelType": "mlflow_model", "flavors": {}, "tags": model["tags"],
+                                   "properties": {}, "modelUri": f"azureml://registries/{registry}/models/{name}/"
+                                                                 f"versions/{v}", "isArchived": False}}
+        if version is None:
+            self._send(200, {"value": [body(v) for v in reversed(model["versions"])][:1]})
+        elif version in model["versions"]:
+            self._send(200, body(version))
+        else:
+            self._not_found(f"{base}/versions/{version}")
+
+    def _blob(self, host: str, url: Any, body: bytes) -> None:
+        e, key = self.owner, url.path
+        query = parse_qs(url.query)
+        if self.command == "HEAD" or (self.command == "GET" and "comp" not in query):
+            stored = e.blobs.get(key)
+            if stored is None:
+                self._send(404, b"", {"x-ms-error-code": "BlobNotFound"})
+            else:
+                self._send(200, stored[0] if self.command == "GET" else b"",
+                           {f"x-ms-meta-{k}": v for k, v in stored[1].items()} | {"Content-Type": "application/octet-stream"})
+        elif self.command == "GET" and query.get("comp") == ["list"]:
+            prefix = query.get("prefix", [""])[0]
+            container = "/" + key.strip("/").split("/")[0] + "/"
+            names = [k[len(container):] for k in e.blobs if k.startswith(container + prefix)]
+            items = "".join(f"<Blob><Name>{n}</Name><Properties><Content-Length>{len(e.blobs[container + n][0])}"
+                            f"</Content-Length></Properties></Blob>" for n in names)
+            xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Prefix>{prefix}</Prefix>'
+                   f"<Blobs>{items}</Blobs><NextMarker /></EnumerationResults>")
+            self._send(200, xml.encode(), {"Content-Type": "application/xml"})
+        elif self.command == "PUT" and query.get("comp") == ["metadata"]:
+            data, _ = e.blobs.get(key, (b"", {}))
+            meta = {k[len("x-ms-meta-"):]: v for k, v in self.headers.items() if k.lower().startswith("x-ms-meta-")}
+            e.blobs[key] = (data, meta)
+            self._send(200, b"")
+        elif self.command == "PUT":
+            meta = {k[len("x-ms-meta-"):]: v for k, v in self.headers.items() if k.lower().startswith("x-ms-meta-")}
+            e.blobs[key] = (body, meta)
+            self._send(201, b"", {"ETag": '"0x1"', "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                                                                    time.gmtime())})
+        else:
+            self._send(400, b"")
+
+    def _score(self, endpoint: str, body: bytes) -> None:
+        e = self.owner
+        path = f"{e.workspace_path}/onlineendpoints/{endpoint}".lower()
+        if path not in e.resources:
+            self._not_found(f"endpoint {endpoint}")
+            return
+        if self.headers.get("Authorization") != f"Bearer {e.behaviour.key}":
+            self._send(401, {"error": "missing or wrong key"})
+            return
+        try:
+            request = json.loads(body)
+            conversation = request["input_data"]["input_string"][0]
+            last = [m["content"] for m in conversation if m.get("role") == "user"][-1]
+        except (ValueError, KeyError, IndexError, TypeError):
+            self._send(400, {"error": "expected {\"input_data\": {\"input_string\": [[messages]], ...}}"})
+            return
+        self._send(200, {"output": f"(emulated answer to: {last[:60]})"})
+
+    # ------------------------------------------------------------ workspace resources
+    def _workspace(self, sub: str, url: Any, body: bytes) -> None:
+        e = self.owner
+        if sub in ("", "/"):
+            self._send(200, e.workspace_body())
+            return
+        key = (e.workspace_path + sub).lower()
+        parts = sub.strip("/").split("/")
+        kind = parts[0].lower()
+        if self.command == "POST":
+            self._action(kind, parts, key)
+        elif self.command == "PUT":
+            self._put(kind, parts, key, sub, json.loads(body or b"{}"))
+        elif self.command == "DELETE":
+            self._delete(kind, key)
+        elif self.command == "GET":
+            self._get(kind, parts, key, sub, url)
+        else:
+            self._send(405, None)
+
+    def _action(self, kind: str, parts: list[str], key: str) -> None:
+        e = self.owner
+        if parts[-1].lower() == "listsecrets":
+            self._send(200, {"secretsType": "AccountKey", "key": "ZW11bGF0b3Ita2V5"})
+        elif parts[-1].lower() == "listkeys":
+            if key.rsplit("/", 1)[0] not in e.resources:
+                self._not_found("endpoint")
+            else:
+                self._send(200, {"primaryKey": e.behaviour.key, "secondaryKey": e.behaviour.key[::-1]})
+        elif parts[-1].lower() == "cancel":
+            self._send(202, None)
+        else:
+            self._not_found("/".join(parts))
+
+    def _put(self, kind: str, parts: list[str], key: str, sub: str, body: dict[str, Any]) -> None:
+        e = self.owner
+        name = parts[-1]
+        resource = copy.deepcopy(body)
+        resource.update(id=e.workspace_path + sub, name=name)
+        props = resource.setdefault("properties", {})
+        status, headers = 200 if key in e.resources else 201, {"Retry-After": "0"}
+        if kind == "onlineendpoints" and len(parts) == 2 and key not in e.resources \
+                and name in e.behaviour.taken_endpoint_names:
+            self._send(409, {"error": {"code": "Conflict", "message": f"Endpoint name {name} is already in use "
+                                       f"in region {e.location}. Online endpoint names must be unique per region."}})
+            return
+        with e.lock:
+            if kind == "computes":
+                props["provisioningState"] = "Succeeded"
+                props.setdefault("properties", {})
+                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.compute)
+            elif kind == "onlineendpoints" and len(parts) == 2:
+                props.update(provisioningState="Succeeded", scoringUri=f"{e.base_url}/score/{name}",
+                             swaggerUri=f"{e.base_url}/swagger/{name}")
+                props.setdefault("traffic", {})
+                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.endpoint)
+            elif kind == "onlineendpoints":
+                props["provisioningState"] = "Succeeded"
+                props.setdefault("scaleSettings", {"scaleType": "Default"})
+                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.deployment)
+            elif kind == "jobs":
+                if key in e.resources:
+                    self._send(400, {"error": {"code": "UserError", "message": f"Job {name} already exists and "
+                                                                               "cannot be modified."}})
+                    return
+                props.update(status="NotStarted", services={"Studio": {
+                    "endpoint": f"https://ml.azure.com/runs/{name}?wsid={e.workspace_path}", "jobServiceType":
+                    "Studio"}})
+            elif kind in ("models", "data") and len(parts) == 4:
+                props.setdefault("flavors", {}) if kind == "models" else None
+                props.setdefault("isArchived", False)
+            if key not in e.resources:
+                e.created[key] = time.monotonic()
+            e.resources[key] = resource
+        self._send(status, self._view(kind, key, resource), headers)
+
+    def _delete(self, kind: str, key: str) -> None:
+        e = self.owner
+        with e.lock:
+            existed = e.resources.pop(key, None)
+            for other in [k for k in e.resources if k.startswith(key + "/")]:
+                e.resources.pop(other)
+        if existed is None:
+            self._send(204, None)
+        else:
+            self._send(202, None, {"Location": e.new_operation(0.0), "Azure-AsyncOperation":
+                                   e.new_operation(0.0)})
+
+    def _get(self, kind: str, parts: list[str], key: str, sub: str, url: Any) -> None:
+        e = self.owner
+        if kind == "datastores" and len(parts) == 2:
+            self._send(200, {"id": e.workspace_path + sub, "name": parts[1], "type":
+                             "Microsoft.MachineLearningServices/workspaces/datastores", "properties": {
+                                 "datastoreType": "AzureBlob", "accountName": "emustore",
+                                 "containerName": "azureml-blobstore", "endpoint": e.storage_suffix,
+                                 "protocol": "https", "isDefault": True,
+                                 "credentials": {"credentialsType": "AccountKey"}}})
+            return
+        with e.lock:
+            if key in e.resources:
+                resource = e.resources[key]
+                self._send(200, self._view(kind, key, resource))
+                return
+            children = [r for k, r in e.resources.items()
+                        if k.startswith(key + "/") and k.count("/") == key.count("/") + 1]
+        if children or kind in ("models", "data", "computes", "onlineendpoints", "jobs") and (
+                len(parts) in (1, 3) or parts[-1].lower() in ("versions", "deployments")):
+            if parts[-1].lower() == "versions":
+                children.sort(key=lambda r: e.created.get(r["id"].lower(), 0), reverse=True)
+                top = parse_qs(url.query).get("$top")
+                children = children[:int(top[0])] if top else children
+            self._send(200, {"value": [self._view(kind, r["id"].lower(), r) for r in children]})
+            return
+        self._not_found(sub)
+
+    def _view(self, kind: str, key: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource as GET shows it now (jobs move through their states with time)."""
+        if kind != "jobs" or key.count("/") != self.owner.workspace_path.count("/") + 2:
+            return resource
+        e, view = self.owner, copy.deepcopy(resource)
+        props, elapsed, lat = view["properties"], e.elapsed(key), e.behaviour.latency
+        name = resource["name"]
+        if elapsed < lat.job_queued:
+            props["status"] = "Queued"
+        elif elapsed < lat.job_queued + lat.job_running:
+            props["status"] = "Running"
+        elif name in e.behaviour.failing_jobs:
+            props["status"] = "Failed"
+            props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
+        else:
+            props["status"] = "Completed"
+            for output in props.get("outputs") or {}:
+                props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+        return view

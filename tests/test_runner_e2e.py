@@ -1,0 +1,251 @@
+"""The runner end to end: the real MLClient against the local workspace emulator."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+from generator.cli import main
+from tests.conftest import REPO
+from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
+from tests.emulator.server import Behaviour, Emulator
+
+SPEC = "specs/phi3-mini-ultrachat.yaml"
+
+
+@pytest.fixture
+def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Emulator]]:
+    """The example project rendered, its data prepared from the shipped sample, and an emulator to apply to."""
+    tls = tmp_path_factory.mktemp("tls")
+    emulator, cloud = start_emulator(tls)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls / "ca.pem"))
+    install_dns()
+    config = {"subscription_id": cloud["subscription_id"], "resource_group": cloud["resource_group"],
+              "workspace_name": cloud["workspace_name"], "cloud": {"name": cloud["name"], "metadata":
+              cloud["metadata"]}, "retry": cloud["retry"], "poll_interval": cloud["poll_interval"]}
+    (project / "config.json").write_text(json.dumps(config))
+    data = project / "data" / "ultrachat_200k"
+    data.mkdir(parents=True)
+    for split in ("train_sft", "test_sft"):
+        shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
+    monkeypatch.chdir(project)
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    yield project, emulator
+    emulator.stop()
+
+
+def run(command: str, *args: str, credential: Any = None) -> Result:
+    """Run a runner command in-process with the emulator's credential."""
+    return CliRunner().invoke(main, [command, SPEC, *args], obj={"credential": credential or EmulatorCredential()},
+                              catch_exceptions=False)
+
+
+def _all_output(*results: Result) -> str:
+    return "\n".join(r.stdout + r.stderr for r in results)
+
+
+def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    first = run("apply")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    out = first.stdout
+    assert "foundation model Phi-3-mini-4k-instruct: label latest -> version 15 (pinned for this run)" in out
+    assert "GPUs per node of Standard_ND40rs_v2: 8" in out
+    assert "quota: family standardNDSv2Family in region westeurope: need 80, have 100 of 100 vCPUs" in out
+    assert "[pipeline-job] phi3-mini-ultrachat-run1: Completed" in out
+    assert '[smoke-test] answer: {"output": "(emulated answer to: What are three good ways' in out
+    ws = emulator.workspace_path.lower()
+    for path in ("/computes/gpu-cluster-big", "/data/phi3-mini-ultrachat-train_sft/versions/1",
+                 "/data/phi3-mini-ultrachat-test_sft/versions/1", "/jobs/phi3-mini-ultrachat-run1",
+                 "/models/phi-3-mini-4k-instruct-ultrachat-200k/versions/1", "/onlineendpoints/ultrachat-completion",
+                 "/onlineendpoints/ultrachat-completion/deployments/demo"):
+        assert ws + path in emulator.resources, path
+    job = emulator.resources[ws + "/jobs/phi3-mini-ultrachat-run1"]["properties"]
+    node_inputs = job["jobs"]["chat_completion_pipeline"]["inputs"]
+    assert node_inputs["mlflow_model_path"]["uri"] == "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"
+    endpoint = emulator.resources[ws + "/onlineendpoints/ultrachat-completion"]["properties"]
+    assert endpoint["traffic"] == {"demo": 100}
+    puts = emulator.count("PUT")
+    second = run("apply")
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert emulator.count("PUT") == puts  # nothing created or updated twice
+    for rid in ("compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic"):
+        assert f"[{rid}] unchanged" in second.stdout, rid
+    plan = run("plan")
+    assert plan.exit_code == 0
+    assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
+        "unchanged"] * 8 + ["run"]
+
+
+def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.latency.compute = 0.6
+    emulator.behaviour.latency.endpoint = 0.6
+    result = run("apply")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    started = [i for i, line in enumerate(lines) if "create: endpoint" in line or "create: amlCompute" in line]
+    finished = min(i for i, line in enumerate(lines) if "compute gpu-cluster-big: done" in line
+                   or "endpoint ultrachat-completion: done" in line)
+    assert len(started) == 2 and max(started) < finished
+
+
+def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job(
+        workspace: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    import _thread
+    import threading
+
+    from generator.runner import reconcile
+
+    project, emulator = workspace
+    emulator.behaviour.latency.job_queued = 1.5
+    emulator.behaviour.latency.job_running = 0.5
+    real_wait = reconcile.wait_for_job
+
+    def interrupted(ctx: Any, res: Any) -> None:
+        _thread.interrupt_main()  # Ctrl-C arrives while apply waits for the job
+        threading.Event().wait(30)
+
+    monkeypatch.setattr(reconcile, "wait_for_job", interrupted)
+    first = run("apply")
+    assert first.exit_code == 130
+    assert "run the same command again to resume" in first.stderr
+    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/models/") == 0
+    monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
+    second = run("apply")
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert "attach: job phi3-mini-ultrachat-run1 is" in second.stdout
+    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/deployments/demo") == 1
+
+
+def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.failing_jobs.add("phi3-mini-ultrachat-run1")
+    result = run("apply")
+    assert result.exit_code == 1
+    assert "pipeline job phi3-mini-ultrachat-run1 Failed: UserError: finetune step failed: CUDA out of memory" \
+        in result.stderr
+    assert "studio: https://ml.azure.com/runs/phi3-mini-ultrachat-run1" in result.stderr
+    assert "[model] not run: pipeline-job did not succeed" in result.stdout
+    assert emulator.count("PUT", "/models/") == 0 and emulator.count("PUT", "/deployments/") == 0
+    again = run("apply")
+    assert again.exit_code == 2
+    assert "a finished job is not re-submitted: bump experiment.run" in again.stderr
+    assert emulator.count("PUT", "/jobs/") == 1
+
+
+def test_apply_succeeds_through_injected_503s(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.fault_rate = 0.2
+    result = run("apply")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "[smoke-test] answer:" in result.stdout
+    assert sum(1 for _ in emulator.requests) > 60
+    assert emulator.count("PUT", "/jobs/") >= 1
+
+
+def test_wrong_credential_explains_how_to_log_in(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    result = run("apply", credential=RejectingCredential())
+    assert result.exit_code == 2
+    assert "Could not get an Azure token" in result.stderr and "az login" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert emulator.count("PUT") == 0
+
+
+def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: 1")
+                    .replace("instance_count: 1", "instance_count: 2"))
+    stale = run("apply")
+    assert stale.exit_code == 2 and "run `make render` first" in stale.stderr
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    plan = run("plan")
+    assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
+    assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
+    puts = emulator.count("PUT", "/jobs/")
+    applied = run("apply")
+    assert applied.exit_code == 0, applied.stderr
+    assert emulator.count("PUT", "/jobs/") == puts
+    assert run("plan").stdout.count("update") == 0
+
+
+def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.quota["standardNDSv2Family"] = (40, 50)
+    result = run("apply")
+    assert result.exit_code == 2
+    assert "family standardNDSv2Family in region westeurope: need 80, have 10 of 50 vCPUs" in result.stderr
+    assert emulator.count("PUT") == 0
+
+
+def test_taken_endpoint_name_is_explained_and_the_suffix_option_fixes_it(
+        workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.taken_endpoint_names.add("ultrachat-completion")
+    result = run("apply")
+    assert result.exit_code == 2
+    assert "online endpoint names are unique per Azure region" in result.stderr
+    assert "endpoint.name_suffix: workspace" in result.stderr
+    assert emulator.count("PUT", "/jobs/") == 0  # the job waits until the endpoint name is accepted
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("  auth_mode: key\n", "  auth_mode: key\n  name_suffix: workspace\n"))
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    fixed = run("apply")
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    names = [k.rsplit("/", 1)[-1] for k in emulator.resources if k.endswith(tuple("0123456789abcdef"))
+             and "/onlineendpoints/" in k and "/deployments/" not in k]
+    assert len(names) == 1 and names[0].startswith("ultrachat-completion-") and len(names[0]) == 27
+
+
+def test_status_invoke_destroy_and_no_key_anywhere(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    results = [run("apply")]
+    status = run("status")
+    assert "Completed" in status.stdout and f"scoring URI {emulator.base_url}/score/ultrachat-completion" in status.stdout
+    request = project / "request.json"
+    request.write_text(json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "Ping?"}]],
+                                                  "parameters": {}}, "params": {}}))
+    answer = run("invoke", "--request", str(request))
+    assert answer.exit_code == 0 and "(emulated answer to: Ping?)" in answer.stdout
+    refused = run("destroy")
+    assert refused.exit_code == 2 and "pass --yes" in refused.stderr
+    destroyed = run("destroy", "--yes")
+    assert destroyed.exit_code == 0, destroyed.stderr
+    ws = emulator.workspace_path.lower()
+    assert ws + "/onlineendpoints/ultrachat-completion" not in emulator.resources
+    assert ws + "/computes/gpu-cluster-big" in emulator.resources
+    assert ws + "/models/phi-3-mini-4k-instruct-ultrachat-200k/versions/1" in emulator.resources
+    results += [status, answer, refused, destroyed, run("status"), run("plan")]
+    key = emulator.behaviour.key
+    assert key not in _all_output(*results)
+    for path in project.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="ignore"), path
+
+
+def test_apply_refuses_missing_data_files(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    (project / "data" / "ultrachat_200k" / "train_sft.jsonl").unlink()
+    result = run("apply")
+    assert result.exit_code == 2
+    assert "prepared data file data/ultrachat_200k/train_sft.jsonl does not exist yet" in result.stderr
+    assert emulator.count("PUT") == 0
+
+
+def test_plan_offline_prints_order_and_az_commands(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    result = CliRunner().invoke(main, ["plan", SPEC, "--offline"])
+    assert result.exit_code == 0
+    assert "az ml job create --file generated/phi3-mini-ultrachat/pipeline-job.yml --stream" in result.stdout
+    assert emulator.requests == []
