@@ -12,13 +12,14 @@ DATA := $(VENV)/.installed-data
 DEV := $(VENV)/.installed-dev
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help render validate check data test bench clean-venv
+.PHONY: help render validate check data plan apply status invoke destroy test bench clean-venv
 
 help:
 	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
 	@echo "make data [SPEC=specs/x.yaml]      prepare the spec's dataset into data.dir (installs the data extra)"
+	@echo "make plan|apply|status|invoke|destroy SPEC=specs/x.yaml   against the workspace in config.json"
 	@echo "make test                          run the test suite"
 	@echo "make bench                         print render timings"
 
@@ -50,11 +51,17 @@ check: $(CORE)
 data: $(DATA)
 	@for spec in $(SPECS); do $(PY) -m generator data prepare $$spec || exit $$?; done
 
+RUNNER_ARGS ?=
+plan apply status invoke destroy: $(CORE)
+	@test -n "$(SPEC)" || { echo "usage: make $@ SPEC=specs/<experiment>.yaml [RUNNER_ARGS=...]" >&2; exit 2; }
+	@$(PY) -m generator $@ $(SPEC) $(RUNNER_ARGS)
+
 test: $(DEV)
 	@$(PY) -m pytest
 
-bench: $(CORE)
+bench: $(DEV)
 	@$(PY) bench/render.py
+	@$(PY) bench/apply.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -142,13 +142,13 @@ def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Em
     assert emulator.count("PUT", "/jobs/") == 1
 
 
-def test_apply_succeeds_through_injected_503s(workspace: tuple[Path, Emulator]) -> None:
+def test_apply_succeeds_through_injected_429s_and_503s(workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
     emulator.behaviour.fault_rate = 0.2
     result = run("apply")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "[smoke-test] answer:" in result.stdout
-    assert sum(1 for _ in emulator.requests) > 60
+    assert emulator.faults >= 10  # 429s and 503s, retried by azure-core's policy
     assert emulator.count("PUT", "/jobs/") >= 1
 
 

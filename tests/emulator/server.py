@@ -93,6 +93,7 @@ class Emulator:
         self.operations: dict[str, tuple[float, str]] = {}
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.faults = 0
         self.lock = threading.RLock()
         self._random = random.Random(self.behaviour.fault_seed)
         self._cert, self._key = cert_pem, key_pem
@@ -208,8 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault = emulator.behaviour.fault_rate and emulator._random.random() < emulator.behaviour.fault_rate
         body = self._body()
         if fault and not url.path.startswith("/score") and ".blob." not in host:
-            self._send(503, {"error": {"code": "ServiceUnavailable", "message": "injected fault"}},
-                       {"Retry-After": "0"})
+            status = 429 if len(emulator.requests) % 2 else 503
+            emulator.faults += 1
+            self._send(status, {"error": {"code": "TooManyRequests" if status == 429 else "ServiceUnavailable",
+                                          "message": "injected fault"}}, {"Retry-After": "0"})
             return
         if ".blob." in host:
             self._blob(host, url, body)
