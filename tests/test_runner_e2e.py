@@ -122,6 +122,8 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     second = run("apply")
     assert second.exit_code == 0, second.stdout + second.stderr
     assert "attach: job phi3-mini-ultrachat-run1 is" in second.stdout
+    assert "[emulator] step finetune: running" in second.stdout  # the job's logs stream while apply waits
+    assert "Execution Summary" in second.stdout
     assert emulator.count("PUT", "/jobs/") == 1
     assert emulator.count("PUT", "/deployments/demo") == 1
 

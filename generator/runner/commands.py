@@ -132,7 +132,8 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
 
 @click.command()
 @_options
-@click.option("--stream-logs", is_flag=True, help="Stream the pipeline job's logs (jobs.stream) while it runs.")
+@click.option("--stream-logs/--no-stream-logs", default=True, show_default=True,
+              help="Stream the pipeline job's logs (jobs.stream) while it runs.")
 @click.pass_context
 @_guarded
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,

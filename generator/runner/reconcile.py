@@ -219,7 +219,10 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
     start = last_print = time.monotonic()
     status = None
     if ctx.stream_logs:
-        ctx.ml.jobs.stream(res.name)
+        try:
+            ctx.ml.jobs.stream(res.name)
+        except Exception as exc:  # a failed job raises here; the state check below reports it
+            ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
     while True:
         job = ctx.ml.jobs.get(res.name)
         now = time.monotonic()

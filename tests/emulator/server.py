@@ -222,6 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                                  "pipelines", "studio")})
         elif url.path.startswith("/history/") and url.path.endswith("/details"):
             self._run_details(url.path.split("/")[-2])
+        elif url.path.startswith("/logs/"):
+            self._logs(url.path.split("/")[2])
         elif url.path.startswith("/operations/"):
             self._operation(url.path.rsplit("/", 1)[-1])
         elif url.path.startswith("/score/"):
@@ -262,10 +264,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found(f"run {run_id}")
             return
         props = self._view("jobs", key, e.resources[key])["properties"]
-        details: dict[str, Any] = {"runId": run_id, "status": props["status"]}
+        details: dict[str, Any] = {"runId": run_id, "status": props["status"], "logFiles": {
+            "logs/azureml/executionlogs.txt": f"{e.base_url}/logs/{run_id}/executionlogs.txt"}}
         if "error" in props:
             details["error"] = {"error": props["error"]}
         self._send(200, details)
+
+    def _logs(self, run_id: str) -> None:
+        e = self.owner
+        key = f"{e.workspace_path}/jobs/{run_id}".lower()
+        if key not in e.resources:
+            self._not_found(f"logs of {run_id}")
+            return
+        status = self._view("jobs", key, e.resources[key])["properties"]["status"]
+        lines = ["[emulator] step model_import: queued"]
+        if status != "Queued":
+            lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
+        if status in ("Completed", "Failed"):
+            lines.append(f"[emulator] step finetune: {status.lower()}")
+        self._send(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
 
     def _registry_discovery(self, registry: str) -> None:
         e = self.owner
