@@ -9,6 +9,7 @@ from typing import Iterable
 import click
 
 from generator.diagnostics import ERROR, InvalidInput, Problem
+from generator.options import root_option
 from generator.paths import display_path
 from generator.render import render_spec
 from generator.spec import Spec, load_spec
@@ -68,10 +69,6 @@ def _spec_paths(root: Path, specs: tuple[str, ...]) -> list[Path]:
                    err=True)
         sys.exit(EXIT_INVALID)
     return found
-
-
-root_option = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                           show_default=True, help="Project root: holds specs/ and generated/.")
 
 
 @click.group()

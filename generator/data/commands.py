@@ -11,6 +11,7 @@ import click
 from generator.data import DataError
 from generator.data.records import check_file
 from generator.diagnostics import Problem
+from generator.options import root_option
 from generator.paths import display_path
 from generator.spec import Spec
 
@@ -39,10 +40,6 @@ def check_prepared(spec: Spec) -> list[Problem]:
         if path.is_file():
             problems += check_file(path, display_path(path, spec.root))[1]
     return problems
-
-
-root_option = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                           show_default=True, help="Project root: holds specs/ and the data folders.")
 
 
 @click.group()

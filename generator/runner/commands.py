@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import click
 
+from generator.options import root_option
 from generator.runner.errors import EXIT_INPUT, RunnerError, explain
 from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
 from generator.runner.output import Printer, elapsed
@@ -18,8 +19,7 @@ from generator.runner.output import Printer, elapsed
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.argument("spec"),
-        click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-                     show_default=True, help="Project root: holds specs/ and generated/."),
+        root_option,
         click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
                      help="Azure ML config.json (default: found upwards from the working folder)."),
         click.option("--subscription", help="Subscription id (or AZURE_SUBSCRIPTION_ID)."),
