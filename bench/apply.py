@@ -23,7 +23,7 @@ from click.testing import CliRunner  # noqa: E402
 from generator.cli import main  # noqa: E402
 from generator.runner import commands, graph  # noqa: E402
 from tests.emulator.harness import EmulatorCredential, install_dns, start_emulator  # noqa: E402
-from tests.emulator.server import Behaviour, Latency  # noqa: E402
+from generator.local.workspace import Behaviour, Latency  # noqa: E402
 
 SCALE = 1 / 100
 LATENCY = Latency(compute=120 * SCALE, endpoint=300 * SCALE, deployment=600 * SCALE, job_queued=0.0,
@@ -39,10 +39,7 @@ def _project(root: Path, cloud: dict[str, Any]) -> None:
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data)
-    config = {key: cloud[key] for key in ("subscription_id", "resource_group", "workspace_name", "retry",
-                                          "poll_interval")}
-    config["cloud"] = {"name": cloud["name"], "metadata": cloud["metadata"]}
-    (root / "config.json").write_text(json.dumps(config))
+    (root / "config.json").write_text(json.dumps(cloud))
 
 
 def timed_apply(sequential: bool) -> float:

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 from tests.conftest import REPO
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
-from tests.emulator.server import Behaviour, Emulator
+from generator.local.workspace import Behaviour, Emulator
 
 SPEC = "specs/phi3-mini-ultrachat.yaml"
 
@@ -26,10 +26,7 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     emulator, cloud = start_emulator(tls)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls / "ca.pem"))
     install_dns()
-    config = {"subscription_id": cloud["subscription_id"], "resource_group": cloud["resource_group"],
-              "workspace_name": cloud["workspace_name"], "cloud": {"name": cloud["name"], "metadata":
-              cloud["metadata"]}, "retry": cloud["retry"], "poll_interval": cloud["poll_interval"]}
-    (project / "config.json").write_text(json.dumps(config))
+    (project / "config.json").write_text(json.dumps(cloud))
     data = project / "data" / "ultrachat_200k"
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):

@@ -1,11 +1,13 @@
-"""The workspace emulator: a local HTTPS server that answers the Azure ML calls the runner makes.
+"""The local workspace: an HTTPS server that answers the Azure ML calls the runner makes.
 
 Generic ARM storage ("PUT stores, GET returns it, else 404") plus what the SDK needs beyond
 that: registry discovery and registry models, datastore secrets and the three blob calls of a
 local-file upload, long-running operations the Azure way (Azure-AsyncOperation / Location
 polling), VM sizes and quota usage, a pipeline job moving Queued → Running → Completed (or
 Failed), endpoint keys and a scoring URI that checks the key. It can inject latency and 429/503
-faults. It does not reproduce the service's own validation, nor real training.
+faults. Alone it is the tests' emulator (jobs and deployments only change state); with a
+LocalExecutor attached (`--target local`) jobs really train and deployments really serve.
+It does not reproduce the service's own validation.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class Emulator:
 
     def __init__(self, cert_pem: str, key_pem: str, behaviour: Behaviour | None = None,
                  subscription: str = "00000000-0000-0000-0000-000000000000", resource_group: str = "rg",
-                 workspace: str = "ws", location: str = "westeurope"):
+                 workspace: str = "ws", location: str = "westeurope", executor: Any = None):
         self.behaviour = behaviour or Behaviour()
         if not self.behaviour.registry_models:
             self.behaviour.registry_models = default_registry_models()
@@ -99,6 +101,7 @@ class Emulator:
         self._cert, self._key = cert_pem, key_pem
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
+        self.executor = executor
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":
@@ -149,11 +152,11 @@ class Emulator:
         """Seconds since the resource at `key` was created."""
         return time.monotonic() - self.created.get(key, time.monotonic())
 
-    def new_operation(self, seconds: float, status: str = "Succeeded") -> str:
-        """Register a long-running operation finishing after `seconds`; return its polling URL."""
+    def new_operation(self, seconds: float, status: str = "Succeeded", probe: Any = None) -> str:
+        """Register a long-running operation finishing after `seconds` (or when `probe()` says so)."""
         op = uuid.uuid4().hex
         with self.lock:
-            self.operations[op] = (time.monotonic() + seconds, status)
+            self.operations[op] = (time.monotonic() + seconds, status) if probe is None else (probe, "")
         return f"{self.base_url}/operations/{op}?api-version=2024-01-01"
 
     def workspace_body(self) -> dict[str, Any]:
@@ -252,7 +255,13 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ service pieces
     def _operation(self, op: str) -> None:
         done_at, status = self.owner.operations.get(op, (0.0, "Succeeded"))
-        if time.monotonic() >= done_at:
+        if callable(done_at):
+            status = done_at()
+            done_at = 0.0 if status != "InProgress" else float("inf")
+        if status == "Failed":
+            self._send(200, {"status": "Failed", "error": {"code": "DeploymentFailed",
+                                                           "message": "the local scoring server did not start"}})
+        elif time.monotonic() >= done_at:
             self._send(200, {"status": status})
         else:
             self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
@@ -275,6 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
         key = f"{e.workspace_path}/jobs/{run_id}".lower()
         if key not in e.resources:
             self._not_found(f"logs of {run_id}")
+            return
+        if e.executor is not None:
+            self._send(200, e.executor.job_log(run_id).encode(), {"Content-Type": "text/plain"})
             return
         status = self._view("jobs", key, e.resources[key])["properties"]["status"]
         lines = ["[emulator] step model_import: queued"]
@@ -356,6 +368,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.headers.get("Authorization") != f"Bearer {e.behaviour.key}":
             self._send(401, {"error": "missing or wrong key"})
+            return
+        if e.executor is not None:
+            deployment = self.headers.get("azureml-model-deployment")
+            status, answer = e.executor.score(endpoint, deployment, body, self.headers.get("Authorization", ""))
+            self._send(status, answer)
             return
         try:
             request = json.loads(body)
@@ -440,10 +457,18 @@ class _Handler(BaseHTTPRequestHandler):
             if key not in e.resources:
                 e.created[key] = time.monotonic()
             e.resources[key] = resource
+        if e.executor is not None and kind == "jobs":
+            e.executor.submit_job(name, resource)
+        if e.executor is not None and kind == "onlineendpoints" and len(parts) == 4:
+            e.executor.start_deployment(parts[1], name, resource)
+            headers["Azure-AsyncOperation"] = e.new_operation(0, probe=lambda: e.executor.deployment_status(
+                parts[1], name))
         self._send(status, self._view(kind, key, resource), headers)
 
     def _delete(self, kind: str, key: str) -> None:
         e = self.owner
+        if e.executor is not None and key.split("/")[-2] == "onlineendpoints":
+            e.executor.stop_endpoint(key.rsplit("/", 1)[-1])
         with e.lock:
             existed = e.resources.pop(key, None)
             for other in [k for k in e.resources if k.startswith(key + "/")]:
@@ -488,7 +513,14 @@ class _Handler(BaseHTTPRequestHandler):
         e, view = self.owner, copy.deepcopy(resource)
         props, elapsed, lat = view["properties"], e.elapsed(key), e.behaviour.latency
         name = resource["name"]
-        if elapsed < lat.job_queued:
+        if e.executor is not None:
+            props["status"], error = e.executor.job_status(name)
+            if error:
+                props["error"] = {"code": "UserError", "message": error}
+            if props["status"] == "Completed":
+                for output in props.get("outputs") or {}:
+                    props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+        elif elapsed < lat.job_queued:
             props["status"] = "Queued"
         elif elapsed < lat.job_queued + lat.job_running:
             props["status"] = "Running"

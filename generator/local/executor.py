@@ -1,0 +1,237 @@
+"""What makes the local workspace real: jobs train in a subprocess, deployments serve in one.
+
+The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
+deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.local.scoring import KEY_VARIABLE
+from generator.local.tinymodel import ensure_foundation_model
+from generator.paths import PROJECT_DIR
+
+TOKENIZER_CORPUS = PROJECT_DIR / "samples" / "ultrachat_mini"
+
+
+@dataclass
+class LocalJob:
+    """A pipeline job run by this machine."""
+
+    name: str
+    folder: Path
+    status: str = "Queued"
+    error: str | None = None
+    process: subprocess.Popen | None = None
+
+
+@dataclass
+class LocalDeployment:
+    """A deployment served by a local scoring server."""
+
+    endpoint: str
+    name: str
+    folder: Path
+    process: subprocess.Popen | None = None
+    port: int | None = None
+    error: str | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class LocalExecutor:
+    """Runs jobs and deployments for the local workspace, keeping their files under `state_dir`."""
+
+    def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path, workspace: Any = None):
+        self.state_dir = state_dir
+        self.cert_pem, self.ca_pem = cert_pem, ca_pem
+        self.workspace = workspace
+        self.jobs: dict[str, LocalJob] = {}
+        self.deployments: dict[tuple[str, str], LocalDeployment] = {}
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------------ resolving references
+    def _resource(self, arm_id: str) -> dict[str, Any]:
+        return self.workspace.resources[arm_id.lower()]
+
+    def _data_file(self, uri: str, target: Path) -> Path:
+        """Materialise a data asset (ARM id or azureml: reference) as a local file."""
+        data = self._resource(uri) if uri.startswith("/subscriptions/") else None
+        data_uri = data["properties"]["dataUri"] if data else uri
+        blob_path = data_uri.split("/paths/", 1)[1]
+        content, _ = self.workspace.blobs[f"/azureml-blobstore/{blob_path}"]
+        target.write_bytes(content)
+        return target
+
+    def foundation_model_dir(self, uri: str) -> Path:
+        """The local folder of a registry model (built on first use)."""
+        name = uri.split("/models/", 1)[1].split("/", 1)[0]
+        return ensure_foundation_model(self.state_dir / "models" / name, sorted(TOKENIZER_CORPUS.glob("*.jsonl")))
+
+    def model_dir(self, model_arm_id: str) -> Path:
+        """The MLflow folder of a registered model (its path is a job output)."""
+        uri = self._resource(model_arm_id)["properties"]["modelUri"]
+        job = uri.split("azureml://jobs/", 1)[1].split("/", 1)[0]
+        return self.state_dir / "jobs" / job / "outputs" / "trained_model"
+
+    # ------------------------------------------------------------------ jobs
+    def submit_job(self, name: str, resource: dict[str, Any]) -> None:
+        """Start running the pipeline job `name` in the background."""
+        with self.lock:
+            if name in self.jobs:
+                return
+            job = LocalJob(name, self.state_dir / "jobs" / name)
+            self.jobs[name] = job
+        job.folder.mkdir(parents=True, exist_ok=True)
+        threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
+
+    def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
+        log = job.folder / "std_log.txt"
+        try:
+            props = resource["properties"]
+            node = next(iter(props["jobs"].values()))
+            inputs = node["inputs"]
+            parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
+            spec = {
+                "model_dir": str(self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])),
+                "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
+                "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
+                "parameters": parameters,
+                "output_dir": str(job.folder / "outputs" / "trained_model"),
+                "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
+                "experiment": props.get("experimentName") or job.name,
+                "run_name": job.name,
+            }
+            (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
+            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONWARNINGS": "ignore"}
+            with open(log, "w", encoding="utf-8") as handle:
+                handle.write(f"[local] {job.name}: fine-tuning {Path(spec['model_dir']).name} on this CPU\n")
+                handle.flush()
+                job.status = "Running"
+                job.process = subprocess.Popen([sys.executable, "-m", "generator.local.finetune",
+                                                str(job.folder / "job.json")], stdout=handle,
+                                               stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+                code = job.process.wait()
+            if code == 0:
+                job.status = "Completed"
+            else:
+                job.status, job.error = "Failed", f"fine-tuning exited with code {code}: {self._last_line(log)}"
+        except Exception as exc:  # any failure to start the job is the job's failure, shown by jobs.get
+            job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(f"[local] failed: {job.error}\n")
+
+    @staticmethod
+    def _last_line(log: Path) -> str:
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+        return lines[-1] if lines else "no output"
+
+    def job_status(self, name: str) -> tuple[str, str | None]:
+        """(status, error) of a job."""
+        job = self.jobs.get(name)
+        return (job.status, job.error) if job else ("NotStarted", None)
+
+    def job_log(self, name: str) -> str:
+        """The job's log so far."""
+        job = self.jobs.get(name)
+        path = job.folder / "std_log.txt" if job else None
+        return path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else ""
+
+    # ------------------------------------------------------------------ deployments
+    def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
+        """(Re)start the scoring server of a deployment."""
+        key = (endpoint.lower(), name.lower())
+        with self.lock:
+            old = self.deployments.pop(key, None)
+        if old is not None:
+            self._stop(old)
+        deployment = LocalDeployment(endpoint, name, self.state_dir / "deployments" / f"{endpoint}-{name}")
+        with self.lock:
+            self.deployments[key] = deployment
+        threading.Thread(target=self._serve, args=(deployment, resource), daemon=True).start()
+
+    def _serve(self, deployment: LocalDeployment, resource: dict[str, Any]) -> None:
+        folder = deployment.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        port_file = folder / "port"
+        port_file.unlink(missing_ok=True)
+        try:
+            model = self.model_dir(resource["properties"]["model"])
+            env = {**os.environ, KEY_VARIABLE: self.workspace.behaviour.key, "HF_HUB_OFFLINE": "1",
+                   "PYTHONWARNINGS": "ignore"}
+            with open(folder / "scoring.log", "w", encoding="utf-8") as handle:
+                deployment.process = subprocess.Popen(
+                    [sys.executable, "-m", "generator.local.scoring", str(model), str(port_file), str(self.cert_pem)],
+                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+            while not port_file.is_file():
+                if deployment.process.poll() is not None:
+                    raise RuntimeError(f"scoring server exited with code {deployment.process.returncode}")
+                time.sleep(0.1)
+            deployment.port = int(port_file.read_text())
+        except Exception as exc:  # reported through the deployment's long-running operation
+            deployment.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            deployment.ready.set()
+
+    def deployment_status(self, endpoint: str, name: str) -> str:
+        """InProgress until the scoring server listens; then Succeeded (or Failed)."""
+        deployment = self.deployments.get((endpoint.lower(), name.lower()))
+        if deployment is None or not deployment.ready.is_set():
+            return "InProgress"
+        return "Failed" if deployment.error else "Succeeded"
+
+    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> tuple[int, Any]:
+        """Forward a scoring request to the deployment (by header, else the endpoint's traffic)."""
+        if deployment is None:
+            traffic = self.workspace.resources.get(
+                f"{self.workspace.workspace_path}/onlineendpoints/{endpoint}".lower(), {}).get(
+                "properties", {}).get("traffic", {})
+            deployment = max(traffic, key=traffic.get) if traffic else None
+        target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
+        if target is None or target.port is None:
+            return 404, {"error": f"no running deployment {deployment!r} on endpoint {endpoint}"}
+        request = urllib.request.Request(f"https://127.0.0.1:{target.port}/score", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", "Authorization": authorization})
+        context = ssl.create_default_context(cafile=str(self.ca_pem))
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def stop_endpoint(self, endpoint: str) -> None:
+        """Stop every scoring server of an endpoint."""
+        with self.lock:
+            doomed = [k for k in self.deployments if k[0] == endpoint.lower()]
+            stopped = [self.deployments.pop(k) for k in doomed]
+        for deployment in stopped:
+            self._stop(deployment)
+
+    @staticmethod
+    def _stop(deployment: LocalDeployment) -> None:
+        if deployment.process is not None and deployment.process.poll() is None:
+            deployment.process.terminate()
+            try:
+                deployment.process.wait(10)
+            except subprocess.TimeoutExpired:
+                deployment.process.kill()
+
+    def stop_all(self) -> None:
+        """Stop every scoring server and running job."""
+        for endpoint in {k[0] for k in list(self.deployments)}:
+            self.stop_endpoint(endpoint)
+        for job in self.jobs.values():
+            if job.process is not None and job.process.poll() is None:
+                job.process.terminate()

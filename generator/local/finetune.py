@@ -1,0 +1,212 @@
+"""The local chat-completion fine-tune: what chat_completion_pipeline does, on a CPU, for real.
+
+Run by the local workspace as `python -m generator.local.finetune JOB_JSON`. Reads the uploaded
+train/test jsonl, applies LoRA when `apply_lora` is true, computes the loss on assistant tokens
+only, honours the pipeline's parameters (epochs, batch sizes, learning rate, scheduler,
+max_seq_length, seed, …; GPU-only ones are reported as ignored), logs train/eval loss per step to
+MLflow and writes the merged model as an MLflow model folder: the job's `trained_model` output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from generator.component import load_interface
+
+LORA_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision", "apply_ort", "num_nodes_finetune",
+                  "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
+                  "dataloader_num_workers", "compute_model_import", "compute_preprocess", "compute_finetune",
+                  "compute_model_evaluation")
+PIP_REQUIREMENTS = ["torch==2.13.0", "transformers==5.24.0", "mlflow-skinny==3.17.2"]
+
+
+def typed_parameters(raw: dict[str, Any]) -> dict[str, Any]:
+    """Every component input with its value from the job (strings from REST) or its default, typed."""
+    interface = load_interface("chat_completion_pipeline", "0.0.82")
+    assert interface is not None
+    params: dict[str, Any] = {}
+    for name, spec in interface.inputs.items():
+        value = raw.get(name, spec.default)
+        if value is None:
+            continue
+        if spec.type == "integer":
+            value = int(float(value))
+        elif spec.type == "number":
+            value = float(value)
+        elif spec.type == "bool-string":
+            value = str(value).lower() == "true"
+        params[name] = value
+    return params
+
+
+def log(message: str) -> None:
+    """A line of the job's log (stdout goes to the log file the workspace serves)."""
+    print(message, flush=True)
+
+
+def encode(tokenizer: Any, files: list[Path], max_len: int) -> list[tuple[list[int], list[int]]]:
+    """(input ids, labels) per conversation; labels are -100 outside assistant tokens."""
+    examples = []
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            messages = json.loads(line)["messages"]
+            out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                                return_assistant_tokens_mask=True)
+            ids, mask = out["input_ids"][:max_len], out["assistant_masks"][:max_len]
+            labels = [t if m else -100 for t, m in zip(ids, mask)]
+            if any(label != -100 for label in labels):
+                examples.append((ids, labels))
+    return examples
+
+
+def batches(examples: list[tuple[list[int], list[int]]], size: int, pad: int, rng: random.Random | None) -> list[Any]:
+    """Padded tensors (input_ids, attention_mask, labels) per batch, shuffled when `rng` is given."""
+    import torch
+
+    order = list(range(len(examples)))
+    if rng is not None:
+        rng.shuffle(order)
+    out = []
+    for start in range(0, len(order), size):
+        chunk = [examples[i] for i in order[start:start + size]]
+        width = max(len(ids) for ids, _ in chunk)
+        ids = torch.tensor([i + [pad] * (width - len(i)) for i, _ in chunk])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in chunk])
+        mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in chunk])
+        out.append((ids, mask, labels))
+    return out
+
+
+def evaluate(model: Any, data: list[Any]) -> float:
+    """Mean loss per assistant token over `data`."""
+    import torch
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ids, mask, labels in data:
+            tokens = int((labels[:, 1:] != -100).sum())
+            total += float(model(input_ids=ids, attention_mask=mask, labels=labels).loss) * tokens
+            count += tokens
+    model.train()
+    return total / max(1, count)
+
+
+def train(job: dict[str, Any]) -> dict[str, float]:
+    """Fine-tune as `job` says; return the final metrics."""
+    import mlflow
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, get_scheduler
+
+    p = typed_parameters(job["parameters"])
+    ignored = [f"{k}={job['parameters'][k]}" for k in IGNORED_ON_CPU if k in job["parameters"]]
+    if ignored:
+        log(f"ignored on CPU: {', '.join(ignored)}")
+    random.seed(p["seed"])
+    torch.manual_seed(p["seed"])
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    tokenizer = AutoTokenizer.from_pretrained(job["model_dir"])
+    model = AutoModelForCausalLM.from_pretrained(job["model_dir"])
+    max_len = p["max_seq_length"] if p["max_seq_length"] > 0 else model.config.max_position_embeddings
+    train_set = encode(tokenizer, [Path(job["train_file"])], max_len)
+    test_set = batches(encode(tokenizer, [Path(job["test_file"])], max_len), p["per_device_eval_batch_size"],
+                       tokenizer.pad_token_id, None)
+    log(f"train {len(train_set)} conversations, test {sum(len(b[0]) for b in test_set)}; max_seq_length {max_len}")
+    if p["apply_lora"]:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=p["lora_r"], lora_alpha=p["lora_alpha"],
+                                                 lora_dropout=p["lora_dropout"], target_modules=LORA_TARGETS,
+                                                 task_type="CAUSAL_LM"))
+        trainable = sum(x.numel() for x in model.parameters() if x.requires_grad)
+        log(f"LoRA r={p['lora_r']} alpha={p['lora_alpha']} on {', '.join(LORA_TARGETS)}: {trainable:,} trainable")
+    rng = random.Random(p["seed"])
+    per_epoch = math.ceil(len(train_set) / p["per_device_train_batch_size"] / p["gradient_accumulation_steps"])
+    total_steps = p["max_steps"] if p["max_steps"] > 0 else per_epoch * p["num_train_epochs"]
+    optimizer = torch.optim.AdamW([x for x in model.parameters() if x.requires_grad], lr=p["learning_rate"],
+                                  betas=(p["adam_beta1"], p["adam_beta2"]), eps=p["adam_epsilon"],
+                                  weight_decay=p["weight_decay"])
+    scheduler = get_scheduler(p["lr_scheduler_type"], optimizer, num_warmup_steps=p["warmup_steps"],
+                              num_training_steps=total_steps)
+    mlflow.set_tracking_uri(job["tracking_uri"])
+    mlflow.set_experiment(job["experiment"])
+    with mlflow.start_run(run_name=job["run_name"], tags={"azureml.job": job["run_name"]}):
+        mlflow.log_params({k: v for k, v in p.items() if k in job["parameters"] or k in (
+            "learning_rate", "num_train_epochs", "per_device_train_batch_size", "lr_scheduler_type", "apply_lora")})
+        initial = evaluate(model, test_set)
+        mlflow.log_metric("eval_loss", initial, step=0)
+        log(f"step 0: eval_loss {initial:.4f}")
+        step, tokens, seconds, window = 0, 0, 0.0, []
+        for epoch in range(p["num_train_epochs"]):
+            if step >= total_steps:
+                break
+            for i, (ids, mask, labels) in enumerate(batches(train_set, p["per_device_train_batch_size"],
+                                                            tokenizer.pad_token_id, rng)):
+                start = time.perf_counter()
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                (loss / p["gradient_accumulation_steps"]).backward()
+                window.append(float(loss))
+                if (i + 1) % p["gradient_accumulation_steps"] == 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), p["max_grad_norm"])
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                    step += 1
+                    if step % p["logging_steps"] == 0 or step == total_steps:
+                        mlflow.log_metrics({"train_loss": sum(window) / len(window),
+                                            "learning_rate": scheduler.get_last_lr()[0]}, step=step)
+                        log(f"step {step}/{total_steps}: train_loss {sum(window) / len(window):.4f}")
+                        window = []
+                    if p["evaluation_strategy"] == "steps" and step % p["eval_steps"] == 0:
+                        mlflow.log_metric("eval_loss", evaluate(model, test_set), step=step)
+                seconds += time.perf_counter() - start
+                tokens += int(mask.sum())
+                if step >= total_steps:
+                    break
+            if p["evaluation_strategy"] != "disable":
+                eval_loss = evaluate(model, test_set)
+                mlflow.log_metric("eval_loss", eval_loss, step=step)
+                log(f"epoch {epoch + 1}: eval_loss {eval_loss:.4f}")
+        final = evaluate(model, test_set)
+        metrics = {"initial_eval_loss": initial, "final_eval_loss": final,
+                   "train_tokens_per_second": tokens / max(seconds, 1e-9), "train_steps": float(step)}
+        mlflow.log_metrics(metrics)
+        log(f"eval_loss {initial:.4f} -> {final:.4f}; {metrics['train_tokens_per_second']:.0f} training tokens/s")
+        save_mlflow_model(model, tokenizer, Path(job["output_dir"]), p)
+    return metrics
+
+
+def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any]) -> None:
+    """Merge LoRA (when asked) and write the model as an MLflow pyfunc folder at `output`."""
+    import mlflow.pyfunc
+
+    from generator.local.pyfunc import ChatModel
+
+    if p["apply_lora"] and p["merge_lora_weights"]:
+        model = model.merge_and_unload()
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        mlflow.pyfunc.save_model(path=str(output), python_model=ChatModel(), artifacts={"hf_model": tmp},
+                                 pip_requirements=PIP_REQUIREMENTS)
+    log(f"trained_model written: MLflow model at {output}")
+
+
+def main() -> None:
+    """Entry point: `python -m generator.local.finetune JOB_JSON`."""
+    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    train(job)
+
+
+if __name__ == "__main__":
+    main()
