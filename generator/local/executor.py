@@ -24,6 +24,10 @@ from generator.local.tinymodel import ensure_foundation_model
 from generator.paths import PROJECT_DIR
 
 TOKENIZER_CORPUS = PROJECT_DIR / "samples" / "ultrachat_mini"
+# Offline, and no progress bars or advisory warnings in the job and scoring logs.
+QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+             "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+             "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
 
 
 @dataclass
@@ -114,8 +118,7 @@ class LocalExecutor:
                 "run_name": job.name,
             }
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONWARNINGS": "ignore"}
+            env = {**os.environ, **QUIET_ENV}
             with open(log, "w", encoding="utf-8") as handle:
                 handle.write(f"[local] {job.name}: fine-tuning {Path(spec['model_dir']).name} on this CPU\n")
                 handle.flush()
@@ -169,8 +172,7 @@ class LocalExecutor:
         port_file.unlink(missing_ok=True)
         try:
             model = self.model_dir(resource["properties"]["model"])
-            env = {**os.environ, KEY_VARIABLE: self.workspace.behaviour.key, "HF_HUB_OFFLINE": "1",
-                   "PYTHONWARNINGS": "ignore"}
+            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key}
             with open(folder / "scoring.log", "w", encoding="utf-8") as handle:
                 deployment.process = subprocess.Popen(
                     [sys.executable, "-m", "generator.local.scoring", str(model), str(port_file), str(self.cert_pem)],

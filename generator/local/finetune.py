@@ -204,6 +204,11 @@ def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any
 
 def main() -> None:
     """Entry point: `python -m generator.local.finetune JOB_JSON`."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     train(job)
 

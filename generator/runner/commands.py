@@ -25,6 +25,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--subscription", help="Subscription id (or AZURE_SUBSCRIPTION_ID)."),
         click.option("--resource-group", help="Resource group (or AZURE_RESOURCE_GROUP)."),
         click.option("--workspace", help="Workspace name (or AZUREML_WORKSPACE_NAME)."),
+        click.option("--target", type=click.Choice(["azure", "local"]), default="azure", show_default=True,
+                     help="azure: the workspace in config.json; local: this machine's local workspace."),
     ]):
         func = option(func)
     return func
@@ -54,13 +56,21 @@ class Session:
     """A connected runner session for one experiment."""
 
     def __init__(self, ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-                 resource_group: str | None, workspace: str | None, *, validate: bool = True):
-        from generator.runner.connection import default_credential, probe, resolve_target, workspace_client
+                 resource_group: str | None, workspace: str | None, *, target: str = "azure",
+                 validate: bool = True):
+        from generator.runner.connection import (default_credential, local_target, probe, resolve_target,
+                                                 workspace_client)
 
         self.experiment = load_ready_experiment(spec, root, validate=validate)
-        self.target = resolve_target(config, subscription, resource_group, workspace)
+        self.root = root
+        self.local = target == "local"
+        if self.local:
+            self.target, local_credential = local_target(root)
+        else:
+            self.target = resolve_target(config, subscription, resource_group, workspace)
         injected = (ctx.obj or {}).get("credential")
-        self.credential = injected if injected is not None else default_credential(self.target)
+        self.credential = injected if injected is not None else (
+            local_credential if self.local else default_credential(self.target))
         probe(self.credential, self.target)
         self.ml = workspace_client(self.credential, self.target)
         self.out = Printer()
@@ -111,7 +121,7 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Ex
 @click.pass_context
 @_guarded
 def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-         resource_group: str | None, workspace: str | None, offline: bool) -> None:
+         resource_group: str | None, workspace: str | None, target: str, offline: bool) -> None:
     """Show what apply would do to each resource, against the live workspace."""
     if offline:
         experiment = load_ready_experiment(spec, root, validate=False)
@@ -121,7 +131,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
         return
     from generator.runner.reconcile import PLANNERS
 
-    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     context = session.context()
     for res in session.experiment.resources:
         action = PLANNERS[res.kind](context, res)
@@ -137,12 +147,12 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
 @click.pass_context
 @_guarded
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-          resource_group: str | None, workspace: str | None, stream_logs: bool) -> None:
+          resource_group: str | None, workspace: str | None, target: str, stream_logs: bool) -> None:
     """Pre-flight, then create or update everything in dependency order, side by side where possible."""
     from generator.runner.graph import Graph
     from generator.runner.preflight import run_preflight
 
-    session = Session(ctx, spec, root, config, subscription, resource_group, workspace)
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target)
     start = time.monotonic()
     context = session.context(stream_logs=stream_logs)
     from generator.runner.reconcile import plan_deployment
@@ -164,11 +174,11 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
 @click.pass_context
 @_guarded
 def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-           resource_group: str | None, workspace: str | None) -> None:
+           resource_group: str | None, workspace: str | None, target: str) -> None:
     """What exists, the job's state, the endpoint's scoring URI and traffic."""
     from generator.runner.reconcile import PLANNERS, job_status
 
-    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     context = session.context()
     for res in session.experiment.resources:
         if res.kind in ("invoke", "traffic"):
@@ -179,7 +189,7 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
         if res.kind == "pipeline_job" and current is not None:
             state = f"{job_status(current)}  {getattr(current, 'studio_url', '')}"
         if res.kind == "online_endpoint" and current is not None:
-            state = f"{current.provisioning_state}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+            state = f"{getattr(current.provisioning_state, 'value', current.provisioning_state)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
         name = session.endpoint_name if res.kind == "online_endpoint" else res.name
         click.echo(f"{res.id:<13} {name:<40} {state}")
 
@@ -191,11 +201,11 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
 @click.pass_context
 @_guarded
 def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-           resource_group: str | None, workspace: str | None, request_file: Path | None) -> None:
+           resource_group: str | None, workspace: str | None, target: str, request_file: Path | None) -> None:
     """Send the sample request (or --request FILE) to the deployment and print the answer."""
     from generator.runner.reconcile import invoke as send
 
-    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     smoke = session.experiment.by_kind("invoke")
     answer = send(session.context(), smoke.extra["deployment"], request_file or smoke.file)
     click.echo(answer)
@@ -208,13 +218,13 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
 @click.pass_context
 @_guarded
 def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-            resource_group: str | None, workspace: str | None, yes: bool, delete_compute: bool) -> None:
+            resource_group: str | None, workspace: str | None, target: str, yes: bool, delete_compute: bool) -> None:
     """Delete the endpoint (and its deployments); --compute also the cluster. Models and data stay."""
     from azure.core.exceptions import ResourceNotFoundError
 
     from generator.runner.reconcile import wait_poller
 
-    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, validate=False)
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     what = [f"endpoint {session.endpoint_name} and its deployments"]
     compute = session.experiment.by_kind("compute").name
     if delete_compute:
@@ -238,4 +248,59 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     click.echo("registered models and data assets were kept")
 
 
-COMMANDS = [plan, apply, status, invoke, destroy]
+@click.command()
+@_options
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Loss curves PNG (default: metrics/<job>.png).")
+@click.pass_context
+@_guarded
+def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, target: str, png: Path | None) -> None:
+    """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
+    from generator.runner import metrics as review
+
+    try:
+        from mlflow.tracking import MlflowClient
+    except ImportError:
+        raise RunnerError("metrics needs mlflow: run `make demo` once or install requirements-local.txt",
+                          EXIT_INPUT) from None
+    session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
+    job = session.experiment.by_kind("pipeline_job").name
+    client = MlflowClient(review.tracking_uri(session))
+    run = review.find_run(client, session.experiment.name, job)
+    histories = review.curves(client, run.info.run_id)
+    click.echo(f"run {run.info.run_name} ({run.info.run_id}) of job {job}")
+    click.echo(review.table(run, histories))
+    out = png or root / "metrics" / f"{job}.png"
+    review.plot(histories, out, f"{job}: loss")
+    click.echo(f"loss curves: {out}")
+
+
+@click.group()
+def local() -> None:
+    """The local workspace (`--target local`): a background process per project."""
+
+
+@local.command("stop")
+@root_option
+def local_stop(root: Path) -> None:
+    """Stop the local workspace and every scoring server it runs."""
+    from generator.local.daemon import stop
+    from generator.runner.connection import LOCAL_STATE_DIR
+
+    click.echo("local workspace stopped" if stop(root / LOCAL_STATE_DIR) else "local workspace was not running")
+
+
+@local.command("status")
+@root_option
+def local_status(root: Path) -> None:
+    """Say whether the local workspace runs, and where."""
+    from generator.local.daemon import read_state
+    from generator.runner.connection import LOCAL_STATE_DIR
+
+    state = read_state(root / LOCAL_STATE_DIR)
+    click.echo(f"local workspace on https://127.0.0.1:{state['port']} (pid {state['pid']})" if state
+               else "local workspace is not running")
+
+
+COMMANDS = [plan, apply, status, invoke, destroy, metrics, local]

@@ -19,6 +19,7 @@ from typing import Any
 from generator.runner.errors import EXIT_INPUT, LOGIN_HELP, RunnerError
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
+LOCAL_STATE_DIR = ".local-workspace"
 DEFAULT_RETRY = {"retry_total": 8, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
 
 
@@ -70,9 +71,30 @@ def resolve_target(config: Path | None, subscription: str | None, resource_group
             f"no workspace given (missing {', '.join(missing)}): download config.json from the workspace's "
             "page in the Azure portal into this folder, or pass --subscription, --resource-group and "
             "--workspace (or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME)", EXIT_INPUT)
+    return target_from_config({**raw, **ids})
+
+
+def target_from_config(raw: dict[str, Any]) -> Target:
+    """A Target from a config.json body (workspace ids, optional cloud, retry, poll_interval)."""
     cloud = raw.get("cloud") or {}
-    return Target(**ids, cloud_name=cloud.get("name"), cloud_metadata=cloud.get("metadata"),
-                  retry={**DEFAULT_RETRY, **raw.get("retry", {})}, poll_interval=float(raw.get("poll_interval", 10)))
+    return Target(raw["subscription_id"], raw["resource_group"], raw["workspace_name"], cloud_name=cloud.get("name"),
+                  cloud_metadata=cloud.get("metadata"), retry={**DEFAULT_RETRY, **raw.get("retry", {})},
+                  poll_interval=float(raw.get("poll_interval", 10)))
+
+
+def local_target(root: Path) -> tuple[Target, Any]:
+    """Start (or find) the local workspace of this project; return its Target and credential."""
+    from generator.local.connect import LocalCredential, install_dns
+    from generator.local.daemon import ensure_running
+
+    try:
+        state = ensure_running(root / LOCAL_STATE_DIR)
+    except (RuntimeError, OSError) as exc:
+        raise RunnerError(f"cannot start the local workspace: {exc}. Run `make demo` once (it installs the local "
+                          "extra, requirements-local.txt)", EXIT_INPUT) from None
+    os.environ["REQUESTS_CA_BUNDLE"] = state["ca_bundle"]
+    install_dns()
+    return target_from_config(state["config"]), LocalCredential()
 
 
 def default_credential(target: Target) -> Any:

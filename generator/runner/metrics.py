@@ -1,0 +1,93 @@
+"""Review training and evaluation metrics (the seed's step): find the job's fine-tune run through MLflow,
+print the final figures and draw the loss curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.runner.errors import EXIT_INPUT, RunnerError
+
+CURVES = ("train_loss", "eval_loss")
+
+
+@dataclass
+class Curve:
+    """One metric's history: (step, value) pairs."""
+
+    name: str
+    points: list[tuple[int, float]]
+
+
+def tracking_uri(session: Any) -> str:
+    """Where the job's runs are: the local workspace's store, or the workspace's MLflow (azureml-mlflow)."""
+    if session.local:
+        from generator.local.daemon import read_state
+        from generator.runner.connection import LOCAL_STATE_DIR
+
+        state = read_state(session.root / LOCAL_STATE_DIR)
+        if state is None:
+            raise RunnerError("the local workspace is not running; run apply --target local first", EXIT_INPUT)
+        return state["tracking_uri"]
+    try:
+        import azureml.mlflow  # noqa: F401 - registers the azureml:// tracking scheme
+    except ImportError:
+        raise RunnerError("reading metrics from an Azure workspace needs the azureml-mlflow package: "
+                          "`.venv/bin/pip install azureml-mlflow`", EXIT_INPUT) from None
+    return session.ml.workspaces.get(session.ml.workspace_name).mlflow_tracking_uri
+
+
+def find_run(client: Any, experiment: str, job: str) -> Any:
+    """The fine-tune run of pipeline job `job`: tagged with it locally, a descendant of it on Azure."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise RunnerError(f"no MLflow experiment {experiment!r}: has the job {job} run yet?", EXIT_INPUT)
+    for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
+        runs = [r for r in client.search_runs([found.experiment_id], filter_string=query)
+                if "eval_loss" in r.data.metrics or "train_loss" in r.data.metrics]
+        if runs:
+            return runs[0]
+    raise RunnerError(f"no run with loss metrics for job {job} in experiment {experiment!r}", EXIT_INPUT)
+
+
+def curves(client: Any, run_id: str) -> list[Curve]:
+    """The loss histories of the run, sorted by step."""
+    return [Curve(name, sorted((m.step, m.value) for m in client.get_metric_history(run_id, name)))
+            for name in CURVES]
+
+
+def table(run: Any, histories: list[Curve]) -> str:
+    """A plain-text table of the loss metrics and the run's summary figures."""
+    rows = [["metric", "first", "last", "min", "points"]]
+    for curve in histories:
+        if curve.points:
+            values = [v for _, v in curve.points]
+            rows.append([curve.name, f"{values[0]:.4f}", f"{values[-1]:.4f}", f"{min(values):.4f}", str(len(values))])
+    for name in ("initial_eval_loss", "final_eval_loss", "train_tokens_per_second", "train_steps"):
+        if name in run.data.metrics:
+            rows.append([name, "", f"{run.data.metrics[name]:.4f}", "", ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def plot(histories: list[Curve], out: Path, title: str) -> None:
+    """PNG of the loss curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for curve in histories:
+        if curve.points:
+            steps, values = zip(*curve.points)
+            ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png")
+    plt.close(fig)
