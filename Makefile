@@ -9,12 +9,14 @@ QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2
 SPEC ?=
 CORE := $(VENV)/.installed-core
 DATA := $(VENV)/.installed-data
+LOCAL := $(VENV)/.installed-local
 DEV := $(VENV)/.installed-dev
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help render validate check data plan apply status invoke destroy test bench clean-venv
+.PHONY: help demo render validate check data plan apply status invoke destroy test bench clean-venv
 
 help:
+	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
 	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
@@ -35,9 +37,17 @@ $(DATA): $(CORE) requirements-data.txt
 	@$(PIP) install -r requirements-data.txt $(QUIET_PIP)
 	@touch $@
 
-$(DEV): $(DATA) requirements-dev.txt
+$(LOCAL): $(DATA) requirements-local.txt
+	@echo "installing the local extra (torch CPU, transformers, peft, mlflow; first run only, about a minute)"
+	@$(PIP) install -r requirements-local.txt $(QUIET_PIP)
+	@touch $@
+
+$(DEV): $(LOCAL) requirements-dev.txt
 	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
+
+demo: $(LOCAL)
+	@$(PY) -m generator.local.demo
 
 render: $(CORE)
 	@$(PY) -m generator render $(SPEC)

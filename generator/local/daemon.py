@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +79,8 @@ def serve(state_dir: Path) -> None:
     from generator.local.executor import LocalExecutor
     from generator.local.workspace import Behaviour, Emulator, default_registry_models
 
+    for stale in ("jobs", "deployments"):  # what a previous run left: its jobs and endpoints are gone with it
+        shutil.rmtree(state_dir / stale, ignore_errors=True)
     server_pem, ca_pem = make_certificates(state_dir / "tls")
     models = default_registry_models()
     models["Phi-3-mini-4k-instruct"]["versions"] = ["1"]

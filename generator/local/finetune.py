@@ -188,9 +188,13 @@ def train(job: dict[str, Any]) -> dict[str, float]:
 
 def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any]) -> None:
     """Merge LoRA (when asked) and write the model as an MLflow pyfunc folder at `output`."""
+    import logging
+
     import mlflow.pyfunc
 
     from generator.local.pyfunc import ChatModel
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its notice about pickling the python_model
 
     if p["apply_lora"] and p["merge_lora_weights"]:
         model = model.merge_and_unload()

@@ -1,0 +1,124 @@
+"""`make demo`: the seed notebook's whole flow, offline, on this machine, one command.
+
+Prepare data from the shipped sample, render, plan, apply with `--target local` (train,
+register, deploy, smoke test), review the metrics, test the endpoint with a sample from the
+data, delete the endpoint, stop the local workspace. Prints each step as the seed names it,
+the eval loss before and after training, the wall time and the peak memory of the whole tree.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+import psutil
+
+SPEC = "specs/local-demo.yaml"
+STEPS = [
+    ("Select and explore the training data", [["data", "prepare", SPEC], ["data", "stats", SPEC]]),
+    ("Render the spec into Azure ML YAML", [["render", SPEC]]),
+    ("Plan against the (local) workspace", [["plan", SPEC, "--target", "local"]]),
+    ("Pick the foundation model, create compute, run the fine-tuning job, register the model, deploy it",
+     [["apply", SPEC, "--target", "local"]]),
+    ("Review training and evaluation metrics", [["metrics", SPEC, "--target", "local"]]),
+    ("Test the endpoint with sample data", [["data", "sample", SPEC, "--split", "test_gen", "--random", "--seed", "7"],
+                                             ["invoke", SPEC, "--target", "local", "--request",
+                                              "data/ultrachat_mini/sample_score.json"]]),
+    ("Delete the online endpoint", [["destroy", SPEC, "--target", "local", "--yes"], ["local", "stop"]]),
+]
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its descendants."""
+
+    def __init__(self, interval: float = 0.1):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            time.sleep(interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_step(args: list[str]) -> None:
+    """Run one CLI command in this process; stop the demo when it fails."""
+    from generator.cli import main
+
+    click.echo(f"$ python -m generator {' '.join(args)}")
+    try:
+        main(args, standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+
+
+def eval_loss_change() -> tuple[float, float] | None:
+    """(before, after) eval loss of the demo job, from the local workspace's MLflow store."""
+    from mlflow.tracking import MlflowClient
+
+    from generator.local.daemon import read_state
+    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.metrics import find_run
+
+    state = read_state(Path(LOCAL_STATE_DIR))
+    if state is None:
+        return None
+    run = find_run(MlflowClient(state["tracking_uri"]), "phi3-mini-ultrachat-demo", "phi3-mini-ultrachat-demo-run1")
+    return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
+
+
+def main() -> None:
+    """Run every step; print the figures at the end."""
+    from generator.local.daemon import stop
+    from generator.runner.connection import LOCAL_STATE_DIR
+
+    start = time.monotonic()
+    change = None
+    if stop(Path(LOCAL_STATE_DIR)):
+        click.echo("stopped the local workspace left by an earlier run: the demo starts from nothing")
+    with PeakMemory() as memory:
+        try:
+            for number, (title, commands) in enumerate(STEPS, start=1):
+                click.secho(f"\n== {number}. {title}", bold=True)
+                for args in commands:
+                    run_step(args)
+                if title.startswith("Review"):
+                    change = eval_loss_change()
+        finally:
+            stop(Path(LOCAL_STATE_DIR))
+    click.secho("\n== Done", bold=True)
+    if change:
+        before, after = change
+        click.echo(f"eval loss before training {before:.4f}, after {after:.4f}: "
+                   f"{'lower' if after < before else 'NOT lower'}")
+    click.echo(f"wall time {time.monotonic() - start:.1f} s; peak memory {memory.peak / 2**30:.2f} GiB "
+               "(this process and every process it started)")
+    if change and change[1] >= change[0]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
