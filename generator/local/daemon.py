@@ -41,6 +41,7 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
 
 def ensure_running(state_dir: Path) -> dict[str, Any]:
     """Start the local workspace unless it runs; return its state (config, CA path)."""
+    state_dir = state_dir.resolve()
     state = read_state(state_dir)
     if state is not None:
         return state
@@ -75,6 +76,7 @@ def stop(state_dir: Path) -> bool:
 
 def serve(state_dir: Path) -> None:
     """Run the local workspace until SIGTERM."""
+    state_dir = state_dir.resolve()
     from generator.local.connect import cloud_settings, make_certificates
     from generator.local.executor import LocalExecutor
     from generator.local.workspace import Behaviour, Emulator, default_registry_models

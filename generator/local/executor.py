@@ -125,7 +125,7 @@ class LocalExecutor:
                 job.status = "Running"
                 job.process = subprocess.Popen([sys.executable, "-m", "generator.local.finetune",
                                                 str(job.folder / "job.json")], stdout=handle,
-                                               stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+                                               stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
                 code = job.process.wait()
             if code == 0:
                 job.status = "Completed"
@@ -176,7 +176,7 @@ class LocalExecutor:
             with open(folder / "scoring.log", "w", encoding="utf-8") as handle:
                 deployment.process = subprocess.Popen(
                     [sys.executable, "-m", "generator.local.scoring", str(model), str(port_file), str(self.cert_pem)],
-                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_DIR)
+                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
             while not port_file.is_file():
                 if deployment.process.poll() is not None:
                     raise RuntimeError(f"scoring server exited with code {deployment.process.returncode}")

@@ -1,0 +1,119 @@
+"""The local target: the whole demo flow for real on this CPU, and the scoring server's contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from tests.conftest import REPO
+
+torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
+
+
+def _copy_project(root: Path) -> None:
+    for folder in ("specs", "samples", "generated"):
+        shutil.copytree(REPO / folder, root / folder)
+
+
+def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capfd: pytest.CaptureFixture[str]) -> None:
+    from generator.local import demo
+
+    _copy_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
+    demo.main()
+    out = capfd.readouterr().out
+    for step in ("1. Select and explore the training data", "4. Pick the foundation model", "5. Review training",
+                 "6. Test the endpoint with sample data", "7. Delete the online endpoint"):
+        assert step in out
+    assert "ignored on CPU: apply_deepspeed=true, deepspeed_stage=2" in out
+    assert "LoRA r=8 alpha=16 on qkv_proj, o_proj, gate_up_proj, down_proj" in out
+    assert "[pipeline-job] phi3-mini-ultrachat-demo-run1: Completed" in out
+    assert '[smoke-test] answer: {"output": ' in out
+    before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
+    assert after < before and "lower" in out
+    png = tmp_path / "metrics" / "phi3-mini-ultrachat-demo-run1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "data" / "ultrachat_mini" / "conversation-length.png").is_file()
+    assert "local workspace stopped" in out
+    assert not (tmp_path / ".local-workspace" / "workspace.json").exists()
+    peak = float(out.split("peak memory ")[1].split(" GiB")[0])
+    assert peak < 2.0
+
+
+@pytest.fixture(scope="module")
+def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A scoring server for an untrained tiny model saved as an MLflow model."""
+    from generator.local.connect import make_certificates
+    from generator.local.finetune import save_mlflow_model, typed_parameters
+    from generator.local.scoring import KEY_VARIABLE
+    from generator.local.tinymodel import ensure_foundation_model
+
+    root = tmp_path_factory.mktemp("scoring")
+    model_dir = ensure_foundation_model(root / "base", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    save_mlflow_model(AutoModelForCausalLM.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir),
+                      root / "mlflow", typed_parameters({}))
+    server_pem, ca_pem = make_certificates(root / "tls")
+    key = "test-key-" + os.urandom(8).hex()
+    port_file = root / "port"
+    process = subprocess.Popen([sys.executable, "-m", "generator.local.scoring", str(root / "mlflow"), str(port_file),
+                                str(server_pem)], env={**os.environ, KEY_VARIABLE: key}, cwd=REPO)
+    deadline = time.monotonic() + 60
+    while not port_file.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    assert port_file.is_file(), "scoring server did not start"
+    yield {"url": f"https://127.0.0.1:{port_file.read_text()}/score", "key": key,
+           "context": ssl.create_default_context(cafile=str(ca_pem))}
+    process.terminate()
+    process.wait(10)
+
+
+def _post(server: dict[str, Any], body: bytes, key: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    request = urllib.request.Request(server["url"], data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, context=server["context"], timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+GOOD = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "Hi?"}]],
+                                  "parameters": {"max_new_tokens": 5, "do_sample": False}}, "params": {}}).encode()
+
+
+def test_scoring_answers_the_azure_request_shape(scoring_server: dict[str, Any]) -> None:
+    status, body = _post(scoring_server, GOOD, scoring_server["key"])
+    assert status == 200 and set(body) == {"output"} and isinstance(body["output"], str)
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], key: str | None) -> None:
+    status, body = _post(scoring_server, GOOD, key)
+    assert status == 401 and "key" in body["error"]
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"not json", "the body is not JSON"),
+    (b'{"inputs": []}', 'expected {"input_data"'),
+    (b'{"input_data": {"input_string": []}}', "one non-empty conversation"),
+    (b'{"input_data": {"input_string": [[{"role": "robot", "content": "x"}]]}}', "input_string[0][0] needs a role"),
+    (b'{"input_data": {"input_string": [[{"role": "user", "content": "x"}]], "parameters": []}}',
+     "parameters must be an object"),
+])
+def test_scoring_explains_bad_requests(scoring_server: dict[str, Any], body: bytes, message: str) -> None:
+    status, answer = _post(scoring_server, body, scoring_server["key"])
+    assert status == 400 and message in answer["error"]
