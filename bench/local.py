@@ -1,0 +1,127 @@
+"""Print the local target's figures: fine-tune tokens/s next to a plain Hugging Face Trainer on the same
+data and model, and scoring latency p50/p95 for 20 and 200 new tokens. Figures only, no assertions.
+
+Run: `.venv/bin/python bench/local.py` (needs the local extra: `make demo` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TQDM_DISABLE="1",
+                  TRANSFORMERS_VERBOSITY="error", MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
+
+from generator.local import finetune  # noqa: E402
+from generator.local.connect import make_certificates  # noqa: E402
+from generator.local.scoring import KEY_VARIABLE  # noqa: E402
+from generator.local.tinymodel import ensure_foundation_model  # noqa: E402
+
+SAMPLE = REPO / "samples" / "ultrachat_mini"
+PARAMS = {"num_train_epochs": "2", "per_device_train_batch_size": "8", "per_device_eval_batch_size": "8",
+          "learning_rate": "0.002", "lr_scheduler_type": "cosine", "apply_lora": "true", "lora_r": "8",
+          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "256", "logging_steps": "10", "seed": "42"}
+
+
+def ours(model_dir: Path, tmp: Path) -> float:
+    """Training tokens/s of the local fine-tune (generator.local.finetune)."""
+    job = {"model_dir": str(model_dir), "train_file": str(SAMPLE / "train_sft.jsonl"),
+           "test_file": str(SAMPLE / "test_sft.jsonl"), "parameters": PARAMS, "output_dir": str(tmp / "ours"),
+           "tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}", "experiment": "bench", "run_name": "bench"}
+    return finetune.train(job)["train_tokens_per_second"]
+
+
+def hf_trainer(model_dir: Path, tmp: Path) -> float:
+    """Training tokens/s of a plain transformers Trainer with the same LoRA, data, batch size and epochs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    examples = finetune.encode(tokenizer, [SAMPLE / "train_sft.jsonl"], 256)
+    tokens = sum(len(ids) for ids, _ in examples) * int(PARAMS["num_train_epochs"])
+
+    def collate(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(b["input_ids"]) for b in batch)
+        pad = tokenizer.pad_token_id
+        return {"input_ids": torch.tensor([b["input_ids"] + [pad] * (width - len(b["input_ids"])) for b in batch]),
+                "attention_mask": torch.tensor([[1] * len(b["input_ids"]) + [0] * (width - len(b["input_ids"]))
+                                                for b in batch]),
+                "labels": torch.tensor([b["labels"] + [-100] * (width - len(b["labels"])) for b in batch])}
+
+    torch.manual_seed(42)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(
+        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=finetune.LORA_TARGETS, task_type="CAUSAL_LM"))
+    args = TrainingArguments(output_dir=str(tmp / "hf"), per_device_train_batch_size=8,
+                             num_train_epochs=int(PARAMS["num_train_epochs"]), learning_rate=2e-3,
+                             lr_scheduler_type="cosine", use_cpu=True, report_to=[], save_strategy="no",
+                             logging_steps=10, disable_tqdm=True, seed=42)
+    trainer = Trainer(model=model, args=args, train_dataset=[{"input_ids": i, "labels": lab} for i, lab in examples],
+                      data_collator=collate)
+    start = time.perf_counter()
+    trainer.train()
+    return tokens / (time.perf_counter() - start)
+
+
+def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
+    """Seconds per request through the local scoring server, 20 requests per max_new_tokens."""
+    server_pem, ca_pem = make_certificates(tmp / "tls")
+    key = os.urandom(16).hex()
+    port_file = tmp / "port"
+    process = subprocess.Popen([sys.executable, "-m", "generator.local.scoring", str(model), str(port_file),
+                                str(server_pem)], env={**os.environ, KEY_VARIABLE: key}, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not port_file.is_file():
+            time.sleep(0.1)
+        context = ssl.create_default_context(cafile=str(ca_pem))
+        url = f"https://127.0.0.1:{port_file.read_text()}/score"
+        timings: dict[int, list[float]] = {}
+        for tokens in (20, 200):
+            body = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "How do volcanoes form?"}]],
+                                              "parameters": {"max_new_tokens": tokens, "do_sample": True,
+                                                             "temperature": 1.0, "top_p": 1.0}},
+                               "params": {}}).encode()
+            timings[tokens] = []
+            for _ in range(21):
+                request = urllib.request.Request(url, data=body, headers={"Authorization": f"Bearer {key}",
+                                                                          "Content-Type": "application/json"})
+                start = time.perf_counter()
+                urllib.request.urlopen(request, context=context, timeout=120).read()
+                timings[tokens].append(time.perf_counter() - start)
+            timings[tokens] = timings[tokens][1:]  # the first request warms up
+        return timings
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def main() -> None:
+    """Print the figures."""
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        model_dir = ensure_foundation_model(tmp / "base", sorted(SAMPLE.glob("*.jsonl")))
+        ours_rate = ours(model_dir, tmp)
+        hf_rate = hf_trainer(model_dir, tmp)
+        print(f"fine-tune, 320 conversations x {PARAMS['num_train_epochs']} epochs, batch 8, LoRA r=8, 2 cores:")
+        print(f"  generator.local.finetune: {ours_rate:,.0f} training tokens/s")
+        print(f"  transformers Trainer:     {hf_rate:,.0f} training tokens/s (ratio {ours_rate / hf_rate:.2f})")
+        for tokens, seconds in scoring_latency(tmp / "ours", tmp).items():
+            ordered = sorted(seconds)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
+            print(f"scoring, max_new_tokens {tokens:>3}: p50 {statistics.median(seconds) * 1000:.0f} ms, "
+                  f"p95 {p95 * 1000:.0f} ms ({len(seconds)} requests)")
+
+
+if __name__ == "__main__":
+    main()
