@@ -117,3 +117,36 @@ def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], 
 def test_scoring_explains_bad_requests(scoring_server: dict[str, Any], body: bytes, message: str) -> None:
     status, answer = _post(scoring_server, body, scoring_server["key"])
     assert status == 400 and message in answer["error"]
+
+
+def test_assistant_mask_without_generation_markers_covers_the_assistant_turns(tmp_path: Path) -> None:
+    """A real model's chat template has no {% generation %} block: the mask is built from prefixes."""
+    from transformers import AutoTokenizer
+
+    from generator.local.finetune import assistant_mask
+    from generator.local.tinymodel import ensure_foundation_model
+
+    folder = ensure_foundation_model(tmp_path / "m", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    messages = [{"role": "system", "content": "be kind"}, {"role": "user", "content": "hi there"},
+                {"role": "assistant", "content": "hello you"}, {"role": "user", "content": "and?"},
+                {"role": "assistant", "content": "more"}]
+    ids, marked = assistant_mask(tokenizer, messages)
+    tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    same_ids, derived = assistant_mask(tokenizer, messages)
+    assert same_ids == ids
+    assert all(d >= m for d, m in zip(derived, marked))  # every assistant token is trained on
+    extra = [t for t, d, m in zip(ids, derived, marked) if d and not m]
+    assert tokenizer.decode(extra).strip() == ""  # only the newline after each <|end|> differs
+    assert tokenizer.decode([t for t, m in zip(ids, marked) if m]) == "hello you<|end|>more<|end|>"
+
+
+def test_local_start_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    result = CliRunner().invoke(main, ["local", "start", "--root", str(tmp_path), "--model",
+                                       f"Phi-3-mini-4k-instruct={tmp_path}"])
+    assert result.exit_code == 2 and "expected NAME=DIR with a Hugging Face model folder" in result.output
+    assert not (tmp_path / ".local-workspace" / "workspace.json").exists()

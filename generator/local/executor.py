@@ -24,6 +24,7 @@ from generator.local.tinymodel import ensure_foundation_model
 from generator.paths import PROJECT_DIR
 
 TOKENIZER_CORPUS = PROJECT_DIR / "samples" / "ultrachat_mini"
+MODELS_FILE = "models.json"  # registry model name -> a real local Hugging Face model folder
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
              "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -79,8 +80,13 @@ class LocalExecutor:
         return target
 
     def foundation_model_dir(self, uri: str) -> Path:
-        """The local folder of a registry model (built on first use)."""
+        """The local folder of a registry model: one the user named (`local start --model`), else the tiny one."""
         name = uri.split("/models/", 1)[1].split("/", 1)[0]
+        chosen = self.state_dir / MODELS_FILE
+        if chosen.is_file():
+            folder = json.loads(chosen.read_text(encoding="utf-8")).get(name)
+            if folder:
+                return Path(folder)
         return ensure_foundation_model(self.state_dir / "models" / name, sorted(TOKENIZER_CORPUS.glob("*.jsonl")))
 
     def model_dir(self, model_arm_id: str) -> Path:

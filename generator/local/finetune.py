@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 from generator.component import load_interface
 
+GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
 LORA_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
 IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision", "apply_ort", "num_nodes_finetune",
                   "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
@@ -52,6 +54,29 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+def assistant_mask(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
+    """(input ids, 1 for assistant tokens) of a conversation.
+
+    Uses the template's {% generation %} markers when it has them (the tiny model's does); a real
+    model's template usually has none, so the mask is then built from the lengths of the prefixes
+    up to each assistant turn.
+    """
+    if GENERATION_BLOCK.search(tokenizer.chat_template or ""):
+        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                            return_assistant_tokens_mask=True)
+        return list(out["input_ids"]), list(out["assistant_masks"])
+    ids = list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+    mask = [0] * len(ids)
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        start = len(tokenizer.apply_chat_template(messages[:i], tokenize=True, add_generation_prompt=True,
+                                                  return_dict=True)["input_ids"])
+        end = len(tokenizer.apply_chat_template(messages[:i + 1], tokenize=True, return_dict=True)["input_ids"])
+        mask[start:end] = [1] * (min(end, len(ids)) - start)
+    return ids, mask
+
+
 def encode(tokenizer: Any, files: list[Path], max_len: int) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) per conversation; labels are -100 outside assistant tokens."""
     examples = []
@@ -59,10 +84,8 @@ def encode(tokenizer: Any, files: list[Path], max_len: int) -> list[tuple[list[i
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue
-            messages = json.loads(line)["messages"]
-            out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                                return_assistant_tokens_mask=True)
-            ids, mask = out["input_ids"][:max_len], out["assistant_masks"][:max_len]
+            ids, mask = assistant_mask(tokenizer, json.loads(line)["messages"])
+            ids, mask = ids[:max_len], mask[:max_len]
             labels = [t if m else -100 for t, m in zip(ids, mask)]
             if any(label != -100 for label in labels):
                 examples.append((ids, labels))

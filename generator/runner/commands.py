@@ -281,6 +281,34 @@ def local() -> None:
     """The local workspace (`--target local`): a background process per project."""
 
 
+@local.command("start")
+@root_option
+@click.option("--model", "models", multiple=True, metavar="NAME=DIR",
+              help="Serve registry model NAME from a local Hugging Face model folder instead of the tiny one.")
+def local_start(root: Path, models: tuple[str, ...]) -> None:
+    """Start the local workspace (apply --target local starts it too)."""
+    import json
+
+    from generator.local.daemon import ensure_running
+    from generator.local.executor import MODELS_FILE
+    from generator.runner.connection import LOCAL_STATE_DIR
+
+    state_dir = (root / LOCAL_STATE_DIR).resolve()
+    chosen = {}
+    for item in models:
+        name, _, folder = item.partition("=")
+        path = Path(folder).resolve()
+        if not name or not (path / "config.json").is_file():
+            raise click.BadParameter(f"{item!r}: expected NAME=DIR with a Hugging Face model folder (config.json)",
+                                     param_hint="--model")
+        chosen[name] = str(path)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / MODELS_FILE).write_text(json.dumps(chosen, indent=2))
+    state = ensure_running(state_dir)
+    click.echo(f"local workspace on https://127.0.0.1:{state['port']} (pid {state['pid']})"
+               + "".join(f"\n  {name}: {folder}" for name, folder in chosen.items()))
+
+
 @local.command("stop")
 @root_option
 def local_stop(root: Path) -> None:
