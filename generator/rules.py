@@ -170,7 +170,8 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
         path = display_path(interface_file(component["name"], component["version"]), PROJECT_DIR)
         yield located.problem(("finetune", "component", "version"),
                               f"no interface on file for {component['name']} {component['version']}: pin a version "
-                              f"the generator knows ({', '.join(known_versions(component['name'])) or 'none'}) or add {path} from `az ml component show "
+                              f"the generator knows ({', '.join(known_versions(component['name'])) or 'none'}) "
+                              f"or add {path} from `az ml component show "
                               f"--registry-name {component['registry']} --name {component['name']} "
                               f"--version {component['version']}`")
         return

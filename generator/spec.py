@@ -12,7 +12,7 @@ from generator.diagnostics import ERROR, InvalidInput, Problem
 from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
-from generator.source import Located, read_located
+from generator.source import read_located
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from generator.component import MANAGED_INPUTS, load_interface
+from generator.component import load_interface
 from generator.diagnostics import WARNING, InvalidInput, Problem
 from generator.paths import display_path
 from generator.render import MANIFEST

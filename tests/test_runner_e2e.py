@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 from tests.conftest import REPO
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
-from generator.local.workspace import Behaviour, Emulator
+from generator.local.workspace import Emulator
 
 SPEC = "specs/phi3-mini-ultrachat.yaml"
 

@@ -135,7 +135,8 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     context = session.context()
     for res in session.experiment.resources:
         action = PLANNERS[res.kind](context, res)
-        click.echo(f"{action.verb:<9} {res.id:<13} {res.name if res.kind != 'online_endpoint' else session.endpoint_name}")
+        name = session.endpoint_name if res.kind == "online_endpoint" else res.name
+        click.echo(f"{action.verb:<9} {res.id:<13} {name}")
         for detail in action.details:
             click.echo(f"{'':10}{detail}")
 
@@ -189,7 +190,8 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
         if res.kind == "pipeline_job" and current is not None:
             state = f"{job_status(current)}  {getattr(current, 'studio_url', '')}"
         if res.kind == "online_endpoint" and current is not None:
-            state = f"{getattr(current.provisioning_state, 'value', current.provisioning_state)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+            provisioning = getattr(current.provisioning_state, "value", current.provisioning_state)
+            state = f"{provisioning}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
         name = session.endpoint_name if res.kind == "online_endpoint" else res.name
         click.echo(f"{res.id:<13} {name:<40} {state}")
 
