@@ -73,28 +73,18 @@ def table(stats: list[SplitStats], max_seq_length: int) -> str:
 
 def histogram_png(stats: list[SplitStats], max_seq_length: int, out: Path, title: str) -> None:
     """Write a PNG histogram of conversation length (tokens, or estimated tokens) with max_seq_length marked."""
-    import matplotlib
+    from generator.plots import chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     estimated = any(s.tokens is None for s in stats)
-    for s in stats:
-        lengths: list[Any] = s.tokens if s.tokens is not None else [c / CHARS_PER_TOKEN for c in s.chars]
-        if lengths:
-            ax.hist(lengths, bins=50, alpha=0.55, label=f"{s.split} ({s.rows:,})")
-    if max_seq_length > 0:
-        ax.axvline(max_seq_length, color="red", linestyle="--", linewidth=1.5,
-                   label=f"max_seq_length {max_seq_length} (longer is truncated)")
-    ax.set_xlabel("conversation length, " + (f"estimated tokens (chars / {CHARS_PER_TOKEN})" if estimated else "tokens"))
-    ax.set_ylabel("conversations")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
-    plt.close(fig)
+    unit = f"estimated tokens (chars / {CHARS_PER_TOKEN})" if estimated else "tokens"
+    with chart(out, title, f"conversation length, {unit}", "conversations") as ax:
+        for s in stats:
+            lengths: list[Any] = s.tokens if s.tokens is not None else [c / CHARS_PER_TOKEN for c in s.chars]
+            if lengths:
+                ax.hist(lengths, bins=50, alpha=0.55, label=f"{s.split} ({s.rows:,})")
+        if max_seq_length > 0:
+            ax.axvline(max_seq_length, color="red", linestyle="--", linewidth=1.5,
+                       label=f"max_seq_length {max_seq_length} (longer is truncated)")
 
 
 def tokenizer_counter(path: str) -> Callable[[list[dict[str, str]]], int]:

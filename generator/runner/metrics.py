@@ -73,21 +73,10 @@ def table(run: Any, histories: list[Curve]) -> str:
 
 def plot(histories: list[Curve], out: Path, title: str) -> None:
     """PNG of the loss curves."""
-    import matplotlib
+    from generator.plots import chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for curve in histories:
-        if curve.points:
-            steps, values = zip(*curve.points)
-            ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (assistant tokens)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
-    plt.close(fig)
+    with chart(out, title, "optimizer step", "loss (assistant tokens)") as ax:
+        for curve in histories:
+            if curve.points:
+                steps, values = zip(*curve.points)
+                ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
