@@ -178,3 +178,16 @@ def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
     assert "train_sft: writing 32 of 320 rows (10 %)" in result.stdout
     check = cli("data", "check", *[str(p) for p in (project / "data" / "ultrachat_200k").glob("*.jsonl")], root=project)
     assert check.exit_code == 0 and check.stdout.strip() == "50 record(s) in 4 file(s): 0 problem(s)"
+
+
+def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> None:
+    pytest.importorskip("transformers", reason="the local extra is part of make test")
+    from generator.local.tinymodel import ensure_foundation_model
+
+    model = ensure_foundation_model(data_project / "tok", sorted((TESTS.parent / "samples" / "ultrachat_mini")
+                                                                 .glob("*.jsonl")))
+    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    result = cli("data", "stats", "specs/phi3-mini-ultrachat.yaml", "--tokenizer", str(model), root=data_project)
+    assert result.exit_code == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    assert "tokens p50/p90/p99/max" in header and "~tokens" not in header

@@ -226,6 +226,12 @@ def test_status_invoke_destroy_and_no_key_anywhere(workspace: tuple[Path, Emulat
     assert ws + "/computes/gpu-cluster-big" in emulator.resources
     assert ws + "/models/phi-3-mini-4k-instruct-ultrachat-200k/versions/1" in emulator.resources
     results += [status, answer, refused, destroyed, run("status"), run("plan")]
+    assert ws + "/onlineendpoints/ultrachat-completion" not in emulator.resources
+    compute_too = run("destroy", "--yes", "--compute")
+    assert compute_too.exit_code == 0, compute_too.stderr
+    assert "endpoint ultrachat-completion does not exist; nothing to delete" in compute_too.stdout
+    assert ws + "/computes/gpu-cluster-big" not in emulator.resources
+    results.append(compute_too)
     key = emulator.behaviour.key
     assert key not in _all_output(*results)
     for path in project.rglob("*"):

@@ -175,3 +175,11 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
     assert [r["id"] for r in manifest["resources"]] == [
         "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic",
         "smoke-test"]
+
+
+def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
+    from tests.conftest import REPO
+
+    result = cli("check", root=REPO)
+    assert result.exit_code == 0, result.stderr
+    assert "generated/ is up to date and valid (2 experiment(s))" in result.stdout

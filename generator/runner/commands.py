@@ -94,6 +94,16 @@ class Session:
                        if self.target.poll_interval >= 1 else self.target.poll_interval * 20, **kwargs)
 
 
+def _exists(get: Callable[[], Any]) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        get()
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
 def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Experiment:
     """The experiment of `spec`, refusing a stale or invalid generated/ folder."""
     from generator.cli import load_specs
@@ -222,8 +232,6 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
 def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
             resource_group: str | None, workspace: str | None, target: str, yes: bool, delete_compute: bool) -> None:
     """Delete the endpoint (and its deployments); --compute also the cluster. Models and data stay."""
-    from azure.core.exceptions import ResourceNotFoundError
-
     from generator.runner.reconcile import wait_poller
 
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
@@ -237,15 +245,15 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
                               "terminal", EXIT_INPUT)
         click.confirm(f"Delete {' and '.join(what)}?", abort=True)
     context = session.context()
-    try:
+    if _exists(lambda: session.ml.online_endpoints.get(session.endpoint_name)):
         wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=session.endpoint_name),
                     f"delete endpoint {session.endpoint_name}")
-    except ResourceNotFoundError:
+    else:
         click.echo(f"[destroy] endpoint {session.endpoint_name} does not exist; nothing to delete")
     if delete_compute:
-        try:
+        if _exists(lambda: session.ml.compute.get(compute)):
             wait_poller(context, "destroy", session.ml.compute.begin_delete(compute), f"delete compute {compute}")
-        except ResourceNotFoundError:
+        else:
             click.echo(f"[destroy] compute {compute} does not exist; nothing to delete")
     click.echo("registered models and data assets were kept")
 
