@@ -266,13 +266,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
 
-    def _run_details(self, run_id: str) -> None:
+    def _job_properties(self, run_id: str) -> dict[str, Any] | None:
+        """The job's properties as GET shows them now, or None (and a 404 sent) when there is no such job."""
         e = self.owner
         key = f"{e.workspace_path}/jobs/{run_id}".lower()
         if key not in e.resources:
             self._not_found(f"run {run_id}")
+            return None
+        return self._view("jobs", key, e.resources[key])["properties"]
+
+    def _run_details(self, run_id: str) -> None:
+        e = self.owner
+        props = self._job_properties(run_id)
+        if props is None:
             return
-        props = self._view("jobs", key, e.resources[key])["properties"]
         details: dict[str, Any] = {"runId": run_id, "status": props["status"], "logFiles": {
             "logs/azureml/executionlogs.txt": f"{e.base_url}/logs/{run_id}/executionlogs.txt"}}
         if "error" in props:
@@ -281,14 +288,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _logs(self, run_id: str) -> None:
         e = self.owner
-        key = f"{e.workspace_path}/jobs/{run_id}".lower()
-        if key not in e.resources:
-            self._not_found(f"logs of {run_id}")
+        props = self._job_properties(run_id)
+        if props is None:
             return
         if e.executor is not None:
             self._send(200, e.executor.job_log(run_id).encode(), {"Content-Type": "text/plain"})
             return
-        status = self._view("jobs", key, e.resources[key])["properties"]["status"]
+        status = props["status"]
         lines = ["[emulator] step model_import: queued"]
         if status != "Queued":
             lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
