@@ -82,8 +82,8 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
 
 def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
-    emulator.behaviour.latency.compute = 0.6
-    emulator.behaviour.latency.endpoint = 0.6
+    emulator.behaviour.latency.compute = 1.5
+    emulator.behaviour.latency.endpoint = 1.5
     result = run("apply")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -101,7 +101,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     from generator.runner import reconcile
 
     project, emulator = workspace
-    emulator.behaviour.latency.job_queued = 1.5
+    emulator.behaviour.latency.job_queued = 4.0  # still queued when the second apply looks, even on a busy machine
     emulator.behaviour.latency.job_running = 0.5
     real_wait = reconcile.wait_for_job
 
