@@ -34,7 +34,7 @@ SEED_ORDER = ["compute", "data-train", "data-test", "pipeline-job", "model", "en
 
 def _project(root: Path, cloud: dict[str, Any]) -> None:
     (root / "specs").mkdir(parents=True)
-    shutil.copy(REPO / "specs" / "phi3-mini-ultrachat.yaml", root / "specs")
+    shutil.copy(REPO / "specs" / "phi4-ultrachat.yaml", root / "specs")
     data = root / "data" / "ultrachat_200k"
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):
@@ -63,7 +63,7 @@ def timed_apply(sequential: bool) -> float:
             graph.ACCEPTED_BEFORE.clear()
         try:
             start = time.perf_counter()
-            result = CliRunner().invoke(main, ["apply", "specs/phi3-mini-ultrachat.yaml"],
+            result = CliRunner().invoke(main, ["apply", "specs/phi4-ultrachat.yaml"],
                                         obj={"credential": EmulatorCredential()})
             seconds = time.perf_counter() - start
         finally:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "specs" / "phi3-mini-ultrachat.yaml"
+EXAMPLE = REPO / "specs" / "phi4-ultrachat.yaml"
 
 
 def make_project(root: Path, count: int) -> None:
@@ -25,7 +25,7 @@ def make_project(root: Path, count: int) -> None:
         shutil.copy(EXAMPLE, root / "specs" / EXAMPLE.name)
         return
     for i in range(count):
-        spec = (text.replace("name: phi3-mini-ultrachat", f"name: exp-{i:03d}")
+        spec = (text.replace("name: phi4-ultrachat", f"name: exp-{i:03d}")
                 .replace("learning_rate: 5.0e-6", f"learning_rate: {1 + i % 9}.0e-6")
                 .replace("run: 1 ", f"run: {1 + i % 5} "))
         (root / "specs" / f"exp-{i:03d}.yaml").write_text(spec, encoding="utf-8")

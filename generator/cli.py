@@ -9,12 +9,12 @@ from typing import Iterable
 import click
 
 from generator.diagnostics import ERROR, InvalidInput, Problem
-from generator.options import root_option
+from generator.options import load_specs_or_exit, report, root_option
 from generator.paths import display_path
 from generator.render import render_spec
-from generator.spec import Spec, load_spec
 from generator import writer
-from generator.data.commands import check_prepared, data
+from generator.catalog.commands import catalog_group
+from generator.data.commands import data
 from generator.runner.commands import COMMANDS
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -26,46 +26,12 @@ def discover_specs(root: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
 
 
-def report(problems: Iterable[Problem]) -> None:
-    """Print problems to stderr, one per line."""
-    for problem in problems:
-        click.echo(str(problem), err=True)
-
-
-def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> list[Spec]:
-    """Load and validate every spec (and its prepared data files, when `check_data` and they exist);
-    on any error, print all problems of all specs and exit 2."""
-    specs, problems = [], []
-    for path in paths:
-        try:
-            spec = load_spec(path, root)
-        except InvalidInput as exc:
-            problems += exc.problems
-            continue
-        problems += spec.warnings + (check_prepared(spec) if check_data else [])
-        specs.append(spec)
-    seen: dict[str, Spec] = {}
-    for spec in specs:
-        if spec.experiment in seen:
-            problems.append(Problem(spec.file, 0, 0, "experiment.name",
-                                    f"experiment {spec.experiment!r} is also defined in {seen[spec.experiment].file}; "
-                                    "each experiment needs its own name"))
-        seen.setdefault(spec.experiment, spec)
-    report(problems)
-    errors = [p for p in problems if p.severity == ERROR]
-    if errors:
-        files = len({p.file for p in errors})
-        click.echo(f"{len(errors)} error(s) in {files} spec file(s); nothing was written", err=True)
-        sys.exit(EXIT_INVALID)
-    return specs
-
-
 def _spec_paths(root: Path, specs: tuple[str, ...]) -> list[Path]:
     if specs:
         return [Path(s) if Path(s).is_absolute() else Path.cwd() / s for s in specs]
     found = discover_specs(root)
     if not found:
-        click.echo(f"no specs found in {display_path(root / 'specs', root)}/; copy specs/phi3-mini-ultrachat.yaml",
+        click.echo(f"no specs found in {display_path(root / 'specs', root)}/; copy specs/phi4-ultrachat.yaml",
                    err=True)
         sys.exit(EXIT_INVALID)
     return found
@@ -81,7 +47,7 @@ def main() -> None:
 @root_option
 def render(specs: tuple[str, ...], root: Path) -> None:
     """Render SPECS (default: every spec in specs/) into generated/<experiment>/."""
-    loaded = load_specs(root, _spec_paths(root, specs))
+    loaded = load_specs_or_exit(root, _spec_paths(root, specs))
     rendered = [(spec, render_spec(spec)) for spec in loaded]
     generated = root / "generated"
     writer.clean_staging(generated)
@@ -103,7 +69,7 @@ def validate(specs: tuple[str, ...], root: Path, data_must_exist: bool) -> None:
     """Validate SPECS and load their generated files with azure-ai-ml, offline."""
     from generator.validate import validate_experiment
 
-    loaded = load_specs(root, _spec_paths(root, specs))
+    loaded = load_specs_or_exit(root, _spec_paths(root, specs))
     problems = []
     for spec in loaded:
         problems += validate_experiment(root / "generated" / spec.experiment, root, data_must_exist=data_must_exist)
@@ -121,7 +87,7 @@ def check(root: Path) -> None:
     """Fail when generated/ is stale (differs from a fresh render) or any generated file is invalid."""
     from generator.validate import validate_experiment
 
-    loaded = load_specs(root, _spec_paths(root, ()))
+    loaded = load_specs_or_exit(root, _spec_paths(root, ()))
     generated = root / "generated"
     stale = []
     for spec in loaded:
@@ -145,5 +111,6 @@ def check(root: Path) -> None:
 
 
 main.add_command(data)
+main.add_command(catalog_group)
 for _command in COMMANDS:
     main.add_command(_command)

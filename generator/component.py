@@ -78,7 +78,7 @@ class ComponentInterface:
             elif name not in self.inputs:
                 problems.append(located.problem(path, self._unknown(name), key=True))
             else:
-                message = _check_value(self.inputs[name], value)
+                message = check_value(self.inputs[name], value)
                 if message:
                     problems.append(located.problem(path, message))
         return problems
@@ -94,7 +94,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_value(spec: ComponentInput, value: Any) -> str | None:
+def check_value(spec: ComponentInput, value: Any) -> str | None:
     """None when `value` fits the input, else what is wrong and how to fix it."""
     if spec.type == BOOL_STRING:
         if isinstance(value, bool) or (isinstance(value, str) and value in ("true", "false")):

@@ -22,11 +22,10 @@ class Entity:
     context: dict[str, Any]
 
 
-def registry_model_uri(data: dict[str, Any]) -> str:
-    """azureml:// URI of the foundation model, by label or by pinned version."""
-    model = data["foundation_model"]
-    ref = f"labels/{model['label']}" if "label" in model else f"versions/{model['version']}"
-    return f"azureml://registries/{model['registry']}/models/{model['name']}/{ref}"
+def registry_model_uri(spec: Spec) -> str:
+    """azureml:// URI of the foundation model at its pinned version (a label is resolved at render)."""
+    model = spec.data["foundation_model"]
+    return f"azureml://registries/{model['registry']}/models/{model['name']}/versions/{spec.model_version}"
 
 
 def component_uri(data: dict[str, Any]) -> str:
@@ -82,7 +81,7 @@ def _pipeline_job(spec: Spec) -> dict[str, Any]:
         "settings": data["finetune"]["settings"],
         "node": data["finetune"]["component"]["name"],
         "component": component_uri(data),
-        "model_uri": registry_model_uri(data),
+        "model_uri": registry_model_uri(spec),
         "compute": data["compute"]["name"],
         "gpus": naming.gpus_per_node(data),
         "train_data": f"azureml:{naming.data_asset_name(data, data['data']['train_split'])}:{version}",
@@ -94,14 +93,15 @@ def _pipeline_job(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _model(data: dict[str, Any]) -> dict[str, Any]:
+def _model(spec: Spec) -> dict[str, Any]:
+    data = spec.data
     return {
         "schema": f"{SCHEMA_BASE}/model.schema.json",
         "name": data["registered_model"]["name"],
         "version": naming.model_version(data),
         "path": model_output_uri(data),
         "description": data["registered_model"]["description"],
-        "tags": {"foundation_model": registry_model_uri(data), "pipeline_job": naming.job_name(data)},
+        "tags": {"foundation_model": registry_model_uri(spec), "pipeline_job": naming.job_name(data)},
     }
 
 
@@ -140,7 +140,7 @@ def entities(spec: Spec) -> list[Entity]:
         Entity("data-train.yml", "data.yml.j2", _data_asset(data, "training", data["data"]["train_split"])),
         Entity("data-test.yml", "data.yml.j2", _data_asset(data, "test", data["data"]["test_split"])),
         Entity("pipeline-job.yml", "pipeline-job.yml.j2", _pipeline_job(spec)),
-        Entity("model.yml", "model.yml.j2", _model(data)),
+        Entity("model.yml", "model.yml.j2", _model(spec)),
         Entity("endpoint.yml", "endpoint.yml.j2", _endpoint(data)),
         Entity("deployment.yml", "deployment.yml.j2", _deployment(data)),
         Entity("sample-request.json", "sample-request.json.j2", {"request": sample_request(data)}),

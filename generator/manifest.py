@@ -61,7 +61,10 @@ def manifest(spec: Spec) -> dict[str, Any]:
     return {
         "experiment": spec.experiment,
         "spec": spec.file,
-        "foundation_model": registry_model_uri(data),
+        "foundation_model": registry_model_uri(spec),
+        "foundation_model_pin": spec.pin,
+        "foundation_model_label": data["foundation_model"].get("label"),
+        "parameters_from_model": dict(spec.model_defaults.applied),
         "endpoint_name_suffix": data["endpoint"]["name_suffix"],
         "data_files": {
             "data-train": data_file(data, data["data"]["train_split"]),

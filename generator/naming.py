@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import skus
+from generator import catalog
 from generator.component import ComponentInterface
 
 
@@ -28,8 +28,8 @@ def gpus_per_node(data: dict[str, Any]) -> int:
     compute = data["compute"]
     if compute.get("gpus_per_node") is not None:
         return int(compute["gpus_per_node"])
-    known = skus.lookup(compute["size"])
-    if known is None:
+    known = catalog.vm_size(compute["size"])
+    if known is None or known.gpus is None:
         raise ValueError(f"unknown VM size {compute['size']!r} and no gpus_per_node")
     return known.gpus
 

@@ -10,7 +10,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
-from generator import naming, skus
+from generator import catalog, clock, naming
+from generator.catalog import checks
 from generator.component import FILE_TYPES, URI_PREFIXES, interface_file, known_versions, load_interface
 from generator.diagnostics import WARNING, Problem
 from generator.paths import PROJECT_DIR, display_path
@@ -75,20 +76,30 @@ def _compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pro
                               f"min_instances ({compute['min_instances']}) is greater than max_instances "
                               f"({compute['max_instances']}); lower min_instances or raise max_instances")
     size = compute["size"]
-    known = skus.lookup(size)
+    known = catalog.vm_size(size)
     gpus = compute.get("gpus_per_node")
-    if size.lower() in skus.UNSUPPORTED_FINETUNE_SIZES:
-        yield located.problem(("compute", "size"), f"{size} is not supported for fine-tuning (retired K80 GPUs); "
-                                                   "use e.g. Standard_NC24ads_A100_v4 or Standard_ND40rs_v2")
+    retired = checks.retired_size(size, clock.today(), ("compute", "size"))
+    if retired:
+        yield from _located(located, retired, "; fine-tuning needs a current GPU size, e.g. Standard_NC24ads_A100_v4")
     elif known is not None and known.gpus == 0:
-        yield located.problem(("compute", "size"), f"{size} has no GPU and fine-tuning runs only on GPU compute; "
-                                                   "use e.g. Standard_NC24ads_A100_v4 or Standard_ND40rs_v2")
+        yield located.problem(("compute", "size"), f"{known.name} is a CPU size (no GPU) and fine-tuning runs only "
+                                                   "on GPU compute; use e.g. Standard_NC24ads_A100_v4")
     elif known is None and gpus is None:
-        yield located.problem(("compute", "size"), f"unknown VM size {size!r}: set compute.gpus_per_node to the "
-                                                   "number of GPUs in one node (check the spelling too)")
-    elif known is not None and gpus is not None and gpus != known.gpus:
+        yield located.problem(("compute", "size"), f"unknown VM size {size!r}{_did_you_mean(size)}; if the name "
+                                                   "is right, set compute.gpus_per_node to its GPUs per node")
+    elif known is not None and known.gpus is not None and gpus is not None and gpus != known.gpus:
         yield located.problem(("compute", "gpus_per_node"), f"{known.name} has {known.gpus} GPU(s) per node, "
                                                             f"not {gpus}; set {known.gpus} or remove gpus_per_node")
+
+
+def _did_you_mean(size: str) -> str:
+    close = catalog.suggest_sizes(size)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+def _located(located: Located, findings: Iterable[checks.Finding], suffix: str = "") -> Iterable[Problem]:
+    for finding in findings:
+        yield located.problem(finding.field, finding.message + suffix, severity=finding.severity)
 
 
 @rule("foundation_model")
@@ -97,7 +108,43 @@ def _foundation_model(data: dict[str, Any], located: Located, root: Path) -> Ite
     if ("label" in model) == ("version" in model):
         which = "both" if "label" in model else "neither"
         yield located.problem(("foundation_model",), f"give exactly one of label or version ({which} given); "
-                                                     "e.g. label: latest, or version: \"15\"")
+                                                     "e.g. label: latest, or version: \"8\"")
+        return
+    facts = catalog.model(model["registry"], model["name"])
+    if facts is None:
+        if "label" in model:
+            yield located.problem(("foundation_model", "label"),
+                                  f"the catalog does not know {model['name']} in registry {model['registry']}, so "
+                                  f"label {model['label']!r} cannot be pinned to a version at render: give version: "
+                                  f"N, or run `python -m generator catalog refresh --model {model['name']}`")
+        else:
+            yield located.problem(("foundation_model", "name"),
+                                  f"{model['name']} is not in the catalog (generator/catalog/models.yml): it is not "
+                                  "checked offline; apply's pre-flight checks it against the live registry",
+                                  severity=WARNING)
+        return
+    if model.get("label", "latest") != "latest":
+        yield located.problem(("foundation_model", "label"),
+                              f"the catalog knows only the latest version of {facts.name} ({facts.version}); use "
+                              "label: latest or give version: N")
+    yield from _located(located, checks.model_status(facts, clock.today()))
+
+
+@rule("foundation_model", "compute")
+def _model_compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
+    size = catalog.vm_size(data["compute"]["size"])
+    refused = size is not None and (size.gpus == 0 or size.is_retired(clock.today()))  # _compute says why
+    if facts is not None and not refused:
+        yield from _located(located, checks.finetune_size(facts, data["compute"]["size"]))
+
+
+@rule("foundation_model", "deployment")
+def _model_deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
+    size = catalog.vm_size(data["deployment"]["instance_type"])
+    if facts is not None and not (size is not None and size.is_retired(clock.today())):  # _deployment says why
+        yield from _located(located, checks.inference_size(facts, data["deployment"]["instance_type"]))
 
 
 @rule("endpoint")
@@ -120,9 +167,17 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
     if deployment["traffic_percent"] == 0:
         yield located.problem(("deployment", "traffic_percent"), "the deployment gets no traffic; the smoke test "
                                                                  "still calls it by name", severity=WARNING)
-    if skus.lookup(deployment["instance_type"]) is not None and skus.lookup(deployment["instance_type"]).gpus == 0:
-        yield located.problem(("deployment", "instance_type"), f"{deployment['instance_type']} has no GPU; "
+    known = catalog.vm_size(deployment["instance_type"])
+    retired = checks.retired_size(deployment["instance_type"], clock.today(), ("deployment", "instance_type"))
+    if retired:
+        yield from _located(located, retired)
+    elif known is not None and known.gpus == 0:
+        yield located.problem(("deployment", "instance_type"), f"{known.name} is a CPU size (no GPU); "
                                                                "foundation-model serving needs a GPU size",
+                              severity=WARNING)
+    elif known is None:
+        yield located.problem(("deployment", "instance_type"),
+                              f"unknown VM size {deployment['instance_type']!r}{_did_you_mean(deployment['instance_type'])}",
                               severity=WARNING)
 
 

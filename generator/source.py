@@ -89,7 +89,7 @@ def load_located(text: str, file: str) -> Located:
     except yaml.YAMLError as exc:
         raise InvalidInput([Problem(file, 0, 0, "", f"invalid YAML: {exc}")]) from None
     if node is None:
-        raise InvalidInput([Problem(file, 1, 1, "", "the file is empty; start from specs/phi3-mini-ultrachat.yaml")])
+        raise InvalidInput([Problem(file, 1, 1, "", "the file is empty; start from specs/phi4-ultrachat.yaml")])
     builder = _Builder(located)
     try:
         located.data = builder.build(node, ())

@@ -5,31 +5,65 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+from generator import catalog
+from generator.catalog import ModelFacts
+from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
 from generator.diagnostics import ERROR, InvalidInput, Problem
 from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
-from generator.source import read_located
+from generator.source import Located, read_located
 
 
 @dataclass
 class Spec:
-    """A valid spec: its file, the project root, the data with defaults, the component interface."""
+    """A valid spec: its file, the project root, the data with defaults, the component interface.
+
+    `data["finetune"]["parameters"]` holds the spec's parameters plus the model's defaults for the
+    ones it leaves unset (`model_defaults` says which); `model_version` is the version that runs.
+    """
 
     path: Path
     file: str
     root: Path
     data: dict[str, Any]
     interface: ComponentInterface
+    model_facts: ModelFacts | None = None
+    model_defaults: ModelDefaults = field(default_factory=ModelDefaults)
     warnings: list[Problem] = field(default_factory=list)
 
     @property
     def experiment(self) -> str:
         """The experiment name (also the folder under generated/)."""
         return self.data["experiment"]["name"]
+
+    @property
+    def model_version(self) -> str:
+        """The foundation model's version: the spec's, or the catalog's for a label (pinned at render)."""
+        model = self.data["foundation_model"]
+        if "version" in model:
+            return str(model["version"])
+        assert self.model_facts is not None, "a label without catalog facts is refused by the rules"
+        return self.model_facts.version
+
+    @property
+    def pin(self) -> str:
+        """How the version was chosen, for the manifest and plan."""
+        model = self.data["foundation_model"]
+        if "label" in model and self.model_facts is not None:
+            return f"label {model['label']} -> version {self.model_version} (catalog: {self.model_facts.source_text()})"
+        return f"version {self.model_version} (given in the spec)"
+
+
+def _defaults(facts: ModelFacts | None, interface: ComponentInterface | None, data: dict[str, Any],
+              located: Located) -> tuple[ModelDefaults, list[Problem]]:
+    if facts is None or interface is None:
+        return ModelDefaults(), []
+    result = apply_model_defaults(facts, interface, data["finetune"]["parameters"])
+    return result, [located.problem(f.field, f.message, severity=f.severity) for f in result.findings]
 
 
 def load_spec(path: Path, root: Path) -> Spec:
@@ -42,12 +76,46 @@ def load_spec(path: Path, root: Path) -> Spec:
     broken = {tuple(re.sub(r"\[\d+\]", "", p.path).split(".")) for p in problems if p.severity == ERROR}
     data = apply_defaults(located.data)
     problems += check_rules(data, located, root, broken)
-    errors = [p for p in problems if p.severity == ERROR]
-    if errors:
+    if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     component = data["finetune"]["component"]
     interface = load_interface(component["name"], component["version"])
     if interface is None:  # check_rules reports this; kept for a rule skipped by a schema error elsewhere
         raise InvalidInput([located.problem(("finetune", "component"), "no interface on file for this component")])
-    return Spec(path=path, file=file, root=root, data=data, interface=interface,
-                warnings=sorted(p for p in problems if p.severity != ERROR))
+    facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
+    defaults, found = _defaults(facts, interface, data, located)
+    problems += found
+    if any(p.severity == ERROR for p in problems):
+        raise InvalidInput(problems)
+    data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
+    return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,
+                model_defaults=defaults, warnings=sorted(p for p in problems if p.severity != ERROR))
+
+
+def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:
+    """Load every spec (and check its prepared data files, when `check_data` and they exist).
+
+    Returns the specs and their warnings; raises InvalidInput with every problem of every spec
+    when any of them is an error.
+    """
+    from generator.data.records import check_prepared
+
+    specs, problems = [], []
+    for path in paths:
+        try:
+            spec = load_spec(path, root)
+        except InvalidInput as exc:
+            problems += exc.problems
+            continue
+        problems += spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
+        specs.append(spec)
+    seen: dict[str, Spec] = {}
+    for spec in specs:
+        if spec.experiment in seen:
+            problems.append(Problem(spec.file, 0, 0, "experiment.name",
+                                    f"experiment {spec.experiment!r} is also defined in {seen[spec.experiment].file}; "
+                                    "each experiment needs its own name"))
+        seen.setdefault(spec.experiment, spec)
+    if any(p.severity == ERROR for p in problems):
+        raise InvalidInput(problems)
+    return specs, problems

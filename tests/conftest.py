@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_SPEC = REPO / "specs" / "phi3-mini-ultrachat.yaml"
+EXAMPLE_SPEC = REPO / "specs" / "phi4-ultrachat.yaml"
 TESTS = Path(__file__).resolve().parent
 
 
@@ -31,3 +31,13 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         monkeypatch.chdir(root)
         return CliRunner().invoke(main, [*args, "--root", str(root)], catch_exceptions=False)
     return run
+
+
+PINNED_TODAY = "2026-11-25"
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on one date (the generator's clock reads AZML_TODAY), so none fails as time passes."""
+    monkeypatch.setenv("AZML_TODAY", PINNED_TODAY)
+    return PINNED_TODAY

@@ -45,14 +45,14 @@ def make_hf_dataset(folder: Path, sizes: dict[str, int] = SIZES) -> None:
 def data_project(project: Path) -> Path:
     """The example project with data.source pointing at a small local dataset."""
     make_hf_dataset(project / "hf-source")
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     text = spec.read_text().replace("  split_percent: 5 ", "  source: hf-source\n  split_percent: 25 ")
-    spec.write_text(text.replace("    deepspeed_stage: 2\n", "    deepspeed_stage: 2\n    max_seq_length: 64\n"))
+    spec.write_text(text.replace("    apply_deepspeed: true\n", "    apply_deepspeed: true\n    max_seq_length: 64\n"))
     return project
 
 
 def test_prepare_writes_the_first_percent_of_each_split(data_project: Path, cli) -> None:
-    result = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert result.exit_code == 0, result.stderr
     out = data_project / "data" / "ultrachat_200k"
     for split, size in SIZES.items():
@@ -65,41 +65,41 @@ def test_prepare_writes_the_first_percent_of_each_split(data_project: Path, cli)
 
 
 def test_second_prepare_does_nothing_and_a_changed_spec_prepares_again(data_project: Path, cli) -> None:
-    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     train = data_project / "data" / "ultrachat_200k" / "train_sft.jsonl"
     mtime = train.stat().st_mtime_ns
-    again = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    again = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert again.exit_code == 0 and "up to date" in again.stdout and "writing" not in again.stdout
     assert train.stat().st_mtime_ns == mtime
     train.write_text(train.read_text()[:-10])  # a damaged file is noticed and rewritten
-    repaired = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    repaired = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert "train_sft: writing 50 of 200" in repaired.stdout
-    spec = data_project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = data_project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("split_percent: 25", "split_percent: 10"))
-    changed = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    changed = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert "train_sft: writing 20 of 200 rows (10 %)" in changed.stdout
 
 
 def test_prepare_without_network_says_what_to_do(project: Path) -> None:
     # A fresh process, so the Hugging Face libraries read the offline switch (the tests never reach the network).
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(project / "hf-home")}
-    result = subprocess.run([sys.executable, "-m", "generator", "data", "prepare", "specs/phi3-mini-ultrachat.yaml"],
+    result = subprocess.run([sys.executable, "-m", "generator", "data", "prepare", "specs/phi4-ultrachat.yaml"],
                             cwd=project, env={**env, "PYTHONPATH": str(TESTS.parent)}, capture_output=True, text=True)
     assert result.returncode == 1
     assert "could not download HuggingFaceH4/ultrachat_200k from the Hugging Face Hub" in result.stderr
-    assert "set data.source in specs/phi3-mini-ultrachat.yaml" in result.stderr
+    assert "set data.source in specs/phi4-ultrachat.yaml" in result.stderr
     assert not (project / "data").exists()
 
 
 def test_prepare_reports_a_missing_source_and_a_missing_split(data_project: Path, cli) -> None:
-    spec = data_project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = data_project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("test_split: test_sft", "test_split: validation"))
-    result = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert result.exit_code == 1
     assert ("has no split validation (it has test_gen, test_sft, train_gen, train_sft); fix data.train_split / "
             "data.test_split") in result.stderr
     shutil.rmtree(data_project / "hf-source")
-    result = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     assert "data.source: folder 'hf-source' does not exist" in result.stderr
 
 
@@ -113,7 +113,7 @@ def test_data_check_reports_each_broken_record_exactly(monkeypatch) -> None:
 
 
 def test_render_refuses_broken_prepared_data(data_project: Path, cli) -> None:
-    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
     test_file = data_project / "data" / "ultrachat_200k" / "test_sft.jsonl"
     with open(test_file, "a") as handle:
         handle.write('{"messages": [{"role": "user", "content": "no answer"}]}\n')
@@ -132,8 +132,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_stats_prints_percentiles_and_writes_a_png(data_project: Path, cli) -> None:
-    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
-    result = cli("data", "stats", "specs/phi3-mini-ultrachat.yaml", root=data_project)
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
+    result = cli("data", "stats", "specs/phi4-ultrachat.yaml", root=data_project)
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["split", "rows"] and "> max_seq_length 64" in lines[0]
@@ -148,32 +148,32 @@ def test_stats_prints_percentiles_and_writes_a_png(data_project: Path, cli) -> N
 
 
 def test_sample_writes_a_seed_shaped_request_outside_generated(data_project: Path, cli) -> None:
-    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
-    result = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--row", "3", root=data_project)
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
+    result = cli("data", "sample", "specs/phi4-ultrachat.yaml", "--row", "3", root=data_project)
     assert result.exit_code == 0, result.stderr
     request = json.loads((data_project / "data" / "ultrachat_200k" / "sample_score.json").read_text())
     expected = conversation("test_gen", 3)["messages"][:-1]
     assert request == {"input_data": {"input_string": [expected], "parameters": {
         "temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200}}, "params": {}}
     assert "reference answer from the data: Answer 3.3:" in result.stdout
-    first = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--random", "--seed", "7", "--out", "a.json",
+    first = cli("data", "sample", "specs/phi4-ultrachat.yaml", "--random", "--seed", "7", "--out", "a.json",
                 root=data_project)
-    second = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--random", "--seed", "7", "--out", "b.json",
+    second = cli("data", "sample", "specs/phi4-ultrachat.yaml", "--random", "--seed", "7", "--out", "b.json",
                  root=data_project)
     assert first.stdout.split(":")[0] == second.stdout.split(":")[0]
     assert (data_project / "a.json").read_text() == (data_project / "b.json").read_text()
-    refused = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--row", "0", "--out",
+    refused = cli("data", "sample", "specs/phi4-ultrachat.yaml", "--row", "0", "--out",
                   "generated/x.json", root=data_project)
     assert refused.exit_code == 2 and "must not be inside generated/" in refused.stderr
-    out_of_range = cli("data", "sample", "specs/phi3-mini-ultrachat.yaml", "--row", "99", root=data_project)
+    out_of_range = cli("data", "sample", "specs/phi4-ultrachat.yaml", "--row", "99", root=data_project)
     assert out_of_range.exit_code == 2 and "the split has 8 conversations (0-7)" in out_of_range.stderr
 
 
 def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
     shutil.copytree(TESTS.parent / "samples", project / "samples")
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: samples/ultrachat_mini\n  split_percent: 10 "))
-    result = cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=project)
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=project)
     assert result.exit_code == 0, result.stderr
     assert "train_sft: writing 32 of 320 rows (10 %)" in result.stdout
     check = cli("data", "check", *[str(p) for p in (project / "data" / "ultrachat_200k").glob("*.jsonl")], root=project)
@@ -186,8 +186,8 @@ def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> N
 
     model = ensure_foundation_model(data_project / "tok", sorted((TESTS.parent / "samples" / "ultrachat_mini")
                                                                  .glob("*.jsonl")))
-    cli("data", "prepare", "specs/phi3-mini-ultrachat.yaml", root=data_project)
-    result = cli("data", "stats", "specs/phi3-mini-ultrachat.yaml", "--tokenizer", str(model), root=data_project)
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
+    result = cli("data", "stats", "specs/phi4-ultrachat.yaml", "--tokenizer", str(model), root=data_project)
     assert result.exit_code == 0, result.stderr
     header = result.stdout.splitlines()[0]
     assert "tokens p50/p90/p99/max" in header and "~tokens" not in header

@@ -68,6 +68,7 @@ def test_free_text_renders_as_exactly_itself(text: str) -> None:
 def test_names_and_numbers_survive_the_round_trip(name: str, instance_type: str, temperature: float) -> None:
     data = json.loads(json.dumps(BASE))
     data["endpoint"]["name"] = name
+    data["foundation_model"] = {"registry": "azureml", "name": "Custom-Model", "version": "1"}  # no size lists
     data["deployment"]["instance_type"] = instance_type
     data["smoke_test"]["parameters"]["temperature"] = temperature
     out = _render(data)

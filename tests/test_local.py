@@ -39,11 +39,11 @@ def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.Mon
         assert step in out
     assert "ignored on CPU: apply_deepspeed=true, deepspeed_stage=2" in out
     assert "LoRA r=8 alpha=16 on qkv_proj, o_proj, gate_up_proj, down_proj" in out
-    assert "[pipeline-job] phi3-mini-ultrachat-demo-run1: Completed" in out
+    assert "[pipeline-job] phi4-ultrachat-demo-run1: Completed" in out
     assert '[smoke-test] answer: {"output": ' in out
     before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
     assert after < before and "lower" in out
-    png = tmp_path / "metrics" / "phi3-mini-ultrachat-demo-run1.png"
+    png = tmp_path / "metrics" / "phi4-ultrachat-demo-run1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "data" / "ultrachat_mini" / "conversation-length.png").is_file()
     assert "local workspace stopped" in out
@@ -147,6 +147,6 @@ def test_local_start_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> Non
     from generator.cli import main
 
     result = CliRunner().invoke(main, ["local", "start", "--root", str(tmp_path), "--model",
-                                       f"Phi-3-mini-4k-instruct={tmp_path}"])
+                                       f"Phi-4={tmp_path}"])
     assert result.exit_code == 2 and "expected NAME=DIR with a Hugging Face model folder" in result.output
     assert not (tmp_path / ".local-workspace" / "workspace.json").exists()

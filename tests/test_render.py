@@ -19,10 +19,10 @@ GOLDEN = TESTS / "golden"
 
 def _render_golden(root: Path, cli) -> Path:
     (root / "specs").mkdir(exist_ok=True)
-    shutil.copy(GOLDEN / "spec.yaml", root / "specs" / "phi3-mini-ultrachat.yaml")
+    shutil.copy(GOLDEN / "spec.yaml", root / "specs" / "phi4-ultrachat.yaml")
     result = cli("render", root=root)
     assert result.exit_code == 0, result.stderr
-    return root / "generated" / "phi3-mini-ultrachat"
+    return root / "generated" / "phi4-ultrachat"
 
 
 def test_example_renders_exactly_the_golden_files(tmp_path: Path, cli) -> None:
@@ -39,7 +39,7 @@ def test_example_renders_exactly_the_golden_files(tmp_path: Path, cli) -> None:
 
 def test_render_prints_one_line_per_file(project: Path, cli) -> None:
     first = cli("render", root=project)
-    assert first.stdout.splitlines() == [f"created   generated/phi3-mini-ultrachat/{name}" for name in sorted(
+    assert first.stdout.splitlines() == [f"created   generated/phi4-ultrachat/{name}" for name in sorted(
         ["compute.yml", "data-train.yml", "data-test.yml", "pipeline-job.yml", "model.yml", "endpoint.yml",
          "deployment.yml", "sample-request.json", "manifest.yml"])]
     second = cli("render", root=project)
@@ -48,49 +48,50 @@ def test_render_prints_one_line_per_file(project: Path, cli) -> None:
 
 def test_output_is_deterministic_and_has_headers(project: Path, cli, tmp_path_factory) -> None:
     cli("render", root=project)
-    out = project / "generated" / "phi3-mini-ultrachat"
+    out = project / "generated" / "phi4-ultrachat"
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     other = tmp_path_factory.mktemp("again")
     shutil.copytree(project / "specs", other / "specs")
     cli("render", root=other)
-    assert first == {p.name: p.read_bytes() for p in (other / "generated" / "phi3-mini-ultrachat").iterdir()}
+    assert first == {p.name: p.read_bytes() for p in (other / "generated" / "phi4-ultrachat").iterdir()}
     for name, body in first.items():
         text = body.decode()
-        assert not re.search(r"20\d\d-\d\d-\d\d|\d{10}", text), name  # no dates or epoch timestamps
+        text = re.sub(r"foundation_model_pin: .*\(2026-07-23\)\)\"\n", "", text)  # the catalog's source date
+        assert not re.search(r"20\d\d-\d\d-\d\d|\d{10}", text), name  # no render dates or epoch timestamps
         assert str(project) not in text, name
         if name.endswith(".yml"):
-            assert text.startswith("# generated from specs/phi3-mini-ultrachat.yaml by `make render` - do not edit")
+            assert text.startswith("# generated from specs/phi4-ultrachat.yaml by `make render` - do not edit")
         if name.endswith(".yml") and name != "manifest.yml":
             assert text.splitlines()[1].startswith("$schema: https://azuremlschemas.azureedge.net/latest/")
 
 
 def test_bumping_run_renames_job_and_model_version(project: Path, cli) -> None:
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
     cli("render", root=project)
-    out = project / "generated" / "phi3-mini-ultrachat"
-    assert "name: phi3-mini-ultrachat-run2\n" in (out / "pipeline-job.yml").read_text()
+    out = project / "generated" / "phi4-ultrachat"
+    assert "name: phi4-ultrachat-run2\n" in (out / "pipeline-job.yml").read_text()
     model = (out / "model.yml").read_text()
-    assert 'version: "2"' in model and "azureml://jobs/phi3-mini-ultrachat-run2/outputs/trained_model" in model
-    assert "model: azureml:Phi-3-mini-4k-instruct-ultrachat-200k:2" in (out / "deployment.yml").read_text()
+    assert 'version: "2"' in model and "azureml://jobs/phi4-ultrachat-run2/outputs/trained_model" in model
+    assert "model: azureml:Phi-4-ultrachat-200k:2" in (out / "deployment.yml").read_text()
 
 
 def test_display_name_follows_the_seed_formula(project: Path, cli) -> None:
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
-    text = spec.read_text().replace("    deepspeed_stage: 2\n", "    deepspeed_stage: 3\n    gradient_accumulation_steps: 4\n"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    text = spec.read_text().replace("    apply_deepspeed: true\n", "    apply_deepspeed: true\n    gradient_accumulation_steps: 4\n"
                                     "    max_seq_length: 2048\n    save_total_limit: 1\n    apply_lora: false\n")
     spec.write_text(text.replace("    apply_lora: true\n", ""))
     cli("render", root=project)
-    job = (project / "generated" / "phi3-mini-ultrachat" / "pipeline-job.yml").read_text()
-    # batch 1 x accumulation 4 x 8 GPUs (ND40rs_v2) x 1 node
-    assert "display_name: Phi-3-mini-4k-instruct-ultrachat-bs32-cosine-ds3-nolora-save_limit1-seqlen2048\n" in job
+    job = (project / "generated" / "phi4-ultrachat" / "pipeline-job.yml").read_text()
+    # batch 1 x accumulation 4 x 1 GPU (NC24ads_A100_v4) x 1 node; deepspeed stage 3 from Phi-4's model defaults
+    assert "display_name: Phi-4-ultrachat-bs4-cosine-ds3-nolora-save_limit1-seqlen2048\n" in job
 
 
 def test_invalid_spec_leaves_previous_output_untouched(project: Path, cli) -> None:
     cli("render", root=project)
-    out = project / "generated" / "phi3-mini-ultrachat"
+    out = project / "generated" / "phi4-ultrachat"
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: -1"))
     result = cli("render", root=project)
     assert result.exit_code == 2
@@ -100,9 +101,9 @@ def test_invalid_spec_leaves_previous_output_untouched(project: Path, cli) -> No
 
 def test_a_failure_while_writing_keeps_the_old_folder(project: Path, cli, monkeypatch) -> None:
     cli("render", root=project)
-    out = project / "generated" / "phi3-mini-ultrachat"
+    out = project / "generated" / "phi4-ultrachat"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: 4"))
     real_open, calls = builtins.open, []
 
@@ -118,41 +119,41 @@ def test_a_failure_while_writing_keeps_the_old_folder(project: Path, cli, monkey
         cli("render", root=project)
     monkeypatch.setattr(builtins, "open", real_open)
     assert before == {p.name: p.read_bytes() for p in out.iterdir()}
-    assert [p.name for p in (project / "generated").iterdir()] == ["phi3-mini-ultrachat"]
+    assert [p.name for p in (project / "generated").iterdir()] == ["phi4-ultrachat"]
 
 
 def test_a_crash_mid_swap_is_repaired_by_the_next_render(project: Path, cli) -> None:
     cli("render", root=project)
     generated = project / "generated"
-    (generated / "phi3-mini-ultrachat").rename(generated / ".phi3-mini-ultrachat.old-abc")
-    (generated / ".phi3-mini-ultrachat.new-def").mkdir()
+    (generated / "phi4-ultrachat").rename(generated / ".phi4-ultrachat.old-abc")
+    (generated / ".phi4-ultrachat.new-def").mkdir()
     result = cli("render", root=project)
     assert result.exit_code == 0
     assert all(line.startswith("unchanged") for line in result.stdout.splitlines())
-    assert [p.name for p in generated.iterdir()] == ["phi3-mini-ultrachat"]
+    assert [p.name for p in generated.iterdir()] == ["phi4-ultrachat"]
 
 
 def test_files_and_experiments_no_longer_produced_are_removed(project: Path, cli) -> None:
     cli("render", root=project)
     generated = project / "generated"
-    (generated / "phi3-mini-ultrachat" / "old-deployment.yml").write_text("stale")
+    (generated / "phi4-ultrachat" / "old-deployment.yml").write_text("stale")
     hand_made = generated / "notes"
     hand_made.mkdir()
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
-    spec.write_text(spec.read_text().replace("name: phi3-mini-ultrachat", "name: phi3-renamed"))
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("name: phi4-ultrachat", "name: phi3-renamed"))
     result = cli("render", root=project)
-    assert "removed   generated/phi3-mini-ultrachat/old-deployment.yml" in result.stdout
+    assert "removed   generated/phi4-ultrachat/old-deployment.yml" in result.stdout
     assert sorted(p.name for p in generated.iterdir()) == ["notes", "phi3-renamed"]
 
 
 def test_rendering_one_spec_leaves_other_experiments_alone(project: Path, cli) -> None:
     cli("render", root=project)
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     other = project / "specs" / "other.yaml"
-    other.write_text(spec.read_text().replace("name: phi3-mini-ultrachat", "name: other"))
+    other.write_text(spec.read_text().replace("name: phi4-ultrachat", "name: other"))
     result = cli("render", "specs/other.yaml", root=project)
     assert result.exit_code == 0
-    assert sorted(p.name for p in (project / "generated").iterdir()) == ["other", "phi3-mini-ultrachat"]
+    assert sorted(p.name for p in (project / "generated").iterdir()) == ["other", "phi4-ultrachat"]
 
 
 def test_no_specs_is_an_error(tmp_path: Path, cli) -> None:

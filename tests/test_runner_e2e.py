@@ -15,7 +15,7 @@ from tests.conftest import REPO
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
 from generator.local.workspace import Emulator
 
-SPEC = "specs/phi3-mini-ultrachat.yaml"
+SPEC = "specs/phi4-ultrachat.yaml"
 
 
 @pytest.fixture
@@ -52,20 +52,23 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     first = run("apply")
     assert first.exit_code == 0, first.stdout + first.stderr
     out = first.stdout
-    assert "foundation model Phi-3-mini-4k-instruct: label latest -> version 15 (pinned for this run)" in out
-    assert "GPUs per node of Standard_ND40rs_v2: 8" in out
-    assert "quota: family standardNDSv2Family in region westeurope: need 80, have 100 of 100 vCPUs" in out
-    assert "[pipeline-job] phi3-mini-ultrachat-run1: Completed" in out
+    assert "foundation model Phi-4 version 8, pinned at render: label latest -> version 8 (catalog: " in out
+    assert "the registry publishes its facts as system metadata" in out
+    assert ("compute size Standard_NC24ads_A100_v4 and deployment size Standard_NC24ads_A100_v4 are on Phi-4's lists "
+            "and meet its minimum specs") in out
+    assert "GPUs per node of Standard_NC24ads_A100_v4: 1" in out
+    assert "quota: family standardNCADSA100v4Family in region westeurope: need 96, have 96 of 96 vCPUs" in out
+    assert "[pipeline-job] phi4-ultrachat-run1: Completed" in out
     assert '[smoke-test] answer: {"output": "(emulated answer to: What are three good ways' in out
     ws = emulator.workspace_path.lower()
-    for path in ("/computes/gpu-cluster-big", "/data/phi3-mini-ultrachat-train_sft/versions/1",
-                 "/data/phi3-mini-ultrachat-test_sft/versions/1", "/jobs/phi3-mini-ultrachat-run1",
-                 "/models/phi-3-mini-4k-instruct-ultrachat-200k/versions/1", "/onlineendpoints/ultrachat-completion",
+    for path in ("/computes/gpu-cluster-big", "/data/phi4-ultrachat-train_sft/versions/1",
+                 "/data/phi4-ultrachat-test_sft/versions/1", "/jobs/phi4-ultrachat-run1",
+                 "/models/phi-4-ultrachat-200k/versions/1", "/onlineendpoints/ultrachat-completion",
                  "/onlineendpoints/ultrachat-completion/deployments/demo"):
         assert ws + path in emulator.resources, path
-    job = emulator.resources[ws + "/jobs/phi3-mini-ultrachat-run1"]["properties"]
+    job = emulator.resources[ws + "/jobs/phi4-ultrachat-run1"]["properties"]
     node_inputs = job["jobs"]["chat_completion_pipeline"]["inputs"]
-    assert node_inputs["mlflow_model_path"]["uri"] == "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/versions/15"
+    assert node_inputs["mlflow_model_path"]["uri"] == "azureml://registries/azureml/models/Phi-4/versions/8"
     endpoint = emulator.resources[ws + "/onlineendpoints/ultrachat-completion"]["properties"]
     assert endpoint["traffic"] == {"demo": 100}
     puts = emulator.count("PUT")
@@ -118,7 +121,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
     second = run("apply")
     assert second.exit_code == 0, second.stdout + second.stderr
-    assert "attach: job phi3-mini-ultrachat-run1 is" in second.stdout
+    assert "attach: job phi4-ultrachat-run1 is" in second.stdout
     assert "[emulator] step finetune: running" in second.stdout  # the job's logs stream while apply waits
     assert "Execution Summary" in second.stdout
     assert emulator.count("PUT", "/jobs/") == 1
@@ -127,12 +130,12 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
 
 def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
-    emulator.behaviour.failing_jobs.add("phi3-mini-ultrachat-run1")
+    emulator.behaviour.failing_jobs.add("phi4-ultrachat-run1")
     result = run("apply")
     assert result.exit_code == 1
-    assert "pipeline job phi3-mini-ultrachat-run1 Failed: UserError: finetune step failed: CUDA out of memory" \
+    assert "pipeline job phi4-ultrachat-run1 Failed: UserError: finetune step failed: CUDA out of memory" \
         in result.stderr
-    assert "studio: https://ml.azure.com/runs/phi3-mini-ultrachat-run1" in result.stderr
+    assert "studio: https://ml.azure.com/runs/phi4-ultrachat-run1" in result.stderr
     assert "[model] not run: pipeline-job did not succeed" in result.stdout
     assert emulator.count("PUT", "/models/") == 0 and emulator.count("PUT", "/deployments/") == 0
     again = run("apply")
@@ -181,10 +184,10 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
-    emulator.behaviour.quota["standardNDSv2Family"] = (40, 50)
+    emulator.behaviour.quota["standardNCADSA100v4Family"] = (40, 50)
     result = run("apply")
     assert result.exit_code == 2
-    assert "family standardNDSv2Family in region westeurope: need 80, have 10 of 50 vCPUs" in result.stderr
+    assert "family standardNCADSA100v4Family in region westeurope: need 96, have 10 of 50 vCPUs" in result.stderr
     assert emulator.count("PUT") == 0
 
 
@@ -224,7 +227,7 @@ def test_status_invoke_destroy_and_no_key_anywhere(workspace: tuple[Path, Emulat
     ws = emulator.workspace_path.lower()
     assert ws + "/onlineendpoints/ultrachat-completion" not in emulator.resources
     assert ws + "/computes/gpu-cluster-big" in emulator.resources
-    assert ws + "/models/phi-3-mini-4k-instruct-ultrachat-200k/versions/1" in emulator.resources
+    assert ws + "/models/phi-4-ultrachat-200k/versions/1" in emulator.resources
     results += [status, answer, refused, destroyed, run("status"), run("plan")]
     assert ws + "/onlineendpoints/ultrachat-completion" not in emulator.resources
     compute_too = run("destroy", "--yes", "--compute")
@@ -252,5 +255,5 @@ def test_plan_offline_prints_order_and_az_commands(workspace: tuple[Path, Emulat
     project, emulator = workspace
     result = CliRunner().invoke(main, ["plan", SPEC, "--offline"])
     assert result.exit_code == 0
-    assert "az ml job create --file generated/phi3-mini-ultrachat/pipeline-job.yml --stream" in result.stdout
+    assert "az ml job create --file generated/phi4-ultrachat/pipeline-job.yml --stream" in result.stdout
     assert emulator.requests == []

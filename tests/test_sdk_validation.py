@@ -19,21 +19,21 @@ logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
 
 @pytest.fixture
 def rendered(project: Path, cli) -> Path:
-    """generated/phi3-mini-ultrachat/ rendered from the example spec."""
+    """generated/phi4-ultrachat/ rendered from the example spec."""
     assert cli("render", root=project).exit_code == 0
-    return project / "generated" / "phi3-mini-ultrachat"
+    return project / "generated" / "phi4-ultrachat"
 
 
 def test_compute_rest_body(rendered: Path) -> None:
     body = sdk.load_compute(rendered / "compute.yml")._to_rest_object().as_dict()["properties"]["properties"]
-    assert body["vmSize"] == "Standard_ND40rs_v2" and body["vmPriority"] == "Dedicated"
+    assert body["vmSize"] == "Standard_NC24ads_A100_v4" and body["vmPriority"] == "Dedicated"
     assert body["scaleSettings"] == {"maxNodeCount": 2, "minNodeCount": 0, "nodeIdleTimeBeforeScaleDown": "PT2M"}
 
 
 def test_data_assets_point_at_the_prepared_files(rendered: Path, project: Path) -> None:
     for file, split in (("data-train.yml", "train_sft"), ("data-test.yml", "test_sft")):
         asset = sdk.load_data(rendered / file)
-        assert (asset.name, asset.version, asset.type) == (f"phi3-mini-ultrachat-{split}", "1", "uri_file")
+        assert (asset.name, asset.version, asset.type) == (f"phi4-ultrachat-{split}", "1", "uri_file")
         uri = asset._to_rest_object().as_dict()["properties"]["dataUri"]
         assert Path(uri) == (project / "data" / "ultrachat_200k" / f"{split}.jsonl").resolve()
 
@@ -41,23 +41,26 @@ def test_data_assets_point_at_the_prepared_files(rendered: Path, project: Path) 
 def test_pipeline_job_rest_body(rendered: Path) -> None:
     job = sdk.load_job(rendered / "pipeline-job.yml")
     rest = job._to_rest_object().as_dict()
-    assert rest["name"] == "phi3-mini-ultrachat-run1"
+    assert rest["name"] == "phi4-ultrachat-run1"
     props = rest["properties"]
-    assert props["experimentName"] == "phi3-mini-ultrachat"
+    assert props["experimentName"] == "phi4-ultrachat"
     assert props["settings"]["force_rerun"] is True and props["settings"]["continue_on_step_failure"] is False
     assert props["outputs"]["trained_model"]["jobOutputType"] == "mlflow_model"
     node = props["jobs"]["chat_completion_pipeline"]
     assert node["componentId"] == "azureml://registries/azureml/components/chat_completion_pipeline/versions/0.0.82"
     inputs = {name: value.get("value", value.get("uri")) for name, value in node["inputs"].items()}
     assert inputs == {
-        "mlflow_model_path": "azureml://registries/azureml/models/Phi-3-mini-4k-instruct/labels/latest",
+        "mlflow_model_path": "azureml://registries/azureml/models/Phi-4/versions/8",
         "compute_model_import": "gpu-cluster-big", "compute_preprocess": "gpu-cluster-big",
         "compute_finetune": "gpu-cluster-big", "compute_model_evaluation": "gpu-cluster-big",
-        "number_of_gpu_to_use_finetuning": "8",
-        "train_file_path": "phi3-mini-ultrachat-train_sft:1", "test_file_path": "phi3-mini-ultrachat-test_sft:1",
+        "number_of_gpu_to_use_finetuning": "1",
+        "train_file_path": "phi4-ultrachat-train_sft:1", "test_file_path": "phi4-ultrachat-test_sft:1",
         "num_train_epochs": "3", "per_device_train_batch_size": "1", "per_device_eval_batch_size": "1",
         "learning_rate": "5e-06", "lr_scheduler_type": "cosine", "apply_lora": "true", "apply_deepspeed": "true",
-        "deepspeed_stage": "2",
+        # Phi-4's model_specific_defaults, for the parameters the spec leaves unset:
+        "deepspeed_stage": "3", "apply_ort": "false", "precision": "16", "ignore_mismatched_sizes": "false",
+        "gradient_accumulation_steps": "1", "logging_strategy": "steps", "logging_steps": "10",
+        "save_total_limit": "1",
     }
     assert node["inputs"]["mlflow_model_path"]["job_input_type"] == "mlflow_model"
     assert node["outputs"]["mlflow_model_folder"]["value"] == "${{parent.outputs.trained_model}}"
@@ -66,7 +69,7 @@ def test_pipeline_job_rest_body(rendered: Path) -> None:
 def test_model_endpoint_and_deployment_rest_bodies(rendered: Path) -> None:
     model = sdk.load_model(rendered / "model.yml")._to_rest_object().as_dict()["properties"]
     assert model["modelType"] == "mlflow_model"
-    assert model["modelUri"] == "azureml://jobs/phi3-mini-ultrachat-run1/outputs/trained_model"
+    assert model["modelUri"] == "azureml://jobs/phi4-ultrachat-run1/outputs/trained_model"
     endpoint = sdk.load_online_endpoint(rendered / "endpoint.yml")
     body = endpoint._to_rest_online_endpoint("westeurope").as_dict()
     assert endpoint.name == "ultrachat-completion" and body["properties"]["authMode"] == "Key"
@@ -74,8 +77,8 @@ def test_model_endpoint_and_deployment_rest_bodies(rendered: Path) -> None:
     body = deployment._to_rest_object("westeurope").as_dict()
     assert body["sku"]["capacity"] == 1
     props = body["properties"]
-    assert props["instanceType"] == "Standard_NC4as_T4_v3"
-    assert props["model"] == "Phi-3-mini-4k-instruct-ultrachat-200k:1"  # the SDK drops "azureml:" offline
+    assert props["instanceType"] == "Standard_NC24ads_A100_v4"
+    assert props["model"] == "Phi-4-ultrachat-200k:1"  # the SDK drops "azureml:" offline
     assert props["livenessProbe"]["initialDelay"] == "PT10M"
     assert props["requestSettings"]["requestTimeout"] == "PT1M30S"
     assert deployment.endpoint_name == "ultrachat-completion"
@@ -101,11 +104,11 @@ def test_validate_catches_what_the_sdk_lets_through(project: Path, rendered: Pat
     _edit(job, "      num_train_epochs: 3\n", "      num_train_epoch: 3\n      lr: ${{parent.inputs.lr}}\n")
     _edit(rendered / "compute.yml", "min_instances: 0", "min_instances: 5")
     _edit(rendered / "deployment.yml", "instance_count: 1", "instance_count: -1")
-    _edit(rendered / "model.yml", "path: azureml://jobs/phi3-mini-ultrachat-run1/outputs/trained_model\n", "")
+    _edit(rendered / "model.yml", "path: azureml://jobs/phi4-ultrachat-run1/outputs/trained_model\n", "")
     result = cli("validate", root=project)
     assert result.exit_code == 2
     lines = [line for line in result.stderr.splitlines() if "warning" not in line]
-    folder = "generated/phi3-mini-ultrachat"
+    folder = "generated/phi4-ultrachat"
     assert lines[:-1] == [
         f"{folder}/compute.yml:7:16: min_instances: min_instances (5) > max_instances (2)",
         f"{folder}/pipeline-job.yml:10:3: settings.force_rerunn: unknown pipeline setting 'force_rerunn' "
@@ -127,9 +130,9 @@ def test_sdk_errors_are_located_and_stripped_of_links(project: Path, rendered: P
     _edit(rendered / "deployment.yml", "  initial_delay: 600\n", "  initial_delay: 600\n  delay: 1\n")
     result = cli("validate", root=project)
     assert result.exit_code == 2
-    assert ("generated/phi3-mini-ultrachat/compute.yml:6:7: tier: azure-ai-ml: Value 'spot' passed is not in set "
+    assert ("generated/phi4-ultrachat/compute.yml:6:7: tier: azure-ai-ml: Value 'spot' passed is not in set "
             "['low_priority', 'dedicated']") in result.stderr
-    assert ("generated/phi3-mini-ultrachat/deployment.yml:10:10: liveness_probe.delay: azure-ai-ml: Unknown field."
+    assert ("generated/phi4-ultrachat/deployment.yml:10:10: liveness_probe.delay: azure-ai-ml: Unknown field."
             in result.stderr)
     assert "https://" not in result.stderr and "Visit this link" not in result.stderr
 
@@ -139,16 +142,16 @@ def test_check_passes_on_fresh_output_and_fails_on_stale(project: Path, rendered
     _edit(rendered / "endpoint.yml", "auth_mode: key", "auth_mode: aml_token")
     result = cli("check", root=project)
     assert result.exit_code == 1
-    assert "stale: generated/phi3-mini-ultrachat/endpoint.yml: out of date" in result.stderr
+    assert "stale: generated/phi4-ultrachat/endpoint.yml: out of date" in result.stderr
     assert "run `make render`" in result.stderr
 
 
 def test_check_fails_when_the_spec_changed_but_was_not_rendered(project: Path, rendered: Path, cli) -> None:
-    spec = project / "specs" / "phi3-mini-ultrachat.yaml"
+    spec = project / "specs" / "phi4-ultrachat.yaml"
     _edit(spec, "traffic_percent: 100", "traffic_percent: 50")
     result = cli("check", root=project)
     assert result.exit_code == 1
-    assert "stale: generated/phi3-mini-ultrachat/manifest.yml: out of date" in result.stderr
+    assert "stale: generated/phi4-ultrachat/manifest.yml: out of date" in result.stderr
 
 
 def test_check_fails_on_an_orphaned_experiment_and_a_missing_file(project: Path, rendered: Path, cli) -> None:
@@ -158,7 +161,7 @@ def test_check_fails_on_an_orphaned_experiment_and_a_missing_file(project: Path,
     (orphan / "manifest.yml").write_text((rendered / "manifest.yml").read_text())
     result = cli("check", root=project)
     assert result.exit_code == 1
-    assert "stale: generated/phi3-mini-ultrachat/model.yml: missing" in result.stderr
+    assert "stale: generated/phi4-ultrachat/model.yml: missing" in result.stderr
     assert "stale: generated/gone: orphaned (its spec is gone)" in result.stderr
 
 
@@ -171,7 +174,7 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
         assert resource["az"].startswith("az ml ")
         if "file" in resource:
             assert (rendered / resource["file"]).is_file()
-            assert f"generated/phi3-mini-ultrachat/{resource['file']}" in resource["az"]
+            assert f"generated/phi4-ultrachat/{resource['file']}" in resource["az"]
     assert [r["id"] for r in manifest["resources"]] == [
         "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic",
         "smoke-test"]

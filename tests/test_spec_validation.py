@@ -55,7 +55,7 @@ def test_problems_of_several_specs_are_reported_together(project: Path, cli) -> 
 
 
 def test_two_specs_with_one_experiment_name_are_refused(project: Path, cli) -> None:
-    shutil.copy(project / "specs" / "phi3-mini-ultrachat.yaml", project / "specs" / "copy.yaml")
+    shutil.copy(project / "specs" / "phi4-ultrachat.yaml", project / "specs" / "copy.yaml")
     result = cli("render", root=project)
     assert result.exit_code == 2
-    assert "experiment 'phi3-mini-ultrachat' is also defined in" in result.stderr
+    assert "experiment 'phi4-ultrachat' is also defined in" in result.stderr

@@ -9,37 +9,20 @@ from pathlib import Path
 import click
 
 from generator.data import DataError
-from generator.data.records import check_file
+from generator.data.records import check_file, check_prepared, prepared_file
 from generator.diagnostics import Problem
-from generator.options import root_option
+from generator.options import load_specs_or_exit, root_option
 from generator.paths import display_path
 from generator.spec import Spec
 
 
 def _spec(path: str, root: Path) -> Spec:
-    from generator.cli import load_specs
-
-    return load_specs(root, [Path(path)], check_data=False)[0]
+    return load_specs_or_exit(root, [Path(path)], check_data=False)[0]
 
 
 def _fail(exc: DataError, code: int = 1) -> None:
     click.echo(f"error: {exc}", err=True)
     sys.exit(code)
-
-
-def prepared_file(spec: Spec, split: str) -> Path:
-    """Where the prepared jsonl of `split` lives."""
-    return spec.root / spec.data["data"]["dir"] / f"{split}.jsonl"
-
-
-def check_prepared(spec: Spec) -> list[Problem]:
-    """Problems in the spec's train/test files that exist (missing ones are for validate/apply to report)."""
-    problems: list[Problem] = []
-    for split in (spec.data["data"]["train_split"], spec.data["data"]["test_split"]):
-        path = prepared_file(spec, split)
-        if path.is_file():
-            problems += check_file(path, display_path(path, spec.root))[1]
-    return problems
 
 
 @click.group()
@@ -59,7 +42,7 @@ def prepare(spec: str, root: Path) -> None:
         run_prepare(loaded, click.echo)
     except DataError as exc:
         _fail(exc)
-    problems = check_prepared(loaded)
+    problems = check_prepared(loaded.root, loaded.data)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -132,7 +115,7 @@ def sample(spec: str, root: Path, split: str, row: int | None, use_random: bool,
     if (row is None) == (not use_random):
         _fail(DataError("give exactly one of --row N or --random"), 2)
     loaded = _spec(spec, root)
-    path = prepared_file(loaded, split)
+    path = prepared_file(loaded.root, loaded.data, split)
     if not path.is_file():
         _fail(DataError(f"{display_path(path, root)} does not exist; run `make data SPEC={loaded.file}`"), 2)
     out = out or root / loaded.data["data"]["dir"] / "sample_score.json"

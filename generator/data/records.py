@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.diagnostics import Problem
+from generator.paths import display_path
 
 ROLES = ("user", "assistant", "system")
 
@@ -69,3 +70,18 @@ def check_file(path: Path, file: str) -> tuple[int, list[Problem]]:
     if count == 0 and not problems:
         problems.append(Problem(file, 0, 0, "", "no records"))
     return count, problems
+
+
+def prepared_file(root: Path, data: dict[str, Any], split: str) -> Path:
+    """Where the prepared jsonl of `split` lives, for a spec's data (with defaults)."""
+    return root / data["data"]["dir"] / f"{split}.jsonl"
+
+
+def check_prepared(root: Path, data: dict[str, Any]) -> list[Problem]:
+    """Problems in the spec's train/test files that exist (missing ones are for validate/apply to report)."""
+    problems: list[Problem] = []
+    for split in (data["data"]["train_split"], data["data"]["test_split"]):
+        path = prepared_file(root, data, split)
+        if path.is_file():
+            problems += check_file(path, display_path(path, root))[1]
+    return problems

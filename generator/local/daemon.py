@@ -79,15 +79,13 @@ def serve(state_dir: Path) -> None:
     state_dir = state_dir.resolve()
     from generator.local.connect import cloud_settings, make_certificates
     from generator.local.executor import LocalExecutor
-    from generator.local.workspace import Behaviour, Emulator, default_registry_models
+    from generator.local.workspace import Behaviour, Emulator
 
     for stale in ("jobs", "deployments"):  # what a previous run left: its jobs and endpoints are gone with it
         shutil.rmtree(state_dir / stale, ignore_errors=True)
     server_pem, ca_pem = make_certificates(state_dir / "tls")
-    models = default_registry_models()
-    models["Phi-3-mini-4k-instruct"]["versions"] = ["1"]
     executor = LocalExecutor(state_dir, server_pem, ca_pem)
-    workspace = Emulator(str(server_pem), str(server_pem), Behaviour(registry_models=models), executor=executor)
+    workspace = Emulator(str(server_pem), str(server_pem), Behaviour(), executor=executor)
     executor.workspace = workspace
     workspace.start()
     done = threading.Event()

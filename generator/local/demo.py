@@ -86,7 +86,7 @@ def eval_loss_change() -> tuple[float, float] | None:
     state = read_state(Path(LOCAL_STATE_DIR))
     if state is None:
         return None
-    run = find_run(MlflowClient(state["tracking_uri"]), "phi3-mini-ultrachat-demo", "phi3-mini-ultrachat-demo-run1")
+    run = find_run(MlflowClient(state["tracking_uri"]), "phi4-ultrachat-demo", "phi4-ultrachat-demo-run1")
     return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
 
 

@@ -25,20 +25,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from generator import catalog, clock
+from generator.catalog.rest import SYSTEM_METADATA, to_rest
+
 PROVIDER = "providers/Microsoft.MachineLearningServices"
 WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
                    r"workspaces/([^/]+)(/.*)?$", re.I)
 REGISTRY_MODEL_RE = re.compile(r"/registries/([^/]+)/models/([^/]+)/versions(?:/([^/]+))?$", re.I)
 REGISTRY_COMPONENT_RE = re.compile(r"/registries/([^/]+)/components/([^/]+)/versions(?:/([^/]+))?$", re.I)
 
-VM_SIZES = [
-    {"name": "Standard_ND40rs_v2", "family": "standardNDSv2Family", "vCPUs": 40, "gpus": 8, "memoryGB": 672},
-    {"name": "Standard_NC24ads_A100_v4", "family": "standardNCADSA100v4Family", "vCPUs": 24, "gpus": 1,
-     "memoryGB": 220},
-    {"name": "Standard_NC4as_T4_v3", "family": "standardNCASv3_T4Family", "vCPUs": 4, "gpus": 1, "memoryGB": 28},
-    {"name": "Standard_NC6s_v3", "family": "standardNCSv3Family", "vCPUs": 6, "gpus": 1, "memoryGB": 112},
-    {"name": "Standard_DS3_v2", "family": "standardDSv2Family", "vCPUs": 4, "gpus": 0, "memoryGB": 14},
-]
+def vm_sizes_body() -> list[dict[str, Any]]:
+    """The vmSizes answer: the catalog's sizes that are not retired, in the REST shape
+    (VirtualMachineSize/list.json in Azure/azure-rest-api-specs: name, family, vCPUs, gpus, memoryGB)."""
+    today = clock.today()
+    rows = []
+    for size in catalog.vm_sizes():
+        if size.vcpus is None or size.gpus is None or size.is_retired(today):
+            continue
+        row: dict[str, Any] = {"name": size.name, "family": size.quota_family, "vCPUs": size.vcpus, "gpus": size.gpus}
+        if size.memory_gib is not None:
+            row["memoryGB"] = size.memory_gib
+        rows.append(row)
+    return rows
 
 
 @dataclass
@@ -63,20 +71,18 @@ class Behaviour:
     taken_endpoint_names: set[str] = field(default_factory=set)
     quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
         "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
-        "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100)})
+        "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
+        "standardNDAMSv4_A100Family": (0, 96), "standardNCadsH100v5Family": (0, 80),
+        "standardNDSH100v5Family": (0, 96)})
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
     poll_after: float = 0.05  # Retry-After on operations in progress (Azure says 10-30 s)
 
 
-def default_registry_models() -> dict[str, dict[str, Any]]:
-    """The azureml registry's Phi-3-mini-4k-instruct, with the tags the seed reads."""
-    return {"Phi-3-mini-4k-instruct": {"versions": ["14", "15"], "tags": {
-        "finetune_compute_allow_list": str(["Standard_ND40rs_v2", "Standard_NC24ads_A100_v4",
-                                            "Standard_ND96asr_v4"]),
-        "inference_compute_allow_list": str(["Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4"]),
-        "model_specific_defaults": str({"apply_deepspeed": "true", "apply_lora": "true", "precision": "16"}),
-    }}}
+def registry_models(shape: str = SYSTEM_METADATA) -> dict[str, dict[str, Any]]:
+    """The registry's models: every model of the catalog, published in `shape` (see catalog/rest.py)."""
+    return {facts.name: {"versions": [facts.version], "archived": facts.archived, **to_rest(facts, shape)}
+            for facts in catalog.models()}
 
 
 class Emulator:
@@ -87,7 +93,7 @@ class Emulator:
                  workspace: str = "ws", location: str = "westeurope", executor: Any = None):
         self.behaviour = behaviour or Behaviour()
         if not self.behaviour.registry_models:
-            self.behaviour.registry_models = default_registry_models()
+            self.behaviour.registry_models = registry_models()
         self.subscription, self.resource_group, self.workspace, self.location = (
             subscription, resource_group, workspace, location)
         self.resources: dict[str, dict[str, Any]] = {}
@@ -236,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif "/registries/" in url.path:
             self._registry(url)
         elif url.path.endswith("/vmSizes"):
-            self._send(200, {"value": VM_SIZES})
+            self._send(200, {"value": vm_sizes_body()})
         elif url.path.endswith("/usages"):
             self._send(200, {"value": [
                 {"id": f"/subscriptions/{emulator.subscription}/usages/{family}", "amlWorkspaceLocation":
@@ -322,13 +328,17 @@ class _Handler(BaseHTTPRequestHandler):
         base = url.path.split("/versions")[0]
 
         def body(v: str) -> dict[str, Any]:
+            properties = {"modelType": "mlflow_model", "flavors": {}, "tags": model.get("tags") or {},
+                          "properties": model.get("properties") or {},
+                          "modelUri": f"azureml://registries/{registry}/models/{name}/versions/{v}",
+                          "isArchived": bool(model.get("archived"))}
+            if model.get("system_metadata"):
+                properties["system_metadata"] = model["system_metadata"]
             return {"id": f"azureml://registries/{registry}/models/{name}/versions/{v}", "name": v,
-                    "type": "Microsoft.MachineLearningServices/registries/models/versions",
-                    "properties": {"modelType": "mlflow_model", "flavors": {}, "tags": model["tags"],
-                                   "properties": {}, "modelUri": f"azureml://registries/{registry}/models/{name}/"
-                                                                 f"versions/{v}", "isArchived": False}}
-        if version is None:
-            self._send(200, {"value": [body(v) for v in reversed(model["versions"])][:1]})
+                    "type": "Microsoft.MachineLearningServices/registries/models/versions", "properties": properties}
+        if version is None:  # an archived model lists no version: azure-ai-ml then raises ValidationException
+            listed = [] if model.get("archived") else [body(v) for v in reversed(model["versions"])][:1]
+            self._send(200, {"value": listed})
         elif version in model["versions"]:
             self._send(200, body(version))
         else:

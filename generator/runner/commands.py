@@ -106,11 +106,11 @@ def _exists(get: Callable[[], Any]) -> bool:
 
 def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Experiment:
     """The experiment of `spec`, refusing a stale or invalid generated/ folder."""
-    from generator.cli import load_specs
+    from generator.options import load_specs_or_exit
     from generator.render import render_spec
     from generator.writer import diff
 
-    loaded = load_specs(root, [Path(spec)])[0]
+    loaded = load_specs_or_exit(root, [Path(spec)])[0]
     folder = root / "generated" / loaded.experiment
     stale = [c for c in diff(folder, render_spec(loaded)) if c.status != "unchanged"]
     if stale:
@@ -170,8 +170,7 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
 
     skip = {"deployment"} if plan_deployment(context, session.experiment.by_kind("online_deployment")).verb \
         == "unchanged" else set()
-    pre = run_preflight(session.ml, session.experiment, session.registry, session.out, skip)
-    context.foundation_model_id = pre.foundation_model_id
+    run_preflight(session.ml, session.experiment, session.registry, session.out, skip)
     outcomes = Graph(session.experiment.resources, context).run()
     failed = {rid: o for rid, o in outcomes.items() if o.status == "failed"}
     summary = ", ".join(f"{rid} {o.status}" for rid, o in outcomes.items())

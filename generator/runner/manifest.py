@@ -36,6 +36,9 @@ class Experiment:
     data_files: dict[str, str]
     resources: list[Resource]
     endpoint_suffix: str = "none"
+    foundation_model_label: str | None = None
+    foundation_model_pin: str = ""
+    parameters_from_model: dict[str, Any] = field(default_factory=dict)
 
     def resource(self, rid: str) -> Resource:
         """The resource with id `rid`."""
@@ -58,7 +61,10 @@ def load_experiment(folder: Path) -> Experiment:
                           extra={k: v for k, v in r.items() if k not in known}) for r in raw["resources"]]
     return Experiment(name=raw["experiment"], folder=folder, spec=raw["spec"],
                       foundation_model=raw["foundation_model"], data_files=raw["data_files"], resources=resources,
-                      endpoint_suffix=raw.get("endpoint_name_suffix", "none"))
+                      endpoint_suffix=raw.get("endpoint_name_suffix", "none"),
+                      foundation_model_label=raw.get("foundation_model_label"),
+                      foundation_model_pin=raw.get("foundation_model_pin", ""),
+                      parameters_from_model=dict(raw.get("parameters_from_model") or {}))
 
 
 def workspace_suffix(subscription: str, resource_group: str, workspace: str) -> str:

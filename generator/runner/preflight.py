@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-import ast
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from generator import catalog, clock
+from generator.catalog import ModelFacts, checks
+from generator.catalog.rest import LiveFacts, from_rest
+from generator.diagnostics import ERROR
+from generator.runner.compat import registry_model_properties
 from generator.runner.errors import EXIT_INPUT, RunnerError, explain
 from generator.runner.manifest import Experiment
 from generator.runner.output import Printer
-from generator.skus import UNSUPPORTED_FINETUNE_SIZES
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")
 # Managed online deployments reserve extra quota for rolling upgrades (20 % on most sizes).
 DEPLOYMENT_RESERVE = 1.2
 
 
-@dataclass
-class PreflightResult:
-    """What pre-flight learnt: the pinned foundation model and the notes printed."""
-
-    foundation_model_id: str
-    notes: list[str] = field(default_factory=list)
-
-
-def _tag_list(tags: dict[str, Any], name: str) -> list[str] | None:
-    if name not in (tags or {}):
-        return None
-    value = ast.literal_eval(tags[name]) if isinstance(tags[name], str) else tags[name]
-    return [str(v) for v in value]
+def vcpus(size: Any) -> int:
+    """vCPUs of a VmSize (the SDK fills `vCPUs` from the REST body, not `v_cp_us`)."""
+    return int(getattr(size, "v_cp_us", None) or size.__dict__.get("vCPUs") or 0)
 
 
 def _usage_family(usage: Any) -> str:
@@ -41,42 +33,120 @@ def _usage_family(usage: Any) -> str:
     return str(name.get("value") if isinstance(name, dict) else getattr(name, "value", name))
 
 
-def vcpus(size: Any) -> int:
-    """vCPUs of a VmSize (the SDK fills `vCPUs` from the REST body, not `v_cp_us`)."""
-    return int(getattr(size, "v_cp_us", None) or size.__dict__.get("vCPUs") or 0)
-
-
 def _yaml(experiment: Experiment, rid: str) -> dict[str, Any]:
     path = experiment.resource(rid).file
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path else {}
 
 
-def resolve_foundation_model(experiment: Experiment, registry_factory: Any, out: Printer) -> Any:
-    """Get the registry model (a label resolved to a version) and print what was pinned."""
+def _no_active_version(registry: str, name: str, exc: Exception) -> RunnerError:
+    facts = catalog.model(registry, name)
+    today = clock.today()
+    why = f"registry {registry} lists no active version of {name} ({exc}): the model is archived or withdrawn"
+    if facts is not None:
+        status = checks.model_status(facts, today)
+        if status:
+            why += f"; the catalog says: {status[0].message}"
+    return RunnerError(why + ". Choose another foundation_model in the spec and render.", EXIT_INPUT)
+
+
+def _get_label(client: Any, registry: str, name: str, label: str) -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return client.models.get(name, label=label)
+    except ResourceNotFoundError:
+        raise RunnerError(f"foundation model {name} is not in registry {registry}: check foundation_model in the "
+                          "spec", EXIT_INPUT) from None
+    except Exception as exc:
+        if type(exc).__name__ == "ValidationException":  # azure-ai-ml's _get_latest: no version is listed
+            raise _no_active_version(registry, name, exc) from None
+        raise explain(exc, f"look up {name} ({label}) in registry {registry}") from None
+
+
+def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer) -> LiveFacts:
+    """The registry's facts about the pinned model version; warn when the label has moved past the pin."""
+    from azure.core.exceptions import ResourceNotFoundError
+
     match = MODEL_URI.match(experiment.foundation_model)
-    if not match:
-        raise RunnerError(f"unexpected foundation model URI {experiment.foundation_model}", EXIT_INPUT)
-    registry, name, kind, ref = match.groups()
+    if not match or match.group(3) != "versions":
+        raise RunnerError(f"the manifest's foundation model {experiment.foundation_model} is not pinned to a "
+                          "version: run `make render`", EXIT_INPUT)
+    registry, name, _, version = match.groups()
     try:
         client = registry_factory(registry)
-        model = client.models.get(name, label=ref) if kind == "labels" else client.models.get(name, version=ref)
     except Exception as exc:
-        from azure.core.exceptions import ResourceNotFoundError
+        raise explain(exc, f"connect to registry {registry}") from None
+    label = experiment.foundation_model_label
+    if label:
+        latest = _get_label(client, registry, name, label)
+        if str(latest.version) != version:
+            out.line("preflight", f"warning: registry {registry} now resolves {name} label {label} to version "
+                                  f"{latest.version}; render pinned version {version} ({experiment.foundation_model_pin})."
+                                  " This run uses the pinned version; to move, run `python -m generator catalog "
+                                  f"refresh --model {name}`, then `make render` and review the diff")
+    try:
+        properties = registry_model_properties(client, name, version)
+    except ResourceNotFoundError:
+        raise RunnerError(f"foundation model {name} version {version} is not in registry {registry}: pin another "
+                          "version in the spec", EXIT_INPUT) from None
+    except Exception as exc:
+        raise explain(exc, f"look up {name} version {version} in registry {registry}") from None
+    live = from_rest(registry, name, version, properties, {"registry": registry, "date": clock.today().isoformat()})
+    shapes = " and ".join(live.shapes) or "neither system metadata nor legacy tags"
+    out.line("preflight", f"foundation model {name} version {version}, pinned at render: "
+                          f"{experiment.foundation_model_pin}; the registry publishes its facts as {shapes}")
+    return live
 
-        if isinstance(exc, ResourceNotFoundError):
-            raise RunnerError(f"foundation model {name} ({kind[:-1]} {ref}) is not in registry {registry}: check "
-                              "foundation_model in the spec", EXIT_INPUT) from None
-        raise explain(exc, f"look up {name} in registry {registry}") from None
-    how = f"label {ref} -> version {model.version}" if kind == "labels" else f"version {model.version}"
-    out.line("preflight", f"foundation model {name}: {how} (pinned for this run), id {model.id}")
-    return model
+
+def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Printer) -> None:
+    """The catalog's checks on the live facts; print warnings and drift, raise on errors (exit 2)."""
+    facts, today = live.facts, clock.today()
+    findings = checks.model_status(facts, today)
+    if live.has_size_lists:
+        findings += checks.finetune_size(facts, compute_size) + checks.inference_size(facts, instance_type)
+    else:
+        out.line("preflight", f"warning: registry {facts.registry} publishes no fine-tune or inference size list for "
+                              f"{facts.name} {facts.version}: compute.size and deployment.instance_type are not checked "
+                              "against the model")
+    for line in drift(catalog.model(facts.registry, facts.name), facts):
+        out.line("preflight", f"drift from the catalog: {line}")
+    for finding in findings:
+        if finding.severity != ERROR:
+            out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
+    errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
+    if errors:
+        raise RunnerError("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors), EXIT_INPUT)
+    if live.has_size_lists:
+        out.line("preflight", f"compute size {compute_size} and deployment size {instance_type} are on "
+                              f"{facts.name}'s lists and meet its minimum specs")
+
+
+def drift(known: ModelFacts | None, live: ModelFacts) -> list[str]:
+    """How the live registry's facts differ from the catalog's (empty for a model the catalog lacks)."""
+    if known is None:
+        return [f"{live.name} is not in the catalog; run `python -m generator catalog refresh --model {live.name}` "
+                "to add it"]
+    pairs = [("latest version", known.version, live.version), ("archived", known.archived, live.archived)]
+    for stage in ("finetune", "inference"):
+        ours, theirs = getattr(known, stage), getattr(live, stage)
+        if theirs.computes:
+            pairs.append((f"{stage} sizes", list(ours.computes), list(theirs.computes)))
+        if theirs.min_sku_spec:
+            pairs.append((f"{stage} minimum", ours.min_sku_spec, theirs.min_sku_spec))
+        for kind in ("deprecation_date", "retirement_date"):
+            if getattr(theirs, kind) is not None:
+                pairs.append((f"{stage} {kind.replace('_', ' ')}", getattr(ours, kind), getattr(theirs, kind)))
+    if live.model_specific_defaults:
+        pairs.append(("model_specific_defaults", known.model_specific_defaults, live.model_specific_defaults))
+    lines = [f"{what}: catalog {ours} -> registry {theirs}" for what, ours, theirs in pairs if ours != theirs]
+    return lines + (["run `python -m generator catalog refresh` and `make render` to take the registry's facts"]
+                    if lines else [])
 
 
 def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: Printer,
-                  skip_existing: set[str]) -> PreflightResult:
+                  skip_existing: set[str]) -> None:
     """Every check; raise RunnerError (exit 2) on the first that fails, after printing what passed."""
-    model = resolve_foundation_model(experiment, registry_factory, out)
-    tags = model.tags or {}
+    live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
     job = _yaml(experiment, "pipeline-job")
     node = next(iter(job["jobs"].values()))
@@ -93,15 +163,7 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
         raise RunnerError(f"compute {existing.name} is in Failed state: delete it (destroy --compute) or choose "
                           "another compute.name", EXIT_INPUT)
     size = existing.size if existing is not None else compute_file["size"]
-
-    allow = _tag_list(tags, "finetune_compute_allow_list")
-    if allow is not None:
-        if size.lower() not in {a.lower() for a in allow}:
-            raise RunnerError(f"compute size {size} is not in the model's finetune_compute_allow_list: "
-                              f"{', '.join(allow)}; change compute.size", EXIT_INPUT)
-        out.line("preflight", f"compute size {size} is in the model's finetune_compute_allow_list")
-    elif size.lower() in UNSUPPORTED_FINETUNE_SIZES:
-        raise RunnerError(f"compute size {size} is not supported for fine-tuning; change compute.size", EXIT_INPUT)
+    check_model(live, size, deployment["instance_type"], out)
 
     sizes = {s.name.lower(): s for s in ml.compute.list_sizes()}
     found = sizes.get(size.lower())
@@ -112,22 +174,11 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
         raise RunnerError(f"{size} has {found.gpus} GPU(s) per node but the job uses number_of_gpu_to_use_finetuning="
                           f"{gpus_wanted}: set compute.gpus_per_node to {found.gpus} and render", EXIT_INPUT)
     out.line("preflight", f"GPUs per node of {size}: {found.gpus} (matches number_of_gpu_to_use_finetuning)")
-
-    instance_type = deployment["instance_type"]
-    inference_allow = _tag_list(tags, "inference_compute_allow_list")
-    if inference_allow is not None and instance_type.lower() not in {a.lower() for a in inference_allow}:
-        raise RunnerError(f"deployment instance_type {instance_type} is not in the model's "
-                          f"inference_compute_allow_list: {', '.join(inference_allow)}; change "
-                          "deployment.instance_type", EXIT_INPUT)
-
-    defaults = tags.get("model_specific_defaults")
-    if defaults:
-        overrides = ast.literal_eval(defaults) if isinstance(defaults, str) else defaults
-        shown = ", ".join(f"{k}={v} (job: {node['inputs'].get(k, 'component default')})" for k, v in overrides.items())
-        out.line("preflight", f"model_specific_defaults override these parameters in the cloud: {shown}")
-
+    if experiment.parameters_from_model:
+        shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
+        out.line("preflight", f"parameters from {live.facts.name}'s model_specific_defaults (rendered into the job): "
+                              f"{shown}")
     check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out)
-    return PreflightResult(model.id)
 
 
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],

@@ -22,7 +22,6 @@ from generator.runner.output import Printer, elapsed
 
 RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
            "CancelRequested"}
-JOB_NODE_INPUT = "mlflow_model_path"
 
 
 @dataclass
@@ -44,7 +43,6 @@ class Context:
     endpoint_name: str
     poll_interval: float = 10.0
     heartbeat: float = 60.0
-    foundation_model_id: str | None = None
     stream_logs: bool = False
     accepted: dict[str, threading.Event] = field(default_factory=dict)
 
@@ -181,14 +179,6 @@ def _endpoint_error(exc: Exception, ctx: Context) -> RunnerError:
 
 
 # ---------------------------------------------------------------------------- pipeline job
-def _job_overrides(ctx: Context, res: Resource) -> dict[str, Any]:
-    if not ctx.foundation_model_id:
-        return {}
-    data = yaml.safe_load(res.file.read_text(encoding="utf-8")) if res.file else {}
-    node = next(iter(data.get("jobs", {})))
-    return {f"jobs.{node}.inputs.{JOB_NODE_INPUT}.path": ctx.foundation_model_id}
-
-
 def plan_job(ctx: Context, res: Resource) -> Action:
     current = _not_found(lambda: ctx.ml.jobs.get(res.name))
     if current is None:
@@ -208,7 +198,7 @@ def apply_job(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_job
 
     if action.verb == "create":
-        job = ctx.load(res, load_job, _job_overrides(ctx, res))
+        job = ctx.load(res, load_job)
         submitted = ctx.ml.jobs.create_or_update(job)
         ctx.out.line(res.id, f"submitted {submitted.name}: {getattr(submitted, 'studio_url', '')}")
     wait_for_job(ctx, res)

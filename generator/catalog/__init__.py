@@ -1,0 +1,240 @@
+"""The registry catalog: facts about registry models and VM sizes, each with its source.
+
+The facts live in `models.yml` and `vm_sizes.yml` beside this module; this module is the only
+reader. Render's rules, the runner's pre-flight, the local workspace's registry and the
+`catalog` commands all ask it. It never touches the network and never imports azure-ai-ml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+CATALOG_DIR = Path(__file__).resolve().parent
+MODELS_FILE = CATALOG_DIR / "models.yml"
+SIZES_FILE = CATALOG_DIR / "vm_sizes.yml"
+
+
+@dataclass(frozen=True)
+class SkuSpec:
+    """A minimum SKU spec as the registry publishes it: "vCPUs|GPUs|memory GiB|disk GiB"."""
+
+    vcpus: int
+    gpus: int
+    memory_gib: int
+    disk_gib: int
+
+    @classmethod
+    def parse(cls, text: str | None) -> "SkuSpec | None":
+        """The spec in `text`, or None when there is none or it is not of that form."""
+        parts = str(text or "").split("|")
+        if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+            return None
+        return cls(*(int(p) for p in parts))
+
+    def __str__(self) -> str:
+        return f"{self.vcpus} vCPUs, {self.gpus} GPU(s), {self.memory_gib} GiB memory, {self.disk_gib} GiB disk"
+
+    def shortfalls(self, size: "VmSize") -> list[str]:
+        """What `size` lacks against this minimum (figures the catalog does not know are skipped)."""
+        pairs = [("vCPUs", size.vcpus, self.vcpus), ("GPU(s)", size.gpus, self.gpus),
+                 ("GiB memory", size.memory_gib, self.memory_gib), ("GiB disk", size.temp_disk_gib, self.disk_gib)]
+        return [f"{have} {what} < {need}" for what, have, need in pairs if have is not None and have < need]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Fine-tuning or inference of one model: dates, allowed sizes and minimum spec."""
+
+    deprecation_date: dt.date | None = None
+    retirement_date: dt.date | None = None
+    computes: tuple[str, ...] = ()
+    min_sku_spec: str | None = None
+
+    def retired(self, today: dt.date) -> bool:
+        """Whether the retirement date has come."""
+        return self.retirement_date is not None and today >= self.retirement_date
+
+    def allows(self, size: str) -> bool:
+        """Whether `size` is on the list (case-insensitive, as Azure compares SKU names)."""
+        return size.lower() in {c.lower() for c in self.computes}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stage as the catalog file stores it."""
+        return {"deprecation_date": _iso(self.deprecation_date), "retirement_date": _iso(self.retirement_date),
+                "computes": list(self.computes), "min_sku_spec": self.min_sku_spec}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the registry publishes about one model's latest version."""
+
+    registry: str
+    name: str
+    version: str
+    archived: bool = False
+    fine_tuning_tasks: tuple[str, ...] = ()
+    inference_tasks: tuple[str, ...] = ()
+    finetune: Stage = field(default_factory=Stage)
+    inference: Stage = field(default_factory=Stage)
+    text_context_window: int | None = None
+    model_specific_defaults: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+
+    def status(self, today: dt.date) -> str:
+        """live / deprecated on D / retired on D (for fine-tuning), or archived."""
+        if self.finetune.retired(today):
+            return f"retired on {self.finetune.retirement_date}" + (" (archived)" if self.archived else "")
+        if self.archived:
+            return "archived"
+        if self.finetune.deprecation_date is not None:
+            return f"deprecated on {self.finetune.deprecation_date}"
+        return "live"
+
+    def live(self, today: dt.date) -> bool:
+        """Fine-tunable today: not archived and fine-tuning not retired."""
+        return not self.archived and not self.finetune.retired(today)
+
+    def source_text(self) -> str:
+        """Where these facts come from, in one line."""
+        src = self.source
+        if "repository" in src:
+            return f"{src['repository']} {src.get('path', '')} @{str(src.get('commit', ''))[:8]} ({src.get('date')})"
+        return f"registry {src.get('registry')} ({src.get('date')})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The model as the catalog file stores it."""
+        return {"registry": self.registry, "name": self.name, "version": self.version, "archived": self.archived,
+                "tasks": {"fine_tuning": list(self.fine_tuning_tasks), "inference": list(self.inference_tasks)},
+                "finetune": self.finetune.as_dict(), "inference": self.inference.as_dict(),
+                "text_context_window": self.text_context_window,
+                "model_specific_defaults": dict(self.model_specific_defaults), "source": dict(self.source)}
+
+
+@dataclass(frozen=True)
+class VmSize:
+    """One VM size: its figures, quota family and retirement, with the page they come from."""
+
+    name: str
+    vcpus: int | None
+    gpus: int | None
+    gpu: str | None
+    memory_gib: int | None
+    temp_disk_gib: int | None
+    quota_family: str
+    retired: dt.date | None
+    source: str
+    retirement_source: str | None = None
+
+    def is_retired(self, today: dt.date) -> bool:
+        """Whether the size's retirement date has come."""
+        return self.retired is not None and today >= self.retired
+
+
+def _date(value: Any) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _stage(raw: dict[str, Any] | None) -> Stage:
+    raw = raw or {}
+    return Stage(_date(raw.get("deprecation_date")), _date(raw.get("retirement_date")),
+                 tuple(raw.get("computes") or ()), raw.get("min_sku_spec"))
+
+
+def model_from_dict(raw: dict[str, Any]) -> ModelFacts:
+    """A catalog entry as ModelFacts."""
+    tasks = raw.get("tasks") or {}
+    return ModelFacts(registry=raw["registry"], name=raw["name"], version=str(raw["version"]),
+                      archived=bool(raw.get("archived")), fine_tuning_tasks=tuple(tasks.get("fine_tuning") or ()),
+                      inference_tasks=tuple(tasks.get("inference") or ()), finetune=_stage(raw.get("finetune")),
+                      inference=_stage(raw.get("inference")), text_context_window=raw.get("text_context_window"),
+                      model_specific_defaults=dict(raw.get("model_specific_defaults") or {}),
+                      source=dict(raw.get("source") or {}))
+
+
+def load_models(path: Path = MODELS_FILE) -> list[ModelFacts]:
+    """Every model in the catalog file at `path`."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [model_from_dict(entry) for entry in raw.get("models") or []]
+
+
+MODELS_HEADER = """\
+# The registry catalog: what the azureml registry publishes about chat-completion fine-tunable
+# models, one entry per model (its latest version). Read by render, pre-flight, the local
+# workspace and `python -m generator catalog models`; rewritten by `python -m generator catalog
+# refresh`, which reads the live registry. Every entry names its source: a file of the public
+# Azure/azureml-assets repository at a commit (from which the registry publishes), or
+# "registry <name>" with the date of a refresh. Dates are ISO dates (UTC).
+# min_sku_spec is "vCPUs|GPUs|memory GiB|disk GiB", as published. model_specific_defaults are kept
+# as published (strings stay strings).
+"""
+
+
+def dump_models(models: Iterable[ModelFacts]) -> str:
+    """The catalog file's text for `models`: sorted by registry and name, byte-for-byte deterministic."""
+    entries = [m.as_dict() for m in sorted(models, key=lambda m: (m.registry, m.name.lower()))]
+    return MODELS_HEADER + yaml.safe_dump({"models": entries}, sort_keys=False, width=120, allow_unicode=True)
+
+
+@lru_cache(maxsize=1)
+def _default_models() -> tuple[ModelFacts, ...]:
+    return tuple(load_models(MODELS_FILE))
+
+
+def models() -> tuple[ModelFacts, ...]:
+    """Every model of the project's catalog."""
+    return _default_models()
+
+
+def model(registry: str, name: str) -> ModelFacts | None:
+    """The catalog's facts about `name` in `registry` (exact name, as the registry spells it), or None."""
+    return next((m for m in models() if m.registry == registry and m.name == name), None)
+
+
+def live_models(today: dt.date, task: str = "chat-completion", registry: str | None = None) -> list[ModelFacts]:
+    """Models fine-tunable today for `task`."""
+    return [m for m in models() if m.live(today) and task in m.fine_tuning_tasks
+            and (registry is None or m.registry == registry)]
+
+
+@lru_cache(maxsize=1)
+def _sizes() -> dict[str, VmSize]:
+    raw = yaml.safe_load(SIZES_FILE.read_text(encoding="utf-8")) or {}
+    sizes = {}
+    for row in raw.get("sizes") or []:
+        size = VmSize(name=row["name"], vcpus=row.get("vcpus"), gpus=row.get("gpus"), gpu=row.get("gpu"),
+                      memory_gib=row.get("memory_gib"), temp_disk_gib=row.get("temp_disk_gib"),
+                      quota_family=row["quota_family"], retired=_date(row.get("retired")), source=row["source"],
+                      retirement_source=row.get("retirement_source"))
+        sizes[size.name.lower()] = size
+    return sizes
+
+
+def vm_sizes() -> list[VmSize]:
+    """Every VM size the catalog knows."""
+    return list(_sizes().values())
+
+
+def vm_size(name: str) -> VmSize | None:
+    """The catalog's facts about VM size `name` (case-insensitive), or None."""
+    return _sizes().get(name.lower())
+
+
+def suggest_sizes(name: str) -> list[str]:
+    """Known size names close to `name` (for "did you mean")."""
+    names = {s.name.lower(): s.name for s in vm_sizes()}
+    return [names[n] for n in difflib.get_close_matches(name.lower(), list(names), n=2, cutoff=0.8)]

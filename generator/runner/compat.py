@@ -1,0 +1,19 @@
+"""The private azure-ai-ml surface the runner depends on, gathered in one place (each use is tested).
+
+azure-ai-ml 1.35.2 reads a registry model version into an `arm_ml_service` ModelVersion whose
+properties have no `system_metadata` field, so `Model._from_rest_object` leaves
+`Model._system_metadata` as None for every registry model: the public `models.get` loses the facts
+the registry publishes there since 2026-06-16. The hybrid ModelVersion keeps the raw answer, so
+the runner reads it through the operations' private `_get`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def registry_model_properties(registry_client: Any, name: str, version: str) -> dict[str, Any]:
+    """The REST `properties` of registry model `name` at `version`: tags, properties, system metadata."""
+    raw = registry_client.models._get(name, version)  # pylint: disable=protected-access
+    body = raw.as_dict() if hasattr(raw, "as_dict") else dict(raw)
+    return dict(body.get("properties") or {})
