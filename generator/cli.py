@@ -12,6 +12,7 @@ from generator.diagnostics import ERROR, InvalidInput, Problem
 from generator.options import load_specs_or_exit, report, root_option
 from generator.paths import display_path
 from generator.render import render_spec
+from generator.spec import Spec
 from generator import writer
 from generator.catalog.commands import catalog_group
 from generator.data.commands import data
@@ -37,6 +38,13 @@ def _spec_paths(root: Path, specs: tuple[str, ...]) -> list[Path]:
     return found
 
 
+def model_defaults_line(spec: Spec) -> str:
+    """Which parameters of `spec` came from its model's model_specific_defaults, and which the spec kept."""
+    used = ", ".join(f"{k}={v}" for k, v in spec.model_defaults.applied.items())
+    kept = f" (the spec's own values win: {', '.join(spec.model_defaults.kept)})" if spec.model_defaults.kept else ""
+    return f"{spec.experiment}: from {spec.model_facts.name}'s model_specific_defaults: {used}{kept}"
+
+
 @click.group()
 def main() -> None:
     """Turn experiment specs into Azure ML YAML and apply them."""
@@ -59,6 +67,9 @@ def render(specs: tuple[str, ...], root: Path) -> None:
             changes += writer.remove_folder(folder)
     for change in changes:
         click.echo(f"{change.status:<9} {display_path(change.path, root)}")
+    for spec in loaded:
+        if spec.model_defaults.applied:
+            click.echo(model_defaults_line(spec))
 
 
 @main.command()

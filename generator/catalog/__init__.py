@@ -237,4 +237,4 @@ def vm_size(name: str) -> VmSize | None:
 def suggest_sizes(name: str) -> list[str]:
     """Known size names close to `name` (for "did you mean")."""
     names = {s.name.lower(): s.name for s in vm_sizes()}
-    return [names[n] for n in difflib.get_close_matches(name.lower(), list(names), n=2, cutoff=0.8)]
+    return [names[n] for n in difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.8)]
