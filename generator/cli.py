@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterable
 
 import click
 
-from generator.diagnostics import ERROR, InvalidInput, Problem
+from generator.diagnostics import ERROR
 from generator.options import load_specs_or_exit, report, root_option
 from generator.paths import display_path
 from generator.render import render_spec

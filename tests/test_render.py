@@ -39,11 +39,13 @@ def test_example_renders_exactly_the_golden_files(tmp_path: Path, cli) -> None:
 
 def test_render_prints_one_line_per_file(project: Path, cli) -> None:
     first = cli("render", root=project)
-    assert first.stdout.splitlines() == [f"created   generated/phi4-ultrachat/{name}" for name in sorted(
+    *files, defaults = first.stdout.splitlines()
+    assert files == [f"created   generated/phi4-ultrachat/{name}" for name in sorted(
         ["compute.yml", "data-train.yml", "data-test.yml", "pipeline-job.yml", "model.yml", "endpoint.yml",
          "deployment.yml", "sample-request.json", "manifest.yml"])]
+    assert defaults.startswith("phi4-ultrachat: from Phi-4's model_specific_defaults: deepspeed_stage=3, ")
     second = cli("render", root=project)
-    assert all(line.startswith("unchanged ") for line in second.stdout.splitlines())
+    assert all(line.startswith("unchanged ") for line in second.stdout.splitlines()[:-1])
 
 
 def test_output_is_deterministic_and_has_headers(project: Path, cli, tmp_path_factory) -> None:
@@ -129,7 +131,7 @@ def test_a_crash_mid_swap_is_repaired_by_the_next_render(project: Path, cli) -> 
     (generated / ".phi4-ultrachat.new-def").mkdir()
     result = cli("render", root=project)
     assert result.exit_code == 0
-    assert all(line.startswith("unchanged") for line in result.stdout.splitlines())
+    assert all(line.startswith("unchanged") for line in result.stdout.splitlines()[:-1])
     assert [p.name for p in generated.iterdir()] == ["phi4-ultrachat"]
 
 

@@ -80,7 +80,7 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "unchanged"] * 8 + ["run"]
+        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"]
 
 
 def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) -> None:
@@ -256,4 +256,7 @@ def test_plan_offline_prints_order_and_az_commands(workspace: tuple[Path, Emulat
     result = CliRunner().invoke(main, ["plan", SPEC, "--offline"])
     assert result.exit_code == 0
     assert "az ml job create --file generated/phi4-ultrachat/pipeline-job.yml --stream" in result.stdout
+    assert result.stdout.startswith("foundation model azureml://registries/azureml/models/Phi-4/versions/8: label "
+                                    "latest -> version 8 (catalog: ")
+    assert "parameters from the model's model_specific_defaults: deepspeed_stage=3, apply_ort=false" in result.stdout
     assert emulator.requests == []

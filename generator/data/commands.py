@@ -10,7 +10,6 @@ import click
 
 from generator.data import DataError
 from generator.data.records import check_file, check_prepared, prepared_file
-from generator.diagnostics import Problem
 from generator.options import load_specs_or_exit, root_option
 from generator.paths import display_path
 from generator.spec import Spec

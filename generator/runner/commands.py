@@ -125,6 +125,14 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Ex
     return load_experiment(folder)
 
 
+def _model_lines(experiment: Experiment) -> None:
+    """The foundation model's pin and the parameters its defaults supplied, as plan prints them."""
+    click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
+    if experiment.parameters_from_model:
+        click.echo("parameters from the model's model_specific_defaults: "
+                   + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
+
+
 @click.command()
 @_options
 @click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
@@ -135,6 +143,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     """Show what apply would do to each resource, against the live workspace."""
     if offline:
         experiment = load_ready_experiment(spec, root, validate=False)
+        _model_lines(experiment)
         for res in experiment.resources:
             deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
             click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
@@ -142,6 +151,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     from generator.runner.reconcile import PLANNERS
 
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
+    _model_lines(session.experiment)
     context = session.context()
     for res in session.experiment.resources:
         action = PLANNERS[res.kind](context, res)
