@@ -84,9 +84,18 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
 
 
 def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) -> None:
+    import threading
+
     project, emulator = workspace
-    emulator.behaviour.latency.compute = 1.5
-    emulator.behaviour.latency.endpoint = 1.5
+    gates = [emulator.gate("compute", "gpu-cluster-big"), emulator.gate("endpoint", "ultrachat-completion")]
+
+    def open_once_both_were_requested() -> None:  # neither finishes before both have started
+        emulator.wait_for_request("PUT", "/computes/gpu-cluster-big", 1)
+        emulator.wait_for_request("PUT", "/onlineEndpoints/ultrachat-completion", 1)
+        for gate in gates:
+            gate.set()
+
+    threading.Thread(target=open_once_both_were_requested, daemon=True).start()
     result = run("apply")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -104,8 +113,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     from generator.runner import reconcile
 
     project, emulator = workspace
-    emulator.behaviour.latency.job_queued = 4.0  # still queued when the second apply looks, even on a busy machine
-    emulator.behaviour.latency.job_running = 0.5
+    job = emulator.gate("job", "phi4-ultrachat-run1")  # the job runs until the test lets it finish
     real_wait = reconcile.wait_for_job
 
     def interrupted(ctx: Any, res: Any) -> None:
@@ -119,6 +127,13 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     assert emulator.count("PUT", "/jobs/") == 1
     assert emulator.count("PUT", "/models/") == 0
     monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
+    logs_read = emulator.count("GET", "/logs/phi4-ultrachat-run1")
+
+    def finish_once_the_second_apply_has_read_the_logs() -> None:
+        emulator.wait_for_request("GET", "/logs/phi4-ultrachat-run1", logs_read + 1)
+        job.set()
+
+    threading.Thread(target=finish_once_the_second_apply_has_read_the_logs, daemon=True).start()
     second = run("apply")
     assert second.exit_code == 0, second.stdout + second.stderr
     assert "attach: job phi4-ultrachat-run1 is" in second.stdout
@@ -191,15 +206,20 @@ def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path,
     assert emulator.count("PUT") == 0
 
 
+@pytest.mark.parametrize("surfaces_in", ["request", "operation"])
 def test_taken_endpoint_name_is_explained_and_the_suffix_option_fixes_it(
-        workspace: tuple[Path, Emulator]) -> None:
+        workspace: tuple[Path, Emulator], surfaces_in: str) -> None:
     project, emulator = workspace
     emulator.behaviour.taken_endpoint_names.add("ultrachat-completion")
+    emulator.behaviour.endpoint_conflict_in = surfaces_in
     result = run("apply")
     assert result.exit_code == 2
+    assert ("create endpoint ultrachat-completion: There is already an endpoint with this name, Endpoint name needs "
+            "to be unique within a region. Try some other name.") in result.stderr
     assert "online endpoint names are unique per Azure region" in result.stderr
     assert "endpoint.name_suffix: workspace" in result.stderr
-    assert emulator.count("PUT", "/jobs/") == 0  # the job waits until the endpoint name is accepted
+    assert "[pipeline-job] not run: endpoint did not succeed" in result.stdout
+    assert emulator.count("PUT", "/jobs/") == 0  # no GPU time for a run that could not be deployed
     spec = project / SPEC
     spec.write_text(spec.read_text().replace("  auth_mode: key\n", "  auth_mode: key\n  name_suffix: workspace\n"))
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
@@ -260,3 +280,72 @@ def test_plan_offline_prints_order_and_az_commands(workspace: tuple[Path, Emulat
                                     "latest -> version 8 (catalog: ")
     assert "parameters from the model's model_specific_defaults: deepspeed_stage=3, apply_ort=false" in result.stdout
     assert emulator.requests == []
+
+
+def test_the_job_is_submitted_only_once_the_endpoint_exists(workspace: tuple[Path, Emulator]) -> None:
+    import threading
+
+    project, emulator = workspace
+    endpoint = emulator.gate("endpoint", "ultrachat-completion")
+    seen: dict[str, int] = {}
+
+    def open_after_compute_and_data_are_done() -> None:
+        for what in ("/data/phi4-ultrachat-train_sft/versions/1", "/data/phi4-ultrachat-test_sft/versions/1"):
+            emulator.wait_for_request("PUT", what, 1)
+        emulator.wait_until(lambda: emulator.polls.get("compute:gpu-cluster-big", 0) >= 1, "the compute created")
+        polls = emulator.polls.get("endpoint:ultrachat-completion", 0)
+        emulator.wait_until(lambda: emulator.polls.get("endpoint:ultrachat-completion", 0) >= polls + 3,
+                            "apply polling the endpoint after compute and data were done")
+        seen["jobs while the endpoint was creating"] = emulator.count("PUT", "/jobs/")
+        seen["endpoint state"] = emulator.resources[emulator.workspace_path.lower()
+                                                    + "/onlineendpoints/ultrachat-completion"]["properties"][
+                                                        "provisioningState"]
+        endpoint.set()
+
+    threading.Thread(target=open_after_compute_and_data_are_done, daemon=True).start()
+    result = run("apply")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert seen == {"jobs while the endpoint was creating": 0, "endpoint state": "Creating"}
+    assert emulator.count("PUT", "/jobs/") == 1
+
+
+def test_a_failed_endpoint_is_reported_then_repaired_and_no_job_runs_meanwhile(
+        workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.failing_endpoints.add("ultrachat-completion")
+    first = run("apply")
+    assert first.exit_code == 1
+    assert "EndpointProvisioningFailed: the emulator was told to fail this endpoint" in first.stderr
+    assert emulator.count("PUT", "/jobs/") == 0
+    plan = run("plan")
+    assert "repair    endpoint      ultrachat-completion\n          provisioning state Failed: apply recreates it" \
+        in plan.stdout
+    again = run("apply")  # still failing: reported, never "unchanged", and still no job
+    assert again.exit_code == 1 and "[endpoint] unchanged" not in again.stdout
+    assert emulator.count("PUT", "/jobs/") == 0
+    emulator.behaviour.failing_endpoints.clear()
+    fixed = run("apply")
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert "[endpoint] repair: provisioning state Failed: apply recreates it" in fixed.stdout
+    assert emulator.count("PUT", "/jobs/") == 1
+
+
+def test_a_failed_deployment_is_repaired_by_the_next_apply(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.failing_deployments.add("demo")
+    first = run("apply")
+    assert first.exit_code == 1 and "DeploymentFailed: the emulator was told to fail this deployment" in first.stderr
+    assert "repair    deployment    demo" in run("plan").stdout
+    emulator.behaviour.failing_deployments.clear()
+    fixed = run("apply")
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert "[deployment] repair: provisioning state Failed: apply recreates it" in fixed.stdout
+    assert "[pipeline-job] unchanged" in fixed.stdout
+
+
+def test_compute_comes_back_upper_cased_and_is_still_unchanged(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    compute = emulator.resources[emulator.workspace_path.lower() + "/computes/gpu-cluster-big"]["properties"]
+    assert compute["properties"]["vmSize"] == "STANDARD_NC24ADS_A100_V4" and compute["provisioningState"] == "Succeeded"
+    assert "[compute] unchanged" in run("apply").stdout

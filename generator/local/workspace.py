@@ -29,6 +29,10 @@ from generator import catalog, clock
 from generator.catalog.rest import SYSTEM_METADATA, to_rest
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
+# Azure's message for an endpoint name used elsewhere in the region: azureml-examples PR #1931, matched in
+# Azure/azureml-assets assets/aml-benchmark/tests/test_utils.py.
+ENDPOINT_NAME_TAKEN = ("There is already an endpoint with this name, Endpoint name needs to be unique within a "
+                       "region. Try some other name.")
 WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
                    r"workspaces/([^/]+)(/.*)?$", re.I)
 REGISTRY_MODEL_RE = re.compile(r"/registries/([^/]+)/models/([^/]+)/versions(?:/([^/]+))?$", re.I)
@@ -69,6 +73,11 @@ class Behaviour:
     fault_seed: int = 1
     failing_jobs: set[str] = field(default_factory=set)
     taken_endpoint_names: set[str] = field(default_factory=set)
+    # Where a taken name surfaces: "request" (the PUT is refused) or "operation" (the PUT is accepted and
+    # the long-running operation fails). Public material records the message, not which of the two.
+    endpoint_conflict_in: str = "request"
+    failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed
+    failing_deployments: set[str] = field(default_factory=set)
     quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
         "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
         "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
@@ -76,7 +85,15 @@ class Behaviour:
         "standardNDSH100v5Family": (0, 96)})
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
+    # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
+    # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
+    gates: dict[str, threading.Event] = field(default_factory=dict)
     poll_after: float = 0.05  # Retry-After on operations in progress (Azure says 10-30 s)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """An error answer in Azure's form: {"error": {"code", "message", "details", "additionalInfo"}}."""
+    return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
 
 
 def registry_models(shape: str = SYSTEM_METADATA) -> dict[str, dict[str, Any]]:
@@ -99,8 +116,11 @@ class Emulator:
         self.resources: dict[str, dict[str, Any]] = {}
         self.created: dict[str, float] = {}
         self.operations: dict[str, tuple[float, str]] = {}
+        self.operation_errors: dict[str, dict[str, Any]] = {}
+        self.polls: dict[str, int] = {}  # "<kind>:<name>" -> how often its operation was polled
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.seen = threading.Condition(threading.Lock())
         self.faults = 0
         self.lock = threading.RLock()
         self._random = random.Random(self.behaviour.fault_seed)
@@ -148,6 +168,20 @@ class Emulator:
         return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/{PROVIDER}/"
                 f"workspaces/{self.workspace}")
 
+    def gate(self, kind: str, name: str) -> threading.Event:
+        """A closed gate that holds resource `name` of `kind` (job, endpoint, deployment, compute) until set."""
+        return self.behaviour.gates.setdefault(f"{kind}:{name}", threading.Event())
+
+    def wait_until(self, condition: Any, what: str, timeout: float = 120.0) -> None:
+        """Block until `condition()` holds (checked at every request); raise TimeoutError naming `what` if never."""
+        with self.seen:
+            if not self.seen.wait_for(condition, timeout):
+                raise TimeoutError(f"the emulator never saw {what}")
+
+    def wait_for_request(self, method: str, contains: str, count: int) -> None:
+        """Block until `count` requests with `method` and a path containing `contains` were served."""
+        self.wait_until(lambda: self.count(method, contains) >= count, f"{count} x {method} {contains}")
+
     def count(self, method: str, contains: str = "") -> int:
         """How many requests with `method` (and a path containing `contains`) were served."""
         with self.lock:
@@ -158,11 +192,14 @@ class Emulator:
         """Seconds since the resource at `key` was created."""
         return time.monotonic() - self.created.get(key, time.monotonic())
 
-    def new_operation(self, seconds: float, status: str = "Succeeded", probe: Any = None) -> str:
+    def new_operation(self, seconds: float, status: str = "Succeeded", probe: Any = None,
+                      error: dict[str, Any] | None = None) -> str:
         """Register a long-running operation finishing after `seconds` (or when `probe()` says so)."""
         op = uuid.uuid4().hex
         with self.lock:
             self.operations[op] = (time.monotonic() + seconds, status) if probe is None else (probe, "")
+            if error is not None:
+                self.operation_errors[op] = error
         return f"{self.base_url}/operations/{op}?api-version=2024-01-01"
 
     def workspace_body(self) -> dict[str, Any]:
@@ -215,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").split(":")[0]
         with emulator.lock:
             emulator.requests.append((self.command, url.path + ("?" + url.query if url.query else "")))
+        with emulator.seen:
+            emulator.seen.notify_all()
             fault = emulator.behaviour.fault_rate and emulator._random.random() < emulator.behaviour.fault_rate
         body = self._body()
         if fault and not url.path.startswith("/score") and ".blob." not in host:
@@ -265,8 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = done_at()
             done_at = 0.0 if status != "InProgress" else float("inf")
         if status == "Failed":
-            self._send(200, {"status": "Failed", "error": {"code": "DeploymentFailed",
-                                                           "message": "the local scoring server did not start"}})
+            error = self.owner.operation_errors.get(op) or {"code": "DeploymentFailed",
+                                                             "message": "the local scoring server did not start"}
+            self._send(200, {"status": "Failed", "error": error})
         elif time.monotonic() >= done_at:
             self._send(200, {"status": status})
         else:
@@ -440,25 +480,39 @@ class _Handler(BaseHTTPRequestHandler):
         resource.update(id=e.workspace_path + sub, name=name)
         props = resource.setdefault("properties", {})
         status, headers = 200 if key in e.resources else 201, {"Retry-After": "0"}
-        if kind == "onlineendpoints" and len(parts) == 2 and key not in e.resources \
-                and name in e.behaviour.taken_endpoint_names:
-            self._send(409, {"error": {"code": "Conflict", "message": f"Endpoint name {name} is already in use "
-                                       f"in region {e.location}. Online endpoint names must be unique per region."}})
+        taken = kind == "onlineendpoints" and len(parts) == 2 and key not in e.resources \
+            and name in e.behaviour.taken_endpoint_names
+        if taken and e.behaviour.endpoint_conflict_in == "request":
+            self._send(400, error_body("UserError", ENDPOINT_NAME_TAKEN))
             return
         with e.lock:
             if kind == "computes":
-                props["provisioningState"] = "Succeeded"
+                # Recording test_aml_compute_create_and_delete: 201 Creating, vmSize comes back upper-cased.
+                props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("properties", {})
-                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.compute)
+                if isinstance(props["properties"].get("vmSize"), str):
+                    props["properties"]["vmSize"] = props["properties"]["vmSize"].upper()
+                headers["Azure-AsyncOperation"] = self._provisioning("compute", name, key, e.behaviour.latency.compute,
+                                                                     None, {})
             elif kind == "onlineendpoints" and len(parts) == 2:
-                props.update(provisioningState="Succeeded", scoringUri=f"{e.base_url}/score/{name}",
-                             swaggerUri=f"{e.base_url}/swagger/{name}")
+                # Recording test_online_deployment_create: 201 Creating, scoringUri null until it succeeds.
+                before = e.resources.get(key, {}).get("properties", {})
+                props.update(provisioningState="Updating" if before else "Creating",
+                             scoringUri=before.get("scoringUri"), swaggerUri=before.get("swaggerUri"))
                 props.setdefault("traffic", {})
-                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.endpoint)
+                error = (error_body("UserError", ENDPOINT_NAME_TAKEN)["error"] if taken else
+                         error_body("EndpointProvisioningFailed", "the emulator was told to fail this endpoint")
+                         ["error"] if name in e.behaviour.failing_endpoints else None)
+                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key, e.behaviour.latency.endpoint,
+                                                                     error, {"scoringUri": f"{e.base_url}/score/{name}",
+                                                                             "swaggerUri": f"{e.base_url}/swagger/{name}"})
             elif kind == "onlineendpoints":
-                props["provisioningState"] = "Succeeded"
+                props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("scaleSettings", {"scaleType": "Default"})
-                headers["Azure-AsyncOperation"] = e.new_operation(e.behaviour.latency.deployment)
+                error = (error_body("DeploymentFailed", "the emulator was told to fail this deployment")["error"]
+                         if name in e.behaviour.failing_deployments else None)
+                headers["Azure-AsyncOperation"] = self._provisioning("deployment", name, key,
+                                                                     e.behaviour.latency.deployment, error, {})
             elif kind == "jobs":
                 if key in e.resources:
                     self._send(400, {"error": {"code": "UserError", "message": f"Job {name} already exists and "
@@ -477,9 +531,35 @@ class _Handler(BaseHTTPRequestHandler):
             e.executor.submit_job(name, resource)
         if e.executor is not None and kind == "onlineendpoints" and len(parts) == 4:
             e.executor.start_deployment(parts[1], name, resource)
-            headers["Azure-AsyncOperation"] = e.new_operation(0, probe=lambda: e.executor.deployment_status(
-                parts[1], name))
+            headers["Azure-AsyncOperation"] = self._provisioning(
+                "deployment", name, key, 0, None, {}, source=lambda: e.executor.deployment_status(parts[1], name))
         self._send(status, self._view(kind, key, resource), headers)
+
+    def _provisioning(self, kind: str, name: str, key: str, seconds: float, error: dict[str, Any] | None,
+                      on_success: dict[str, Any], source: Any = None) -> str:
+        """An operation that ends Succeeded (or Failed with `error`) after `seconds` or when the test's gate opens;
+        the resource's provisioningState (and `on_success` properties) follow it."""
+        e = self.owner
+        gate = e.behaviour.gates.get(f"{kind}:{name}")
+        deadline = time.monotonic() + seconds
+
+        def probe() -> str:
+            with e.lock:
+                e.polls[f"{kind}:{name}"] = e.polls.get(f"{kind}:{name}", 0) + 1
+            if (gate is not None and not gate.is_set()) or (gate is None and time.monotonic() < deadline):
+                return "InProgress"
+            state = source() if source is not None else ("Failed" if error else "Succeeded")
+            if state == "InProgress":
+                return state
+            with e.lock:
+                resource = e.resources.get(key)
+                if resource is not None and resource["properties"].get("provisioningState") in ("Creating",
+                                                                                                 "Updating"):
+                    resource["properties"]["provisioningState"] = state
+                    if state == "Succeeded":
+                        resource["properties"].update(on_success)
+            return state
+        return e.new_operation(0, probe=probe, error=error)
 
     def _delete(self, kind: str, key: str) -> None:
         e = self.owner
@@ -536,6 +616,8 @@ class _Handler(BaseHTTPRequestHandler):
             if props["status"] == "Completed":
                 for output in props.get("outputs") or {}:
                     props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+        elif f"job:{name}" in e.behaviour.gates and not e.behaviour.gates[f"job:{name}"].is_set():
+            props["status"] = "Running"
         elif elapsed < lat.job_queued:
             props["status"] = "Queued"
         elif elapsed < lat.job_queued + lat.job_running:

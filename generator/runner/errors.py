@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 EXIT_CLOUD = 1
@@ -23,6 +24,12 @@ HINTS = {
     "ResourceGroupNotFound": "check the resource group name in config.json or --resource-group",
     "SubscriptionNotFound": "check the subscription id in config.json or --subscription",
 }
+
+
+# Azure's words for an endpoint name used elsewhere in the region (azureml-examples PR #1931; Azure/azureml-assets
+# assets/aml-benchmark/tests/test_utils.py): "There is already an endpoint with this name, Endpoint name needs to
+# be unique within a region. Try some other name."
+ENDPOINT_NAME_TAKEN = re.compile(r"already an endpoint with this name|needs to be unique within a region", re.I)
 
 
 class RunnerError(Exception):
@@ -65,3 +72,24 @@ def _code_and_message(exc: Any) -> tuple[str | None, str]:
         except Exception:  # a body that is not JSON: fall back to the exception text
             message = None
     return code, (message or str(exc).splitlines()[0])
+
+
+class EndpointNameTaken(RunnerError):
+    """The endpoint's name is used by another workspace in the region (exit 2: the spec must change)."""
+
+    def __init__(self, name: str, detail: str):
+        super().__init__(
+            f"create endpoint {name}: {detail}\n  why: online endpoint names are unique per Azure region, not per "
+            "workspace, so another workspace already uses this one.\n  what to do: choose another endpoint.name in "
+            "the spec, or set endpoint.name_suffix: workspace to append a short suffix derived from your workspace.",
+            EXIT_INPUT)
+        self.name = name
+
+
+def endpoint_error(exc: BaseException, name: str) -> RunnerError:
+    """A failed endpoint create as EndpointNameTaken when Azure's message says so, else explained."""
+    error = explain(exc, f"create endpoint {name}")
+    text = f"{exc} {error}"
+    if ENDPOINT_NAME_TAKEN.search(text):
+        return EndpointNameTaken(name, _code_and_message(exc)[1] if hasattr(exc, "response") else str(exc))
+    return error

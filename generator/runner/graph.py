@@ -1,8 +1,8 @@
 """Walk the manifest's dependency graph, running independent steps side by side.
 
-Each step waits for its dependencies; the pipeline job also waits until the endpoint's create
-request was accepted (so an endpoint name taken in the region stops apply before the job costs
-anything), not until it is provisioned. A failed step stops everything downstream of it.
+Each step waits for its dependencies (the manifest's `depends_on`); a failed step stops everything
+downstream of it. The pipeline job depends on the endpoint, so no GPU time is spent on a run that
+could not be deployed (an endpoint name taken in the region, a failed endpoint).
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from generator.runner.errors import RunnerError, explain
 from generator.runner.manifest import Resource
 from generator.runner.reconcile import APPLIERS, PLANNERS, Context
 
-ACTING = {"create", "update", "attach", "run"}
-# step id -> ids whose create request must have been accepted before it starts
-ACCEPTED_BEFORE = {"pipeline-job": ["endpoint"]}
+ACTING = {"create", "update", "repair", "attach", "run"}
 
 
 @dataclass
@@ -43,7 +41,6 @@ class Graph:
         for res in self.resources:
             self.outcomes[res.id] = Outcome()
             self.finished[res.id] = threading.Event()
-            self.ctx.accepted.setdefault(res.id, threading.Event())
         threads = [threading.Thread(target=self._step, args=(res,), daemon=True, name=res.id)
                    for res in self.resources]
         for thread in threads:
@@ -58,12 +55,6 @@ class Graph:
             self.finished[dep].wait()
             if self.outcomes[dep].status not in ("done", "unchanged"):
                 return dep
-        for dep in ACCEPTED_BEFORE.get(res.id, []):
-            if dep in self.finished:
-                while not (self.ctx.accepted[dep].is_set() or self.finished[dep].is_set()):
-                    time.sleep(0.02)
-                if self.finished[dep].is_set() and self.outcomes[dep].status not in ("done", "unchanged"):
-                    return dep
         return None
 
     def _step(self, res: Resource) -> None:
@@ -93,5 +84,4 @@ class Graph:
             self.ctx.out.line(res.id, f"FAILED: {outcome.error}", error=True)
         finally:
             outcome.seconds = time.monotonic() - start
-            self.ctx.accepted[res.id].set()
             self.finished[res.id].set()

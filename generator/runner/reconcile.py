@@ -8,7 +8,6 @@ compute's size, a finished job).
 from __future__ import annotations
 
 import io
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Callable
 
 import yaml
 
-from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
+from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
 
@@ -28,7 +27,7 @@ RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Run
 class Action:
     """What apply would do to one resource, and why."""
 
-    verb: str  # create | update | unchanged | attach | refuse | run
+    verb: str  # create | update | repair | unchanged | attach | refuse | run
     details: list[str] = field(default_factory=list)
     current: Any = None
 
@@ -44,7 +43,6 @@ class Context:
     poll_interval: float = 10.0
     heartbeat: float = 60.0
     stream_logs: bool = False
-    accepted: dict[str, threading.Event] = field(default_factory=dict)
 
     def load(self, resource: Resource, loader: Callable[..., Any], overrides: dict[str, Any] | None = None) -> Any:
         """Load the resource's generated file with the SDK, after setting `overrides` (dotted keys)."""
@@ -72,6 +70,15 @@ def _not_found(call: Callable[[], Any]) -> Any:
         return call()
     except ResourceNotFoundError:
         return None
+
+
+REPAIR = "provisioning state Failed: apply recreates it"
+
+
+def _failed(current: Any) -> bool:
+    """Whether an endpoint or deployment's last provisioning failed (it stays Failed until it is PUT again)."""
+    state = getattr(current, "provisioning_state", None)
+    return str(getattr(state, "value", state) or "").lower() == "failed"
 
 
 def _changes(pairs: list[tuple[str, Any, Any]]) -> list[str]:
@@ -149,6 +156,8 @@ def plan_endpoint(ctx: Context, res: Resource) -> Action:
     current = _not_found(lambda: ctx.ml.online_endpoints.get(ctx.endpoint_name))
     if current is None:
         return Action("create", [f"endpoint {ctx.endpoint_name} ({desired.auth_mode} auth)"])
+    if _failed(current):
+        return Action("repair", [REPAIR], current)
     changes = _changes([("auth_mode", (current.auth_mode or "").lower(), (desired.auth_mode or "").lower()),
                         ("description", current.description or "", desired.description or "")])
     return Action("update" if changes else "unchanged", changes, current)
@@ -162,20 +171,9 @@ def apply_endpoint(ctx: Context, res: Resource, action: Action) -> None:
         desired.traffic = action.current.traffic
     try:
         poller = ctx.ml.online_endpoints.begin_create_or_update(desired)
-    except Exception as exc:
-        raise _endpoint_error(exc, ctx) from None
-    ctx.accepted[res.id].set()
-    wait_poller(ctx, res.id, poller, f"{action.verb} endpoint {ctx.endpoint_name}")
-
-
-def _endpoint_error(exc: Exception, ctx: Context) -> RunnerError:
-    error = explain(exc, f"create endpoint {ctx.endpoint_name}")
-    if "unique per region" in str(error) or "already in use" in str(error) or "Conflict" in str(error):
-        return RunnerError(
-            f"{error}\n  why: online endpoint names are unique per Azure region, not per workspace, so another "
-            "workspace already uses this one.\n  what to do: choose another endpoint.name in the spec, or set "
-            "endpoint.name_suffix: workspace to append a short suffix derived from your workspace.", EXIT_INPUT)
-    return error
+        wait_poller(ctx, res.id, poller, f"{action.verb} endpoint {ctx.endpoint_name}")
+    except Exception as exc:  # refused on the request or failed in the operation: Azure's message tells which
+        raise endpoint_error(exc, ctx.endpoint_name) from None
 
 
 # ---------------------------------------------------------------------------- pipeline job
@@ -271,6 +269,8 @@ def plan_deployment(ctx: Context, res: Resource) -> Action:
     if current is None:
         return Action("create", [f"deployment {res.name} on {ctx.endpoint_name}: {desired.instance_type} x "
                                  f"{desired.instance_count}"])
+    if _failed(current):
+        return Action("repair", [REPAIR], current)
     changes = _changes([
         ("instance_type", (current.instance_type or "").lower(), desired.instance_type.lower()),
         ("instance_count", current.instance_count, desired.instance_count),
