@@ -349,3 +349,68 @@ def test_compute_comes_back_upper_cased_and_is_still_unchanged(workspace: tuple[
     compute = emulator.resources[emulator.workspace_path.lower() + "/computes/gpu-cluster-big"]["properties"]
     assert compute["properties"]["vmSize"] == "STANDARD_NC24ADS_A100_V4" and compute["provisioningState"] == "Succeeded"
     assert "[compute] unchanged" in run("apply").stdout
+
+
+def test_quota_reads_the_subscription_row_and_the_regional_total(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.regional_quota = (950, 1000)
+    result = run("apply")
+    assert result.exit_code == 2
+    assert "quota: family standardNCADSA100v4Family in region westeurope: need 96, have 96 of 96 vCPUs" in result.stdout
+    assert ("not enough quota:\n  all dedicated cluster vCPUs in region westeurope: need 96, have 50 of 1000"
+            in result.stderr)
+    assert emulator.count("PUT") == 0
+
+
+def test_quota_without_a_family_row_or_without_rights_is_said_not_skipped(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    del emulator.behaviour.quota["standardNCADSA100v4Family"]
+    result = run("apply")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert ("warning: quota: the usages list has no subscription-level dedicated row for family "
+            "standardNCADSA100v4Family in region westeurope; that family's quota was not checked") in result.stdout
+    emulator.behaviour.forbidden.update({"usages", "vmSizes"})
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    again = run("apply")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert ("warning: could not read the region's VM sizes (compute.list_sizes) (403: AuthorizationFailed: The client "
+            "does not have authorization") in again.stdout
+    assert "warning: GPUs per node and quota were not checked either: both need the VM sizes" in again.stdout
+
+
+def _client(project: Path) -> Any:
+    from generator.runner.connection import target_from_config, workspace_client
+
+    return workspace_client(EmulatorCredential(), target_from_config(json.loads((project / "config.json").read_text())))
+
+
+def test_the_emulator_refuses_what_the_service_would(workspace: tuple[Path, Emulator]) -> None:
+    from azure.ai.ml import load_job, load_model
+    from azure.core.exceptions import HttpResponseError
+
+    project, emulator = workspace
+    ml = _client(project)
+    job = load_job(project / "generated" / "phi4-ultrachat" / "pipeline-job.yml")
+    node = job.jobs["chat_completion_pipeline"]
+    node.inputs.mlflow_model_path.path = "azureml://registries/azureml/models/Phi-4/labels/latest"
+    with pytest.raises(HttpResponseError, match="refers to a model by label; give a version"):
+        ml.jobs.create_or_update(job, skip_validation=True)
+    assert run("apply", "--no-stream-logs").exit_code == 0  # the rendered job, pinned to a version, is accepted
+    model = load_model(project / "generated" / "phi4-ultrachat" / "model.yml")
+    model.path, model.version = "azureml://jobs/never-ran/outputs/trained_model", "7"
+    with pytest.raises(HttpResponseError, match="Job never-ran is not found: a model can be registered from a job's "
+                                                "output only once the job has completed"):
+        ml.models.create_or_update(model)
+
+
+def test_a_wrong_workspace_name_is_a_404_with_a_hint(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    result = run("plan", "--workspace", "no-such-ws")
+    assert result.exit_code == 2  # not a plan that creates everything in a workspace that does not exist
+    assert result.stderr.startswith("error: workspace no-such-ws was not found in resource group rg of subscription ")
+    assert "ResourceNotFound: The Resource 'Microsoft.MachineLearningServices/workspaces/no-such-ws' under resource " \
+           "group 'rg' was not found." in result.stderr
+    assert "check config.json or --subscription/--resource-group/--workspace" in result.stderr
+    assert "create" not in result.stdout

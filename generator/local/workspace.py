@@ -83,12 +83,59 @@ class Behaviour:
         "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
         "standardNDAMSv4_A100Family": (0, 96), "standardNCadsH100v5Family": (0, 80),
         "standardNDSH100v5Family": (0, 96)})
+    regional_quota: tuple[int, int] = (0, 1000)
+    forbidden: set[str] = field(default_factory=set)  # "usages", "vmSizes": answer 403 as to a reader without rights  # Total Cluster Dedicated Regional vCPUs (current, limit)
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
     poll_after: float = 0.05  # Retry-After on operations in progress (Azure says 10-30 s)
+
+
+def usage_rows(e: "Emulator") -> list[dict[str, Any]]:
+    """The usages list in the shape of Azure/azure-rest-api-specs `…/2023-08-01-preview/examples/Usage/list.json`
+    (@f5ec6141): regional totals, then per family a subscription row (type …/vmFamily/usages), a workspace row and a
+    cluster row sharing one name, and a LowPriority family row with limit -1."""
+    sub = f"/subscriptions/{e.subscription}"
+
+    def row(rid: str, kind: str, name: str, current: int, limit: int) -> dict[str, Any]:
+        return {"id": rid, "type": f"Microsoft.MachineLearningServices/{kind}", "unit": "Count",
+                "amlWorkspaceLocation": e.location, "currentValue": current, "limit": limit,
+                "name": {"value": name, "localizedValue": name}}
+    total_current, total_limit = e.behaviour.regional_quota
+    rows = [row(f"{sub}/usages", "dedicatedCores/usages", "Total Cluster Dedicated Regional vCPUs", total_current,
+                total_limit)]
+    for family, (current, limit) in e.behaviour.quota.items():
+        label = re.sub(r"^standard(.*)Family$", r"Standard \1 Family", family)
+        dedicated, low = f"{label} Cluster Dedicated vCPUs", f"{label} Cluster LowPriority vCPUs"
+        slug = dedicated.replace(" ", "_")
+        rows += [row(f"{sub}/usages/{slug}", "vmFamily/usages", dedicated, current, limit),
+                 row(f"{e.workspace_path}/usages/{slug}", "workspaces/usages", dedicated, current, limit),
+                 row(f"{e.workspace_path}/computes/other-cluster/usages/{slug}", "workspaces/computes/usages",
+                     dedicated, limit, limit),  # a full cluster: its row must never be read as the subscription's
+                 row(f"{sub}/usages/{low.replace(' ', '_')}", "vmFamily/usages", low, 0, -1)]
+    return rows
+
+
+def job_refusal(props: dict[str, Any]) -> str | None:
+    """What the service would refuse in a pipeline job we can check: a registry model input by label (no recorded
+    session or sample submits one), and node inputs the pinned component does not declare."""
+    from generator.component import load_interface
+
+    for node_name, node in (props.get("jobs") or {}).items():
+        match = re.match(r"^azureml://registries/[^/]+/components/([^/]+)/versions/([^/]+)$",
+                         str(node.get("componentId") or ""))
+        interface = load_interface(*match.groups()) if match else None
+        for input_name, value in (node.get("inputs") or {}).items():
+            uri = str(value.get("uri") or "") if isinstance(value, dict) else ""
+            if re.match(r"^azureml://registries/[^/]+/models/[^/]+/labels/", uri):
+                return (f"Input {input_name} of node {node_name}: {uri} refers to a model by label; give a "
+                        "version (azureml://registries/<registry>/models/<name>/versions/<version>).")
+            if interface is not None and input_name not in interface.inputs:
+                return (f"Node {node_name}: component {interface.name}:{interface.version} has no input named "
+                        f"'{input_name}'.")
+    return None
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -280,18 +327,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._registry_discovery(url.path.split("/")[4])
         elif "/registries/" in url.path:
             self._registry(url)
+        elif url.path.rsplit("/", 1)[-1] in emulator.behaviour.forbidden:
+            self._send(403, error_body("AuthorizationFailed", f"The client does not have authorization to perform "
+                                                              f"action over scope '{url.path}'."))
         elif url.path.endswith("/vmSizes"):
             self._send(200, {"value": vm_sizes_body()})
         elif url.path.endswith("/usages"):
-            self._send(200, {"value": [
-                {"id": f"/subscriptions/{emulator.subscription}/usages/{family}", "amlWorkspaceLocation":
-                 emulator.location, "type": "Microsoft.MachineLearningServices/vmFamily", "unit": "Count",
-                 "currentValue": current, "limit": limit, "name": {"value": family, "localizedValue": family}}
-                for family, (current, limit) in emulator.behaviour.quota.items()]})
+            self._send(200, {"value": usage_rows(emulator)})
         else:
             match = WS_RE.match(url.path)
             if not match:
                 self._not_found(url.path)
+            elif (match.group(1).lower(), match.group(2).lower(), match.group(3).lower()) != (
+                    emulator.subscription.lower(), emulator.resource_group.lower(), emulator.workspace.lower()):
+                self._send(404, error_body("ResourceNotFound", f"The Resource 'Microsoft.MachineLearningServices/"
+                                                               f"workspaces/{match.group(3)}' under resource group "
+                                                               f"'{match.group(2)}' was not found."))
             else:
                 self._workspace(match.group(4) or "", url, body)
 
@@ -518,9 +569,16 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(400, {"error": {"code": "UserError", "message": f"Job {name} already exists and "
                                                                                "cannot be modified."}})
                     return
+                refused = job_refusal(props)
+                if refused:
+                    self._send(400, error_body("UserError", refused))
+                    return
                 props.update(status="NotStarted", services={"Studio": {
                     "endpoint": f"https://ml.azure.com/runs/{name}?wsid={e.workspace_path}", "jobServiceType":
                     "Studio"}})
+            elif kind == "models" and len(parts) == 4 and self._unfinished_job_output(props):
+                self._send(400, error_body("UserError", self._unfinished_job_output(props)))
+                return
             elif kind in ("models", "data") and len(parts) == 4:
                 props.setdefault("flavors", {}) if kind == "models" else None
                 props.setdefault("isArchived", False)
@@ -560,6 +618,19 @@ class _Handler(BaseHTTPRequestHandler):
                         resource["properties"].update(on_success)
             return state
         return e.new_operation(0, probe=probe, error=error)
+
+    def _unfinished_job_output(self, props: dict[str, Any]) -> str | None:
+        """Why a model cannot be registered from a job output yet (its job has not completed), or None."""
+        match = re.match(r"^azureml://jobs/([^/]+)/outputs/", str(props.get("modelUri") or ""))
+        if not match:
+            return None
+        key = f"{self.owner.workspace_path}/jobs/{match.group(1)}".lower()
+        job = self.owner.resources.get(key)
+        status = self._view("jobs", key, job)["properties"]["status"] if job else None
+        if status == "Completed":
+            return None
+        return (f"Job {match.group(1)} is {status or 'not found'}: a model can be registered from a job's output only "
+                "once the job has completed.")
 
     def _delete(self, kind: str, key: str) -> None:
         e = self.owner

@@ -73,11 +73,24 @@ class Session:
             local_credential if self.local else default_credential(self.target))
         probe(self.credential, self.target)
         self.ml = workspace_client(self.credential, self.target)
+        self._check_workspace()
         self.out = Printer()
         self.endpoint_name = self.experiment.by_kind("online_endpoint").name
         if self.experiment.endpoint_suffix == "workspace":
             self.endpoint_name += "-" + workspace_suffix(self.target.subscription_id, self.target.resource_group,
                                                          self.target.workspace_name)
+
+    def _check_workspace(self) -> None:
+        """Refuse a workspace that does not exist: otherwise every resource would look absent and plan 'create'."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self.ml.workspaces.get(self.target.workspace_name)
+        except ResourceNotFoundError as exc:
+            raise RunnerError(f"workspace {self.target.workspace_name} was not found in resource group "
+                              f"{self.target.resource_group} of subscription {self.target.subscription_id} "
+                              f"({explain(exc)}): check config.json or --subscription/--resource-group/--workspace",
+                              EXIT_INPUT) from None
 
     def registry(self, name: str) -> Any:
         """MLClient for registry `name`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -25,12 +26,6 @@ DEPLOYMENT_RESERVE = 1.2
 def vcpus(size: Any) -> int:
     """vCPUs of a VmSize (the SDK fills `vCPUs` from the REST body, not `v_cp_us`)."""
     return int(getattr(size, "v_cp_us", None) or size.__dict__.get("vCPUs") or 0)
-
-
-def _usage_family(usage: Any) -> str:
-    """The VM family a Usage counts (the SDK leaves `name` as the REST dict)."""
-    name = usage.name
-    return str(name.get("value") if isinstance(name, dict) else getattr(name, "value", name))
 
 
 def _yaml(experiment: Experiment, rid: str) -> dict[str, Any]:
@@ -165,7 +160,11 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     size = existing.size if existing is not None else compute_file["size"]
     check_model(live, size, deployment["instance_type"], out)
 
-    sizes = {s.name.lower(): s for s in ml.compute.list_sizes()}
+    listed = _read("the region's VM sizes (compute.list_sizes)", ml.compute.list_sizes, out)
+    if listed is None:
+        out.line("preflight", "warning: GPUs per node and quota were not checked either: both need the VM sizes")
+        return
+    sizes = {s.name.lower(): s for s in listed}
     found = sizes.get(size.lower())
     if found is None:
         raise RunnerError(f"VM size {size} is not available in the workspace's region (available GPU sizes: "
@@ -181,9 +180,70 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out)
 
 
+_FAMILY_NOISE = re.compile(r"standard|family|cluster|dedicated|lowpriority|low priority|vcpus|[^a-z0-9]")
+SUBSCRIPTION_ROW = "/vmfamily/usages"
+REGIONAL_TOTAL = {"dedicated": "total cluster dedicated regional vcpus",
+                  "low_priority": "total cluster lowpriority regional vcpus"}
+
+
+def family_key(text: str) -> str:
+    """A VM family as both `list_sizes()` ("standardNCADSA100v4Family") and the usages list
+    ("Standard NCADSA100v4 Family Cluster Dedicated vCPUs") name it, reduced to one key ("ncadsa100v4")."""
+    return _FAMILY_NOISE.sub("", text.lower())
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One row of `compute.list_usage()`: its level (type), names, and figures."""
+
+    type: str
+    name: str
+    localized: str
+    current: int
+    limit: int
+
+    @classmethod
+    def of(cls, usage: Any) -> "UsageRow":
+        """A row from the SDK's Usage (whose `name` may be a UsageName or the REST dict)."""
+        name = usage.name
+        value = name.get("value") if isinstance(name, dict) else getattr(name, "value", name)
+        localized = name.get("localizedValue") if isinstance(name, dict) else getattr(name, "localized_value", None)
+        current = getattr(usage, "current_value", None)
+        return cls(str(getattr(usage, "type", "") or ""), str(value or ""), str(localized or value or ""),
+                   int(current if current is not None else usage.__dict__.get("currentValue", 0) or 0),
+                   int(usage.limit if usage.limit is not None else -1))
+
+    def tier(self) -> str:
+        """dedicated or low_priority, from the row's name."""
+        text = f"{self.name} {self.localized}".lower()
+        return "low_priority" if "lowpriority" in text.replace(" ", "") else "dedicated"
+
+
+def _subscription_row(rows: list[UsageRow], family: str, tier: str) -> UsageRow | None:
+    key = family_key(family)
+    return next((r for r in rows if r.type.lower().endswith(SUBSCRIPTION_ROW) and r.tier() == tier
+                 and key in (family_key(r.name), family_key(r.localized))), None)
+
+
+def _read(what: str, call: Any, out: Printer) -> Any:
+    """`call()`, or None with a warning when the identity may not read it (403 on subscription-scope reads)."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        return call()
+    except HttpResponseError as exc:
+        if exc.status_code not in (401, 403):
+            raise
+        out.line("preflight", f"warning: could not read {what} ({exc.status_code}: {explain(exc)}); that check was "
+                              "not made: ask for Reader on the subscription, or check the quota in the portal")
+        return None
+
+
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],
                 sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer) -> None:
-    """Compare the vCPUs the cluster and the deployment need with the family's free quota."""
+    """Compare the vCPUs the cluster and the deployment need with the subscription's free quota in the region:
+    the family's row at subscription level (not a workspace's or a cluster's), then the regional total."""
+    tier = str(compute_file.get("tier", "dedicated")).replace("lowpriority", "low_priority")
     needs: dict[str, int] = {}
     if existing_compute is None or int(compute_file["max_instances"]) > int(existing_compute.max_instances or 0):
         found = sizes[compute_file["size"].lower()]
@@ -197,18 +257,31 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         needs[found.family] = needs.get(found.family, 0) + instances * vcpus(found)
     if not needs:
         return
-    usage = {_usage_family(u).lower(): u for u in ml.compute.list_usage()}
+    usages = _read("the subscription's quota (compute.list_usage)", ml.compute.list_usage, out)
+    if usages is None:
+        return
+    rows = [UsageRow.of(u) for u in usages]
     location = getattr(ml.workspaces.get(ml.workspace_name), "location", None) or "the workspace's region"
     short = []
     for family, need in needs.items():
-        entry = usage.get(family.lower())
-        if entry is None:
-            out.line("preflight", f"quota: no usage figures for {family}; not checked")
+        row = _subscription_row(rows, family, tier)
+        if row is None:
+            out.line("preflight", f"warning: quota: the usages list has no subscription-level {tier} row for family "
+                                  f"{family} in region {location}; that family's quota was not checked")
             continue
-        current = getattr(entry, "current_value", None)
-        free = int(entry.limit) - int(current if current is not None else entry.__dict__.get("currentValue", 0))
-        line = f"family {family} in region {location}: need {need}, have {free} of {entry.limit} vCPUs"
-        (short if need > free else []).append(line)
+        if row.limit < 0:
+            out.line("preflight", f"quota: family {family} ({tier}) has no family limit in region {location}; "
+                                  "the regional total applies")
+            continue
+        line = f"family {family} in region {location}: need {need}, have {row.limit - row.current} of {row.limit} vCPUs"
+        (short if need > row.limit - row.current else []).append(line)
+        out.line("preflight", f"quota: {line}")
+    total = next((r for r in rows if r.name.lower() == REGIONAL_TOTAL[tier] and r.limit >= 0), None)
+    if total is not None:
+        need = sum(needs.values())
+        line = f"all {tier} cluster vCPUs in region {location}: need {need}, have {total.limit - total.current} of " \
+               f"{total.limit}"
+        (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     if short:
         raise RunnerError("not enough quota:\n  " + "\n  ".join(short) + "\n  what to do: request more quota for "
