@@ -95,8 +95,13 @@ GOOD = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": 
                                   "parameters": {"max_new_tokens": 5, "do_sample": False}}, "params": {}}).encode()
 
 
-def test_scoring_answers_the_azure_request_shape(scoring_server: dict[str, Any]) -> None:
-    status, body = _post(scoring_server, GOOD, scoring_server["key"])
+FLAT = json.dumps({"input_data": {"input_string": [{"role": "user", "content": "Hello?"}],
+                                  "parameters": {"max_new_tokens": 5, "do_sample": False}}}).encode()
+
+
+@pytest.mark.parametrize("request_body", [GOOD, FLAT], ids=["notebook-nested", "documented-flat"])
+def test_scoring_answers_the_azure_request_shape(scoring_server: dict[str, Any], request_body: bytes) -> None:
+    status, body = _post(scoring_server, request_body, scoring_server["key"])
     assert status == 200 and set(body) == {"output"} and isinstance(body["output"], str)
 
 
@@ -109,8 +114,9 @@ def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], 
 @pytest.mark.parametrize("body, message", [
     (b"not json", "the body is not JSON"),
     (b'{"inputs": []}', 'expected {"input_data"'),
-    (b'{"input_data": {"input_string": []}}', "one non-empty conversation"),
-    (b'{"input_data": {"input_string": [[{"role": "robot", "content": "x"}]]}}', "input_string[0][0] needs a role"),
+    (b'{"input_data": {"input_string": []}}', "must be a non-empty list of messages"),
+    (b'{"input_data": {"input_string": [[{"role": "robot", "content": "x"}]]}}', "input_string[0] needs a role"),
+    (b'{"input_data": {"input_string": [{"role": "user"}]}}', "input_string[0] needs a role"),
     (b'{"input_data": {"input_string": [[{"role": "user", "content": "x"}]], "parameters": []}}',
      "parameters must be an object"),
 ])

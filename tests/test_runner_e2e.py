@@ -414,3 +414,23 @@ def test_a_wrong_workspace_name_is_a_404_with_a_hint(workspace: tuple[Path, Emul
            "group 'rg' was not found." in result.stderr
     assert "check config.json or --subscription/--resource-group/--workspace" in result.stderr
     assert "create" not in result.stdout
+
+
+def test_identity_datastores_upload_with_the_users_token(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.datastore_auth = "identity"
+    result = run("apply")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert emulator.count("POST", "/listSecrets") == 0  # azure-ai-ml skips it for credentialsType None
+    assert any(key.endswith("train_sft.jsonl") for key in emulator.blobs)
+
+
+def test_identity_datastores_without_a_blob_role_name_the_role(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.datastore_auth = "identity-no-role"
+    result = run("apply")
+    assert result.exit_code == 1
+    assert "You don't have permission to alter this storage account" in result.stderr  # azure-ai-ml's own words
+    assert ("so uploads go to storage account emustore with your own Azure AD token, and it has no blob-data role "
+            "there.\n  what to do: ask an owner for 'Storage Blob Data Contributor' on emustore") in result.stderr
+    assert emulator.count("PUT", "/jobs/") == 0

@@ -1,6 +1,8 @@
 """A local scoring server for a registered MLflow chat model, speaking Azure's foundation-model contract.
 
-Request:  {"input_data": {"input_string": [[{"role", "content"}, …]], "parameters": {…}}, "params": {}}
+Request:  {"input_data": {"input_string": [{"role", "content"}, …], "parameters": {…}}} — the documented
+          foundation-model serving contract (Azure/azureml-assets foundation-model-serve openapi.json, a flat
+          list of messages) — or the fine-tune notebooks' nested [[{"role", "content"}, …]].
 Response: {"output": "<assistant text>"} — the shape Azure's foundation-model serving answers for
 chat completion (see README), so `invoke` prints the same thing locally and in the cloud.
 The endpoint key comes from the environment (never the command line); a missing or wrong key is
@@ -35,17 +37,24 @@ def parse_request(body: bytes) -> tuple[list[dict[str, str]], dict[str, Any]]:
     if not isinstance(data, dict):
         raise ValueError('expected {"input_data": {"input_string": [[{"role": ..., "content": ...}]], '
                          '"parameters": {...}}, "params": {}}')
-    strings = data.get("input_string")
-    if not isinstance(strings, list) or len(strings) != 1 or not isinstance(strings[0], list) or not strings[0]:
-        raise ValueError("input_data.input_string must be a list holding one non-empty conversation")
-    for i, message in enumerate(strings[0]):
-        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant") \
-                or not isinstance(message.get("content"), str):
-            raise ValueError(f"input_string[0][{i}] needs a role (system, user or assistant) and a string content")
+    conversation = conversation_of(data.get("input_string"))
     parameters = data.get("parameters", {})
     if not isinstance(parameters, dict):
         raise ValueError("input_data.parameters must be an object")
-    return strings[0], parameters
+    return conversation, parameters
+
+
+def conversation_of(strings: Any) -> list[dict[str, str]]:
+    """The one conversation of `input_string`: a flat list of messages, or a list holding one such list."""
+    if isinstance(strings, list) and len(strings) == 1 and isinstance(strings[0], list):
+        strings = strings[0]
+    if not isinstance(strings, list) or not strings:
+        raise ValueError("input_data.input_string must be a non-empty list of messages (or a list holding one)")
+    for i, message in enumerate(strings):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(message.get("content"), str):
+            raise ValueError(f"input_string[{i}] needs a role (system, user or assistant) and a string content")
+    return strings
 
 
 def make_handler(model: Any, key: str) -> type[BaseHTTPRequestHandler]:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
 from generator.catalog.rest import SYSTEM_METADATA, to_rest
+from generator.local.scoring import parse_request
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
 # Azure's message for an endpoint name used elsewhere in the region: azureml-examples PR #1931, matched in
@@ -84,7 +85,11 @@ class Behaviour:
         "standardNDAMSv4_A100Family": (0, 96), "standardNCadsH100v5Family": (0, 80),
         "standardNDSH100v5Family": (0, 96)})
     regional_quota: tuple[int, int] = (0, 1000)
-    forbidden: set[str] = field(default_factory=set)  # "usages", "vmSizes": answer 403 as to a reader without rights  # Total Cluster Dedicated Regional vCPUs (current, limit)
+    forbidden: set[str] = field(default_factory=set)
+    # "key": the datastore hands out an account key; "identity": systemDatastoresAuthMode identity (credentialsType
+    # None, listSecrets 400, blob calls with the user's token); "identity-no-role": the same, and the user's token
+    # lacks a blob-data role on the storage account (403 AuthorizationPermissionMismatch).
+    datastore_auth: str = "key"  # "usages", "vmSizes": answer 403 as to a reader without rights  # Total Cluster Dedicated Regional vCPUs (current, limit)
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
@@ -261,6 +266,7 @@ class Emulator:
                 "storageAccount": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/"
                                   "providers/Microsoft.Storage/storageAccounts/emustore",
                 "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_path}",
+                "systemDatastoresAuthMode": "accessKey" if self.behaviour.datastore_auth == "key" else "identity",
             },
         }
 
@@ -438,6 +444,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _blob(self, host: str, url: Any, body: bytes) -> None:
         e, key = self.owner, url.path
         query = parse_qs(url.query)
+        bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
+        if e.behaviour.datastore_auth != "key" and not bearer or e.behaviour.datastore_auth == "identity-no-role":
+            # Azure Storage's answer to a token without a data role on the account.
+            self._send(403, b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch'
+                            b"</Code><Message>This request is not authorized to perform this operation using this "
+                            b"permission.</Message></Error>",
+                       {"x-ms-error-code": "AuthorizationPermissionMismatch", "Content-Type": "application/xml"})
+            return
         if self.command == "HEAD" or (self.command == "GET" and "comp" not in query):
             stored = e.blobs.get(key)
             if stored is None:
@@ -482,11 +496,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, answer)
             return
         try:
-            request = json.loads(body)
-            conversation = request["input_data"]["input_string"][0]
-            last = [m["content"] for m in conversation if m.get("role") == "user"][-1]
-        except (ValueError, KeyError, IndexError, TypeError):
-            self._send(400, {"error": "expected {\"input_data\": {\"input_string\": [[messages]], ...}}"})
+            conversation, _ = parse_request(body)
+            last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
+        except ValueError as exc:
+            self._send(400, {"error": str(exc)})
             return
         self._send(200, {"output": f"(emulated answer to: {last[:60]})"})
 
@@ -512,7 +525,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _action(self, kind: str, parts: list[str], key: str) -> None:
         e = self.owner
-        if parts[-1].lower() == "listsecrets":
+        if parts[-1].lower() == "listsecrets" and e.behaviour.datastore_auth != "key":
+            self._send(400, error_body("UserError", "No secrets for credentials of type None."))
+        elif parts[-1].lower() == "listsecrets":
             self._send(200, {"secretsType": "AccountKey", "key": "ZW11bGF0b3Ita2V5"})
         elif parts[-1].lower() == "listkeys":
             if key.rsplit("/", 1)[0] not in e.resources:
@@ -654,7 +669,8 @@ class _Handler(BaseHTTPRequestHandler):
                                  "datastoreType": "AzureBlob", "accountName": "emustore",
                                  "containerName": "azureml-blobstore", "endpoint": e.storage_suffix,
                                  "protocol": "https", "isDefault": True,
-                                 "credentials": {"credentialsType": "AccountKey"}}})
+                                 "credentials": {"credentialsType": "AccountKey" if e.behaviour.datastore_auth == "key"
+                                                 else "None"}}})
             return
         with e.lock:
             if key in e.resources:

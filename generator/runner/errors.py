@@ -59,6 +59,24 @@ def explain(exc: BaseException, doing: str = "") -> RunnerError:
     return RunnerError(f"{prefix}{type(exc).__name__}: {exc}", EXIT_CLOUD)
 
 
+STORAGE_ROLE = re.compile(r"AuthorizationPermissionMismatch|don't have permission to alter this storage account")
+
+
+def storage_role_error(exc: BaseException, doing: str, account: str) -> RunnerError | None:
+    """An upload refused to the user's own token (identity-based datastores) as a RunnerError naming the role, the
+    storage account and how to grant it; None for any other failure."""
+    if not STORAGE_ROLE.search(f"{exc} {getattr(exc, 'error_code', '')}"):
+        return None
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RunnerError(
+        f"{doing}: {type(exc).__name__}: {first}\n  why: the workspace's datastores use identity-based access "
+        f"(systemDatastoresAuthMode: identity), so uploads go to storage account {account} with your own Azure AD "
+        "token, and it has no blob-data role there.\n  what to do: ask an owner for 'Storage Blob Data Contributor' "
+        f"on {account}: az role assignment create --assignee <your-id> --role \"Storage Blob Data Contributor\" "
+        f"--scope <the resource id of {account}>; role assignments can take minutes to apply; then apply again",
+        EXIT_CLOUD)
+
+
 def _code_and_message(exc: Any) -> tuple[str | None, str]:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None)

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import yaml
 
-from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain
+from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain,
+                                     storage_role_error)
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
 
@@ -144,8 +145,22 @@ def _local_path(ctx: Context, res: Resource) -> str:
 def apply_data(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_data
 
-    ctx.ml.data.create_or_update(ctx.load(res, load_data))
+    try:
+        ctx.ml.data.create_or_update(ctx.load(res, load_data))
+    except Exception as exc:
+        refused = storage_role_error(exc, f"upload {res.name}", _storage_account(ctx))
+        if refused is None:
+            raise
+        raise refused from None
     ctx.out.line(res.id, f"registered data {res.name}:{res.extra['version']}")
+
+
+def _storage_account(ctx: Context) -> str:
+    """The workspace's storage account name (the last segment of its resource id)."""
+    try:
+        return str(ctx.ml.workspaces.get(ctx.ml.workspace_name).storage_account).rsplit("/", 1)[-1]
+    except Exception:  # the hint still helps without the name
+        return "the workspace's storage account"
 
 
 # ---------------------------------------------------------------------------- endpoint
