@@ -30,6 +30,10 @@ from generator.catalog.rest import SYSTEM_METADATA, to_rest
 from generator.local.scoring import parse_request
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
+# ARM resource types as the recordings show them (test_online_deployment_create, test_aml_compute_create_and_delete).
+ARM_TYPES = {("computes", 2): "Microsoft.MachineLearningServices/workspaces/computes",
+             ("onlineendpoints", 2): "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+             ("onlineendpoints", 4): "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"}
 # Azure's message for an endpoint name used elsewhere in the region: azureml-examples PR #1931, matched in
 # Azure/azureml-assets assets/aml-benchmark/tests/test_utils.py.
 ENDPOINT_NAME_TAKEN = ("There is already an endpoint with this name, Endpoint name needs to be unique within a "
@@ -543,7 +547,8 @@ class _Handler(BaseHTTPRequestHandler):
         e = self.owner
         name = parts[-1]
         resource = copy.deepcopy(body)
-        resource.update(id=e.workspace_path + sub, name=name)
+        resource.update(id=e.workspace_path + sub, name=name, type=ARM_TYPES.get((kind, len(parts)), resource.get(
+            "type", f"Microsoft.MachineLearningServices/workspaces/{parts[0]}")))
         props = resource.setdefault("properties", {})
         status, headers = 200 if key in e.resources else 201, {"Retry-After": "0"}
         taken = kind == "onlineendpoints" and len(parts) == 2 and key not in e.resources \
@@ -565,6 +570,12 @@ class _Handler(BaseHTTPRequestHandler):
                 before = e.resources.get(key, {}).get("properties", {})
                 props.update(provisioningState="Updating" if before else "Creating",
                              scoringUri=before.get("scoringUri"), swaggerUri=before.get("swaggerUri"))
+                props.setdefault("description", None)
+                props.setdefault("compute", None)
+                props.setdefault("publicNetworkAccess", "Enabled")
+                resource.setdefault("kind", "Managed")
+                headers.update({"Location": f"{e.base_url}{e.workspace_path}{sub}?api-version=2022-02-01-preview",
+                                "x-ms-async-operation-timeout": "PT30M"})
                 props.setdefault("traffic", {})
                 error = (error_body("UserError", ENDPOINT_NAME_TAKEN)["error"] if taken else
                          error_body("EndpointProvisioningFailed", "the emulator was told to fail this endpoint")
