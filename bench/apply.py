@@ -62,7 +62,7 @@ def timed_apply(sequential: bool) -> float:
             commands.load_experiment = chained
         try:
             start = time.perf_counter()
-            result = CliRunner().invoke(main, ["apply", "specs/phi4-ultrachat.yaml"],
+            result = CliRunner().invoke(main, ["apply", "specs/phi4-ultrachat.yaml", "--yes"],
                                         obj={"credential": EmulatorCredential()})
             seconds = time.perf_counter() - start
         finally:

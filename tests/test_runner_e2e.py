@@ -38,7 +38,9 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
 
 
 def run(command: str, *args: str, credential: Any = None) -> Result:
-    """Run a runner command in-process with the emulator's credential."""
+    """Run a runner command in-process with the emulator's credential (apply confirmed with --yes)."""
+    args = (*args, "--yes") if command == "apply" and "--no-yes" not in args else tuple(a for a in args
+                                                                                          if a != "--no-yes")
     return CliRunner().invoke(main, [command, SPEC, *args], obj={"credential": credential or EmulatorCredential()},
                               catch_exceptions=False)
 
@@ -80,7 +82,9 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"]
+        "foundation", "parameters"] + ["unchanged"] * 8 + ["run", "Plan:"]
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
+    assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
 def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) -> None:
@@ -190,11 +194,13 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
     assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 6 unchanged, 0 refused"
+    assert plan.exit_code == 0 and run("plan", "--detailed-exitcode").exit_code == 2
     puts = emulator.count("PUT", "/jobs/")
     applied = run("apply")
     assert applied.exit_code == 0, applied.stderr
     assert emulator.count("PUT", "/jobs/") == puts
-    assert run("plan").stdout.count("update") == 0
+    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
 
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
@@ -434,3 +440,49 @@ def test_identity_datastores_without_a_blob_role_name_the_role(workspace: tuple[
     assert ("so uploads go to storage account emustore with your own Azure AD token, and it has no blob-data role "
             "there.\n  what to do: ask an owner for 'Storage Blob Data Contributor' on emustore") in result.stderr
     assert emulator.count("PUT", "/jobs/") == 0
+
+
+def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("learning_rate: 5.0e-6", "learning_rate: 2.0e-3"))
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    plan = run("plan")
+    assert plan.exit_code == 1
+    assert ("refuse    pipeline-job  phi4-ultrachat-run1\n          pipeline-job phi4-ultrachat-run1: learning_rate "
+            "5e-06 -> 0.002 (the job finished with the old values): bump experiment.run in specs/phi4-ultrachat.yaml "
+            "and render to train again") in plan.stdout
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 7 unchanged, 1 refused"
+    assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
+    puts = emulator.count("PUT")
+    applied = run("apply")
+    assert applied.exit_code == 2 and "apply refuses pipeline-job phi4-ultrachat-run1: learning_rate" in applied.stderr
+    assert emulator.count("PUT") == puts  # nothing created, updated or submitted
+    spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    assert "create    pipeline-job  phi4-ultrachat-run2" in run("plan").stdout
+
+
+def test_changed_data_under_the_same_version_is_refused(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    train = project / "data" / "ultrachat_200k" / "train_sft.jsonl"
+    lines = train.read_text().splitlines(keepends=True)
+    train.write_text("".join(lines[: len(lines) // 2]))  # e.g. prepared again with another split_percent
+    plan = run("plan")
+    assert plan.exit_code == 1
+    assert ("refuse    data-train    phi4-ultrachat-train_sft\n          data/ultrachat_200k/train_sft.jsonl changed "
+            "since version 1 of phi4-ultrachat-train_sft was uploaded (data versions are immutable): bump "
+            "experiment.run in specs/phi4-ultrachat.yaml and render to upload and train anew") in plan.stdout
+    assert "unchanged data-test     phi4-ultrachat-test_sft\n          version 1 exists with the same content" \
+        in plan.stdout
+
+
+def test_apply_without_a_terminal_needs_yes_before_billed_resources(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    result = run("apply", "--no-yes")
+    assert result.exit_code == 2
+    assert ("apply would start billed resources (create compute, create endpoint, create pipeline-job, create "
+            "deployment); pass --yes to confirm without a terminal") in result.stderr
+    assert emulator.count("PUT") == 0

@@ -146,13 +146,34 @@ def _model_lines(experiment: Experiment) -> None:
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
 
 
+def make_plan(session: Session, context: Any) -> Any:
+    """The plan of every resource of the session's experiment (a value: printed by plan, shown by apply)."""
+    from generator.runner.plan import Plan, ResourcePlan
+    from generator.runner.reconcile import PLANNERS
+
+    return Plan([ResourcePlan(res, PLANNERS[res.kind](context, res),
+                              session.endpoint_name if res.kind == "online_endpoint" else res.name)
+                 for res in session.experiment.resources])
+
+
+def print_plan(plan_value: Any) -> None:
+    """Every resource's line and details, then the summary line."""
+    for row in plan_value.rows:
+        for line in row.lines():
+            click.echo(line)
+    click.echo(plan_value.summary())
+
+
 @click.command()
 @_options
 @click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on errors or refusals.")
 @click.pass_context
 @_guarded
 def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-         resource_group: str | None, workspace: str | None, target: str, offline: bool) -> None:
+         resource_group: str | None, workspace: str | None, target: str, offline: bool,
+         detailed_exitcode: bool) -> None:
     """Show what apply would do to each resource, against the live workspace."""
     if offline:
         experiment = load_ready_experiment(spec, root, validate=False)
@@ -161,27 +182,28 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
             deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
             click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
         return
-    from generator.runner.reconcile import PLANNERS
-
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     _model_lines(session.experiment)
-    context = session.context()
-    for res in session.experiment.resources:
-        action = PLANNERS[res.kind](context, res)
-        name = session.endpoint_name if res.kind == "online_endpoint" else res.name
-        click.echo(f"{action.verb:<9} {res.id:<13} {name}")
-        for detail in action.details:
-            click.echo(f"{'':10}{detail}")
+    result = make_plan(session, session.context())
+    print_plan(result)
+    code = result.exit_code(detailed_exitcode)
+    if result.refused:
+        click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in result.refused)} (see above)",
+                   err=True)
+    if code:
+        sys.exit(code)
 
 
 @click.command()
 @_options
 @click.option("--stream-logs/--no-stream-logs", default=True, show_default=True,
               help="Stream the pipeline job's logs (jobs.stream) while it runs.")
+@click.option("--yes", is_flag=True, help="Do not ask before starting billed resources (required without a "
+                                          "terminal when apply would start any).")
 @click.pass_context
 @_guarded
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-          resource_group: str | None, workspace: str | None, target: str, stream_logs: bool) -> None:
+          resource_group: str | None, workspace: str | None, target: str, stream_logs: bool, yes: bool) -> None:
     """Pre-flight, then create or update everything in dependency order, side by side where possible."""
     from generator.runner.graph import Graph
     from generator.runner.preflight import run_preflight
@@ -189,10 +211,15 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target)
     start = time.monotonic()
     context = session.context(stream_logs=stream_logs)
-    from generator.runner.reconcile import plan_deployment
-
-    skip = {"deployment"} if plan_deployment(context, session.experiment.by_kind("online_deployment")).verb \
-        == "unchanged" else set()
+    planned = make_plan(session, context)
+    if planned.refused:
+        print_plan(planned)
+        raise RunnerError("apply refuses " + "; ".join(row.action.details[0] for row in planned.refused
+                                                       if row.action.details) + "\n  nothing was created", EXIT_INPUT)
+    if not session.local and planned.billed and not yes:
+        _confirm_billed(planned)
+    skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == "unchanged"
+                                 for row in planned.rows) else set()
     run_preflight(session.ml, session.experiment, session.registry, session.out, skip)
     outcomes = Graph(session.experiment.resources, context).run()
     failed = {rid: o for rid, o in outcomes.items() if o.status == "failed"}
@@ -200,6 +227,18 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     click.echo(f"apply {'failed' if failed else 'done'} in {elapsed(time.monotonic() - start)}: {summary}")
     if failed:
         sys.exit(min(o.error.exit_code for o in failed.values() if o.error))
+
+
+def _confirm_billed(planned: Any) -> None:
+    """Show the plan and ask before starting billed resources; without a terminal, --yes is required."""
+    what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
+    if not sys.stdin.isatty():
+        raise RunnerError(f"apply would start billed resources ({what}); pass --yes to confirm without a terminal",
+                          EXIT_INPUT)
+    print_plan(planned)
+    if not click.confirm(f"Start these billed resources ({what})?", default=False):
+        click.echo("apply cancelled: nothing was created")
+        sys.exit(0)
 
 
 @click.command()

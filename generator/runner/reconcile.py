@@ -7,7 +7,9 @@ compute's size, a finished job).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,13 +131,36 @@ def apply_compute(ctx: Context, res: Resource, action: Action) -> None:
 
 
 # ---------------------------------------------------------------------------- data
+CONTENT_TAG = "azml-gen.sha256"  # the uploaded file's hash, kept on the data asset Azure stores
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file at `path`."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _project_file(ctx: Context, res: Resource) -> Path:
+    return ctx.experiment.folder.parent.parent / _local_path(ctx, res)
+
+
 def plan_data(ctx: Context, res: Resource) -> Action:
     version = str(res.extra["version"])
     current = _not_found(lambda: ctx.ml.data.get(res.name, version=version))
     if current is None:
         return Action("create", [f"upload {_local_path(ctx, res)} as version {version}"])
-    return Action("unchanged", [f"version {version} exists (data versions are immutable: bump run to upload anew)"],
-                  current)
+    recorded = (current.tags or {}).get(CONTENT_TAG)
+    local = _project_file(ctx, res)
+    if recorded and local.is_file() and file_sha256(local) != recorded:
+        return Action("refuse", [f"{_local_path(ctx, res)} changed since version {version} of {res.name} was "
+                                 f"uploaded (data versions are immutable): bump experiment.run in "
+                                 f"{ctx.experiment.spec} and render to upload and train anew"], current)
+    note = "" if recorded else "; it carries no content hash (not created by this tool), so its files are not compared"
+    return Action("unchanged", [f"version {version} exists with the same content{note}" if recorded else
+                                f"version {version} exists{note}"], current)
 
 
 def _local_path(ctx: Context, res: Resource) -> str:
@@ -145,8 +170,10 @@ def _local_path(ctx: Context, res: Resource) -> str:
 def apply_data(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_data
 
+    data = ctx.load(res, load_data)
+    data.tags = {**(data.tags or {}), CONTENT_TAG: file_sha256(_project_file(ctx, res))}
     try:
-        ctx.ml.data.create_or_update(ctx.load(res, load_data))
+        ctx.ml.data.create_or_update(data)
     except Exception as exc:
         refused = storage_role_error(exc, f"upload {res.name}", _storage_account(ctx))
         if refused is None:
@@ -198,13 +225,51 @@ def plan_job(ctx: Context, res: Resource) -> Action:
         return Action("create", [f"submit pipeline job {res.name}"])
     status = job_status(current)
     studio = getattr(current, "studio_url", None) or ""
+    changes = job_input_changes(ctx, res, current)
+    if changes:
+        why = ("the job finished with the old values" if status not in RUNNING
+               else f"the job is {status} with the old values and cannot change")
+        return Action("refuse", [f"pipeline-job {res.name}: {'; '.join(changes)} ({why}): bump experiment.run in "
+                                 f"{ctx.experiment.spec} and render to train again"], current)
     if status in RUNNING:
         return Action("attach", [f"job {res.name} is {status}: wait for it (nothing is submitted again)"], current)
     if status == "Completed":
-        return Action("unchanged", [f"job {res.name} completed (bump experiment.run to train again)"], current)
+        return Action("unchanged", [f"job {res.name} completed with these inputs (bump experiment.run to train "
+                                    "again)"], current)
     return Action("refuse", [f"job {res.name} is {status}; a finished job is not re-submitted: bump "
                              f"experiment.run in {ctx.experiment.spec} and render to train again. {studio}".strip()],
                   current)
+
+
+_ASSET_ID = re.compile(r"^(?:azureml:)?(?:/subscriptions/.*/(?:data|models)/)?([^/:]+)(?:/versions/|:)([^/:]+)$")
+
+
+def _input_value(value: Any) -> str:
+    """A node input as the REST body holds it, with asset ids and `name:version` written alike."""
+    raw = value.get("value", value.get("uri")) if isinstance(value, dict) else value
+    match = _ASSET_ID.match(str(raw)) if isinstance(raw, str) and ("/versions/" in raw or raw.count(":") == 1) \
+        and not raw.startswith("azureml://") else None
+    return f"{match.group(1)}:{match.group(2)}" if match else str(raw)
+
+
+def job_input_changes(ctx: Context, res: Resource, current: Any) -> list[str]:
+    """`name: old -> new` for every node input of the existing job that the rendered file now sets otherwise."""
+    from azure.ai.ml import load_job
+
+    try:
+        desired = ctx.load(res, load_job)._to_rest_object().as_dict()["properties"]["jobs"]
+        existing = current._to_rest_object().as_dict()["properties"]["jobs"]
+    except Exception:  # a job this tool did not submit (another shape): nothing to compare
+        return []
+    changes = []
+    for node, spec in desired.items():
+        ours, theirs = spec.get("inputs") or {}, (existing.get(node) or {}).get("inputs") or {}
+        for name in sorted(set(ours) | set(theirs)):
+            old, new = (_input_value(theirs[name]) if name in theirs else "(unset)",
+                        _input_value(ours[name]) if name in ours else "(unset)")
+            if old != new:
+                changes.append(f"{name} {old} -> {new}")
+    return changes
 
 
 def apply_job(ctx: Context, res: Resource, action: Action) -> None:
