@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from generator.diagnostics import ERROR
+from generator.diagnostics import ERROR, InvalidInput
 from generator.options import load_specs_or_exit, report, root_option
 from generator.paths import display_path
 from generator.render import render_spec
@@ -118,6 +118,24 @@ def check(root: Path) -> None:
                    f"{len(errors)} error(s) in generated files", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"generated/ is up to date and valid ({len(loaded)} experiment(s))")
+
+
+@main.command("new")
+@click.argument("name")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The spec to start from.")
+@root_option
+def new(name: str, source: Path, root: Path) -> None:
+    """Create specs/NAME.yaml from another spec, with the experiment's own names (endpoint, model, run 1)."""
+    from generator.new import new_spec
+
+    try:
+        target = new_spec(root, name, source if source.is_absolute() else Path.cwd() / source)
+    except InvalidInput as exc:
+        report(exc.problems)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"created {display_path(target, root)} from {display_path(source, root)}")
+    click.echo(f"next: edit it, then `make render SPEC={display_path(target, root)}`")
 
 
 main.add_command(data)

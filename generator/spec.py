@@ -34,6 +34,7 @@ class Spec:
     model_facts: ModelFacts | None = None
     model_defaults: ModelDefaults = field(default_factory=ModelDefaults)
     warnings: list[Problem] = field(default_factory=list)
+    located: Located | None = None
 
     @property
     def experiment(self) -> str:
@@ -89,7 +90,73 @@ def load_spec(path: Path, root: Path) -> Spec:
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
     return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,
-                model_defaults=defaults, warnings=sorted(p for p in problems if p.severity != ERROR))
+                model_defaults=defaults, warnings=sorted(p for p in problems if p.severity != ERROR), located=located)
+
+
+# What two experiments must not share: (what, spec path, error unless these settings are equal too)
+SHARED_NAMES = [("experiment", ("experiment", "name"), None),
+                ("endpoint", ("endpoint", "name"), None),
+                ("registered model", ("registered_model", "name"), None),
+                ("compute", ("compute", "name"), ("size", "tier", "min_instances", "max_instances",
+                                                 "idle_time_before_scale_down", "gpus_per_node"))]
+
+
+def _neighbours(root: Path, loaded: list[Spec]) -> list[Spec]:
+    """The project's other specs (specs/*.yaml) that load, to compare names with even when one spec is named."""
+    folder = root / "specs"
+    mine = {spec.path.resolve() for spec in loaded}
+    others = []
+    for path in sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yaml", ".yml")) if folder.is_dir() else []:
+        if path.resolve() in mine:
+            continue
+        try:
+            others.append(load_spec(path, root))
+        except InvalidInput:  # an invalid neighbour is reported when it is rendered itself
+            continue
+    return others
+
+
+def _value(spec: Spec, path: tuple[str, ...]) -> Any:
+    node: Any = spec.data
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _where(spec: Spec, path: tuple[str, ...]) -> str:
+    line = spec.located.where(path)[0] if spec.located else 0
+    return f"{spec.file}:{line}" if line else spec.file
+
+
+def collisions(specs: list[Spec], others: list[Spec]) -> list[Problem]:
+    """Names two experiments share (an endpoint, a registered model, an experiment, a compute with other settings):
+    one experiment's apply or destroy would change the other's resources."""
+    problems = []
+    everyone = specs + others
+    for i, spec in enumerate(specs):
+        for other in everyone[:i] + everyone[i + 1:]:
+            if other in specs and everyone.index(other) < i:
+                continue  # each pair among the named specs once
+            for what, path, settings in SHARED_NAMES:
+                if str(_value(spec, path)) != str(_value(other, path)):
+                    continue
+                if settings is not None:
+                    differ = [key for key in settings if spec.data["compute"].get(key) != other.data["compute"].get(key)]
+                    if not differ:
+                        continue
+                    pairs = [f"{k}: {spec.data['compute'].get(k)} vs {other.data['compute'].get(k)}" for k in differ]
+                    detail = f" with other settings ({', '.join(pairs)})"
+                else:
+                    detail = ""
+                located = spec.located
+                line, col = located.where(path) if located else (0, 0)
+                fix = ("share a compute only with the same settings, or give this one its own compute.name"
+                       if settings is not None else f"each experiment needs its own (`python -m generator new NAME "
+                                                    f"--from {other.file}` derives them)")
+                problems.append(Problem(spec.file, line, col, ".".join(path),
+                                        f"{what} {_value(spec, path)!r} is also used by {_where(other, path)}{detail}: "
+                                        f"{fix}"))
+    return problems
 
 
 def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:
@@ -109,13 +176,7 @@ def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) ->
             continue
         problems += spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
         specs.append(spec)
-    seen: dict[str, Spec] = {}
-    for spec in specs:
-        if spec.experiment in seen:
-            problems.append(Problem(spec.file, 0, 0, "experiment.name",
-                                    f"experiment {spec.experiment!r} is also defined in {seen[spec.experiment].file}; "
-                                    "each experiment needs its own name"))
-        seen.setdefault(spec.experiment, spec)
+    problems += collisions(specs, _neighbours(root, specs))
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     return specs, problems

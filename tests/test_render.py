@@ -150,9 +150,7 @@ def test_files_and_experiments_no_longer_produced_are_removed(project: Path, cli
 
 def test_rendering_one_spec_leaves_other_experiments_alone(project: Path, cli) -> None:
     cli("render", root=project)
-    spec = project / "specs" / "phi4-ultrachat.yaml"
-    other = project / "specs" / "other.yaml"
-    other.write_text(spec.read_text().replace("name: phi4-ultrachat", "name: other"))
+    assert cli("new", "other", "--from", "specs/phi4-ultrachat.yaml", root=project).exit_code == 0
     result = cli("render", "specs/other.yaml", root=project)
     assert result.exit_code == 0
     assert sorted(p.name for p in (project / "generated").iterdir()) == ["other", "phi4-ultrachat"]

@@ -58,4 +58,34 @@ def test_two_specs_with_one_experiment_name_are_refused(project: Path, cli) -> N
     shutil.copy(project / "specs" / "phi4-ultrachat.yaml", project / "specs" / "copy.yaml")
     result = cli("render", root=project)
     assert result.exit_code == 2
-    assert "experiment 'phi4-ultrachat' is also defined in" in result.stderr
+    assert ("specs/copy.yaml:16:9: experiment.name: experiment 'phi4-ultrachat' is also used by "
+            "specs/phi4-ultrachat.yaml:16: each experiment needs its own (`python -m generator new NAME --from "
+            "specs/phi4-ultrachat.yaml` derives them)") in result.stderr
+
+
+def test_a_copy_rendered_alone_is_still_compared_with_every_spec(project: Path, cli) -> None:
+    text = (project / "specs" / "phi4-ultrachat.yaml").read_text()
+    (project / "specs" / "copy.yaml").write_text(text.replace("name: phi4-ultrachat\n", "name: my-exp\n")
+                                                 .replace("max_instances: 2", "max_instances: 4"))
+    result = cli("render", "specs/copy.yaml", root=project)
+    assert result.exit_code == 2 and not (project / "generated").exists()
+    errors = result.stderr.splitlines()[:-1]
+    assert [line.split(": ")[1] for line in errors] == ["compute.name", "registered_model.name", "endpoint.name"]
+    assert ("compute 'gpu-cluster-big' is also used by specs/phi4-ultrachat.yaml:26 with other settings "
+            "(max_instances: 4 vs 2): share a compute only with the same settings") in errors[0]
+
+
+def test_new_derives_the_experiments_own_names_and_keeps_the_comments(project: Path, cli) -> None:
+    result = cli("new", "lr-sweep-a", "--from", "specs/phi4-ultrachat.yaml", root=project)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "created specs/lr-sweep-a.yaml from specs/phi4-ultrachat.yaml"
+    text = (project / "specs" / "lr-sweep-a.yaml").read_text()
+    assert "  name: lr-sweep-a\n" in text and "  name: lr-sweep-a-ep   # endpoint names are unique" in text
+    assert "  name: Phi-4-lr-sweep-a\n" in text and "  run: 1 " in text
+    assert "# What changed from the seed, and why" in text  # comments survive
+    rendered = cli("render", root=project)
+    assert rendered.exit_code == 0, rendered.stderr
+    again = cli("new", "lr-sweep-a", "--from", "specs/phi4-ultrachat.yaml", root=project)
+    assert again.exit_code == 2 and "specs/lr-sweep-a.yaml exists already" in again.stderr
+    bad = cli("new", "no spaces", "--from", "specs/phi4-ultrachat.yaml", root=project)
+    assert bad.exit_code == 2 and "experiment names use letters, digits, '-' and '_'" in bad.stderr
