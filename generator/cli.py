@@ -44,9 +44,22 @@ def model_defaults_line(spec: Spec) -> str:
     return f"{spec.experiment}: from {spec.model_facts.name}'s model_specific_defaults: {used}{kept}"
 
 
-@click.group()
-def main() -> None:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("azureml-finetune-generator")
+    except PackageNotFoundError:  # run from a checkout without `pip install -e .`
+        return "unknown (not installed)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="azml-gen", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show a traceback instead of a one-paragraph error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Turn experiment specs into Azure ML YAML and apply them."""
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 @main.command()
@@ -142,3 +155,13 @@ main.add_command(data)
 main.add_command(catalog_group)
 for _command in COMMANDS:
     main.add_command(_command)
+
+
+def run() -> None:
+    """The console entry point: `main`, quiet when the reader of its output goes away (`… | head`)."""
+    from generator.runner.commands import quiet_broken_pipe
+
+    try:
+        main()
+    except BrokenPipeError:
+        quiet_broken_pipe()

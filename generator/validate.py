@@ -146,15 +146,16 @@ def _check_entity(kind: str, located: Located, folder: Path, root: Path, data_mu
 
 
 def check_sample_request(path: Path, file: str) -> list[Problem]:
-    """The sample request has the seed's scoring shape."""
+    """The sample request follows the scoring contract (generator/request.py)."""
+    from generator.request import parse_request
+
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-        conversation = body["input_data"]["input_string"][0]
-        ok = isinstance(body["input_data"]["parameters"], dict) and all(
-            isinstance(m, dict) and {"role", "content"} <= set(m) for m in conversation)
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        return [Problem(file, 0, 0, "", f"not a scoring request of the seed's shape: {exc}")]
-    return [] if ok else [Problem(file, 0, 0, "input_data", "messages need role and content")]
+        parse_request(path.read_bytes())
+    except OSError as exc:
+        return [Problem(file, 0, 0, "", f"cannot read: {exc.strerror}")]
+    except ValueError as exc:
+        return [Problem(file, 0, 0, "input_data", f"not a scoring request: {exc}")]
+    return []
 
 
 def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = False) -> list[Problem]:

@@ -191,3 +191,13 @@ def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> N
     assert result.exit_code == 0, result.stderr
     header = result.stdout.splitlines()[0]
     assert "tokens p50/p90/p99/max" in header and "~tokens" not in header
+    from transformers import AutoTokenizer
+
+    from generator.data.stats import tokenizer_counter
+
+    conversation = [{"role": "user", "content": "What is the capital of France?"},
+                    {"role": "assistant", "content": "Paris is the capital of France."}]
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    text = tokenizer.apply_chat_template(conversation, tokenize=False)
+    expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])  # the template's text, tokenized
+    assert expected > 10 and tokenizer_counter(str(model))(conversation) == expected

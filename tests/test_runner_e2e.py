@@ -486,3 +486,46 @@ def test_apply_without_a_terminal_needs_yes_before_billed_resources(workspace: t
     assert ("apply would start billed resources (create compute, create endpoint, create pipeline-job, create "
             "deployment); pass --yes to confirm without a terminal") in result.stderr
     assert emulator.count("PUT") == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ('{"input_data": {}}', "input_data.input_string must be a non-empty list of messages (or a list holding one)"),
+    ("{not json", "the body is not JSON (Expecting property name enclosed in double quotes at line 1 column 2)"),
+])
+def test_invoke_explains_a_bad_request_file_before_sending_it(workspace: tuple[Path, Emulator], body: str,
+                                                             message: str) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    request = project / "bad-request.json"
+    request.write_text(body)
+    posts = emulator.count("POST", "/score/")
+    result = run("invoke", "--request", str(request))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: request file {request}: {message}"
+    assert emulator.count("POST", "/score/") == posts
+
+
+def test_no_at_the_destroy_prompt_deletes_nothing(workspace: tuple[Path, Emulator],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    from generator.runner import commands
+
+    monkeypatch.setattr(commands, "at_terminal", lambda: True)
+    result = CliRunner().invoke(main, ["destroy", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
+    assert result.exit_code == 0 and "nothing was deleted" in result.stdout and "Abort" not in result.output
+    assert emulator.count("DELETE") == 0
+
+
+def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.runner import commands
+
+    project, emulator = workspace
+    monkeypatch.setattr(commands, "at_terminal", lambda: True)
+    result = CliRunner().invoke(main, ["apply", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
+    assert result.exit_code == 0, result.output
+    assert "Plan: 8 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
+    assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
+    assert "apply cancelled: nothing was created" in result.stdout
+    assert emulator.count("PUT") == 0

@@ -89,3 +89,21 @@ def test_new_derives_the_experiments_own_names_and_keeps_the_comments(project: P
     assert again.exit_code == 2 and "specs/lr-sweep-a.yaml exists already" in again.stderr
     bad = cli("new", "no spaces", "--from", "specs/phi4-ultrachat.yaml", root=project)
     assert bad.exit_code == 2 and "experiment names use letters, digits, '-' and '_'" in bad.stderr
+
+
+def test_cli_basics_version_help_and_a_quiet_broken_pipe(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    from tests.conftest import REPO
+
+    assert CliRunner().invoke(main, ["--version"]).output == "azml-gen 0.1.0\n"
+    assert CliRunner().invoke(main, ["-h"]).output.startswith("Usage:")
+    reader_gone = subprocess.Popen([sys.executable, "-m", "generator", "catalog", "models"], cwd=REPO,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader_gone.stdout.close()  # like `| head` that stopped reading: the first write fails with EPIPE
+    errors = reader_gone.stderr.read().decode()
+    assert reader_gone.wait() == 1 and errors == ""

@@ -97,6 +97,8 @@ def tokenizer_counter(path: str) -> Callable[[list[dict[str, str]]], int]:
 
     def count(messages: list[dict[str, str]]) -> int:
         if getattr(tokenizer, "chat_template", None):
-            return len(tokenizer.apply_chat_template(messages, tokenize=True))
+            ids = tokenizer.apply_chat_template(messages, tokenize=True)
+            # transformers 5 answers a mapping (input_ids, attention_mask): len() of it would count its keys
+            return len(ids["input_ids"] if hasattr(ids, "keys") else ids)
         return sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
     return count

@@ -23,38 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from generator.request import parse_request
+
 KEY_VARIABLE = "AZML_SCORING_KEY"
 MAX_BODY = 1 << 20
-
-
-def parse_request(body: bytes) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """(conversation, parameters) from a request body; ValueError says what is wrong."""
-    try:
-        request = json.loads(body)
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-    data = request.get("input_data") if isinstance(request, dict) else None
-    if not isinstance(data, dict):
-        raise ValueError('expected {"input_data": {"input_string": [[{"role": ..., "content": ...}]], '
-                         '"parameters": {...}}, "params": {}}')
-    conversation = conversation_of(data.get("input_string"))
-    parameters = data.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise ValueError("input_data.parameters must be an object")
-    return conversation, parameters
-
-
-def conversation_of(strings: Any) -> list[dict[str, str]]:
-    """The one conversation of `input_string`: a flat list of messages, or a list holding one such list."""
-    if isinstance(strings, list) and len(strings) == 1 and isinstance(strings[0], list):
-        strings = strings[0]
-    if not isinstance(strings, list) or not strings:
-        raise ValueError("input_data.input_string must be a non-empty list of messages (or a list holding one)")
-    for i, message in enumerate(strings):
-        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant") \
-                or not isinstance(message.get("content"), str):
-            raise ValueError(f"input_string[{i}] needs a role (system, user or assistant) and a string content")
-    return strings
 
 
 def make_handler(model: Any, key: str) -> type[BaseHTTPRequestHandler]:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
 from generator.catalog.rest import SYSTEM_METADATA, to_rest
-from generator.local.scoring import parse_request
+from generator.request import parse_request
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
 # ARM resource types as the recordings show them (test_online_deployment_create, test_aml_compute_create_and_delete).

@@ -38,6 +38,8 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:  # `… | head` closed the pipe: stop quietly
+            quiet_broken_pipe()
         except KeyboardInterrupt:
             click.echo("\ninterrupted: operations already started continue in Azure; run the same command again "
                        "to resume (nothing is created twice)", err=True)
@@ -46,10 +48,32 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except Exception as exc:  # anything from the SDK: shown as code and message, not a traceback
+            if debugging():
+                raise
             error = explain(exc)
             click.echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
     return run
+
+
+def at_terminal() -> bool:
+    """Whether a person can answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def debugging() -> bool:
+    """Whether --debug was given (tracebacks are then shown instead of one paragraph)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and isinstance(context.find_root().obj, dict) and context.find_root().obj.get("debug"))
+
+
+def quiet_broken_pipe() -> None:
+    """Exit quietly after the reader of stdout went away (Python's documented recipe)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
 
 
 class Session:
@@ -232,7 +256,7 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
 def _confirm_billed(planned: Any) -> None:
     """Show the plan and ask before starting billed resources; without a terminal, --yes is required."""
     what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
-    if not sys.stdin.isatty():
+    if not at_terminal():
         raise RunnerError(f"apply would start billed resources ({what}); pass --yes to confirm without a terminal",
                           EXIT_INPUT)
     print_plan(planned)
@@ -301,10 +325,12 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     if delete_compute:
         what.append(f"compute {compute}")
     if not yes:
-        if not sys.stdin.isatty():
+        if not at_terminal():
             raise RunnerError(f"destroy would delete {' and '.join(what)}; pass --yes to confirm without a "
                               "terminal", EXIT_INPUT)
-        click.confirm(f"Delete {' and '.join(what)}?", abort=True)
+        if not click.confirm(f"Delete {' and '.join(what)}?", default=False):
+            click.echo("nothing was deleted")
+            return
     context = session.context()
     if _exists(lambda: session.ml.online_endpoints.get(session.endpoint_name)):
         wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=session.endpoint_name),

@@ -394,7 +394,16 @@ def plan_invoke(ctx: Context, res: Resource) -> Action:
 
 
 def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
-    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK)."""
+    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
+    The request is checked against the scoring contract first, so a bad file never reaches the endpoint."""
+    from generator.request import parse_request
+
+    try:
+        parse_request(request_file.read_bytes())
+    except OSError as exc:
+        raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
+    except ValueError as exc:
+        raise RunnerError(f"request file {request_file}: {exc}", EXIT_INPUT) from None
     return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
                                           request_file=str(request_file))
 
