@@ -13,7 +13,7 @@ LOCAL := $(VENV)/.installed-local
 DEV := $(VENV)/.installed-dev
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help demo render validate check data plan apply status invoke destroy test bench clean-venv
+.PHONY: help demo render validate check schema data plan apply status invoke destroy metrics test bench clean-venv
 
 help:
 	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
@@ -21,7 +21,8 @@ help:
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
 	@echo "make data [SPEC=specs/x.yaml]      prepare the spec's dataset into data.dir (installs the data extra)"
-	@echo "make plan|apply|status|invoke|destroy SPEC=specs/x.yaml   against the workspace in config.json"
+	@echo "make plan|apply|status|invoke|destroy|metrics SPEC=specs/x.yaml   against the workspace in config.json"
+	@echo "make schema                        regenerate finetune.parameters in specs/spec.schema.json"
 	@echo "make test                          run the test suite"
 	@echo "make bench                         print render timings"
 
@@ -62,9 +63,16 @@ data: $(DATA)
 	@for spec in $(SPECS); do $(PY) -m generator data prepare $$spec || exit $$?; done
 
 RUNNER_ARGS ?=
+schema: $(CORE)
+	@$(PY) -m generator schema
+
 plan apply status invoke destroy: $(CORE)
 	@test -n "$(SPEC)" || { echo "usage: make $@ SPEC=specs/<experiment>.yaml [RUNNER_ARGS=...]" >&2; exit 2; }
 	@$(PY) -m generator $@ $(SPEC) $(RUNNER_ARGS)
+
+metrics: $(LOCAL)
+	@test -n "$(SPEC)" || { echo "usage: make metrics SPEC=specs/<experiment>.yaml [RUNNER_ARGS=--target local]" >&2; exit 2; }
+	@$(PY) -m generator metrics $(SPEC) $(RUNNER_ARGS)
 
 test: $(DEV)
 	@$(PY) -m pytest

@@ -9,7 +9,7 @@ import click
 
 from generator.diagnostics import ERROR, InvalidInput
 from generator.options import load_specs_or_exit, report, root_option
-from generator.paths import display_path
+from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
 from generator import writer
@@ -117,6 +117,8 @@ def check(root: Path) -> None:
         stale += [c for c in writer.diff(generated / spec.experiment, render_spec(spec)) if c.status != "unchanged"]
     for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
         stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
+    if root.resolve() == PROJECT_DIR.resolve() and not _schema_current():
+        stale.append(writer.Change(SCHEMA_PATH, "out of date (run `python -m generator schema`)"))
     for change in stale:
         verb = {"created": "missing", "updated": "out of date", "removed": "no longer produced"}.get(change.status,
                                                                                                       change.status)
@@ -149,6 +151,36 @@ def new(name: str, source: Path, root: Path) -> None:
         sys.exit(EXIT_INVALID)
     click.echo(f"created {display_path(target, root)} from {display_path(source, root)}")
     click.echo(f"next: edit it, then `make render SPEC={display_path(target, root)}`")
+
+
+def _schema_current() -> bool:
+    from generator.component import known_versions, load_interface
+    from generator.schema import schema_text
+
+    versions = known_versions("chat_completion_pipeline")
+    return SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(load_interface("chat_completion_pipeline",
+                                                                                 versions[-1]))
+
+
+@main.command("schema")
+@click.option("--check", "only_check", is_flag=True, help="Fail when specs/spec.schema.json is out of date.")
+def schema_command(only_check: bool) -> None:
+    """Regenerate finetune.parameters in specs/spec.schema.json from the pinned component interface."""
+    from generator.component import known_versions, load_interface
+    from generator.schema import schema_text
+
+    versions = known_versions("chat_completion_pipeline")
+    text = schema_text(load_interface("chat_completion_pipeline", versions[-1]))
+    if SCHEMA_PATH.read_text(encoding="utf-8") == text:
+        click.echo(f"{SCHEMA_PATH.name} is up to date")
+        return
+    if only_check:
+        click.echo(f"{SCHEMA_PATH.name} is out of date: run `python -m generator schema`", err=True)
+        sys.exit(EXIT_FAILED)
+    tmp = SCHEMA_PATH.with_name(SCHEMA_PATH.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(SCHEMA_PATH)
+    click.echo(f"{SCHEMA_PATH.name}: finetune.parameters generated from chat_completion_pipeline {versions[-1]}")
 
 
 main.add_command(data)

@@ -14,6 +14,8 @@ from generator.diagnostics import Problem, number_hint
 from generator.paths import SCHEMA_PATH
 from generator.source import Located
 
+# finetune.parameters mirrors the component interface for editors; rules.py checks it against the interface itself.
+COMPONENT_CHECKED = ("finetune", "parameters")
 _TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
                "object": "a mapping", "array": "a list", "null": "empty"}
 
@@ -88,6 +90,8 @@ def check_schema(located: Located) -> list[Problem]:
     validator = jsonschema.Draft7Validator(spec_schema())
     problems: list[Problem] = []
     for error in validator.iter_errors(located.data):
+        if tuple(error.absolute_path)[:2] == COMPONENT_CHECKED:
+            continue  # the component layer reports these, with the interface's own words (MANAGED_INPUTS, files)
         problems.extend(_problems_for(error, located))
     return sorted(set(problems))
 
@@ -110,3 +114,47 @@ def _fill(data: Any, schema: dict[str, Any]) -> None:
     elif isinstance(data, list) and isinstance(schema.get("items"), dict):
         for item in data:
             _fill(item, schema["items"])
+
+
+def parameters_schema(interface: Any) -> dict[str, Any]:
+    """The JSON Schema of `finetune.parameters`, generated from the pinned component interface (the one source):
+    names, types, enums, minimums and descriptions, so editors complete and check the block people edit most.
+    Defaults go in the descriptions only: a `default` keyword would make apply_defaults set every input."""
+    from generator.component import BOOL_STRING, FILE_TYPES, MANAGED_INPUTS
+
+    properties: dict[str, Any] = {}
+    for name, spec in interface.inputs.items():
+        if name in MANAGED_INPUTS or spec.type not in {BOOL_STRING, "string", "integer", "number"} | FILE_TYPES:
+            continue
+        entry: dict[str, Any]
+        if spec.type == BOOL_STRING:
+            entry = {"type": ["boolean", "string"], "enum": [True, False, "true", "false"]}
+        elif spec.type == "string":
+            entry = {"type": ["string", "integer"]}
+            if spec.enum:
+                entry["enum"] = [int(v) if v.isdigit() else v for v in spec.enum] + [v for v in spec.enum
+                                                                                     if v.isdigit()]
+        elif spec.type in FILE_TYPES:
+            entry = {"type": "string"}
+        else:
+            entry = {"type": spec.type}
+        if spec.min is not None:
+            entry["minimum"] = spec.min
+        text = spec.description or ""
+        if spec.default is not None:
+            text = f"{text} (component default: {spec.default})".strip()
+        entry["description"] = text
+        properties[name] = entry
+    return {"type": "object", "default": {},
+            "description": f"Inputs of {interface.name} {interface.version} (generated from "
+                           f"generator/components/{interface.name}-{interface.version}.yml by `python -m generator "
+                           "schema`). Booleans become the component's \"true\"/\"false\" strings; parameters left "
+                           "unset take the registry model's model_specific_defaults, then the component's defaults.",
+            "properties": properties, "additionalProperties": False}
+
+
+def schema_text(interface: Any) -> str:
+    """specs/spec.schema.json with its finetune.parameters generated from `interface`, as the file is written."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["properties"]["finetune"]["properties"]["parameters"] = parameters_schema(interface)
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

@@ -107,3 +107,27 @@ def test_cli_basics_version_help_and_a_quiet_broken_pipe(tmp_path: Path) -> None
     reader_gone.stdout.close()  # like `| head` that stopped reading: the first write fails with EPIPE
     errors = reader_gone.stderr.read().decode()
     assert reader_gone.wait() == 1 and errors == ""
+
+
+def test_the_schemas_finetune_parameters_come_from_the_component_interface() -> None:
+    import json
+
+    import jsonschema
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    from generator.component import MANAGED_INPUTS, load_interface
+    from generator.paths import SCHEMA_PATH
+
+    assert CliRunner().invoke(main, ["schema", "--check"]).output == "spec.schema.json is up to date\n"
+    parameters = json.loads(SCHEMA_PATH.read_text())["properties"]["finetune"]["properties"]["parameters"]
+    interface = load_interface("chat_completion_pipeline", "0.0.82")
+    assert set(parameters["properties"]) == {n for n, i in interface.inputs.items() if n not in MANAGED_INPUTS
+                                             and i.type in ("string", "integer", "number", "bool-string",
+                                                            "uri_file", "uri_folder")}
+    assert parameters["properties"]["learning_rate"]["type"] == "number"
+    assert parameters["properties"]["lr_scheduler_type"]["enum"][:2] == ["linear", "cosine"]
+    assert all("default" not in entry for entry in parameters["properties"].values())  # defaults stay unset
+    editor = jsonschema.Draft7Validator(parameters)
+    assert not list(editor.iter_errors({"learning_rate": 2.0e-5, "apply_lora": True, "deepspeed_stage": 3}))
+    assert [e.validator for e in editor.iter_errors({"learning_rat": 1})] == ["additionalProperties"]
