@@ -28,11 +28,19 @@ def _copy_project(root: Path) -> None:
 def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capfd: pytest.CaptureFixture[str]) -> None:
     from generator.local import demo
+    from generator.local.daemon import ensure_running, read_state, stop
+    from generator.runner.connection import LOCAL_STATE_ENV
 
     _copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    demo.main()
+    monkeypatch.delenv(LOCAL_STATE_ENV, raising=False)  # the demo sets its own; restored after the test
+    other = ensure_running(tmp_path / ".local-workspace")  # another experiment's local workspace
+    try:
+        demo.main()
+        assert read_state(tmp_path / ".local-workspace") == other  # the demo left it running, untouched
+    finally:
+        stop(tmp_path / ".local-workspace")
     out = capfd.readouterr().out
     for step in ("1. Select and explore the training data", "4. Pick the foundation model", "5. Review training",
                  "6. Test the endpoint with sample data", "7. Delete the online endpoint"):
@@ -47,7 +55,7 @@ def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.Mon
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "data" / "ultrachat_mini" / "conversation-length.png").is_file()
     assert "local workspace stopped" in out
-    assert not (tmp_path / ".local-workspace" / "workspace.json").exists()
+    assert not (tmp_path / ".local-workspace-demo" / "workspace.json").exists()
     peak = float(out.split("peak memory ")[1].split(" GiB")[0])
     assert peak < 2.0
 

@@ -529,3 +529,17 @@ def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator]
     assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
     assert "apply cancelled: nothing was created" in result.stdout
     assert emulator.count("PUT") == 0
+
+
+def test_apply_output_has_no_escape_codes_or_progress_dots(workspace: tuple[Path, Emulator],
+                                                           capfd: pytest.CaptureFixture[str]) -> None:
+    from generator.runner.compat import PRINTING_MODULES, _no_print
+
+    result = run("apply")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    captured = capfd.readouterr()  # what the SDK wrote past click to the real stdout/stderr
+    for text in (result.stdout, result.stderr, captured.out, captured.err):
+        assert "\x1b[" not in text and ".[" not in text and "\n\n\n" not in text
+    import importlib
+
+    assert all(importlib.import_module(name).print is _no_print for name in PRINTING_MODULES)

@@ -50,7 +50,8 @@ def models_command(task: str) -> None:
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=MODELS_FILE,
               help="Catalog file to rewrite (default: the project's generator/catalog/models.yml).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Azure ML config.json.")
-@click.option("--target", type=click.Choice(["azure", "local"]), default="azure", show_default=True,
+@click.option("--target", type=click.Choice(["azure", "local"]), envvar="AZML_TARGET", default="azure",
+              show_default=True,
               help="azure: the cloud named by config.json; local: this machine's local workspace.")
 @click.pass_context
 def refresh_command(ctx: click.Context, root: Path, registry: str, names: tuple[str, ...], path: Path,

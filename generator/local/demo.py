@@ -8,6 +8,7 @@ the eval loss before and after training, the wall time and the peak memory of th
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -17,6 +18,7 @@ import click
 import psutil
 
 SPEC = "specs/local-demo.yaml"
+DEMO_STATE_DIR = ".local-workspace-demo"
 STEPS = [
     ("Select and explore the training data", [["data", "prepare", SPEC], ["data", "stats", SPEC]]),
     ("Render the spec into Azure ML YAML", [["render", SPEC]]),
@@ -80,10 +82,10 @@ def eval_loss_change() -> tuple[float, float] | None:
     from mlflow.tracking import MlflowClient
 
     from generator.local.daemon import read_state
-    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.connection import local_state_dir
     from generator.runner.metrics import find_run
 
-    state = read_state(Path(LOCAL_STATE_DIR))
+    state = read_state(local_state_dir(Path(".")))
     if state is None:
         return None
     run = find_run(MlflowClient(state["tracking_uri"]), "phi4-ultrachat-demo", "phi4-ultrachat-demo-run1")
@@ -93,12 +95,14 @@ def eval_loss_change() -> tuple[float, float] | None:
 def main() -> None:
     """Run every step; print the figures at the end."""
     from generator.local.daemon import stop
-    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.connection import LOCAL_STATE_ENV, local_state_dir
 
     start = time.monotonic()
     change = None
-    if stop(Path(LOCAL_STATE_DIR)):
-        click.echo("stopped the local workspace left by an earlier run: the demo starts from nothing")
+    os.environ[LOCAL_STATE_ENV] = DEMO_STATE_DIR  # its own local workspace: other experiments' state is untouched
+    if stop(local_state_dir(Path("."))):
+        click.echo(f"stopped the demo's local workspace left by an earlier run ({DEMO_STATE_DIR}/): the demo starts "
+                   "from nothing; other experiments' local state is untouched")
     with PeakMemory() as memory:
         try:
             for number, (title, commands) in enumerate(STEPS, start=1):
@@ -108,7 +112,7 @@ def main() -> None:
                 if title.startswith("Review"):
                     change = eval_loss_change()
         finally:
-            stop(Path(LOCAL_STATE_DIR))
+            stop(local_state_dir(Path(".")))
     click.secho("\n== Done", bold=True)
     if change:
         before, after = change
@@ -116,6 +120,15 @@ def main() -> None:
                    f"{'lower' if after < before else 'NOT lower'}")
     click.echo(f"wall time {time.monotonic() - start:.1f} s; peak memory {memory.peak / 2**30:.2f} GiB "
                "(this process and every process it started)")
+    click.echo("the endpoint's answer above is gibberish on purpose: the local model is a tiny Phi-3-architecture "
+               "network with random weights, trained for seconds; the demo checks the plumbing and that loss falls")
+    click.echo("\nNext:\n"
+               "  open metrics/phi4-ultrachat-demo-run1.png (loss curves) and "
+               "data/ultrachat_mini/conversation-length.png\n"
+               "  python -m generator new my-exp --from specs/phi4-ultrachat.yaml   # your own experiment\n"
+               "  make render                                                      # review git diff generated/\n"
+               "  AZML_TARGET=local python -m generator apply specs/my-exp.yaml     # try it on this machine\n"
+               "  make plan SPEC=specs/my-exp.yaml                                 # against your Azure workspace")
     if change and change[1] >= change[0]:
         sys.exit(1)
 

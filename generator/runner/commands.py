@@ -25,7 +25,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--subscription", help="Subscription id (or AZURE_SUBSCRIPTION_ID)."),
         click.option("--resource-group", help="Resource group (or AZURE_RESOURCE_GROUP)."),
         click.option("--workspace", help="Workspace name (or AZUREML_WORKSPACE_NAME)."),
-        click.option("--target", type=click.Choice(["azure", "local"]), default="azure", show_default=True,
+        click.option("--target", type=click.Choice(["azure", "local"]), envvar="AZML_TARGET", default="azure",
+                     show_default=True,
                      help="azure: the workspace in config.json; local: this machine's local workspace."),
     ]):
         func = option(func)
@@ -388,9 +389,9 @@ def local_start(root: Path, models: tuple[str, ...]) -> None:
 
     from generator.local.daemon import ensure_running
     from generator.local.executor import MODELS_FILE
-    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.connection import local_state_dir
 
-    state_dir = (root / LOCAL_STATE_DIR).resolve()
+    state_dir = local_state_dir(root).resolve()
     chosen = {}
     for item in models:
         name, _, folder = item.partition("=")
@@ -411,9 +412,9 @@ def local_start(root: Path, models: tuple[str, ...]) -> None:
 def local_stop(root: Path) -> None:
     """Stop the local workspace and every scoring server it runs."""
     from generator.local.daemon import stop
-    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.connection import local_state_dir
 
-    click.echo("local workspace stopped" if stop(root / LOCAL_STATE_DIR) else "local workspace was not running")
+    click.echo("local workspace stopped" if stoplocal_state_dir(root) else "local workspace was not running")
 
 
 @local.command("status")
@@ -421,9 +422,9 @@ def local_stop(root: Path) -> None:
 def local_status(root: Path) -> None:
     """Say whether the local workspace runs, and where."""
     from generator.local.daemon import read_state
-    from generator.runner.connection import LOCAL_STATE_DIR
+    from generator.runner.connection import local_state_dir
 
-    state = read_state(root / LOCAL_STATE_DIR)
+    state = read_statelocal_state_dir(root)
     click.echo(f"local workspace on https://127.0.0.1:{state['port']} (pid {state['pid']})" if state
                else "local workspace is not running")
 

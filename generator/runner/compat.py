@@ -9,7 +9,24 @@ the runner reads it through the operations' private `_get`.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
+
+# Modules of azure-ai-ml 1.35.2 that print to the terminal whatever `show_progress` says: the blob and gen2 upload
+# helpers print `Fore.RESET + "\n"` (a stray escape code and a blank line) after every upload, and AzureMLPolling
+# prints a "." per poll of a deployment. Their only `print` calls are these.
+PRINTING_MODULES = ("azure.ai.ml._artifacts._blob_storage_helper", "azure.ai.ml._artifacts._gen2_storage_helper",
+                    "azure.ai.ml._utils._azureml_polling")
+
+
+def _no_print(*args: Any, **kwargs: Any) -> None:
+    """Stands in for `print` inside the modules above."""
+
+
+def silence_sdk_prints() -> None:
+    """Shadow `print` in the SDK modules that write progress noise to the terminal (output stays quiet piped)."""
+    for name in PRINTING_MODULES:
+        setattr(importlib.import_module(name), "print", _no_print)
 
 
 def registry_model_properties(registry_client: Any, name: str, version: str) -> dict[str, Any]:

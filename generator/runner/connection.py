@@ -20,6 +20,12 @@ from generator.runner.errors import EXIT_INPUT, LOGIN_HELP, RunnerError
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
 LOCAL_STATE_DIR = ".local-workspace"
+LOCAL_STATE_ENV = "AZML_LOCAL_WORKSPACE"  # another folder for the local workspace (make demo keeps its own)
+
+
+def local_state_dir(root: Path) -> Path:
+    """Where the project's local workspace keeps its state: AZML_LOCAL_WORKSPACE, else .local-workspace/."""
+    return root / os.environ.get(LOCAL_STATE_ENV, LOCAL_STATE_DIR)
 DEFAULT_RETRY = {"retry_total": 8, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
 
 
@@ -88,7 +94,7 @@ def local_target(root: Path) -> tuple[Target, Any]:
     from generator.local.daemon import ensure_running
 
     try:
-        state = ensure_running(root / LOCAL_STATE_DIR)
+        state = ensure_running(local_state_dir(root))
     except (RuntimeError, OSError) as exc:
         raise RunnerError(f"cannot start the local workspace: {exc}. Run `make demo` once (it installs the local "
                           "extra, requirements-local.txt)", EXIT_INPUT) from None
@@ -157,3 +163,6 @@ def quiet_sdk() -> None:
     warnings.filterwarnings("ignore", message=".*marshmallow.*")
     for name in ("azure.ai.ml", "azure.core.pipeline.policies.http_logging_policy", "azure.identity"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    from generator.runner.compat import silence_sdk_prints
+
+    silence_sdk_prints()

@@ -24,9 +24,9 @@ def tracking_uri(session: Any) -> str:
     """Where the job's runs are: the local workspace's store, or the workspace's MLflow (azureml-mlflow)."""
     if session.local:
         from generator.local.daemon import read_state
-        from generator.runner.connection import LOCAL_STATE_DIR
+        from generator.runner.connection import local_state_dir
 
-        state = read_state(session.root / LOCAL_STATE_DIR)
+        state = read_state(local_state_dir(session.root))
         if state is None:
             raise RunnerError("the local workspace is not running; run apply --target local first", EXIT_INPUT)
         return state["tracking_uri"]
