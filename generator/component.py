@@ -7,6 +7,7 @@ only fail in the cloud. We keep each pinned component's interface in `generator/
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -144,7 +145,9 @@ def known_versions(name: str) -> list[str]:
 
 @lru_cache(maxsize=None)
 def load_interface(name: str, version: str) -> ComponentInterface | None:
-    """The pinned interface of `name` at `version`, or None when none is on file."""
+    """The pinned interface of `name` at `version`, or None when none is on file (or the name is no file name)."""
+    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", part) and ".." not in part for part in (name, version)):
+        return None
     path = interface_file(name, version)
     if not path.is_file():
         return None

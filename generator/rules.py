@@ -23,6 +23,9 @@ ONLINE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
 
+SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
 _RULES: list[tuple[tuple[str, ...], Rule]] = []
 
 
@@ -59,7 +62,7 @@ def check_rules(data: dict[str, Any], located: Located, root: Path, broken: set[
 
 
 def _online_name(kind: str, name: str) -> str | None:
-    if ONLINE_NAME.match(name):
+    if ONLINE_NAME.fullmatch(name):
         return None
     return (f"{kind} name must be 3-32 characters of letters, digits and '-', start with a letter and not end "
             f"with '-', got {name!r} ({len(name)} characters)")
@@ -68,7 +71,7 @@ def _online_name(kind: str, name: str) -> str | None:
 @rule("compute")
 def _compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     compute = data["compute"]
-    if not COMPUTE_NAME.match(compute["name"]):
+    if not COMPUTE_NAME.fullmatch(compute["name"]):
         yield located.problem(("compute", "name"), "compute name must be 3-24 characters of letters, digits and '-', "
                                                    f"start with a letter and not end with '-', got {compute['name']!r}")
     if compute["min_instances"] > compute["max_instances"]:
@@ -184,16 +187,20 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
 @rule("experiment")
 def _experiment(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     job = naming.job_name(data)
-    if not JOB_NAME.match(job):
+    if not JOB_NAME.fullmatch(job):
         yield located.problem(("experiment", "name"), f"the derived job name {job!r} is not a valid Azure ML job name")
 
 
-def _relative_path_problem(value: str) -> str | None:
+def _relative_path_problem(value: str, root: Path | None = None) -> str | None:
     path = PurePosixPath(value.replace("\\", "/"))
     if path.is_absolute() or re.match(r"^[A-Za-z]:", value):
         return "must be a path relative to the project root, not an absolute path"
     if ".." in path.parts:
         return "must stay inside the project root (no '..')"
+    if root is not None:
+        resolved, top = (root / value).resolve(), root.resolve()
+        if resolved != top and top not in resolved.parents:
+            return f"leads outside the project root through a symbolic link (to {resolved})"
     return None
 
 
@@ -204,9 +211,13 @@ def _data(data: dict[str, Any], located: Located, root: Path) -> Iterable[Proble
         yield located.problem(("data", "test_split"), f"test_split is the same split as train_split "
                                                       f"({section['train_split']!r}); evaluate on held-out data, "
                                                       "e.g. test_sft")
-    message = _relative_path_problem(section["dir"])
+    message = _relative_path_problem(section["dir"], root)
     if message:
         yield located.problem(("data", "dir"), message)
+    for key in ("train_split", "test_split"):
+        if not SPLIT_NAME.fullmatch(section[key]) or ".." in section[key]:
+            yield located.problem(("data", key), f"a split name becomes a file name ({section['dir']}/<split>.jsonl): "
+                                                 f"use letters, digits, '_', '-' and '.', got {section[key]!r}")
 
 
 @rule("smoke_test")
@@ -220,6 +231,13 @@ def _smoke_test(data: dict[str, Any], located: Located, root: Path) -> Iterable[
 @rule("finetune.component", "finetune.parameters")
 def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     component = data["finetune"]["component"]
+    bad = [key for key in ("name", "version") if not COMPONENT_NAME.fullmatch(str(component[key]))
+           or ".." in str(component[key])]
+    for key in bad:
+        yield located.problem(("finetune", "component", key), f"a component {key} uses letters, digits, '_', '-' and "
+                                                              f"'.', got {component[key]!r}")
+    if bad:
+        return
     interface = load_interface(component["name"], component["version"])
     if interface is None:
         path = display_path(interface_file(component["name"], component["version"]), PROJECT_DIR)
@@ -236,7 +254,7 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
         spec = interface.inputs.get(name)
         if spec is None or spec.type not in FILE_TYPES or not isinstance(value, str) or value.startswith(URI_PREFIXES):
             continue
-        message = _relative_path_problem(value)
+        message = _relative_path_problem(value, root)
         if message:
             yield located.problem(("finetune", "parameters", name), message)
         elif not (root / value).is_file():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -85,9 +86,19 @@ def _problems_for(error: jsonschema.ValidationError, located: Located) -> list[P
     return [located.problem(path, message)]
 
 
+def _full_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """JSON Schema `pattern`, but over the whole string: Python's `$` also matches before a final newline, so
+    "my-exp\\n" would pass `^[a-z-]+$` and then fail in Azure."""
+    if isinstance(instance, str) and not re.fullmatch(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _full_pattern})
+
+
 def check_schema(located: Located) -> list[Problem]:
     """Every JSON Schema violation in the spec, each located at its field."""
-    validator = jsonschema.Draft7Validator(spec_schema())
+    validator = _Validator(spec_schema())
     problems: list[Problem] = []
     for error in validator.iter_errors(located.data):
         if tuple(error.absolute_path)[:2] == COMPONENT_CHECKED:

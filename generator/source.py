@@ -6,9 +6,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import math
+
 import yaml
 
 from generator.diagnostics import InvalidInput, Problem, format_path
+
+# Bounds every document read through here obeys (specs, generated files, catalog): a few-hundred-byte file of
+# nested aliases must not expand into gigabytes, and no value may be deeper, longer or larger than a spec needs.
+MAX_BYTES = 1 << 20
+MAX_VALUES = 100_000
+MAX_DEPTH = 50
+MAX_INT_DIGITS = 30
+
+
+class _TooBig(Exception):
+    """Raised by the builder when a bound is exceeded; becomes one located problem."""
+
+    def __init__(self, node: yaml.Node, message: str):
+        super().__init__(message)
+        self.node, self.message = node, message
 
 Path_ = tuple[Any, ...]
 
@@ -48,14 +65,31 @@ class _Builder:
         self.located = located
         self.constructor = yaml.constructor.SafeConstructor()
         self.problems: list[Problem] = []
+        self.values = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooBig(node, f"the document expands to more than {MAX_VALUES} values (nested YAML aliases?)")
+        if len(path) > MAX_DEPTH:
+            raise _TooBig(node, f"values are nested more than {MAX_DEPTH} levels deep")
         self.located.values[path] = _pos(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        if node.tag == "tag:yaml.org,2002:int" and len(str(node.value).lstrip("+-").replace("_", "")) > MAX_INT_DIGITS:
+            self.problems.append(self.located.problem(path, f"an integer of {len(str(node.value))} digits; no "
+                                                            "field takes one that long"))
+            return None
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(self.located.problem(path, f"must be a finite number, got {node.value}"))
+            return None
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         self.constructor.flatten_mapping(node)
@@ -80,8 +114,13 @@ class _Builder:
 def load_located(text: str, file: str) -> Located:
     """Parse `text` (the content of `file`) into a Located; raise InvalidInput on bad YAML."""
     located = Located(file=file, data=None)
+    if len(text) > MAX_BYTES:
+        raise InvalidInput([Problem(file, 0, 0, "", f"the file is {len(text)} characters long; a spec or generated "
+                                                    f"file is at most {MAX_BYTES}")])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise InvalidInput([Problem(file, 0, 0, "", f"values are nested more than {MAX_DEPTH} levels deep")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -93,6 +132,9 @@ def load_located(text: str, file: str) -> Located:
     builder = _Builder(located)
     try:
         located.data = builder.build(node, ())
+    except _TooBig as exc:
+        line, col = _pos(exc.node)
+        raise InvalidInput([Problem(file, line, col, "", exc.message)]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise InvalidInput([Problem(file, mark.line + 1 if mark else 0, mark.column + 1 if mark else 0, "",
