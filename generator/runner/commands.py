@@ -18,7 +18,7 @@ from generator.runner.output import Printer, elapsed
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.argument("spec"),
+        click.argument("spec", type=click.Path(dir_okay=False)),  # files complete in the shell
         root_option,
         click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
                      help="Azure ML config.json (default: found upwards from the working folder)."),
