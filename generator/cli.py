@@ -78,7 +78,11 @@ def render(specs: tuple[str, ...], root: Path) -> None:
         for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
             changes += writer.remove_folder(folder)
     for change in changes:
-        click.echo(f"{change.status:<9} {display_path(change.path, root)}")
+        if change.status != "unchanged":
+            click.echo(f"{change.status:<9} {display_path(change.path, root)}")
+    unchanged = sum(1 for change in changes if change.status == "unchanged")
+    if unchanged:
+        click.echo(f"{unchanged} file(s) unchanged")
     for spec in loaded:
         if spec.model_defaults.applied:
             click.echo(model_defaults_line(spec))
