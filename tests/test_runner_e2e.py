@@ -124,9 +124,17 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
         _thread.interrupt_main()  # Ctrl-C arrives while apply waits for the job
         threading.Event().wait(30)
 
+    import signal
+
     monkeypatch.setattr(reconcile, "wait_for_job", interrupted)
-    first = run("apply")
-    assert first.exit_code == 130
+    # interrupt_main() raises KeyboardInterrupt only under Python's own SIGINT handler; a library imported by an
+    # earlier test may have installed another one in this process
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        first = run("apply")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert first.exit_code == 130, first.stdout + first.stderr
     assert "run the same command again to resume" in first.stderr
     assert emulator.count("PUT", "/jobs/") == 1
     assert emulator.count("PUT", "/models/") == 0

@@ -414,7 +414,7 @@ def local_stop(root: Path) -> None:
     from generator.local.daemon import stop
     from generator.runner.connection import local_state_dir
 
-    click.echo("local workspace stopped" if stoplocal_state_dir(root) else "local workspace was not running")
+    click.echo("local workspace stopped" if stop(local_state_dir(root)) else "local workspace was not running")
 
 
 @local.command("status")
@@ -424,7 +424,7 @@ def local_status(root: Path) -> None:
     from generator.local.daemon import read_state
     from generator.runner.connection import local_state_dir
 
-    state = read_statelocal_state_dir(root)
+    state = read_state(local_state_dir(root))
     click.echo(f"local workspace on https://127.0.0.1:{state['port']} (pid {state['pid']})" if state
                else "local workspace is not running")
 
