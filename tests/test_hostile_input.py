@@ -24,7 +24,7 @@ SECTIONS = st.fixed_dictionaries({}, optional={key: DOCUMENTS for key in (
     "smoke_test")})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=st.one_of(DOCUMENTS, SECTIONS))
 def test_any_yaml_document_is_valid_or_reported(document: object, tmp_path_factory) -> None:
     root = tmp_path_factory.mktemp("spec")
