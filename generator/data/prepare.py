@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.data import DataError
+from generator.files import sha256
 from generator.spec import Spec
 
 STAMP = ".prepared.json"
 KEEP = ("prompt", "prompt_id", "messages")
 SOURCE_PATTERNS = ("{split}.jsonl", "{split}.parquet", "{split}-*.parquet", "data/{split}-*.parquet",
                    "data/{split}.parquet", "data/{split}.jsonl")
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def kept_rows(total: int, percent: float) -> int:

@@ -7,7 +7,6 @@ compute's size, a finished job).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import time
@@ -17,6 +16,7 @@ from typing import Any, Callable
 
 import yaml
 
+from generator.files import sha256
 from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain,
                                      storage_role_error)
 from generator.runner.manifest import Experiment, Resource
@@ -134,15 +134,6 @@ def apply_compute(ctx: Context, res: Resource, action: Action) -> None:
 CONTENT_TAG = "azml-gen.sha256"  # the uploaded file's hash, kept on the data asset Azure stores
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of the file at `path`."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _project_file(ctx: Context, res: Resource) -> Path:
     return ctx.experiment.folder.parent.parent / _local_path(ctx, res)
 
@@ -154,7 +145,7 @@ def plan_data(ctx: Context, res: Resource) -> Action:
         return Action("create", [f"upload {_local_path(ctx, res)} as version {version}"])
     recorded = (current.tags or {}).get(CONTENT_TAG)
     local = _project_file(ctx, res)
-    if recorded and local.is_file() and file_sha256(local) != recorded:
+    if recorded and local.is_file() and sha256(local) != recorded:
         return Action("refuse", [f"{_local_path(ctx, res)} changed since version {version} of {res.name} was "
                                  f"uploaded (data versions are immutable): bump experiment.run in "
                                  f"{ctx.experiment.spec} and render to upload and train anew"], current)
@@ -171,7 +162,7 @@ def apply_data(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_data
 
     data = ctx.load(res, load_data)
-    data.tags = {**(data.tags or {}), CONTENT_TAG: file_sha256(_project_file(ctx, res))}
+    data.tags = {**(data.tags or {}), CONTENT_TAG: sha256(_project_file(ctx, res))}
     try:
         ctx.ml.data.create_or_update(data)
     except Exception as exc:
