@@ -450,7 +450,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
         if e.behaviour.datastore_auth != "key" and not bearer or e.behaviour.datastore_auth == "identity-no-role":
-            # Azure Storage's answer to a token without a data role on the account.
+            # Azure Storage's answer to a token without a data role on the account: code, header and message as in a
+            # recorded storage answer (an azure-sdk nock recording, 2019-09-11; the search index names no path for it)
+            # and as quoted in Microsoft's Python docs on authenticating to Blob storage.
             self._send(403, b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch'
                             b"</Code><Message>This request is not authorized to perform this operation using this "
                             b"permission.</Message></Error>",

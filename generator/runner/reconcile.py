@@ -17,8 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from generator.files import sha256
-from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain,
-                                     storage_role_error)
+from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, storage_role_error
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
 
