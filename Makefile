@@ -74,8 +74,9 @@ metrics: $(LOCAL)
 	@test -n "$(SPEC)" || { echo "usage: make metrics SPEC=specs/<experiment>.yaml [RUNNER_ARGS=--target local]" >&2; exit 2; }
 	@$(PY) -m generator metrics $(SPEC) $(RUNNER_ARGS)
 
+# Two workers, one test file each at a time: the demo test (about 100 s) runs beside the rest.
 test: $(DEV)
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n 2 --dist loadfile
 
 bench: $(DEV)
 	@$(PY) bench/render.py
