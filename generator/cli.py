@@ -70,22 +70,34 @@ def render(specs: tuple[str, ...], root: Path) -> None:
     loaded = load_specs_or_exit(root, _spec_paths(root, specs))
     rendered = [(spec, render_spec(spec)) for spec in loaded]
     generated = root / "generated"
-    writer.clean_staging(generated)
     changes = []
-    for spec, files in rendered:
-        changes += writer.write_experiment(generated / spec.experiment, files)
-    if not specs:
-        for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
-            changes += writer.remove_folder(folder)
-    for change in changes:
-        if change.status != "unchanged":
-            click.echo(f"{change.status:<9} {display_path(change.path, root)}")
-    unchanged = sum(1 for change in changes if change.status == "unchanged")
-    if unchanged:
-        click.echo(f"{unchanged} file(s) unchanged")
+    try:
+        writer.check_generated_dir(generated, root)
+        with writer.locked(generated):
+            writer.clean_staging(generated)
+            for spec, files in rendered:
+                changes += writer.write_experiment(generated / spec.experiment, files)
+            if not specs:
+                for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
+                    changes += writer.remove_folder(folder)
+    except writer.WriteError as exc:
+        _echo_changes(changes, root)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    _echo_changes(changes, root)
     for spec in loaded:
         if spec.model_defaults.applied:
             click.echo(model_defaults_line(spec))
+
+
+def _echo_changes(changes: list[writer.Change], root: Path) -> None:
+    for change in changes:
+        if change.status != "unchanged":
+            was = f" (was {change.reason})" if change.reason else ""
+            click.echo(f"{change.status:<9} {display_path(change.path, root)}{was}")
+    unchanged = sum(1 for change in changes if change.status == "unchanged")
+    if unchanged:
+        click.echo(f"{unchanged} file(s) unchanged")
 
 
 @main.command()
@@ -116,19 +128,29 @@ def check(root: Path) -> None:
 
     loaded = load_specs_or_exit(root, _spec_paths(root, ()))
     generated = root / "generated"
-    stale = []
-    for spec in loaded:
-        stale += [c for c in writer.diff(generated / spec.experiment, render_spec(spec)) if c.status != "unchanged"]
-    for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
-        stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
+    stale, fresh = [], []
+    try:
+        writer.check_generated_dir(generated, root)
+        with writer.locked(generated, shared=True):
+            for spec in loaded:
+                changes = [c for c in writer.diff(generated / spec.experiment, render_spec(spec))
+                           if c.status != "unchanged"]
+                stale += changes
+                if not changes:
+                    fresh.append(spec)
+            for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
+                stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
+    except writer.WriteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     if root.resolve() == PROJECT_DIR.resolve() and not _schema_current():
         stale.append(writer.Change(SCHEMA_PATH, "out of date (run `python -m generator schema`)"))
     for change in stale:
-        verb = {"created": "missing", "updated": "out of date", "removed": "no longer produced"}.get(change.status,
-                                                                                                      change.status)
+        verb = change.reason or {"created": "missing", "updated": "out of date",
+                                 "removed": "no longer produced"}.get(change.status, change.status)
         click.echo(f"stale: {display_path(change.path, root)}: {verb}", err=True)
     problems = []
-    for spec in loaded:
+    for spec in fresh:  # a stale folder is re-rendered before it is worth validating (it may hold anything)
         problems += validate_experiment(generated / spec.experiment, root)
     report(problems)
     errors = [p for p in problems if p.severity == ERROR]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -12,8 +13,13 @@ COMPONENTS_DIR = PACKAGE_DIR / "components"
 
 
 def display_path(path: Path, root: Path) -> str:
-    """Return `path` relative to `root` in POSIX form when it lies below it, else as given."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """Return `path` relative to `root` in POSIX form when it lies below it, else as given.
+
+    Compared as written first (a symlink is shown where it is, not where it points), then resolved.
+    """
+    for shown, base in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (path.resolve(), root.resolve())):
+        try:
+            return shown.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()

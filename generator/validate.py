@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from generator.component import load_interface
 from generator.diagnostics import WARNING, InvalidInput, Problem
@@ -158,19 +157,59 @@ def check_sample_request(path: Path, file: str) -> list[Problem]:
     return []
 
 
+# What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_KINDS = frozenset({"compute", "data", "pipeline_job", "model", "online_endpoint", "online_deployment", "traffic",
+                    "invoke"})
+
+
+def _regular_file(path: Path) -> bool:
+    return not path.is_symlink() and path.is_file()
+
+
+def _manifest_resources(folder: Path, root: Path) -> list[dict[str, Any]]:
+    """The manifest's resources, each with a known kind and, when it has one, a plain file name in `folder`."""
+    path = folder / MANIFEST
+    if not _regular_file(path):
+        raise InvalidInput([Problem(display_path(path, root), 0, 0, "", "not a regular file: run `make render`")])
+    located = read_located(path, display_path(path, root))
+    resources = located.data.get("resources") if isinstance(located.data, dict) else None
+    if not isinstance(resources, list):
+        raise InvalidInput([located.problem(("resources",), "the manifest needs a list of resources: "
+                                                            "run `make render`")])
+    problems = []
+    for i, resource in enumerate(resources):
+        if not isinstance(resource, dict) or resource.get("kind") not in _KINDS:
+            problems.append(located.problem(("resources", i), f"not a resource of a known kind "
+                                                              f"({', '.join(sorted(_KINDS))})"))
+        elif "file" in resource and not (isinstance(resource["file"], str) and _FILE_NAME.fullmatch(resource["file"])):
+            problems.append(located.problem(("resources", i, "file"), "must be a file name in the experiment's "
+                                                                      "folder (no path)"))
+    if problems:
+        raise InvalidInput(problems)
+    return resources
+
+
 def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = False) -> list[Problem]:
     """Load every file of generated/<experiment>/ with the SDK and run our checks; return all problems."""
     manifest_file = folder / MANIFEST
-    if not manifest_file.is_file():
+    if folder.is_symlink() or not manifest_file.is_file():
         return [Problem(display_path(folder, root), 0, 0, "", "not rendered yet; run `make render`")]
-    manifest = yaml.safe_load(manifest_file.read_text(encoding="utf-8"))
+    try:
+        resources = _manifest_resources(folder, root)
+    except InvalidInput as exc:
+        return exc.problems
     loaders = _loaders()
     problems: list[Problem] = []
-    for resource in manifest["resources"]:
+    for resource in resources:
         if "file" not in resource:
             continue
         path = folder / resource["file"]
         file = display_path(path, root)
+        if not _regular_file(path):
+            problems.append(Problem(file, 0, 0, "", "not a regular file (a symlink, a folder or missing): "
+                                                    "run `make render`"))
+            continue
         if resource["kind"] == "invoke":
             problems += check_sample_request(path, file)
             continue
@@ -178,6 +217,10 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
             located = read_located(path, file)
         except InvalidInput as exc:
             problems += exc.problems
+            continue
+        if not isinstance(located.data, dict):
+            problems.append(located.problem((), f"expected a mapping (an Azure ML {resource['kind']} document), "
+                                                f"got {type(located.data).__name__}"))
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,100 +1,179 @@
-"""Write generated/<experiment>/ atomically: render into a temp folder, then swap it in.
+"""Write generated/<experiment>/ atomically and defensively: render into a temp folder, then swap it in.
 
-A failure before the swap leaves the previous folder untouched; files the spec no longer
-produces disappear with the old folder.
+A failure before the swap leaves the previous folder untouched and removes the temp folder; files the
+spec no longer produces disappear with the old folder. Nothing here follows a symlink: a symlink in
+generated/ is reported as stale and replaced by a real file, never read through or written through.
+Renders take an exclusive lock on generated/ (checks a shared one), so two at once do not interleave.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
+import stat
+import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from generator.render import MANIFEST
 
 GENERATED_MARK = "# generated from "
 
 
+class WriteError(Exception):
+    """generated/ could not be written or read safely; the message says what and where."""
+
+
 @dataclass(frozen=True)
 class Change:
-    """What happened to one file: created, updated, unchanged or removed."""
+    """What happened to one file: created, updated, unchanged or removed (and why, when it is not plain)."""
 
     path: Path
     status: str
+    reason: str = ""
 
 
-def read_folder(folder: Path) -> dict[str, str]:
-    """File name → text of every file directly in `folder` (empty when it does not exist)."""
-    if not folder.is_dir():
+def _entry(path: Path) -> str | None:
+    """The text of a regular file at `path`, or None when it is anything else (symlink, folder, not UTF-8)."""
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _kind(path: Path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        return "a symlink, never followed"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return "unreadable or not UTF-8 text"
+
+
+def read_folder(folder: Path) -> dict[str, str | None]:
+    """File name → text of every entry directly in `folder` (None for entries that are not regular UTF-8 files).
+
+    A `folder` that is itself a symlink reads as empty: its target is never read.
+    """
+    if folder.is_symlink() or not folder.is_dir():
         return {}
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.name: _entry(p) for p in sorted(folder.iterdir())}
 
 
 def diff(folder: Path, files: dict[str, str]) -> list[Change]:
     """How `folder` differs from `files`, one Change per file, sorted by name."""
+    if folder.is_symlink():
+        return [Change(folder / name, "updated", f"{folder.name}/ is a symlink, never followed")
+                for name in sorted(files)]
     current = read_folder(folder)
     changes = []
     for name in sorted(set(files) | set(current)):
         if name not in current:
-            status = "created"
+            changes.append(Change(folder / name, "created"))
         elif name not in files:
-            status = "removed"
+            changes.append(Change(folder / name, "removed"))
+        elif current[name] is None:
+            changes.append(Change(folder / name, "updated", _kind(folder / name)))
         else:
-            status = "unchanged" if current[name] == files[name] else "updated"
-        changes.append(Change(folder / name, status))
+            changes.append(Change(folder / name, "unchanged" if current[name] == files[name] else "updated"))
     return changes
 
 
+def _make_writable(function: Callable[..., Any], path: str, _exc: Any) -> None:
+    """rmtree's error hook: a read-only folder inside a generated folder is made writable, then retried."""
+    parent = os.path.dirname(path)
+    os.chmod(parent, stat.S_IRWXU)
+    function(path)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, a symlink (not its target) or a folder tree, read-only parts included."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=_make_writable)
+
+
+def _describe(exc: OSError, folder: Path) -> str:
+    """`cannot write generated/<name>: <reason> (<file>)`, naming the file when the OS did."""
+    detail = f" ({exc.filename})" if isinstance(exc.filename, str) else ""
+    return f"cannot write {folder.parent.name}/{folder.name}: {exc.strerror or exc}{detail}"
+
+
 def write_experiment(folder: Path, files: dict[str, str]) -> list[Change]:
-    """Make `folder` hold exactly `files`; nothing is touched when it already does."""
+    """Make `folder` hold exactly `files`; nothing is touched when it already does.
+
+    Raises WriteError, with the previous folder intact and no temp folder left, when it cannot.
+    """
     changes = diff(folder, files)
     if all(change.status == "unchanged" for change in changes):
         return changes
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    staging: Path | None = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
         for name, text in files.items():
-            with open(staging / name, "w", encoding="utf-8", newline="\n") as handle:
+            with open(staging / name, "x", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
             os.chmod(staging / name, 0o644)
         os.chmod(staging, 0o755)
-        if folder.exists():
+        if folder.is_symlink() or folder.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
             os.rmdir(retired)
             os.rename(folder, retired)
-            os.rename(staging, folder)
-            shutil.rmtree(retired, ignore_errors=True)
+            try:
+                os.rename(staging, folder)
+            except OSError:
+                os.rename(retired, folder)
+                raise
+            staging = None
+            remove_path(retired)
         else:
             os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            staging = None
+    except OSError as exc:
+        raise WriteError(_describe(exc, folder) + "; the folder is unchanged") from exc
+    finally:
+        if staging is not None:
+            remove_path(staging)
     return changes
 
 
 def is_generated_folder(folder: Path) -> bool:
-    """True when `folder` was written by the generator (its manifest carries our header)."""
-    manifest = folder / MANIFEST
-    try:
-        return manifest.is_file() and manifest.read_text(encoding="utf-8").startswith(GENERATED_MARK)
-    except OSError:
+    """True when `folder` is a real folder written by the generator (its manifest carries our header)."""
+    if folder.is_symlink():
         return False
+    text = _entry(folder / MANIFEST)
+    return text is not None and text.startswith(GENERATED_MARK)
 
 
 def orphans(generated_dir: Path, experiments: set[str]) -> list[Path]:
     """Generated experiment folders whose spec is gone."""
-    if not generated_dir.is_dir():
+    if generated_dir.is_symlink() or not generated_dir.is_dir():
         return []
     return sorted(p for p in generated_dir.iterdir()
-                  if p.is_dir() and p.name not in experiments and is_generated_folder(p))
+                  if p.name not in experiments and is_generated_folder(p))
 
 
 def remove_folder(folder: Path) -> list[Change]:
     """Remove a generated folder whose spec is gone; report its files as removed."""
     changes = [Change(folder / name, "removed") for name in read_folder(folder)]
-    shutil.rmtree(folder)
+    try:
+        remove_path(folder)
+    except OSError as exc:
+        raise WriteError(_describe(exc, folder)) from exc
     return changes
 
 
@@ -102,11 +181,46 @@ def clean_staging(generated_dir: Path) -> None:
     """Tidy what a crashed render left: drop half-written folders, restore a folder caught mid-swap."""
     if not generated_dir.is_dir():
         return
-    for leftover in generated_dir.glob(".*.new-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for retired in generated_dir.glob(".*.old-*"):
-        original = generated_dir / retired.name[1:].rsplit(".old-", 1)[0]
-        if original.exists():
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(retired, original)
+    try:
+        for leftover in generated_dir.glob(".*.new-*"):
+            remove_path(leftover)
+        for retired in generated_dir.glob(".*.old-*"):
+            original = generated_dir / retired.name[1:].rsplit(".old-", 1)[0]
+            if original.is_symlink() or original.exists():
+                remove_path(retired)
+            else:
+                os.rename(retired, original)
+    except OSError as exc:
+        raise WriteError(f"cannot tidy {generated_dir.name}/: {exc.strerror or exc}") from exc
+
+
+def check_generated_dir(generated_dir: Path, root: Path) -> None:
+    """Refuse a generated/ that is a symlink leading out of the project (writes would land elsewhere)."""
+    if generated_dir.is_symlink():
+        target = generated_dir.resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise WriteError(f"{generated_dir.name}/ is a symlink to {target}, outside the project: replace it with "
+                             "a folder (the generator never writes through a link out of the project)")
+
+
+@contextmanager
+def locked(generated_dir: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold generated/'s lock: exclusive for a render, shared for a check. Says so when it has to wait."""
+    try:
+        generated_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(generated_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise WriteError(f"cannot lock {generated_dir.name}/: {exc.strerror or exc}") from exc
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    try:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            print(f"waiting for another render to finish ({generated_dir.name}/ is locked)", file=sys.stderr,
+                  flush=True)
+            fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)

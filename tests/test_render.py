@@ -110,16 +110,18 @@ def test_a_failure_while_writing_keeps_the_old_folder(project: Path, cli, monkey
     real_open, calls = builtins.open, []
 
     def failing_open(file, mode="r", *args, **kwargs):
-        if "w" in mode and ".new-" in str(file):
+        if ("w" in mode or "x" in mode) and ".new-" in str(file):
             calls.append(file)
             if len(calls) == 3:
                 raise OSError(28, "No space left on device")
         return real_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", failing_open)
-    with pytest.raises(OSError):
-        cli("render", root=project)
+    result = cli("render", root=project)
     monkeypatch.setattr(builtins, "open", real_open)
+    assert result.exit_code == 1
+    assert result.stderr == ("error: cannot write generated/phi4-ultrachat: No space left on device; "
+                             "the folder is unchanged\n")
     assert before == {p.name: p.read_bytes() for p in out.iterdir()}
     assert [p.name for p in (project / "generated").iterdir()] == ["phi4-ultrachat"]
 
