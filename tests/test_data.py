@@ -109,7 +109,7 @@ def test_data_check_reports_each_broken_record_exactly(monkeypatch) -> None:
     assert result.exit_code == 2
     expected = (TESTS / "broken_records" / "records.expected").read_text().splitlines()
     assert result.stderr.splitlines() == expected
-    assert result.stdout.strip() == "11 record(s) in 1 file(s): 10 problem(s)"
+    assert result.stdout.strip() == "16 record(s) in 1 file(s): 13 problem(s)"
 
 
 def test_render_refuses_broken_prepared_data(data_project: Path, cli) -> None:
@@ -201,3 +201,46 @@ def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> N
     text = tokenizer.apply_chat_template(conversation, tokenize=False)
     expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])  # the template's text, tokenized
     assert expected > 10 and tokenizer_counter(str(model))(conversation) == expected
+
+
+def test_prepare_from_a_jsonl_source_names_each_bad_record_and_writes_nothing(project: Path, cli) -> None:
+    source = project / "jsonl-source"
+    source.mkdir()
+    good = json.dumps(conversation("train_sft", 1))
+    (source / "train_sft.jsonl").write_bytes(f"{good}\n{{broken\n{good}\n".encode())
+    (source / "test_sft.jsonl").write_bytes(f"{good}\n".encode() + b'{"messages": "caf\xe9"}\n')
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: jsonl-source\n  split_percent: 5 "))
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=project)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: specs/phi4-ultrachat.yaml: data.source: 2 problem(s) in its records; nothing was written:",
+        "  jsonl-source/test_sft.jsonl:2: not UTF-8 text: invalid continuation byte at byte 18",
+        "  jsonl-source/train_sft.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes at column 2",
+    ]
+    assert "Traceback" not in result.stderr and not (project / "data").exists()
+
+
+def test_prepare_names_an_unreadable_parquet_source(project: Path, cli) -> None:
+    (project / "pq" / "data").mkdir(parents=True)
+    for split in ("train_sft", "test_sft"):
+        (project / "pq" / "data" / f"{split}-00000-of-00001.parquet").write_bytes(b"PAR1 not really parquet")
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: pq\n  split_percent: 5 "))
+    result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=project)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: specs/phi4-ultrachat.yaml: data.source: cannot read "
+                                    "pq/data/test_sft-00000-of-00001.parquet, pq/data/train_sft-00000-of-00001.parquet (")
+    assert "Traceback" not in result.stderr and not (project / "data").exists()
+
+
+def test_stats_reports_the_lines_it_skipped(data_project: Path, cli) -> None:
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
+    train = data_project / "data" / "ultrachat_200k" / "train_sft.jsonl"
+    with open(train, "ab") as handle:
+        handle.write(b'{"messages": "\xff"}\n{not json\n{"messages": [{"role": "user", "content": "no answer"}]}\n')
+    result = cli("data", "stats", "specs/phi4-ultrachat.yaml", root=data_project)
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:5]}
+    assert rows["train_sft"] == "50"
+    assert "train_sft: 3 malformed line(s) skipped, not counted above (`data check` names them)" in result.stdout

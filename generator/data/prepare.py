@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.data import DataError
+from generator.data.records import check_file
 from generator.files import sha256
+from generator.paths import display_path
 from generator.spec import Spec
 
 STAMP = ".prepared.json"
@@ -71,17 +73,43 @@ def load_splits(spec: Spec) -> Any:
         if not files:
             raise DataError(f"{spec.file}: data.source: no split files in {data['source']!r}; expected e.g. "
                             "data/train_sft-00000-of-00001.parquet or train_sft.jsonl")
+        _check_source_records(spec, [Path(f) for fs in files.values() for f in fs if f.endswith(".jsonl")])
         builder = "json" if all(f.endswith(".jsonl") for fs in files.values() for f in fs) else "parquet"
-        return datasets.load_dataset(builder, data_files=files)
+        try:
+            return datasets.load_dataset(builder, data_files=files)
+        except Exception as exc:  # pyarrow and datasets raise many types; the user needs the files and the reason
+            names = ", ".join(display_path(Path(f), spec.root) for fs in files.values() for f in fs)
+            raise DataError(f"{spec.file}: data.source: cannot read {names} ({type(exc).__name__}: "
+                            f"{_first_line(exc)})") from None
     try:
         return datasets.load_dataset(data["dataset"])
     except Exception as exc:  # no network, unknown dataset, hub errors: all end the same way for the user
         raise DataError(
             f"could not download {data['dataset']} from the Hugging Face Hub ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).\n"
+            f"{_first_line(exc)}).\n"
             f"Without network access: fetch the dataset's parquet files on a connected machine "
             f"(e.g. `huggingface-cli download {data['dataset']} --repo-type dataset --local-dir <folder>`), "
             f"copy the folder here and set data.source in {spec.file} to it.") from None
+
+
+MAX_REPORTED = 10
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no detail"
+
+
+def _check_source_records(spec: Spec, paths: list[Path]) -> None:
+    """Refuse a jsonl source with broken records before `datasets` reads it, naming each file and line."""
+    problems = []
+    for path in paths:
+        problems += check_file(path, display_path(path, spec.root))[1]
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:MAX_REPORTED])
+        more = f"\n  … and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
+        raise DataError(f"{spec.file}: data.source: {len(problems)} problem(s) in its records; nothing was "
+                        f"written:\n{shown}{more}")
 
 
 def _splits_in(source: Path) -> list[str]:

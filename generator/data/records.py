@@ -43,16 +43,47 @@ def record_problems(record: Any) -> list[str]:
     return problems
 
 
+MAX_LINE_BYTES = 16 << 20  # one conversation; a longer line is reported, not parsed
+
+
+def _parse(raw: bytes) -> tuple[Any, str | None]:
+    """(record, None) or (None, what is wrong) for one line's bytes."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text: {exc.reason} at byte {exc.start + 1}"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
+    except ValueError:  # Python converts integers of at most 4300 digits
+        return None, "invalid JSON: a number too long to convert"
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """(line number, parsed record or None, JSON error or None) for every non-blank line."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    """(line number, parsed record or None, what is wrong or None) for every non-blank line.
+
+    Each line is decoded on its own, so a bad byte or a broken record costs one line, not the file.
+    """
+    with open(path, "rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
+                    raw = handle.readline(MAX_LINE_BYTES)
+                yield number, None, f"line longer than {MAX_LINE_BYTES >> 20} MiB"
+                continue
+            line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
-            try:
-                yield number, json.loads(line.rstrip("\r\n")), None
-            except json.JSONDecodeError as exc:
-                yield number, None, f"invalid JSON: {exc.msg} at column {exc.pos + 1}"
+            record, error = _parse(line)
+            yield number, record, error
 
 
 def check_file(path: Path, file: str) -> tuple[int, list[Problem]]:
@@ -63,8 +94,6 @@ def check_file(path: Path, file: str) -> tuple[int, list[Problem]]:
             count += 1
             for message in [error] if error else record_problems(record):
                 problems.append(Problem(file, number, 0, "", message))
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(file, 0, 0, "", f"not UTF-8 text: {exc.reason}"))
     except OSError as exc:
         problems.append(Problem(file, 0, 0, "", f"cannot read: {exc.strerror}"))
     if count == 0 and not problems:

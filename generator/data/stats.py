@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from generator.data.records import read_jsonl
+from generator.data.records import read_jsonl, record_problems
 
 CHARS_PER_TOKEN = 4  # rough estimate for English text with a Llama-2-family tokenizer, used without a tokenizer
 
@@ -19,6 +19,7 @@ class SplitStats:
     turns: list[int]
     chars: list[int]
     tokens: list[int] | None
+    skipped: int = 0
 
     @property
     def rows(self) -> int:
@@ -36,17 +37,19 @@ def percentile(values: Sequence[int], q: float) -> int:
 
 
 def split_stats(path: Path, split: str, count_tokens: Callable[[list[dict[str, str]]], int] | None) -> SplitStats:
-    """Figures for the conversations in one jsonl file (malformed records are skipped; `data check` reports them)."""
+    """Figures for the conversations in one jsonl file; malformed records are counted as skipped."""
     turns, chars, tokens = [], [], [] if count_tokens else None
+    skipped = 0
     for _, record, error in read_jsonl(path):
-        if error or not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        if error or record_problems(record):
+            skipped += 1
             continue
         messages = [m for m in record["messages"] if isinstance(m, dict) and isinstance(m.get("content"), str)]
         turns.append(len(messages))
         chars.append(sum(len(m["content"]) for m in messages))
         if tokens is not None and count_tokens is not None:
             tokens.append(count_tokens(messages))
-    return SplitStats(split, turns, chars, tokens)
+    return SplitStats(split, turns, chars, tokens, skipped)
 
 
 def table(stats: list[SplitStats], max_seq_length: int) -> str:
@@ -68,7 +71,10 @@ def table(stats: list[SplitStats], max_seq_length: int) -> str:
             row.append(f"{over:,} ({100 * over / max(1, s.rows):.1f} %)")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines += [f"{s.split}: {s.skipped:,} malformed line(s) skipped, not counted above (`data check` names them)"
+              for s in stats if s.skipped]
+    return "\n".join(lines)
 
 
 def histogram_png(stats: list[SplitStats], max_seq_length: int, out: Path, title: str) -> None:
