@@ -217,9 +217,16 @@ for _command in COMMANDS:
 
 def run() -> None:
     """The console entry point: `main`, quiet when the reader of its output goes away (`… | head`)."""
+    from generator.extras import missing_package_message
     from generator.runner.commands import quiet_broken_pipe
 
     try:
         main()
     except BrokenPipeError:
         quiet_broken_pipe()
+    except ModuleNotFoundError as exc:
+        message = missing_package_message(exc)
+        if message is None or "--debug" in sys.argv:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_INVALID)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import struct
 import zlib
 from pathlib import Path
@@ -244,3 +245,35 @@ def test_stats_reports_the_lines_it_skipped(data_project: Path, cli) -> None:
     rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:5]}
     assert rows["train_sft"] == "50"
     assert "train_sft: 3 malformed line(s) skipped, not counted above (`data check` names them)" in result.stdout
+
+
+def _unreachable_hub(project: Path) -> dict[str, str]:
+    """An environment whose Hugging Face Hub is a closed local port: unreachable at once, no network touched."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
+    return {**env, "HF_ENDPOINT": "https://127.0.0.1:9", "HF_HOME": str(project / "hf-home"),
+            "PYTHONPATH": str(TESTS.parent)}
+
+
+def test_prepare_fails_fast_when_the_hub_cannot_be_reached(project: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "generator", "data", "prepare", "specs/phi4-ultrachat.yaml"],
+                            cwd=project, env=_unreachable_hub(project), capture_output=True, text=True)
+    assert time.monotonic() - started < 5  # the libraries' own retries take about 24 s
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: could not download HuggingFaceH4/ultrachat_200k from the Hugging Face "
+                                    "Hub (the Hub cannot be reached from this machine (offline)).\n")
+    assert "Retrying" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stats_with_a_hub_tokenizer_fails_fast_offline(data_project: Path, cli) -> None:
+    cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=data_project)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "generator", "data", "stats", "specs/phi4-ultrachat.yaml",
+                             "--tokenizer", "microsoft/phi-4"], cwd=data_project, env=_unreachable_hub(data_project),
+                            capture_output=True, text=True)
+    assert time.monotonic() - started < 5
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("error: --tokenizer microsoft/phi-4: not a local folder, and the Hub cannot be reached "
+                             "from this machine (offline) and has no cached copy. Pass a local tokenizer folder, e.g. "
+                             "one fetched on a connected machine with `huggingface-cli download microsoft/phi-4 "
+                             "--local-dir <folder>`\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from generator.data import DataError
+from generator.extras import require
 from generator.data.records import check_file, check_prepared, prepared_file
 from generator.options import load_specs_or_exit, root_option
 from generator.paths import display_path
@@ -77,13 +78,17 @@ def stats(spec: str, root: Path, png: Path | None, tokenizer: str | None, max_se
     from generator.data import SPLITS
     from generator.data.stats import histogram_png, split_stats, table, tokenizer_counter
 
+    require("matplotlib", *(["transformers"] if tokenizer else []))  # before any output, not after the table
     loaded = _spec(spec, root)
     folder = root / loaded.data["data"]["dir"]
     names = [s for s in SPLITS if (folder / f"{s}.jsonl").is_file()]
     names += sorted(p.stem for p in folder.glob("*.jsonl") if p.stem not in names)
     if not names:
         _fail(DataError(f"no prepared data in {loaded.data['data']['dir']}; run `make data SPEC={loaded.file}`"), 2)
-    counter = tokenizer_counter(tokenizer) if tokenizer else None
+    try:
+        counter = tokenizer_counter(tokenizer) if tokenizer else None
+    except DataError as exc:
+        _fail(exc, 2)
     figures = [split_stats(folder / f"{name}.jsonl", name, counter) for name in names]
     if max_seq_length is None:
         max_seq_length = int(loaded.data["finetune"]["parameters"].get(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.data import DataError
+from generator.data.hub import go_offline_unless_reachable
 from generator.data.records import check_file
 from generator.files import sha256
 from generator.paths import display_path
@@ -59,12 +60,10 @@ def _source_files(source: Path, split: str) -> list[str]:
 
 def load_splits(spec: Spec) -> Any:
     """The dataset as a `datasets.DatasetDict`, from `data.source` or the Hugging Face Hub."""
-    try:
-        import datasets
-    except ImportError:
-        raise DataError("the data extra is not installed: run `make data` (it installs requirements-data.txt)") \
-            from None
     data = spec.data["data"]
+    offline = False if data.get("source") else go_offline_unless_reachable()  # before datasets reads the switches
+    import datasets
+
     if data.get("source"):
         source = spec.root / data["source"]
         if not source.is_dir():
@@ -84,9 +83,10 @@ def load_splits(spec: Spec) -> Any:
     try:
         return datasets.load_dataset(data["dataset"])
     except Exception as exc:  # no network, unknown dataset, hub errors: all end the same way for the user
+        why = ("the Hub cannot be reached from this machine (offline)" if offline else
+               f"{type(exc).__name__}: {_first_line(exc)}")
         raise DataError(
-            f"could not download {data['dataset']} from the Hugging Face Hub ({type(exc).__name__}: "
-            f"{_first_line(exc)}).\n"
+            f"could not download {data['dataset']} from the Hugging Face Hub ({why}).\n"
             f"Without network access: fetch the dataset's parquet files on a connected machine "
             f"(e.g. `huggingface-cli download {data['dataset']} --repo-type dataset --local-dir <folder>`), "
             f"copy the folder here and set data.source in {spec.file} to it.") from None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from generator.data import DataError
+from generator.data.hub import go_offline_unless_reachable
 from generator.data.records import read_jsonl, record_problems
 
 CHARS_PER_TOKEN = 4  # rough estimate for English text with a Llama-2-family tokenizer, used without a tokenizer
@@ -93,13 +95,35 @@ def histogram_png(stats: list[SplitStats], max_seq_length: int, out: Path, title
                        label=f"max_seq_length {max_seq_length} (longer is truncated)")
 
 
-def tokenizer_counter(path: str) -> Callable[[list[dict[str, str]]], int]:
-    """Token counter from a local Hugging Face tokenizer folder (needs `transformers`)."""
+_LOCAL_HINT = ("Pass a local tokenizer folder, e.g. one fetched on a connected machine with "
+               "`huggingface-cli download {path} --local-dir <folder>`")
+
+
+def _cached(repo_id: str) -> bool:
+    """Whether the Hugging Face cache holds a tokenizer of `repo_id` (checked without importing transformers)."""
+    from huggingface_hub import try_to_load_from_cache
+
     try:
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise ImportError("--tokenizer needs the transformers package (the local extra)") from None
-    tokenizer = AutoTokenizer.from_pretrained(path)
+        return isinstance(try_to_load_from_cache(repo_id, "tokenizer_config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def tokenizer_counter(path: str) -> Callable[[list[dict[str, str]]], int]:
+    """Token counter from a Hugging Face tokenizer: a local folder, or a Hub id when the Hub can be reached."""
+    local = Path(path).is_dir()
+    offline = False if local else go_offline_unless_reachable()  # before transformers reads the switches
+    if offline and not _cached(path):
+        raise DataError(f"--tokenizer {path}: not a local folder, and the Hub cannot be reached from this machine "
+                        f"(offline) and has no cached copy. {_LOCAL_HINT.format(path=path)}")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        text = str(exc).strip()
+        where = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no detail'}"
+        raise DataError(f"--tokenizer {path}: cannot load it ({where}). {_LOCAL_HINT.format(path=path)}") from None
 
     def count(messages: list[dict[str, str]]) -> int:
         if getattr(tokenizer, "chat_template", None):

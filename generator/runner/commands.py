@@ -48,6 +48,8 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except RunnerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except ModuleNotFoundError:
+            raise  # the entry point names the extra that provides it
         except Exception as exc:  # anything from the SDK: shown as code and message, not a traceback
             if debugging():
                 raise
@@ -357,11 +359,7 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
     from generator.runner import metrics as review
 
-    try:
-        from mlflow.tracking import MlflowClient
-    except ImportError:
-        raise RunnerError("metrics needs mlflow: run `make demo` once or install requirements-local.txt",
-                          EXIT_INPUT) from None
+    from mlflow.tracking import MlflowClient
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     job = session.experiment.by_kind("pipeline_job").name
     client = MlflowClient(review.tracking_uri(session))

@@ -112,6 +112,8 @@ def default_credential(target: Target) -> Any:
     try:
         credential.get_token(target.token_scope)
         return credential
+    except ModuleNotFoundError:
+        raise  # a broken installation, not a missing login
     except Exception:  # every credential in the chain failed; decide below whether a person can log in
         if sys.stdin.isatty() and sys.stdout.isatty():
             return InteractiveBrowserCredential()
@@ -122,6 +124,8 @@ def probe(credential: Any, target: Target) -> None:
     """Fail early, with the login paragraph, when `credential` cannot get a token."""
     try:
         credential.get_token(target.token_scope)
+    except ModuleNotFoundError:
+        raise  # a broken installation, not a missing login
     except Exception:  # azure-identity raises several types; all mean "not logged in"
         raise RunnerError(LOGIN_HELP, EXIT_INPUT) from None
 
