@@ -49,6 +49,14 @@ def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.Mon
     assert "LoRA r=8 alpha=16 on qkv_proj, o_proj, gate_up_proj, down_proj" in out
     assert "[pipeline-job] phi4-ultrachat-demo-run1: Completed" in out
     assert '[smoke-test] answer: {"output": ' in out
+    # local mode speaks of the local workspace; library logs go to the job's libraries.log, not the terminal
+    assert "quota: all dedicated cluster vCPUs in the local workspace (its emulated quota)" in out
+    assert "submitted phi4-ultrachat-demo-run1: log: .local-workspace-demo/jobs/phi4-ultrachat-demo-run1/std_log.txt" \
+        in out
+    for noise in ("ml.azure.com", "Web View", "region westeurope", "INFO mlflow", "UserWarning", "continue in Azure"):
+        assert noise not in out, noise
+    assert "mlflow" in (tmp_path / ".local-workspace-demo" / "jobs" / "phi4-ultrachat-demo-run1" /
+                        "libraries.log").read_text()
     before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
     assert after < before and "lower" in out
     png = tmp_path / "metrics" / "phi4-ultrachat-demo-run1.png"

@@ -211,13 +211,9 @@ def train(job: dict[str, Any]) -> dict[str, float]:
 
 def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any]) -> None:
     """Merge LoRA (when asked) and write the model as an MLflow pyfunc folder at `output`."""
-    import logging
-
     import mlflow.pyfunc
 
     from generator.local.pyfunc import ChatModel
-
-    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its notice about pickling the python_model
 
     if p["apply_lora"] and p["merge_lora_weights"]:
         model = model.merge_and_unload()
@@ -229,14 +225,32 @@ def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any
     log(f"trained_model written: MLflow model at {output}")
 
 
+LIBRARY_LOGGERS = ("mlflow", "alembic", "transformers", "peft", "torch", "urllib3", "py.warnings")
+
+
+def send_library_logs_to(path: Path) -> None:
+    """MLflow, transformers and friends log (and warn) into `path`, not into the job's log the user reads.
+
+    Called after mlflow is imported: its import installs its own stderr handler, which this replaces.
+    """
+    import logging
+
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+    logging.captureWarnings(True)
+
+
 def main() -> None:
     """Entry point: `python -m generator.local.finetune JOB_JSON`."""
-    import logging
-    import warnings
+    import mlflow  # noqa: F401 - imported first so its logging set-up is in place before ours replaces it
 
-    warnings.filterwarnings("ignore")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    job_file = Path(sys.argv[1])
+    send_library_logs_to(job_file.parent / "libraries.log")
+    job = json.loads(job_file.read_text(encoding="utf-8"))
     train(job)
 
 

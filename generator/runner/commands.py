@@ -42,7 +42,8 @@ def _guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:  # `… | head` closed the pipe: stop quietly
             quiet_broken_pipe()
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: operations already started continue in Azure; run the same command again "
+            where = "the local workspace" if kwargs.get("target") == "local" else "Azure"
+            click.echo(f"\ninterrupted: operations already started continue in {where}; run the same command again "
                        "to resume (nothing is created twice)", err=True)
             sys.exit(130)
         except RunnerError as exc:
@@ -130,6 +131,7 @@ class Session:
         from generator.runner.reconcile import Context
 
         return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
+                       local=self.local,
                        poll_interval=self.target.poll_interval, heartbeat=max(60.0, self.target.poll_interval * 6)
                        if self.target.poll_interval >= 1 else self.target.poll_interval * 20, **kwargs)
 
@@ -247,7 +249,7 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         _confirm_billed(planned)
     skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == "unchanged"
                                  for row in planned.rows) else set()
-    run_preflight(session.ml, session.experiment, session.registry, session.out, skip)
+    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
     outcomes = Graph(session.experiment.resources, context).run()
     failed = {rid: o for rid, o in outcomes.items() if o.status == "failed"}
     summary = ", ".join(f"{rid} {o.status}" for rid, o in outcomes.items())

@@ -139,7 +139,7 @@ def drift(known: ModelFacts | None, live: ModelFacts) -> list[str]:
 
 
 def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: Printer,
-                  skip_existing: set[str]) -> None:
+                  skip_existing: set[str], local: bool = False) -> None:
     """Every check; raise RunnerError (exit 2) on the first that fails, after printing what passed."""
     live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
@@ -177,7 +177,7 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
         shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
         out.line("preflight", f"parameters from {live.facts.name}'s model_specific_defaults (rendered into the job): "
                               f"{shown}")
-    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out)
+    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, local)
 
 
 _FAMILY_NOISE = re.compile(r"standard|family|cluster|dedicated|lowpriority|low priority|vcpus|[^a-z0-9]")
@@ -240,7 +240,8 @@ def _read(what: str, call: Any, out: Printer) -> Any:
 
 
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],
-                sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer) -> None:
+                sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer,
+                local: bool = False) -> None:
     """Compare the vCPUs the cluster and the deployment need with the subscription's free quota in the region:
     the family's row at subscription level (not a workspace's or a cluster's), then the regional total."""
     tier = str(compute_file.get("tier", "dedicated")).replace("lowpriority", "low_priority")
@@ -261,25 +262,28 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     if usages is None:
         return
     rows = [UsageRow.of(u) for u in usages]
-    location = getattr(ml.workspaces.get(ml.workspace_name), "location", None) or "the workspace's region"
+    if local:
+        where = "in the local workspace (its emulated quota)"
+    else:
+        where = f"in region {getattr(ml.workspaces.get(ml.workspace_name), 'location', None) or 'of the workspace'}"
     short = []
     for family, need in needs.items():
         row = _subscription_row(rows, family, tier)
         if row is None:
             out.line("preflight", f"warning: quota: the usages list has no subscription-level {tier} row for family "
-                                  f"{family} in region {location}; that family's quota was not checked")
+                                  f"{family} {where}; that family's quota was not checked")
             continue
         if row.limit < 0:
-            out.line("preflight", f"quota: family {family} ({tier}) has no family limit in region {location}; "
+            out.line("preflight", f"quota: family {family} ({tier}) has no family limit {where}; "
                                   "the regional total applies")
             continue
-        line = f"family {family} in region {location}: need {need}, have {row.limit - row.current} of {row.limit} vCPUs"
+        line = f"family {family} {where}: need {need}, have {row.limit - row.current} of {row.limit} vCPUs"
         (short if need > row.limit - row.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     total = next((r for r in rows if r.name.lower() == REGIONAL_TOTAL[tier] and r.limit >= 0), None)
     if total is not None:
         need = sum(needs.values())
-        line = f"all {tier} cluster vCPUs in region {location}: need {need}, have {total.limit - total.current} of " \
+        line = f"all {tier} cluster vCPUs {where}: need {need}, have {total.limit - total.current} of " \
                f"{total.limit}"
         (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")

@@ -7,16 +7,19 @@ compute's size, a finished job).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
 from generator.files import sha256
+from generator.paths import display_path
 from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, storage_role_error
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
@@ -45,6 +48,16 @@ class Context:
     poll_interval: float = 10.0
     heartbeat: float = 60.0
     stream_logs: bool = False
+    local: bool = False
+
+    def where_to_look(self, job: Any) -> str:
+        """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""
+        if self.local:
+            from generator.runner.connection import local_state_dir
+
+            folder = local_state_dir(self.experiment.folder.parent.parent) / "jobs" / str(getattr(job, "name", ""))
+            return f"log: {display_path(folder / 'std_log.txt', self.experiment.folder.parent.parent)}"
+        return f"studio: {getattr(job, 'studio_url', '')}"
 
     def load(self, resource: Resource, loader: Callable[..., Any], overrides: dict[str, Any] | None = None) -> Any:
         """Load the resource's generated file with the SDK, after setting `overrides` (dotted keys)."""
@@ -268,8 +281,50 @@ def apply_job(ctx: Context, res: Resource, action: Action) -> None:
     if action.verb == "create":
         job = ctx.load(res, load_job)
         submitted = ctx.ml.jobs.create_or_update(job)
-        ctx.out.line(res.id, f"submitted {submitted.name}: {getattr(submitted, 'studio_url', '')}")
+        link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
+        ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
     wait_for_job(ctx, res)
+
+
+# What jobs.stream prints about Azure ML Studio, which means nothing for a job of the local workspace.
+_STUDIO_LINES = ("RunId:", "Web View:", "Execution Summary", "=====")
+
+
+class _DropStudioLines(io.TextIOBase):
+    """A stdout stand-in that passes every complete line except the SDK's Studio headers and footers."""
+
+    def __init__(self, target: Any):
+        self._target, self._pending = target, ""
+
+    def write(self, text: str) -> int:
+        """Buffer until a newline, then pass the line on unless it is a Studio line."""
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not line.startswith(_STUDIO_LINES):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        """Pass a trailing partial line on, then flush."""
+        if self._pending and not self._pending.startswith(_STUDIO_LINES):
+            self._target.write(self._pending)
+        self._pending = ""
+        self._target.flush()
+
+
+@contextlib.contextmanager
+def studio_lines_dropped(local: bool) -> Iterator[None]:
+    """On the local target, hide the stream's Studio links (they point at ml.azure.com with made-up ids)."""
+    if not local:
+        yield
+        return
+    filtered = _DropStudioLines(sys.stdout)
+    with contextlib.redirect_stdout(filtered):
+        try:
+            yield
+        finally:
+            filtered.flush()
 
 
 def wait_for_job(ctx: Context, res: Resource) -> None:
@@ -278,7 +333,8 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
     status = None
     if ctx.stream_logs:
         try:
-            ctx.ml.jobs.stream(res.name)
+            with studio_lines_dropped(ctx.local):
+                ctx.ml.jobs.stream(res.name)
         except Exception as exc:  # a failed job raises here; the state check below reports it
             ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
     while True:
@@ -291,8 +347,8 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
             break
         time.sleep(ctx.poll_interval)
     if status != "Completed":
-        raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  studio: "
-                          f"{getattr(job, 'studio_url', '')}\n  nothing downstream was created; fix the cause, "
+        raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
+                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, "
                           f"bump experiment.run in {ctx.experiment.spec}, render and apply again", EXIT_CLOUD)
 
 
