@@ -92,7 +92,7 @@ def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         time.sleep(0.1)
     assert port_file.is_file(), "scoring server did not start"
     yield {"url": f"https://127.0.0.1:{port_file.read_text()}/score", "key": key,
-           "context": ssl.create_default_context(cafile=str(ca_pem))}
+           "context": ssl.create_default_context(cafile=str(ca_pem)), "model_dir": model_dir}
     process.terminate()
     process.wait(10)
 
@@ -135,10 +135,31 @@ def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], 
     (b'{"input_data": {"input_string": [{"role": "user"}]}}', "input_string[0] needs a role"),
     (b'{"input_data": {"input_string": [[{"role": "user", "content": "x"}]], "parameters": []}}',
      "parameters must be an object"),
+    (b'{"input_data": {"input_string": [{"role": "user", "content": "x"}], "parameters": {"max_new_tokens": 99999}}}',
+     "bad parameters: max_new_tokens must be between 1 and 1024 on the local workspace, got 99999"),
 ])
 def test_scoring_explains_bad_requests(scoring_server: dict[str, Any], body: bytes, message: str) -> None:
     status, answer = _post(scoring_server, body, scoring_server["key"])
     assert status == 400 and message in answer["error"]
+
+
+def test_a_prompt_longer_than_the_context_window_is_cut_not_an_error(scoring_server: dict[str, Any]) -> None:
+    words = " ".join(f"word{i}" for i in range(3000))  # several times the tiny model's 512 positions
+    body = json.dumps({"input_data": {"input_string": [{"role": "user", "content": words}],
+                                      "parameters": {"max_new_tokens": 4, "do_sample": False}}}).encode()
+    status, answer = _post(scoring_server, body, scoring_server["key"])
+    assert status == 200 and isinstance(answer["output"], str)
+
+
+def test_generation_past_its_deadline_raises_timeout(scoring_server: dict[str, Any]) -> None:
+    from generator.local.pyfunc import ChatModel
+
+    model = ChatModel()
+    model.load(str(scoring_server["model_dir"]))
+    conversation = [{"role": "user", "content": "Hi?"}]
+    assert isinstance(model.chat(conversation, {"max_new_tokens": 3, "do_sample": False}, deadline_s=600), str)
+    with pytest.raises(TimeoutError, match="generation did not finish within 0 s"):
+        model.chat(conversation, {"max_new_tokens": 3, "do_sample": False}, deadline_s=0)
 
 
 def test_assistant_mask_without_generation_markers_covers_the_assistant_turns(tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 class LocalCredential:
-    """Returns an unsigned JWT whose audience is the local aml_resource_id (job submission decodes it)."""
+    """A JWT-shaped token whose audience is the local aml_resource_id (job submission decodes it).
+
+    Its last segment is the local workspace's secret (`secret`), which the workspace checks; without one
+    (the in-process test workspace, which stands for Azure) the segment is a fixed placeholder.
+    """
+
+    def __init__(self, secret: str = "bG9jYWw"):
+        self._secret = secret
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
         """A token valid for an hour."""
@@ -27,7 +34,7 @@ class LocalCredential:
         exp = int(time.time()) + 3600
         payload = {"aud": AML_RESOURCE.rstrip("/"), "tid": "local", "oid": "local", "exp": exp,
                    "iss": "https://sts.azmlemu.test/", "upn": "you@localhost"}
-        return AccessToken(f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(payload)}.bG9jYWw", exp)
+        return AccessToken(f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(payload)}.{self._secret}", exp)
 
 
 _real_getaddrinfo = socket.getaddrinfo

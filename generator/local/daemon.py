@@ -1,42 +1,72 @@
 """The local workspace as a background process that outlives one command.
 
 `ensure_running(state_dir)` starts it when needed (`python -m generator.local.daemon serve DIR`)
-and returns its config.json body; `stop(state_dir)` ends it and every scoring server it started.
+and returns its state (config, CA path); `stop(state_dir)` ends it and every scoring server it started.
 The endpoint key lives only in the daemon's memory and its scoring servers' environment.
+
+Ownership: the daemon holds an exclusive lock on `<state_dir>/daemon.lock` for its whole life. A pid
+is signalled only when that lock is held and the pid's command line is this daemon serving this
+folder, so a stale `workspace.json` never leads to killing whatever process has its pid now.
+State: resources and blobs are saved under the folder (generator/local/persist.py) and restored at
+start, so `local stop` / `local start` keeps every experiment.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import shutil
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import psutil
 
 STATE_FILE = "workspace.json"
+LOCK_FILE = "daemon.lock"
+MODULE = "generator.local.daemon"
 START_TIMEOUT = 60.0
 
 
-def _alive(pid: int) -> bool:
+def _lock_held(state_dir: Path) -> bool:
+    """True when some process holds the daemon lock of `state_dir` (probed without taking it for long)."""
     try:
-        os.kill(pid, 0)
+        fd = os.open(state_dir / LOCK_FILE, os.O_RDONLY)
     except OSError:
         return False
-    return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def is_our_daemon(pid: int, state_dir: Path) -> bool:
+    """Whether `pid` is this module's daemon serving `state_dir` (by its command line, not by trust)."""
+    try:
+        command = psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError):
+        return False
+    return MODULE in command and "serve" in command and str(state_dir.resolve()) in command
 
 
 def read_state(state_dir: Path) -> dict[str, Any] | None:
-    """The running daemon's state file, or None when it is not running."""
+    """The running daemon's state, or None when no daemon of ours serves `state_dir`."""
     try:
         state = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        pid = int(state.get("pid", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
-    return state if _alive(int(state.get("pid", 0))) else None
+    if not _lock_held(state_dir) or not is_our_daemon(pid, state_dir):
+        return None
+    return state
 
 
 def ensure_running(state_dir: Path) -> dict[str, Any]:
@@ -46,9 +76,8 @@ def ensure_running(state_dir: Path) -> dict[str, Any]:
     if state is not None:
         return state
     state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / STATE_FILE).unlink(missing_ok=True)
     log = open(state_dir / "workspace.log", "a", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "generator.local.daemon", "serve", str(state_dir)],
+    process = subprocess.Popen([sys.executable, "-m", MODULE, "serve", str(state_dir)],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -56,6 +85,9 @@ def ensure_running(state_dir: Path) -> dict[str, Any]:
         if state is not None:
             return state
         if process.poll() is not None:
+            state = read_state(state_dir)  # another command started it at the same moment: use that one
+            if state is not None:
+                return state
             raise RuntimeError(f"the local workspace exited with code {process.returncode}; see "
                                f"{state_dir / 'workspace.log'}")
         time.sleep(0.1)
@@ -63,44 +95,72 @@ def ensure_running(state_dir: Path) -> dict[str, Any]:
 
 
 def stop(state_dir: Path) -> bool:
-    """Stop the daemon (and its scoring servers); False when it was not running."""
+    """Stop our daemon serving `state_dir` (and its scoring servers); False when none runs."""
     state = read_state(state_dir)
     if state is None:
         return False
-    os.kill(int(state["pid"]), signal.SIGTERM)
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 20
-    while _alive(int(state["pid"])) and time.monotonic() < deadline:
+    while _lock_held(state_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
     return True
 
 
+def _take_lock(state_dir: Path) -> IO[str]:
+    """Hold the daemon lock for this process's life; exit when another daemon already serves the folder."""
+    handle = open(state_dir / LOCK_FILE, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"another local workspace already serves {state_dir}", flush=True)
+        raise SystemExit(3) from None
+    return handle
+
+
 def serve(state_dir: Path) -> None:
-    """Run the local workspace until SIGTERM."""
+    """Run the local workspace until SIGTERM, restoring and saving its state under `state_dir`."""
     state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(state_dir)
+    from generator.local import persist
     from generator.local.connect import cloud_settings, make_certificates
     from generator.local.executor import LocalExecutor
     from generator.local.workspace import Behaviour, Emulator
 
-    for stale in ("jobs", "deployments"):  # what a previous run left: its jobs and endpoints are gone with it
-        shutil.rmtree(state_dir / stale, ignore_errors=True)
     server_pem, ca_pem = make_certificates(state_dir / "tls")
     executor = LocalExecutor(state_dir, server_pem, ca_pem)
-    workspace = Emulator(str(server_pem), str(server_pem), Behaviour(), executor=executor)
+    # Its own credential (kept in workspace.json, readable by its owner only); blobs go up with it too (identity).
+    behaviour = Behaviour(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
+    workspace = Emulator(str(server_pem), str(server_pem), behaviour, executor=executor)
     executor.workspace = workspace
-    workspace.start()
+    workspace.start()  # nobody knows its port before workspace.json is written below
+    restored = persist.restore(workspace, executor, state_dir)
+    saving = threading.Lock()
+
+    def save() -> None:
+        with saving:
+            persist.save(workspace, state_dir)
+
+    workspace.on_change = save
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     state = {"pid": os.getpid(), "port": workspace.port, "ca_bundle": str(ca_pem),
-             "config": cloud_settings(workspace), "tracking_uri": f"sqlite:///{state_dir / 'mlflow.db'}"}
+             "config": cloud_settings(workspace), "tracking_uri": f"sqlite:///{state_dir / 'mlflow.db'}",
+             "token_secret": behaviour.token_secret}
     tmp = state_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=2)
     tmp.replace(state_dir / STATE_FILE)
-    print(f"local workspace on {workspace.base_url} (pid {os.getpid()})", flush=True)
+    print(f"local workspace on {workspace.base_url} (pid {os.getpid()}); {restored} resource(s) restored", flush=True)
     done.wait()
-    executor.stop_all()
     workspace.stop()
+    save()
+    executor.stop_all()
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    lock.close()
 
 
 if __name__ == "__main__":

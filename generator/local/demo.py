@@ -8,11 +8,14 @@ the eval loss before and after training, the wall time and the peak memory of th
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import click
 import psutil
@@ -92,6 +95,37 @@ def eval_loss_change() -> tuple[float, float] | None:
     return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
 
 
+DEMO_LOCK = "demo.lock"
+
+
+def hold_demo_lock(state_dir: Path) -> IO[str]:
+    """Hold the demo's lock for the whole run; exit 2 with a clear message when another demo holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / DEMO_LOCK, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        click.echo(f"error: another `make demo` is running in this project (its local workspace is "
+                   f"{DEMO_STATE_DIR}/); wait for it to finish, then run it again", err=True)
+        sys.exit(2)
+    return handle
+
+
+def forget_earlier_run(state_dir: Path) -> None:
+    """The demo starts from nothing: drop what an earlier demo left in its own folder (never anything else).
+
+    Its lock, TLS certificates and the cached tiny foundation model are kept: they hold no experiment state.
+    """
+    for entry in state_dir.iterdir():
+        if entry.name in (DEMO_LOCK, "tls", "models"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def main() -> None:
     """Run every step; print the figures at the end."""
     from generator.local.daemon import stop
@@ -100,10 +134,12 @@ def main() -> None:
     start = time.monotonic()
     change = None
     os.environ[LOCAL_STATE_ENV] = DEMO_STATE_DIR  # its own local workspace: other experiments' state is untouched
-    if stop(local_state_dir(Path("."))):
-        click.echo(f"stopped the demo's local workspace left by an earlier run ({DEMO_STATE_DIR}/): the demo starts "
-                   "from nothing; other experiments' local state is untouched")
-    with PeakMemory() as memory:
+    state_dir = local_state_dir(Path("."))
+    demo_lock = hold_demo_lock(state_dir)
+    if stop(state_dir):
+        click.echo(f"stopped the demo's local workspace left by an earlier run ({DEMO_STATE_DIR}/)")
+    forget_earlier_run(state_dir)
+    with demo_lock, PeakMemory() as memory:
         try:
             for number, (title, commands) in enumerate(STEPS, start=1):
                 click.secho(f"\n== {number}. {title}", bold=True)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.local.scoring import KEY_VARIABLE
+from generator.local.persist import save_job_status
+from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
 from generator.local.tinymodel import ensure_foundation_model
 from generator.paths import PROJECT_DIR
 
@@ -29,6 +30,17 @@ MODELS_FILE = "models.json"  # registry model name -> a real local Hugging Face 
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
              "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
              "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
+
+
+def request_timeout_ms(resource: dict[str, Any]) -> int:
+    """The deployment's request_settings.request_timeout_ms, from the ISO 8601 duration the SDK sends."""
+    import isodate
+
+    raw = ((resource.get("properties") or {}).get("requestSettings") or {}).get("requestTimeout")
+    try:
+        return int(isodate.parse_duration(raw).total_seconds() * 1000) if raw else DEFAULT_REQUEST_TIMEOUT_MS
+    except (isodate.ISO8601Error, TypeError, ValueError):
+        return DEFAULT_REQUEST_TIMEOUT_MS
 
 
 @dataclass
@@ -141,6 +153,8 @@ class LocalExecutor:
             job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write(f"[local] failed: {job.error}\n")
+        if job.status in ("Completed", "Failed"):
+            save_job_status(job.folder, job.status, job.error)
 
     @staticmethod
     def _last_line(log: Path) -> str:
@@ -178,7 +192,8 @@ class LocalExecutor:
         port_file.unlink(missing_ok=True)
         try:
             model = self.model_dir(resource["properties"]["model"])
-            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key}
+            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key,
+                   REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
             with open(folder / "scoring.log", "w", encoding="utf-8") as handle:
                 deployment.process = subprocess.Popen(
                     [sys.executable, "-m", "generator.local.scoring", str(model), str(port_file), str(self.cert_pem)],

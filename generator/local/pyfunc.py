@@ -7,6 +7,7 @@ from typing import Any
 import mlflow.pyfunc
 
 DEFAULT_PARAMETERS = {"temperature": 0.6, "top_p": 0.9, "do_sample": True, "max_new_tokens": 200}
+MAX_NEW_TOKENS = 1024  # a bound on one local request's work (both cores are shared with everything else)
 
 
 class ChatModel(mlflow.pyfunc.PythonModel):
@@ -24,20 +25,40 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         self.model = AutoModelForCausalLM.from_pretrained(folder)
         self.model.eval()
 
-    def chat(self, conversation: list[dict[str, str]], parameters: dict[str, Any] | None = None) -> str:
-        """The assistant's answer to `conversation` (generation parameters as in the Azure request)."""
+    def chat(self, conversation: list[dict[str, str]], parameters: dict[str, Any] | None = None,
+             deadline_s: float | None = None) -> str:
+        """The assistant's answer to `conversation` (generation parameters as in the Azure request).
+
+        Bounded: `max_new_tokens` at most MAX_NEW_TOKENS, the prompt cut to the model's context window
+        (oldest tokens first), and generation stopped at `deadline_s` seconds, which raises TimeoutError.
+        """
+        import time
+
         import torch
 
+        started = time.monotonic()
         settings = {**DEFAULT_PARAMETERS, **(parameters or {})}
+        max_new = int(settings["max_new_tokens"])
+        if not 1 <= max_new <= MAX_NEW_TOKENS:
+            raise ValueError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS} on the local workspace, "
+                             f"got {max_new}")
         inputs = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True, return_tensors="pt",
                                                     return_dict=True)
+        window = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
+        if window and inputs["input_ids"].shape[1] + max_new > window:
+            keep = max(1, window - max_new)
+            inputs = {name: tensor[:, -keep:] for name, tensor in inputs.items()}
         sample = bool(settings["do_sample"]) and float(settings["temperature"]) > 0
-        kwargs: dict[str, Any] = {"max_new_tokens": int(settings["max_new_tokens"]), "do_sample": sample,
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": sample,
                                   "pad_token_id": self.tokenizer.pad_token_id}
+        if deadline_s is not None:
+            kwargs["max_time"] = max(0.0, deadline_s - (time.monotonic() - started))
         if sample:
             kwargs.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
         with torch.no_grad():
             output = self.model.generate(**inputs, **kwargs)
+        if deadline_s is not None and time.monotonic() - started >= deadline_s:
+            raise TimeoutError(f"generation did not finish within {deadline_s:g} s")
         new_tokens = output[0][inputs["input_ids"].shape[1]:]
         return self.tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
 

@@ -6,7 +6,8 @@ Request:  {"input_data": {"input_string": [{"role", "content"}, …], "parameter
 Response: {"output": "<assistant text>"} — the shape Azure's foundation-model serving answers for
 chat completion (see README), so `invoke` prints the same thing locally and in the cloud.
 The endpoint key comes from the environment (never the command line); a missing or wrong key is
-a 401, a malformed request a 400 that says what is wrong.
+a 401 (checked before the body is read), a malformed request a 400 that says what is wrong, and a
+generation that outlives the deployment's request_timeout_ms a 408, as Azure answers.
 
 Run by the local workspace as `python -m generator.local.scoring MODEL_DIR PORT_FILE CERT_PEM`
 with AZML_SCORING_KEY set.
@@ -17,26 +18,26 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import ssl
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from generator.local.tls import QuietHandler, TLSServer, server_context
 from generator.request import parse_request
 
 KEY_VARIABLE = "AZML_SCORING_KEY"
 MAX_BODY = 1 << 20
 
 
-def make_handler(model: Any, key: str) -> type[BaseHTTPRequestHandler]:
-    """The request handler for `model`, accepting only `key`."""
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+REQUEST_TIMEOUT_VARIABLE = "AZML_REQUEST_TIMEOUT_MS"
+DEFAULT_REQUEST_TIMEOUT_MS = 5000  # Azure's default request_timeout_ms for a managed online deployment
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-            """No per-request log lines (they could carry headers)."""
 
+def make_handler(model: Any, key: str, request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
+                 ) -> type[BaseHTTPRequestHandler]:
+    """The request handler for `model`, accepting only `key`, answering 408 past `request_timeout_ms`."""
+    class Handler(QuietHandler):
         def _send(self, status: int, body: dict[str, Any]) -> None:
             raw = json.dumps(body).encode()
             self.send_response(status)
@@ -50,40 +51,43 @@ def make_handler(model: Any, key: str) -> type[BaseHTTPRequestHandler]:
             self._send(200, {"status": "ready"}) if self.path == "/health" else self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            """Score one conversation."""
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(min(length, MAX_BODY + 1))
+            """Score one conversation: key first, then size, then the body (read only up to its cap)."""
             given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-            if not given or not hmac.compare_digest(given, key):
+            if not given or not hmac.compare_digest(given.encode(), key.encode()):
                 self._send(401, {"error": "missing or wrong endpoint key (Authorization: Bearer <key>)"})
+                self.discard_body()  # answered first: the body is never buffered
                 return
             if self.path.split("?")[0] != "/score":
                 self._send(404, {"error": "POST /score"})
+                self.discard_body()
                 return
-            if length > MAX_BODY:
-                self._send(413, {"error": f"request larger than {MAX_BODY} bytes"})
+            length = self.content_length(MAX_BODY)
+            if length is None:
                 return
+            body = self.rfile.read(length)
             try:
                 conversation, parameters = parse_request(body)
             except ValueError as exc:
                 self._send(400, {"error": str(exc)})
                 return
             try:
-                self._send(200, {"output": model.chat(conversation, parameters)})
+                answer = model.chat(conversation, parameters, deadline_s=request_timeout_ms / 1000)
+            except TimeoutError as exc:
+                self._send(408, {"error": f"{exc} (request_timeout_ms {request_timeout_ms})"})
+                return
             except (TypeError, ValueError) as exc:
                 self._send(400, {"error": f"bad parameters: {exc}"})
+                return
+            self._send(200, {"output": answer})
     return Handler
 
 
-def serve(model_dir: Path, port_file: Path, cert: Path, key: str) -> None:
+def serve(model_dir: Path, port_file: Path, cert: Path, key: str, request_timeout_ms: int) -> None:
     """Load the MLflow model, listen on 127.0.0.1 (TLS), write the port to `port_file`, serve forever."""
     import mlflow.pyfunc
 
     model = mlflow.pyfunc.load_model(str(model_dir)).unwrap_python_model()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(model, key))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server = TLSServer(make_handler(model, key, request_timeout_ms), server_context(str(cert)))
     tmp = port_file.with_suffix(".tmp")
     tmp.write_text(str(server.server_address[1]))
     tmp.replace(port_file)
@@ -95,7 +99,8 @@ def main() -> None:
     key = os.environ.pop(KEY_VARIABLE, "")
     if not key:
         raise SystemExit(f"{KEY_VARIABLE} is not set")
-    serve(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), key)
+    timeout = int(os.environ.get(REQUEST_TIMEOUT_VARIABLE) or DEFAULT_REQUEST_TIMEOUT_MS)
+    serve(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), key, timeout)
 
 
 if __name__ == "__main__":

@@ -13,20 +13,20 @@ It does not reproduce the service's own validation.
 from __future__ import annotations
 
 import copy
+import hmac
 import json
 import random
 import re
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
 from generator.catalog.rest import SYSTEM_METADATA, to_rest
+from generator.local.tls import QuietHandler, TLSServer, server_context
 from generator.request import parse_request
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
@@ -96,6 +96,9 @@ class Behaviour:
     datastore_auth: str = "key"  # "usages", "vmSizes": answer 403 as to a reader without rights  # Total Cluster Dedicated Regional vCPUs (current, limit)
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
+    # The local workspace's own credential: when set, every request but scoring (which checks the endpoint key)
+    # must carry a bearer token ending in it (generator/local/connect.py LocalCredential), or gets a 401.
+    token_secret: str | None = None
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
@@ -181,9 +184,10 @@ class Emulator:
         self.lock = threading.RLock()
         self._random = random.Random(self.behaviour.fault_seed)
         self._cert, self._key = cert_pem, key_pem
-        self.server: ThreadingHTTPServer | None = None
+        self.server: TLSServer | None = None
         self.port = 0
         self.executor = executor
+        self.on_change: Callable[[], None] | None = None  # called after every request that may change state
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":
@@ -193,11 +197,7 @@ class Emulator:
         class Handler(_Handler):
             owner = emulator
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self._cert, self._key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = TLSServer(Handler, server_context(self._cert, self._key))
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -223,6 +223,21 @@ class Emulator:
         """ARM id of the workspace."""
         return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/{PROVIDER}/"
                 f"workspaces/{self.workspace}")
+
+    def signed_url(self, path: str) -> str:
+        """`path` on this workspace, with a signature when it requires a credential (as Azure hands out SAS URLs
+        for run logs: the SDK fetches them without its token)."""
+        secret = self.behaviour.token_secret
+        if not secret:
+            return self.base_url + path
+        return f"{self.base_url}{path}?sig={hmac.new(secret.encode(), path.encode(), 'sha256').hexdigest()}"
+
+    def signature_valid(self, url: Any) -> bool:
+        """Whether `url` (split) carries the signature `signed_url` gave its path."""
+        secret = self.behaviour.token_secret
+        given = parse_qs(url.query).get("sig", [""])[0]
+        return bool(secret and given) and hmac.compare_digest(
+            given, hmac.new(secret.encode(), url.path.encode(), "sha256").hexdigest())
 
     def gate(self, kind: str, name: str) -> threading.Event:
         """A closed gate that holds resource `name` of `kind` (job, endpoint, deployment, compute) until set."""
@@ -275,17 +290,34 @@ class Emulator:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: Emulator
-    protocol_version = "HTTP/1.1"
+MUTATING = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+# Answered without a credential, as Azure's workspace discovery endpoint is (the SDK fetches it with a plain GET).
+PUBLIC_PATHS = frozenset({"/discovery"})
+MAX_BODY = 512 << 20  # a data asset upload; the workspace keeps blobs in memory
+MAX_SCORE_BODY = 1 << 20  # as the scoring server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
-        """Silence the default per-request stderr log."""
+
+def _bearer_ends_with(headers: Any, secret: str) -> bool:
+    """Whether the request's bearer token's last segment is `secret` (compared in constant time)."""
+    token = (headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(token.rsplit(".", 1)[-1].encode(), secret.encode())
+
+
+class _Handler(QuietHandler):
+    owner: Emulator
 
     # ------------------------------------------------------------ plumbing
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _body(self, limit: int = MAX_BODY) -> bytes | None:
+        """The request body (at most `limit` bytes); None after answering 400/413 for a bad or too large one."""
+        length = self.content_length(limit)
+        if length is None:
+            return None
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True
+            self.send_error(400, "request body shorter than its Content-Length")
+            return None
+        return body
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
@@ -312,7 +344,20 @@ class _Handler(BaseHTTPRequestHandler):
         with emulator.seen:
             emulator.seen.notify_all()
             fault = emulator.behaviour.fault_rate and emulator._random.random() < emulator.behaviour.fault_rate
+        secret = emulator.behaviour.token_secret
+        if secret and url.path not in PUBLIC_PATHS and not url.path.startswith("/score/") \
+                and not _bearer_ends_with(self.headers, secret) and not emulator.signature_valid(url):
+            self._send(401, error_body("AuthenticationFailed", "Authentication failed: the request needs the local "
+                                                               "workspace's credential (Authorization: Bearer …)."),
+                       {"WWW-Authenticate": "Bearer"})
+            self.discard_body()  # answered first: nothing of an unauthenticated request is buffered
+            return
+        if url.path.startswith("/score/"):
+            self._score(url.path.split("/")[2])
+            return
         body = self._body()
+        if body is None:
+            return
         if fault and not url.path.startswith("/score") and ".blob." not in host:
             status = 429 if len(emulator.requests) % 2 else 503
             emulator.faults += 1
@@ -331,8 +376,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._logs(url.path.split("/")[2])
         elif url.path.startswith("/operations/"):
             self._operation(url.path.rsplit("/", 1)[-1])
-        elif url.path.startswith("/score/"):
-            self._score(url.path.split("/")[2], body)
         elif url.path.startswith("/registrymanagement/"):
             self._registry_discovery(url.path.split("/")[4])
         elif "/registries/" in url.path:
@@ -355,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                                f"'{match.group(2)}' was not found."))
             else:
                 self._workspace(match.group(4) or "", url, body)
+        if self.command in MUTATING and emulator.on_change is not None and not url.path.startswith("/score"):
+            emulator.on_change()
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _dispatch  # noqa: N815
 
@@ -388,7 +433,7 @@ class _Handler(BaseHTTPRequestHandler):
         if props is None:
             return
         details: dict[str, Any] = {"runId": run_id, "status": props["status"], "logFiles": {
-            "logs/azureml/executionlogs.txt": f"{e.base_url}/logs/{run_id}/executionlogs.txt"}}
+            "logs/azureml/executionlogs.txt": e.signed_url(f"/logs/{run_id}/executionlogs.txt")}}
         if "error" in props:
             details["error"] = {"error": props["error"]}
         self._send(200, details)
@@ -487,14 +532,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(400, b"")
 
-    def _score(self, endpoint: str, body: bytes) -> None:
+    def _score(self, endpoint: str) -> None:
+        """The endpoint's scoring URI: the key is checked before a byte of the body is read."""
         e = self.owner
         path = f"{e.workspace_path}/onlineendpoints/{endpoint}".lower()
+        given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), e.behaviour.key.encode()):
+            self._send(401, {"error": "missing or wrong key"})
+            self.discard_body()
+            return
+        body = self._body(MAX_SCORE_BODY)
+        if body is None:
+            return
         if path not in e.resources:
             self._not_found(f"endpoint {endpoint}")
-            return
-        if self.headers.get("Authorization") != f"Bearer {e.behaviour.key}":
-            self._send(401, {"error": "missing or wrong key"})
             return
         if e.executor is not None:
             deployment = self.headers.get("azureml-model-deployment")

@@ -412,9 +412,12 @@ def local_start(root: Path, models: tuple[str, ...]) -> None:
 def local_stop(root: Path) -> None:
     """Stop the local workspace and every scoring server it runs."""
     from generator.local.daemon import stop
+    from generator.paths import display_path
     from generator.runner.connection import local_state_dir
 
-    click.echo("local workspace stopped" if stop(local_state_dir(root)) else "local workspace was not running")
+    folder = display_path(local_state_dir(root), root)
+    click.echo(f"local workspace stopped; its resources are kept in {folder}/ and come back with `local start`"
+               if stop(local_state_dir(root)) else "local workspace was not running")
 
 
 @local.command("status")

@@ -100,7 +100,7 @@ def local_target(root: Path) -> tuple[Target, Any]:
                           "extra, requirements-local.txt)", EXIT_INPUT) from None
     os.environ["REQUESTS_CA_BUNDLE"] = state["ca_bundle"]
     install_dns()
-    return target_from_config(state["config"]), LocalCredential()
+    return target_from_config(state["config"]), LocalCredential(state["token_secret"])
 
 
 def default_credential(target: Target) -> Any:

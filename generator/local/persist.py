@@ -1,0 +1,93 @@
+"""The local workspace's state on disk, so every experiment's resources survive `local stop` / `local start`.
+
+`save` writes the resources (JSON) and the uploaded blobs (one file per content hash) under the
+state folder; the daemon calls it after every request that changes something and when it stops.
+`restore` reads them back into a fresh workspace: finished jobs keep their status (each job writes
+its own `status.json` when it ends), a job that was still running when the workspace stopped is
+Canceled (its process died with it), and every deployment's scoring server is started again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "resources.json"
+BLOBS_DIR = "blobs"
+JOB_STATUS = "status.json"
+STOPPED_WHILE_RUNNING = "the local workspace was stopped while this job ran; bump experiment.run to train again"
+_digests: dict[str, tuple[bytes, str]] = {}  # blob path -> (the content last hashed, its sha256): hash each once
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(workspace: Any, state_dir: Path) -> None:
+    """Write the workspace's resources and blobs under `state_dir` (atomically; blobs once per content)."""
+    blobs_dir = state_dir / BLOBS_DIR
+    blobs_dir.mkdir(parents=True, exist_ok=True)
+    with workspace.lock:
+        resources = json.loads(json.dumps(workspace.resources))
+        blobs = dict(workspace.blobs)
+    index = {}
+    for path, (content, meta) in blobs.items():
+        known = _digests.get(path)
+        digest = known[1] if known is not None and known[0] is content else hashlib.sha256(content).hexdigest()
+        _digests[path] = (content, digest)
+        if not (blobs_dir / digest).is_file():
+            _write_atomically(blobs_dir / digest, content)
+        index[path] = {"sha256": digest, "meta": meta}
+    body = json.dumps({"base_url": workspace.base_url, "resources": resources, "blobs": index}, indent=1,
+                      sort_keys=True).encode()
+    _write_atomically(state_dir / STATE_FILE, body)
+
+
+def save_job_status(folder: Path, status: str, error: str | None) -> None:
+    """Record how a job ended, beside its log (read back by `restore`)."""
+    _write_atomically(folder / JOB_STATUS, json.dumps({"status": status, "error": error}).encode())
+
+
+def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
+    """Load what `save` wrote into the started `workspace` and its `executor`; return how many resources came back."""
+    from generator.local.executor import LocalJob
+
+    try:
+        saved = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 0
+    if saved.get("base_url"):  # the workspace listens on a new port: scoring URIs and the like follow it
+        saved["resources"] = json.loads(json.dumps(saved.get("resources", {})).replace(saved["base_url"],
+                                                                                       workspace.base_url))
+    blobs = {}
+    for path, entry in saved.get("blobs", {}).items():
+        blob = state_dir / BLOBS_DIR / entry["sha256"]
+        if blob.is_file():
+            blobs[path] = (blob.read_bytes(), dict(entry["meta"]))
+    with workspace.lock:
+        workspace.resources.update(saved.get("resources", {}))
+        workspace.blobs.update(blobs)
+    for key, resource in saved.get("resources", {}).items():
+        parts = key.split("/")
+        if parts[-2:-1] == ["jobs"]:
+            folder = state_dir / "jobs" / resource["name"]
+            try:
+                ended = json.loads((folder / JOB_STATUS).read_text(encoding="utf-8"))
+                status, error = ended["status"], ended.get("error")
+            except (OSError, ValueError, KeyError):
+                status, error = "Canceled", STOPPED_WHILE_RUNNING
+            executor.jobs[resource["name"]] = LocalJob(resource["name"], folder, status, error)
+        elif parts[-2:-1] == ["deployments"] and parts[-4:-3] == ["onlineendpoints"]:
+            executor.start_deployment(parts[-3], resource["name"], resource)
+    return len(saved.get("resources", {}))
