@@ -230,6 +230,7 @@ def test_prepare_names_an_unreadable_parquet_source(project: Path, cli) -> None:
     spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: pq\n  split_percent: 5 "))
     result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=project)
     assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("error: specs/phi4-ultrachat.yaml: data.source: cannot read "
                                     "pq/data/test_sft-00000-of-00001.parquet, pq/data/train_sft-00000-of-00001.parquet (")
     assert "Traceback" not in result.stderr and not (project / "data").exists()

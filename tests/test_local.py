@@ -124,7 +124,7 @@ def test_scoring_answers_the_azure_request_shape(scoring_server: dict[str, Any],
 @pytest.mark.parametrize("key", [None, "wrong-key"])
 def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], key: str | None) -> None:
     status, body = _post(scoring_server, GOOD, key)
-    assert status == 401 and "key" in body["error"]
+    assert status == 401 and "key" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("body, message", [
@@ -140,7 +140,7 @@ def test_scoring_rejects_a_missing_or_wrong_key(scoring_server: dict[str, Any], 
 ])
 def test_scoring_explains_bad_requests(scoring_server: dict[str, Any], body: bytes, message: str) -> None:
     status, answer = _post(scoring_server, body, scoring_server["key"])
-    assert status == 400 and message in answer["error"]
+    assert status == 400 and message in answer["error"]["message"]
 
 
 def test_a_prompt_longer_than_the_context_window_is_cut_not_an_error(scoring_server: dict[str, Any]) -> None:

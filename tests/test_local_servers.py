@@ -175,7 +175,8 @@ def test_a_generation_past_the_deadline_answers_408(tls) -> None:
         status, answer = exchange(server.server_address[1], tls[1],
                                   _request("POST", "/score", body, {"Authorization": "Bearer k"}))
         assert status == 408
-        assert json.loads(answer) == {"error": "generation did not finish within 0 s (request_timeout_ms 0)"}
+        assert json.loads(answer) == {"error": {"code": "RequestTimeout",
+                                                "message": "generation did not finish within 0 s (request_timeout_ms 0)"}}
     finally:
         server.shutdown()
 

@@ -551,3 +551,26 @@ def test_apply_output_has_no_escape_codes_or_progress_dots(workspace: tuple[Path
     import importlib
 
     assert all(importlib.import_module(name).print is _no_print for name in PRINTING_MODULES)
+
+
+CANNOT_READ = ("error: invoke ultrachat-completion/demo: the endpoint answered an error that azure-ai-ml fails to read "
+               "({}); a request that outlived the deployment's request_timeout_ms (HTTP 408) is one such answer. The "
+               "deployment's logs say more: az ml online-deployment get-logs --endpoint-name ultrachat-completion "
+               "--name demo")
+
+
+@pytest.mark.parametrize("status, answer, shown", [
+    (400, {"error": {"code": "BadRequest", "message": "bad parameters: max_new_tokens must be between 1 and 1024"}},
+     "error: invoke ultrachat-completion/demo: BadRequest: bad parameters: max_new_tokens must be between 1 and 1024"),
+    (408, {"error": {"code": "RequestTimeout", "message": "generation did not finish within 5 s"}},
+     CANNOT_READ.format("TypeError: AzureError.__init__() missing 1 required positional argument: 'message'")),
+    (400, {"error": "a bare string"}, CANNOT_READ.format("AttributeError: 'str' object has no attribute 'get'")),
+])
+def test_an_endpoints_error_answer_is_shown_as_its_message(workspace: tuple[Path, Emulator], status: int,
+                                                           answer: dict, shown: str) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    emulator.behaviour.scoring_answer = (status, answer)  # the model behind the endpoint refuses the request
+    result = run("invoke")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [shown]  # one paragraph, no traceback

@@ -64,6 +64,8 @@ def load_splits(spec: Spec) -> Any:
     offline = False if data.get("source") else go_offline_unless_reachable()  # before datasets reads the switches
     import datasets
 
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its failures are reported below, once, as ours
+
     if data.get("source"):
         source = spec.root / data["source"]
         if not source.is_dir():

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.local.persist import save_job_status
-from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
+from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
+                                     scoring_error)
 from generator.local.tinymodel import ensure_foundation_model
 from generator.paths import PROJECT_DIR
 
@@ -224,7 +225,7 @@ class LocalExecutor:
             deployment = max(traffic, key=traffic.get) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
         if target is None or target.port is None:
-            return 404, {"error": f"no running deployment {deployment!r} on endpoint {endpoint}"}
+            return 404, scoring_error(404, f"no running deployment {deployment!r} on endpoint {endpoint}")
         request = urllib.request.Request(f"https://127.0.0.1:{target.port}/score", data=body, method="POST",
                                          headers={"Content-Type": "application/json", "Authorization": authorization})
         context = ssl.create_default_context(cafile=str(self.ca_pem))

@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import sys
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,12 @@ REQUEST_TIMEOUT_VARIABLE = "AZML_REQUEST_TIMEOUT_MS"
 DEFAULT_REQUEST_TIMEOUT_MS = 5000  # Azure's default request_timeout_ms for a managed online deployment
 
 
+def scoring_error(status: int, message: str) -> dict[str, Any]:
+    """An error answer as {"error": {"code", "message"}}: the shape azure-ai-ml's invoke reads the message from
+    (azure/ai/ml/_utils/_endpoint_utils.py validate_response: r_json.get("error", {}).get("message"))."""
+    return {"error": {"code": HTTPStatus(status).phrase.replace(" ", ""), "message": message}}
+
+
 def make_handler(model: Any, key: str, request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
                  ) -> type[BaseHTTPRequestHandler]:
     """The request handler for `model`, accepting only `key`, answering 408 past `request_timeout_ms`."""
@@ -46,19 +53,22 @@ def make_handler(model: Any, key: str, request_timeout_ms: int = DEFAULT_REQUEST
             self.end_headers()
             self.wfile.write(raw)
 
+        def _fail(self, status: int, message: str) -> None:
+            self._send(status, scoring_error(status, message))
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             """Liveness: 200 once the model is loaded."""
-            self._send(200, {"status": "ready"}) if self.path == "/health" else self._send(404, {"error": "not found"})
+            self._send(200, {"status": "ready"}) if self.path == "/health" else self._fail(404, "not found")
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             """Score one conversation: key first, then size, then the body (read only up to its cap)."""
             given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if not given or not hmac.compare_digest(given.encode(), key.encode()):
-                self._send(401, {"error": "missing or wrong endpoint key (Authorization: Bearer <key>)"})
+                self._fail(401, "missing or wrong endpoint key (Authorization: Bearer <key>)")
                 self.discard_body()  # answered first: the body is never buffered
                 return
             if self.path.split("?")[0] != "/score":
-                self._send(404, {"error": "POST /score"})
+                self._fail(404, "POST /score")
                 self.discard_body()
                 return
             length = self.content_length(MAX_BODY)
@@ -68,15 +78,15 @@ def make_handler(model: Any, key: str, request_timeout_ms: int = DEFAULT_REQUEST
             try:
                 conversation, parameters = parse_request(body)
             except ValueError as exc:
-                self._send(400, {"error": str(exc)})
+                self._fail(400, str(exc))
                 return
             try:
                 answer = model.chat(conversation, parameters, deadline_s=request_timeout_ms / 1000)
             except TimeoutError as exc:
-                self._send(408, {"error": f"{exc} (request_timeout_ms {request_timeout_ms})"})
+                self._fail(408, f"{exc} (request_timeout_ms {request_timeout_ms})")
                 return
             except (TypeError, ValueError) as exc:
-                self._send(400, {"error": f"bad parameters: {exc}"})
+                self._fail(400, f"bad parameters: {exc}")
                 return
             self._send(200, {"output": answer})
     return Handler

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
 from generator.catalog.rest import SYSTEM_METADATA, to_rest
+from generator.local.scoring import scoring_error
 from generator.local.tls import QuietHandler, TLSServer, server_context
 from generator.request import parse_request
 
@@ -99,6 +100,8 @@ class Behaviour:
     # The local workspace's own credential: when set, every request but scoring (which checks the endpoint key)
     # must carry a bearer token ending in it (generator/local/connect.py LocalCredential), or gets a 401.
     token_secret: str | None = None
+    # (status, body) the emulated endpoint answers every scoring request with, as a model that refuses would.
+    scoring_answer: tuple[int, Any] | None = None
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
@@ -538,7 +541,7 @@ class _Handler(QuietHandler):
         path = f"{e.workspace_path}/onlineendpoints/{endpoint}".lower()
         given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), e.behaviour.key.encode()):
-            self._send(401, {"error": "missing or wrong key"})
+            self._send(401, scoring_error(401, "missing or wrong key"))
             self.discard_body()
             return
         body = self._body(MAX_SCORE_BODY)
@@ -546,6 +549,9 @@ class _Handler(QuietHandler):
             return
         if path not in e.resources:
             self._not_found(f"endpoint {endpoint}")
+            return
+        if e.behaviour.scoring_answer is not None:
+            self._send(*e.behaviour.scoring_answer)
             return
         if e.executor is not None:
             deployment = self.headers.get("azureml-model-deployment")
@@ -556,7 +562,7 @@ class _Handler(QuietHandler):
             conversation, _ = parse_request(body)
             last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
         except ValueError as exc:
-            self._send(400, {"error": str(exc)})
+            self._send(400, scoring_error(400, str(exc)))
             return
         self._send(200, {"output": f"(emulated answer to: {last[:60]})"})
 

@@ -85,8 +85,12 @@ def _code_and_message(exc: Any) -> tuple[str | None, str]:
         response = getattr(exc, "response", None)
         try:
             body = response.json() if response is not None else {}
-            code = code or body.get("error", {}).get("code")
-            message = body.get("error", {}).get("message")
+            error_body = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error_body, str):  # a scoring server's {"error": "..."}
+                message = error_body
+            elif isinstance(error_body, dict):
+                code = code or error_body.get("code")
+                message = error_body.get("message")
         except Exception:  # a body that is not JSON: fall back to the exception text
             message = None
     return code, (message or str(exc).splitlines()[0])

@@ -20,7 +20,8 @@ import yaml
 
 from generator.files import sha256
 from generator.paths import display_path
-from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, storage_role_error
+from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain,
+                                     storage_role_error)
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
 
@@ -442,6 +443,8 @@ def plan_invoke(ctx: Context, res: Resource) -> Action:
 def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
     """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
     The request is checked against the scoring contract first, so a bad file never reaches the endpoint."""
+    from azure.core.exceptions import HttpResponseError
+
     from generator.request import parse_request
 
     try:
@@ -450,8 +453,20 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
         raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
     except ValueError as exc:
         raise RunnerError(f"request file {request_file}: {exc}", EXIT_INPUT) from None
-    return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
-                                          request_file=str(request_file))
+    try:
+        return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
+                                              request_file=str(request_file))
+    except (AttributeError, TypeError) as exc:
+        # azure-ai-ml 1.35's validate_response (_utils/_endpoint_utils.py) crashes on some error answers: a body
+        # whose "error" is not an object (AttributeError), and any 408, which it maps to
+        # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
+        raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint answered an error that azure-ai-ml "
+                          f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
+                          "request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: "
+                          f"az ml online-deployment get-logs --endpoint-name {ctx.endpoint_name} --name {deployment}",
+                          EXIT_CLOUD) from None
+    except HttpResponseError as exc:
+        raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
 
 
 def apply_invoke(ctx: Context, res: Resource, action: Action) -> None:
