@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 # The extras take a while the first time: pip's own lines (Collecting…, progress bars, Installing…) show it working.
-PIP_SHOWN := $(PY) -m pip --disable-pip-version-check --progress-bar on
+PIP_SHOWN := $(PY) -m pip --disable-pip-version-check
 # This machine's pip.conf lists local package folders that may be absent; pip warns once per package.
 QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 SPEC ?=
@@ -37,13 +37,13 @@ $(CORE): requirements.txt pyproject.toml
 
 $(DATA): $(CORE) requirements-data.txt
 	@echo "installing the data extra into $(VENV): datasets, pyarrow, matplotlib (first run only; about 20 s from pip's cache)"
-	@$(PIP_SHOWN) install -r requirements-data.txt $(QUIET_PIP)
+	@$(PIP_SHOWN) install --progress-bar on -r requirements-data.txt $(QUIET_PIP)
 	@touch $@
 
 $(LOCAL): $(DATA) requirements-local.txt
 	@echo "installing the local extra into $(VENV): torch (CPU build), transformers, peft, mlflow"
 	@echo "(first run only; about a minute from pip's cache, several when torch is downloaded)"
-	@$(PIP_SHOWN) install -r requirements-local.txt $(QUIET_PIP)
+	@$(PIP_SHOWN) install --progress-bar on -r requirements-local.txt $(QUIET_PIP)
 	@touch $@
 
 $(DEV): $(LOCAL) requirements-dev.txt
