@@ -1,4 +1,4 @@
-"""The one clock every "is this retired yet?" question reads; tests and users pin it with AZML_TODAY."""
+"""The one clock every "retired yet?" or "expired yet?" question reads; pinned with AZML_TODAY and AZML_NOW."""
 
 from __future__ import annotations
 
@@ -21,3 +21,26 @@ def today() -> dt.date:
         return dt.date.fromisoformat(pinned)
     except ValueError:
         raise ClockError(f"{ENV}={pinned!r} is not a date; use YYYY-MM-DD") from None
+
+
+NOW_ENV = "AZML_NOW"
+
+
+def now() -> dt.datetime:
+    """The current UTC time, or the time in AZML_NOW (ISO 8601, e.g. 2026-11-25T12:00:00+00:00) when it is set."""
+    pinned = os.environ.get(NOW_ENV, "").strip()
+    if not pinned:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromisoformat(pinned)
+    except ValueError:
+        raise ClockError(f"{NOW_ENV}={pinned!r} is not a time; use e.g. 2026-11-25T12:00:00+00:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """`8h` or `3d` (endpoint.expires_after) as a timedelta; ValueError for anything else."""
+    text = str(text).strip()
+    if len(text) < 2 or not text[:-1].isdigit() or text[-1] not in "hd":
+        raise ValueError(f"{text!r} is not a duration like 8h or 3d")
+    return dt.timedelta(hours=int(text[:-1]) * (24 if text[-1] == "d" else 1))

@@ -202,6 +202,9 @@ def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> N
     text = tokenizer.apply_chat_template(conversation, tokenize=False)
     expected = len(tokenizer(text, add_special_tokens=False)["input_ids"])  # the template's text, tokenized
     assert expected > 10 and tokenizer_counter(str(model))(conversation) == expected
+    assert cli("render", root=data_project).exit_code == 0  # plan's estimate now counts with the same tokenizer
+    plan = cli("plan", "specs/phi4-ultrachat.yaml", "--offline", root=data_project)
+    assert f"; tokenizer {model} (recorded by data stats))" in plan.stdout
 
 
 def test_prepare_from_a_jsonl_source_names_each_bad_record_and_writes_nothing(project: Path, cli) -> None:

@@ -90,6 +90,11 @@ def stats(spec: str, root: Path, png: Path | None, tokenizer: str | None, max_se
     except DataError as exc:
         _fail(exc, 2)
     figures = [split_stats(folder / f"{name}.jsonl", name, counter) for name in names]
+    if tokenizer:
+        from generator.estimate import record_token_counts
+
+        for figure in figures:  # plan's estimate uses these real counts while the file is unchanged
+            record_token_counts(folder / f"{figure.split}.jsonl", figure.tokens or [], tokenizer)
     if max_seq_length is None:
         max_seq_length = int(loaded.data["finetune"]["parameters"].get(
             "max_seq_length", loaded.interface.default("max_seq_length")))

@@ -101,6 +101,7 @@ class Session:
             local_credential if self.local else default_credential(self.target))
         probe(self.credential, self.target)
         self.ml = workspace_client(self.credential, self.target)
+        self.region: str | None = None
         self._check_workspace()
         self.out = Printer()
         self.endpoint_name = self.experiment.by_kind("online_endpoint").name
@@ -113,7 +114,7 @@ class Session:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            self.ml.workspaces.get(self.target.workspace_name)
+            self.region = getattr(self.ml.workspaces.get(self.target.workspace_name), "location", None)
         except ResourceNotFoundError as exc:
             raise RunnerError(f"workspace {self.target.workspace_name} was not found in resource group "
                               f"{self.target.resource_group} of subscription {self.target.subscription_id} "
@@ -164,7 +165,9 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Ex
         problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
         if problems:
             raise RunnerError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)), EXIT_INPUT)
-    return load_experiment(folder)
+    experiment = load_experiment(folder)
+    experiment.source_spec = loaded
+    return experiment
 
 
 def _model_lines(experiment: Experiment) -> None:
@@ -185,12 +188,33 @@ def make_plan(session: Session, context: Any) -> Any:
                  for res in session.experiment.resources])
 
 
-def print_plan(plan_value: Any) -> None:
-    """Every resource's line and details, then the summary line."""
+def print_plan(plan_value: Any, estimate_lines: list[str] | None = None) -> None:
+    """Every resource's line and details, the estimate block, then the summary line."""
     for row in plan_value.rows:
         for line in row.lines():
             click.echo(line)
+    for line in estimate_lines or []:
+        click.echo(line)
     click.echo(plan_value.summary())
+
+
+def session_costs(session: "Session") -> Any:
+    """The cost report for the session's experiment: prices for the workspace's region (none locally)."""
+    from generator.runner.cost import cost_report, price_book
+
+    spec = session.experiment.source_spec
+    if session.local:
+        return cost_report(spec, region=None, prices=None,
+                           no_price="the local workspace bills nothing (prices are for Azure workspaces)")
+    return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
+                       no_price="the workspace did not say its region")
+
+
+def estimate_block(spec: Any, report: Any) -> list[str]:
+    """The estimate lines plus the budget line."""
+    from generator.runner.cost import budget_lines
+
+    return report.lines + budget_lines(spec, report)
 
 
 @click.command()
@@ -205,16 +229,22 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
          detailed_exitcode: bool) -> None:
     """Show what apply would do to each resource, against the live workspace."""
     if offline:
+        from generator.runner.cost import cost_report
+
         experiment = load_ready_experiment(spec, root, validate=False)
         _model_lines(experiment)
         for res in experiment.resources:
             deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
             click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
+        report = cost_report(experiment.source_spec, region=None, prices=None,
+                             no_price="plan --offline does not connect, so the workspace's region is unknown")
+        for line in estimate_block(experiment.source_spec, report):
+            click.echo(line)
         return
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     _model_lines(session.experiment)
     result = make_plan(session, session.context())
-    print_plan(result)
+    print_plan(result, estimate_block(session.experiment.source_spec, session_costs(session)))
     code = result.exit_code(detailed_exitcode)
     if result.refused:
         click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in result.refused)} (see above)",
@@ -229,10 +259,13 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
               help="Stream the pipeline job's logs (jobs.stream) while it runs.")
 @click.option("--yes", is_flag=True, help="Do not ask before starting billed resources (required without a "
                                           "terminal when apply would start any).")
+@click.option("--over-budget", is_flag=True, help="Apply even when the upper estimate exceeds budget.max_usd or "
+                                                  "cannot be made.")
 @click.pass_context
 @_guarded
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-          resource_group: str | None, workspace: str | None, target: str, stream_logs: bool, yes: bool) -> None:
+          resource_group: str | None, workspace: str | None, target: str, stream_logs: bool, yes: bool,
+          over_budget: bool) -> None:
     """Pre-flight, then create or update everything in dependency order, side by side where possible."""
     from generator.runner.graph import Graph
     from generator.runner.preflight import run_preflight
@@ -245,8 +278,16 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         print_plan(planned)
         raise RunnerError("apply refuses " + "; ".join(row.action.details[0] for row in planned.refused
                                                        if row.action.details) + "\n  nothing was created", EXIT_INPUT)
+    costs = None
+    if not session.local and planned.billed:
+        from generator.runner.cost import check_budget
+
+        report = session_costs(session)
+        costs = estimate_block(session.experiment.source_spec, report)
+        if not over_budget:
+            check_budget(session.experiment.source_spec, report)
     if not session.local and planned.billed and not yes:
-        _confirm_billed(planned)
+        _confirm_billed(planned, costs)
     skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == "unchanged"
                                  for row in planned.rows) else set()
     run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
@@ -258,13 +299,14 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         sys.exit(min(o.error.exit_code for o in failed.values() if o.error))
 
 
-def _confirm_billed(planned: Any) -> None:
-    """Show the plan and ask before starting billed resources; without a terminal, --yes is required."""
+def _confirm_billed(planned: Any, costs: list[str] | None) -> None:
+    """Show the plan and its estimate and ask before starting billed resources; without a terminal, --yes is
+    required."""
     what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
     if not at_terminal():
         raise RunnerError(f"apply would start billed resources ({what}); pass --yes to confirm without a terminal",
                           EXIT_INPUT)
-    print_plan(planned)
+    print_plan(planned, costs)
     if not click.confirm(f"Start these billed resources ({what})?", default=False):
         click.echo("apply cancelled: nothing was created")
         sys.exit(0)
@@ -277,6 +319,7 @@ def _confirm_billed(planned: Any) -> None:
 def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
            resource_group: str | None, workspace: str | None, target: str) -> None:
     """What exists, the job's state, the endpoint's scoring URI and traffic."""
+    from generator.runner.cost import describe_age, endpoint_age
     from generator.runner.reconcile import PLANNERS, job_status
 
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
@@ -292,6 +335,9 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
         if res.kind == "online_endpoint" and current is not None:
             provisioning = getattr(current.provisioning_state, "value", current.provisioning_state)
             state = f"{provisioning}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+            age = endpoint_age(current.tags)
+            if age is not None:
+                state += "\n" + " " * 14 + describe_age(age, _endpoint_hourly(session))
         name = session.endpoint_name if res.kind == "online_endpoint" else res.name
         click.echo(f"{res.id:<13} {name:<40} {state}")
 
@@ -313,18 +359,62 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
     click.echo(answer)
 
 
+def _destroy_expired(session: "Session", yes: bool) -> None:
+    """List the workspace's endpoints whose expiry has passed, confirm, delete them."""
+    from generator.runner.cost import describe_age, endpoint_age
+    from generator.runner.reconcile import wait_poller
+
+    endpoints = list(session.ml.online_endpoints.list())
+    doomed = [(endpoint.name, age) for endpoint in endpoints
+              if (age := endpoint_age(endpoint.tags)) is not None and age.expired]
+    if not doomed:
+        click.echo(f"no expired endpoints among the workspace's {len(endpoints)} (only endpoints this tool created "
+                   "with endpoint.expires_after can expire)")
+        return
+    for name, age in doomed:
+        click.echo(f"expired   {name:<32} {describe_age(age, None)}")
+    if not yes:
+        if not at_terminal():
+            raise RunnerError(f"destroy --expired would delete {len(doomed)} endpoint(s); pass --yes to confirm "
+                              "without a terminal", EXIT_INPUT)
+        if not click.confirm(f"Delete these {len(doomed)} endpoint(s) and their deployments?", default=False):
+            click.echo("nothing was deleted")
+            return
+    context = session.context()
+    for name, _ in doomed:
+        wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=name), f"delete endpoint {name}")
+    click.echo(f"deleted {len(doomed)} expired endpoint(s)")
+
+
+def _endpoint_hourly(session: "Session") -> float | None:
+    """What the experiment's endpoint costs per hour (all its instances), or None without a price."""
+    if session.local:
+        return None
+    report = session_costs(session)
+    if report.endpoint_price is None:
+        return None
+    spec = session.experiment.source_spec
+    return report.endpoint_price.usd_per_hour * int(spec.data["deployment"].get("instance_count", 1))
+
+
 @click.command()
 @_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--compute", "delete_compute", is_flag=True, help="Also delete the compute cluster.")
+@click.option("--expired", is_flag=True, help="Instead: delete every endpoint of the workspace whose "
+                                              "endpoint.expires_after has passed (only endpoints this tool tagged).")
 @click.pass_context
 @_guarded
 def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-            resource_group: str | None, workspace: str | None, target: str, yes: bool, delete_compute: bool) -> None:
+            resource_group: str | None, workspace: str | None, target: str, yes: bool, delete_compute: bool,
+            expired: bool) -> None:
     """Delete the endpoint (and its deployments); --compute also the cluster. Models and data stay."""
     from generator.runner.reconcile import wait_poller
 
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
+    if expired:
+        _destroy_expired(session, yes)
+        return
     what = [f"endpoint {session.endpoint_name} and its deployments"]
     compute = session.experiment.by_kind("compute").name
     if delete_compute:

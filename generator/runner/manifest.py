@@ -39,6 +39,7 @@ class Experiment:
     foundation_model_label: str | None = None
     foundation_model_pin: str = ""
     parameters_from_model: dict[str, Any] = field(default_factory=dict)
+    source_spec: Any = None  # the loaded spec (generator.spec.Spec) it was rendered from, when the runner has it
 
     def resource(self, rid: str) -> Resource:
         """The resource with id `rid`."""

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from generator.files import sha256
+from generator.runner.cost import CREATED_TAG, EXPIRES_TAG, now_tag
 from generator.paths import display_path
 from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoint_error, explain,
                                      storage_role_error)
@@ -205,7 +206,9 @@ def plan_endpoint(ctx: Context, res: Resource) -> Action:
     if _failed(current):
         return Action("repair", [REPAIR], current)
     changes = _changes([("auth_mode", (current.auth_mode or "").lower(), (desired.auth_mode or "").lower()),
-                        ("description", current.description or "", desired.description or "")])
+                        ("description", current.description or "", desired.description or ""),
+                        ("expires_after", (current.tags or {}).get(EXPIRES_TAG, ""),
+                         (desired.tags or {}).get(EXPIRES_TAG, ""))])
     return Action("update" if changes else "unchanged", changes, current)
 
 
@@ -213,6 +216,10 @@ def apply_endpoint(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_online_endpoint
 
     desired = ctx.load(res, load_online_endpoint, {"name": ctx.endpoint_name})
+    kept = dict(action.current.tags or {}) if action.current is not None else {}
+    desired.tags = {**{k: v for k, v in kept.items() if k != EXPIRES_TAG}, **(desired.tags or {})}
+    if action.current is None:  # its age is counted from when this tool created it (the tag stays on updates)
+        desired.tags[CREATED_TAG] = now_tag()
     if action.current is not None:
         desired.traffic = action.current.traffic
     try:

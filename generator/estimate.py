@@ -1,0 +1,193 @@
+"""What an experiment will take before it runs: training tokens, training hours, and (given prices) money.
+
+A stated model, printed with its assumptions, never a hidden guess:
+- tokens: the prepared train split, per conversation the tokenizer's count when `data stats --tokenizer`
+  recorded one for this very file, else chars / 4 (labelled an estimate); each conversation cut at
+  max_seq_length (the model's context window when it is -1); times the epochs;
+- compute: about 4 x parameters x tokens FLOPs for LoRA fine-tuning, 6 x for full fine-tuning, with the
+  model's parameter count (catalog/model_sizes.yml; the active count for a mixture of experts);
+- speed: the GPU's peak dense bf16/fp16 throughput (catalog/gpus.yml) x GPUs used x a model-FLOPs
+  utilisation between MFU_LOW and MFU_HIGH, plus FIXED_HOURS for model import, preprocessing and
+  model conversion;
+- money: hours x instances x the VM size's hourly price (generator/prices.py), never an invented price.
+This module never imports azure-ai-ml and never touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator import catalog
+from generator.data.records import read_jsonl, record_problems
+from generator.data.stats import CHARS_PER_TOKEN
+from generator.files import sha256
+
+MFU_LOW, MFU_HIGH = 0.20, 0.50  # model-FLOPs utilisation range assumed for fine-tuning on these GPUs
+FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
+FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradients), full fine-tuning
+HOURS_PER_MONTH = 730  # Azure's pricing month
+TOKEN_COUNTS = ".token-counts.json"  # written by `data stats --tokenizer`, beside the prepared files
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Training tokens: the count, how it was made, and how much truncation removed."""
+
+    per_epoch: int
+    epochs: int
+    conversations: int
+    truncated: int
+    max_seq_length: int
+    method: str
+
+    @property
+    def total(self) -> int:
+        """Tokens seen over all epochs."""
+        return self.per_epoch * self.epochs
+
+
+@dataclass(frozen=True)
+class Hours:
+    """A training-time range in hours, and the one line of assumptions it rests on."""
+
+    low: float
+    high: float
+    assumptions: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Everything plan prints about cost; a part it cannot compute is None with the reason in `missing`."""
+
+    tokens: Tokens | None
+    hours: Hours | None
+    train_nodes: int
+    compute_size: str
+    deployment_size: str
+    deployment_instances: int
+    missing: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=1)
+def _model_sizes() -> dict[str, dict[str, Any]]:
+    raw = yaml.safe_load((catalog.CATALOG_DIR / "model_sizes.yml").read_text(encoding="utf-8")) or {}
+    return {row["name"]: row for row in raw.get("models") or []}
+
+
+@lru_cache(maxsize=1)
+def _gpus() -> dict[str, dict[str, Any]]:
+    raw = yaml.safe_load((catalog.CATALOG_DIR / "gpus.yml").read_text(encoding="utf-8")) or {}
+    return {row["gpu"]: row for row in raw.get("gpus") or []}
+
+
+def model_parameters(name: str) -> float | None:
+    """Parameters one token passes through (the active count for a mixture of experts), or None."""
+    row = _model_sizes().get(name)
+    if row is None:
+        return None
+    return float(row.get("active") or row["parameters"])
+
+
+def gpu_tflops(gpu: str | None) -> float | None:
+    """Peak dense tensor TFLOPS of one `gpu` (vm_sizes.yml's name for it), or None when no source was read."""
+    row = _gpus().get(gpu or "")
+    return float(row["dense_tflops"]) if row and row.get("dense_tflops") else None
+
+
+def recorded_token_counts(file: Path) -> tuple[list[int], str] | None:
+    """Per-conversation token counts `data stats --tokenizer` recorded for exactly this file, and the tokenizer."""
+    try:
+        recorded = json.loads((file.parent / TOKEN_COUNTS).read_text(encoding="utf-8"))[file.stem]
+        if recorded["sha256"] == sha256(file):
+            return [int(n) for n in recorded["counts"]], str(recorded["tokenizer"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def record_token_counts(file: Path, counts: list[int], tokenizer: str) -> None:
+    """Remember per-conversation token counts of `file` (with its hash), for plan's estimate."""
+    path = file.parent / TOKEN_COUNTS
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    recorded[file.stem] = {"sha256": sha256(file), "tokenizer": tokenizer, "counts": counts}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(recorded), encoding="utf-8")
+    tmp.replace(path)
+
+
+def training_tokens(train_file: Path, max_seq_length: int, epochs: int) -> Tokens:
+    """Tokens the fine-tune step trains on: per conversation, cut at max_seq_length, times the epochs."""
+    recorded = recorded_token_counts(train_file)
+    if recorded is not None:
+        lengths, tokenizer = recorded
+        method = f"tokenizer {tokenizer} (recorded by data stats)"
+    else:
+        lengths = []
+        for _, record, error in read_jsonl(train_file):
+            if error or record_problems(record):
+                continue
+            lengths.append(sum(len(m["content"]) for m in record["messages"]) // CHARS_PER_TOKEN)
+        method = f"estimated as characters / {CHARS_PER_TOKEN}"
+    cut = [min(n, max_seq_length) if max_seq_length > 0 else n for n in lengths]
+    return Tokens(per_epoch=sum(cut), epochs=epochs, conversations=len(lengths),
+                  truncated=sum(1 for n in lengths if max_seq_length > 0 and n > max_seq_length),
+                  max_seq_length=max_seq_length, method=method)
+
+
+def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: float, gpus: int) -> Hours:
+    """The fine-tune step's hours as a range (utilisation MFU_HIGH..MFU_LOW) plus the fixed stages."""
+    flops = FLOPS_PER_PARAM_TOKEN[lora] * parameters * tokens
+    peak = tflops_per_gpu * 1e12 * gpus
+    low = flops / (peak * MFU_HIGH) / 3600 + FIXED_HOURS[0]
+    high = flops / (peak * MFU_LOW) / 3600 + FIXED_HOURS[1]
+    kind = "LoRA" if lora else "full fine-tuning"
+    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind}); "
+                   f"{gpus} GPU(s) at {tflops_per_gpu:g} peak dense TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation; "
+                   f"plus {FIXED_HOURS[0]:g}-{FIXED_HOURS[1]:g} h for model import, preprocessing and conversion")
+    return Hours(low, high, assumptions)
+
+
+def _parameter(spec: Any, name: str) -> Any:
+    parameters = spec.data["finetune"]["parameters"]
+    return parameters[name] if name in parameters else spec.interface.default(name)
+
+
+def estimate(spec: Any) -> Estimate:
+    """The estimate for a loaded spec (generator.spec.Spec); what cannot be computed is named in `missing`."""
+    data, missing = spec.data, []
+    size = catalog.vm_size(data["compute"]["size"])
+    nodes = int(_parameter(spec, "num_nodes_finetune") or 1)
+    gpus = int(_parameter(spec, "number_of_gpu_to_use_finetuning") or 1) * nodes
+    max_len = int(_parameter(spec, "max_seq_length") or -1)
+    if max_len <= 0 and spec.model_facts is not None and spec.model_facts.text_context_window:
+        max_len = int(spec.model_facts.text_context_window)
+    train_file = spec.root / data["data"]["dir"] / f"{data['data']['train_split']}.jsonl"
+    tokens = None
+    if train_file.is_file():
+        tokens = training_tokens(train_file, max_len, int(_parameter(spec, "num_train_epochs") or 1))
+    else:
+        missing.append(f"no prepared train data ({data['data']['dir']}/{train_file.name}): run `make data`")
+    model_name = data["foundation_model"]["name"]
+    parameters = model_parameters(model_name)
+    if parameters is None:
+        missing.append(f"the catalog has no parameter count for {model_name} (generator/catalog/model_sizes.yml)")
+    tflops = gpu_tflops(size.gpu if size else None)
+    if tflops is None:
+        gpu = size.gpu if size and size.gpu else "its GPU"
+        missing.append(f"no peak throughput for {gpu} of {data['compute']['size']} (generator/catalog/gpus.yml)")
+    hours = None
+    if tokens is not None and parameters is not None and tflops is not None:
+        lora = str(_parameter(spec, "apply_lora")).lower() == "true"
+        hours = training_hours(tokens.total, parameters, lora, tflops, gpus)
+    return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=data["compute"]["size"],
+                    deployment_size=data["deployment"]["instance_type"],
+                    deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing))

@@ -1,0 +1,152 @@
+"""Hourly VM prices from the Azure Retail Prices API, cached with their date; never an invented price.
+
+API: `GET https://prices.azure.com/api/retail/prices?$filter=…` — unauthenticated, OData `$filter` on
+`serviceName`, `armRegionName`, `armSkuName`, `priceType`; answers `{"Items": [...], "NextPageLink": …}`
+with `retailPrice`, `unitOfMeasure`, `meterName`, `productName`, `skuName`, `type`, `currencyCode` per item
+(learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices). For a VM size in a region the answer holds a
+Linux and a Windows product, each with a regular and a Spot / Low Priority meter: the Linux consumption
+meter is the price of a dedicated node or deployment instance, the Spot / Low Priority meter that of a
+low-priority node.
+
+Azure ML compute clusters and managed online deployments run on these VM sizes; the estimate prices them
+with the size's Linux consumption meter (Azure ML adds no surcharge of its own for them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
+URL_VARIABLE = "AZML_RETAIL_PRICES_URL"  # another endpoint (the tests' fake)
+CACHE_FILE = "prices.json"
+TIMEOUT = 10.0
+MAX_PAGES = 20
+LOW_PRIORITY_WORDS = ("spot", "low priority")
+
+
+@dataclass(frozen=True)
+class Price:
+    """One hourly price: the meter it comes from and the day it was read."""
+
+    sku: str
+    region: str
+    tier: str
+    usd_per_hour: float
+    meter: str
+    product: str
+    read_on: str
+
+    def source(self) -> str:
+        """Where the figure comes from, for the plan's line."""
+        return f"Azure Retail Prices API, {self.product} / {self.meter}, read {self.read_on}"
+
+
+class PriceUnavailable(Exception):
+    """No price can be given; the message says why (offline, no meter, an error of the API)."""
+
+
+def price_filter(sku: str, region: str) -> str:
+    """The OData filter for a VM size's consumption prices in a region.
+
+    Filter values are case-sensitive since API version 2023-01-01-preview: the region as ARM spells it
+    (lower case), the size as the catalog spells it (Standard_NC24ads_A100_v4).
+    """
+    from generator import catalog
+
+    known = catalog.vm_size(sku)
+    return (f"serviceName eq 'Virtual Machines' and armRegionName eq '{region.lower()}' and "
+            f"armSkuName eq '{known.name if known else sku}' and priceType eq 'Consumption'")
+
+
+def fetch_items(sku: str, region: str, base_url: str | None = None) -> list[dict[str, Any]]:
+    """Every item the API answers for the filter, following NextPageLink (at most MAX_PAGES pages)."""
+    url: str | None = (base_url or os.environ.get(URL_VARIABLE) or RETAIL_PRICES_URL) + "?" + urllib.parse.urlencode(
+        {"$filter": price_filter(sku, region)})
+    items: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES):
+        if not url:
+            return items
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+                page = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise PriceUnavailable(f"the Azure Retail Prices API answered {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise PriceUnavailable(f"the Azure Retail Prices API could not be reached ({reason})") from None
+        except ValueError:
+            raise PriceUnavailable("the Azure Retail Prices API answered something that is not JSON") from None
+        items += [item for item in page.get("Items") or [] if isinstance(item, dict)]
+        url = page.get("NextPageLink")
+    return items
+
+
+def pick_meter(items: list[dict[str, Any]], tier: str) -> dict[str, Any] | None:
+    """The Linux hourly consumption meter: Spot / Low Priority for a low-priority tier, the regular one else."""
+    def low_priority(item: dict[str, Any]) -> bool:
+        text = f"{item.get('meterName', '')} {item.get('skuName', '')}".lower()
+        return any(word in text for word in LOW_PRIORITY_WORDS)
+
+    wanted = [item for item in items
+              if item.get("type") == "Consumption" and "windows" not in str(item.get("productName", "")).lower()
+              and str(item.get("unitOfMeasure", "")).lower() == "1 hour"
+              and item.get("currencyCode", "USD") == "USD"
+              and low_priority(item) == (tier == "low_priority")]
+    return min(wanted, key=lambda item: float(item.get("retailPrice", 0))) if wanted else None
+
+
+class PriceBook:
+    """Prices by (size, region, tier): from the cache file when it has them, else from the API (then cached)."""
+
+    def __init__(self, cache_dir: Path, *, online: bool = True, today: dt.date | None = None):
+        self.cache_path = cache_dir / CACHE_FILE
+        self.online = online
+        self.today = (today or dt.date.today()).isoformat()
+
+    def _cache(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _remember(self, key: str, price: Price) -> None:
+        cache = self._cache()
+        cache[key] = price.__dict__
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_FILE}.", dir=self.cache_path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(cache, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.cache_path)
+
+    def price(self, sku: str, region: str, tier: str = "dedicated") -> Price:
+        """The hourly price, or PriceUnavailable saying why there is none."""
+        key = f"{region.lower()}/{sku.lower()}/{tier}"
+        cached = self._cache().get(key)
+        if cached is not None and (not self.online or cached.get("read_on") == self.today):
+            return Price(**cached)
+        if not self.online:
+            raise PriceUnavailable("offline, and no price of it is cached (a `plan` with a connection caches it)")
+        try:
+            items = fetch_items(sku, region)
+        except PriceUnavailable:
+            if cached is not None:
+                return Price(**cached)  # the last answer, with its date
+            raise
+        meter = pick_meter(items, tier)
+        if meter is None:
+            raise PriceUnavailable(f"the Azure Retail Prices API lists no Linux {tier.replace('_', ' ')} hourly meter "
+                                   f"for {sku} in {region}")
+        price = Price(sku=sku, region=region.lower(), tier=tier, usd_per_hour=float(meter["retailPrice"]),
+                      meter=str(meter.get("meterName", "")), product=str(meter.get("productName", "")),
+                      read_on=self.today)
+        self._remember(key, price)
+        return price

@@ -1,0 +1,174 @@
+"""Money before, during and after: plan's estimate block, the budget check, and endpoints' age and expiry.
+
+The figures come from generator/estimate.py (tokens, hours) and generator/prices.py (hourly prices);
+this module turns them into the lines plan prints, the upper estimate a budget is held against, and
+what status and `destroy --expired` say about a running endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator import clock
+from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
+from generator.prices import Price, PriceBook, PriceUnavailable
+from generator.runner.errors import EXIT_INPUT, RunnerError
+
+EXPIRES_TAG = "azml-gen.expires-after"
+CREATED_TAG = "azml-gen.created-at"
+DEFAULT_ENDPOINT_HOURS = 24.0  # what the upper estimate counts for an endpoint without endpoint.expires_after
+PRICE_CACHE_DIR = ".azml-cache"
+
+
+@dataclass
+class CostReport:
+    """Plan's estimate block and the upper estimate in USD (None, with the reason, when it cannot be made)."""
+
+    lines: list[str] = field(default_factory=list)
+    upper_usd: float | None = None
+    no_upper: str = ""
+    endpoint_price: Price | None = None
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _span(low: float, high: float) -> str:
+    """A range of hours, in minutes when it is under two hours."""
+    if high < 2:
+        return f"{low * 60:.0f}-{high * 60:.0f} min"
+    return f"{low:.1f}-{high:.1f} h"
+
+
+def price_book(root: Path, online: bool) -> PriceBook:
+    """The project's price book: answers cached in .azml-cache/prices.json with the day they were read."""
+    return PriceBook(root / PRICE_CACHE_DIR, online=online, today=clock.today())
+
+
+def endpoint_hours(spec: Any) -> tuple[float, str]:
+    """Hours the upper estimate counts for the endpoint, and why that many."""
+    expires = spec.data["endpoint"].get("expires_after")
+    if expires:
+        return clock.parse_duration(expires).total_seconds() / 3600, f"until endpoint.expires_after {expires}"
+    return DEFAULT_ENDPOINT_HOURS, "for one day (the spec sets no endpoint.expires_after)"
+
+
+def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "") -> CostReport:
+    """Tokens, hours and money for `spec`; `prices` None (with `no_price` saying why) gives hours only."""
+    figures: Estimate = estimate(spec)
+    report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):"])
+    add = report.lines.append
+    tokens, hours = figures.tokens, figures.hours
+    if tokens is not None:
+        cut = f"{tokens.truncated:,} cut at max_seq_length {tokens.max_seq_length}" if tokens.max_seq_length > 0 \
+            else "none cut"
+        add(f"  training tokens  {tokens.total:,} = {tokens.epochs} epoch(s) x {tokens.per_epoch:,} "
+            f"({tokens.conversations:,} conversations, {cut}; {tokens.method})")
+    if hours is not None:
+        add(f"  training time    {_span(hours.low, hours.high)} ({hours.assumptions})")
+    for reason in figures.missing:
+        add(f"  training time    cannot be estimated: {reason}")
+    tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
+    train_price = deploy_price = None
+    if prices is None or region is None:
+        add(f"  prices           none: {no_price}")
+        report.no_upper = f"no price is known ({no_price})"
+        return report
+    try:
+        train_price = prices.price(figures.compute_size, region, tier)
+        deploy_price = prices.price(figures.deployment_size, region, "dedicated")
+    except PriceUnavailable as exc:
+        add(f"  prices           none for {region}: {exc}")
+        report.no_upper = f"no price is known ({exc})"
+        return report
+    report.endpoint_price = deploy_price
+    per_hour = deploy_price.usd_per_hour * figures.deployment_instances
+    if hours is not None:
+        low, high = (h * train_price.usd_per_hour * figures.train_nodes for h in (hours.low, hours.high))
+        add(f"  training cost    {_money(low)}-{_money(high)} ({figures.compute_size} x {figures.train_nodes} "
+            f"node(s) at {_money(train_price.usd_per_hour)}/h; {train_price.source()})")
+    add(f"  endpoint         {_money(per_hour)}/h, {_money(per_hour * 24)}/day, {_money(per_hour * HOURS_PER_MONTH)}"
+        f"/month while it runs ({figures.deployment_size} x {figures.deployment_instances}; {deploy_price.source()})")
+    if hours is None:
+        report.no_upper = "the training time cannot be estimated"
+        return report
+    ep_hours, why = endpoint_hours(spec)
+    report.upper_usd = hours.high * train_price.usd_per_hour * figures.train_nodes + per_hour * ep_hours
+    add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound, plus the endpoint {why}")
+    return report
+
+
+def budget_lines(spec: Any, report: CostReport) -> list[str]:
+    """The budget line plan prints (none without budget.max_usd)."""
+    budget = (spec.data.get("budget") or {}).get("max_usd")
+    if budget is None:
+        return []
+    if report.upper_usd is None:
+        return [f"  budget           max_usd {_money(budget)}: no upper estimate ({report.no_upper}); apply refuses"]
+    verdict = "within it" if report.upper_usd <= budget else "OVER it: apply refuses"
+    return [f"  budget           upper estimate {_money(report.upper_usd)} against max_usd {_money(budget)}: {verdict}"]
+
+
+def check_budget(spec: Any, report: CostReport) -> None:
+    """Raise (exit 2) when the spec's budget is exceeded by the upper estimate, or no estimate can be made."""
+    budget = (spec.data.get("budget") or {}).get("max_usd")
+    if budget is None:
+        return
+    if report.upper_usd is None:
+        raise RunnerError(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
+                          "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.",
+                          EXIT_INPUT)
+    if report.upper_usd > budget:
+        raise RunnerError(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
+                          f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
+                          "endpoint.expires_after, raise the budget, or pass --over-budget.", EXIT_INPUT)
+
+
+@dataclass(frozen=True)
+class EndpointAge:
+    """How long an endpoint tagged by this tool has run, when it expires, and whether it has."""
+
+    created: dt.datetime
+    expires: dt.datetime | None
+    now: dt.datetime
+
+    @property
+    def age_hours(self) -> float:
+        """Hours since it was created."""
+        return (self.now - self.created).total_seconds() / 3600
+
+    @property
+    def expired(self) -> bool:
+        """Whether its expiry has passed."""
+        return self.expires is not None and self.now >= self.expires
+
+
+def endpoint_age(tags: dict[str, str] | None) -> EndpointAge | None:
+    """Age and expiry from the tags apply wrote; None for an endpoint this tool did not create (or tags it can't read)."""
+    tags = tags or {}
+    try:
+        created = dt.datetime.fromisoformat(tags[CREATED_TAG])
+        expires = created + clock.parse_duration(tags[EXPIRES_TAG]) if tags.get(EXPIRES_TAG) else None
+    except (KeyError, ValueError):
+        return None
+    return EndpointAge(created, expires, clock.now())
+
+
+def describe_age(age: EndpointAge, per_hour: float | None) -> str:
+    """`up 5.0 h, expires 2026-11-25 20:00 UTC (in 3.0 h), about $18.35 so far` (money only with a price)."""
+    when = "no expiry (set endpoint.expires_after)"
+    if age.expires is not None:
+        delta = (age.expires - age.now).total_seconds() / 3600
+        when = (f"expired {age.expires:%Y-%m-%d %H:%M} UTC ({-delta:.1f} h ago)" if delta <= 0
+                else f"expires {age.expires:%Y-%m-%d %H:%M} UTC (in {delta:.1f} h)")
+    spent = f", about {_money(age.age_hours * per_hour)} so far" if per_hour is not None else ""
+    return f"up {age.age_hours:.1f} h, {when}{spent}"
+
+
+def now_tag() -> str:
+    """The created-at tag's value for an endpoint created now (UTC, seconds)."""
+    return clock.now().astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
