@@ -156,3 +156,23 @@ def test_recorded_tokenizer_counts_replace_the_estimate_while_the_file_is_unchan
     with open(train, "a") as handle:
         handle.write("\n")  # the file changed: the recorded counts no longer apply
     assert training_tokens(train, 256, 2).method == "estimated as characters / 4"
+
+
+def test_the_nightly_workflow_example_loads_and_its_command_parses() -> None:
+    import shlex
+
+    import yaml as pyyaml
+
+    from generator.cli import main
+
+    workflow = pyyaml.safe_load((REPO / "examples" / "github-actions" / "destroy-expired-endpoints.yml").read_text())
+    assert workflow[True]["schedule"] == [{"cron": "0 2 * * *"}]  # YAML 1.1 reads the key `on` as True
+    step = next(s for s in workflow["jobs"]["destroy-expired"]["steps"] if s.get("name") == "Delete expired endpoints")
+    words = shlex.split(step["run"])
+    assert words[:2] == ["make", "destroy"]
+    spec = words[2].removeprefix("SPEC=")
+    runner_args = shlex.split(words[3].removeprefix("RUNNER_ARGS="))
+    assert (REPO / spec).is_file() and runner_args == ["--expired", "--yes"]
+    context = main.commands["destroy"].make_context("destroy", [spec, *runner_args])  # what make destroy runs
+    assert context.params["expired"] and context.params["yes"]
+    assert set(step["env"]) == {"AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"}
