@@ -9,6 +9,8 @@ A stated model, printed with its assumptions, never a hidden guess:
 - speed: the GPU's peak dense bf16/fp16 throughput (catalog/gpus.yml) x GPUs used x a model-FLOPs
   utilisation between MFU_LOW and MFU_HIGH, plus FIXED_HOURS for model import, preprocessing and
   model conversion;
+- calibration: when an earlier run of the experiment finished, its training time (the `train_runtime` metric
+  Hugging Face's Trainer logs) and its token count replace the FLOPs model for the fine-tune step;
 - money: hours x instances x the VM size's hourly price (generator/prices.py), never an invented price.
 This module never imports azure-ai-ml and never touches the network.
 """
@@ -72,6 +74,7 @@ class Estimate:
     deployment_size: str
     deployment_instances: int
     missing: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -156,13 +159,36 @@ def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: f
     return Hours(low, high, assumptions)
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """An earlier run of the experiment: its name, the tokens it trained on (as estimated) and its training time."""
+
+    run: str
+    tokens: int
+    seconds: float
+
+
+def calibrated_hours(tokens: int, calibration: Calibration) -> Hours:
+    """The fine-tune step's hours at the throughput an earlier run reached, plus the fixed stages."""
+    rate = calibration.tokens / max(calibration.seconds, 1e-9)
+    train = tokens / rate / 3600
+    assumptions = (f"calibrated from {calibration.run}: {calibration.tokens:,} tokens in {calibration.seconds:,.0f} s "
+                   f"of training ({rate:,.0f} tokens/s, the same prepared data and sequence length assumed); plus "
+                   f"{FIXED_HOURS[0]:g}-{FIXED_HOURS[1]:g} h for model import, preprocessing and conversion")
+    return Hours(train + FIXED_HOURS[0], train + FIXED_HOURS[1], assumptions)
+
+
 def _parameter(spec: Any, name: str) -> Any:
     parameters = spec.data["finetune"]["parameters"]
     return parameters[name] if name in parameters else spec.interface.default(name)
 
 
-def estimate(spec: Any) -> Estimate:
-    """The estimate for a loaded spec (generator.spec.Spec); what cannot be computed is named in `missing`."""
+def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
+    """The estimate for a loaded spec (generator.spec.Spec); what cannot be computed is named in `missing`.
+
+    `calibration_source(tokens_per_epoch)`, when given, returns a Calibration from an earlier run, None when
+    there is none, or the reason an earlier run could not be read (printed as a note).
+    """
     data, missing = spec.data, []
     size = catalog.vm_size(data["compute"]["size"])
     nodes = int(_parameter(spec, "num_nodes_finetune") or 1)
@@ -185,9 +211,16 @@ def estimate(spec: Any) -> Estimate:
         gpu = size.gpu if size and size.gpu else "its GPU"
         missing.append(f"no peak throughput for {gpu} of {data['compute']['size']} (generator/catalog/gpus.yml)")
     hours = None
+    found = calibration_source(tokens.per_epoch) if tokens is not None and calibration_source else None
+    notes = (found,) if isinstance(found, str) else ()
+    if isinstance(found, Calibration) and tokens is not None:
+        return Estimate(tokens=tokens, hours=calibrated_hours(tokens.total, found), train_nodes=nodes,
+                        compute_size=data["compute"]["size"], deployment_size=data["deployment"]["instance_type"],
+                        deployment_instances=int(data["deployment"].get("instance_count", 1)))
     if tokens is not None and parameters is not None and tflops is not None:
         lora = str(_parameter(spec, "apply_lora")).lower() == "true"
         hours = training_hours(tokens.total, parameters, lora, tflops, gpus)
     return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=data["compute"]["size"],
                     deployment_size=data["deployment"]["instance_type"],
-                    deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing))
+                    deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing),
+                    notes=notes)

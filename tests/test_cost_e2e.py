@@ -119,3 +119,26 @@ def test_destroy_expired_asks_first_and_needs_yes_without_a_terminal(priced: tup
     assert result.exit_code == 2
     assert "destroy --expired would delete 1 endpoint(s); pass --yes to confirm without a terminal" in result.stderr
     assert emulator.count("DELETE") == 0
+
+
+def test_a_finished_run_calibrates_the_next_runs_estimate(priced: tuple[Path, Emulator], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    project, _ = priced
+    assert run("apply").exit_code == 0  # run 1 finishes in the emulator
+    _edit_spec(project, "run: 1 ", "run: 2 ")
+    unread = run("plan")
+    assert ("  training time    not calibrated: phi4-ultrachat-run1 finished, but its metrics cannot be read (reading "
+            "metrics from an Azure workspace needs the azureml-mlflow package") in unread.stdout
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store)  # what run 1's fine-tune step logged
+    logged = client.create_run(client.create_experiment("phi4-ultrachat"), tags={"azureml.job": "phi4-ultrachat-run1"})
+    client.log_param(logged.info.run_id, "num_train_epochs", 3)
+    client.log_metric(logged.info.run_id, "train_runtime", 400.0)
+    client.log_metric(logged.info.run_id, "eval_loss", 1.5)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    calibrated = run("plan")
+    assert ("  training time    22-52 min (calibrated from phi4-ultrachat-run1: 86,523 tokens in 400 s of training "
+            "(216 tokens/s, the same prepared data and sequence length assumed); plus 0.25-0.75 h for model import, "
+            "preprocessing and conversion)") in calibrated.stdout

@@ -170,6 +170,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
         mlflow.log_metric("eval_loss", initial, step=0)
         log(f"step 0: eval_loss {initial:.4f}")
         step, tokens, seconds, window = 0, 0, 0.0, []
+        train_started = time.perf_counter()  # train_runtime: the training loop's wall time, as HF's Trainer logs it
         for epoch in range(p["num_train_epochs"]):
             if step >= total_steps:
                 break
@@ -200,8 +201,9 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                 eval_loss = evaluate(model, test_set)
                 mlflow.log_metric("eval_loss", eval_loss, step=step)
                 log(f"epoch {epoch + 1}: eval_loss {eval_loss:.4f}")
+        train_runtime = time.perf_counter() - train_started
         final = evaluate(model, test_set)
-        metrics = {"initial_eval_loss": initial, "final_eval_loss": final,
+        metrics = {"initial_eval_loss": initial, "final_eval_loss": final, "train_runtime": train_runtime,
                    "train_tokens_per_second": tokens / max(seconds, 1e-9), "train_steps": float(step)}
         mlflow.log_metrics(metrics)
         log(f"eval_loss {initial:.4f} -> {final:.4f}; {metrics['train_tokens_per_second']:.0f} training tokens/s")

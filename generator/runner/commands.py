@@ -202,12 +202,18 @@ def session_costs(session: "Session") -> Any:
     """The cost report for the session's experiment: prices for the workspace's region (none locally)."""
     from generator.runner.cost import cost_report, price_book
 
+    from generator.runner.metrics import calibration
+
     spec = session.experiment.source_spec
+
+    def earlier_run(tokens_per_epoch: int) -> Any:
+        return calibration(session, tokens_per_epoch)
+
     if session.local:
-        return cost_report(spec, region=None, prices=None,
+        return cost_report(spec, region=None, prices=None, calibration_source=earlier_run,
                            no_price="the local workspace bills nothing (prices are for Azure workspaces)")
     return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
-                       no_price="the workspace did not say its region")
+                       no_price="the workspace did not say its region", calibration_source=earlier_run)
 
 
 def estimate_block(spec: Any, report: Any) -> list[str]:

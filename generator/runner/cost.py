@@ -57,9 +57,10 @@ def endpoint_hours(spec: Any) -> tuple[float, str]:
     return DEFAULT_ENDPOINT_HOURS, "for one day (the spec sets no endpoint.expires_after)"
 
 
-def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "") -> CostReport:
+def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+                calibration_source: Any = None) -> CostReport:
     """Tokens, hours and money for `spec`; `prices` None (with `no_price` saying why) gives hours only."""
-    figures: Estimate = estimate(spec)
+    figures: Estimate = estimate(spec, calibration_source)
     report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):"])
     add = report.lines.append
     tokens, hours = figures.tokens, figures.hours
@@ -72,6 +73,8 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
         add(f"  training time    {_span(hours.low, hours.high)} ({hours.assumptions})")
     for reason in figures.missing:
         add(f"  training time    cannot be estimated: {reason}")
+    for note in figures.notes:
+        add(f"  training time    not calibrated: {note}")
     tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
     train_price = deploy_price = None
     if prices is None or region is None:

@@ -21,7 +21,12 @@ class Curve:
 
 
 def tracking_uri(session: Any) -> str:
-    """Where the job's runs are: the local workspace's store, or the workspace's MLflow (azureml-mlflow)."""
+    """Where the job's runs are: the local workspace's store; for Azure, MLFLOW_TRACKING_URI when set (another
+    MLflow server the jobs log to), else the workspace's MLflow tracking URI (through azureml-mlflow)."""
+    import os
+
+    if not session.local and os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     if session.local:
         from generator.local.daemon import read_state
         from generator.runner.connection import local_state_dir
@@ -80,3 +85,38 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
             if curve.points:
                 steps, values = zip(*curve.points)
                 ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
+
+
+def calibration(session: Any, tokens_per_epoch: int) -> Any:
+    """The latest finished run of the experiment as a Calibration (its train_runtime and the tokens of its epochs),
+    None when no run has finished, or why a finished run's metrics could not be read."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from generator import naming
+    from generator.estimate import Calibration
+    from generator.runner.reconcile import job_status
+
+    data = session.experiment.source_spec.data
+    finished = None
+    for run in range(int(data["experiment"]["run"]), 0, -1):
+        name = naming.job_name({**data, "experiment": {**data["experiment"], "run": run}})
+        try:
+            if job_status(session.ml.jobs.get(name)) == "Completed":
+                finished = name
+                break
+        except ResourceNotFoundError:
+            continue
+    if finished is None:
+        return None
+    try:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri(session))
+        found = find_run(client, data["experiment"]["name"], finished)
+    except (ImportError, RunnerError) as exc:
+        return f"{finished} finished, but its metrics cannot be read ({exc})"
+    runtime = found.data.metrics.get("train_runtime")
+    epochs = found.data.params.get("num_train_epochs")
+    if not runtime or not epochs:
+        return f"{finished} logged no train_runtime metric or num_train_epochs parameter"
+    return Calibration(finished, tokens_per_epoch * int(float(epochs)), float(runtime))
