@@ -17,8 +17,19 @@ from generator.runner.output import Printer, elapsed
 
 
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return _workspace_options(click.argument("spec", type=click.Path(dir_okay=False)))(func)
+
+
+def _workspace_options(spec_argument: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The SPEC argument (files complete in the shell) plus the options every runner command takes."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        return _with_options(func, spec_argument)
+    return decorate
+
+
+def _with_options(func: Callable[..., Any], spec_argument: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.argument("spec", type=click.Path(dir_okay=False)),  # files complete in the shell
+        spec_argument,
         root_option,
         click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
                      help="Azure ML config.json (default: found upwards from the working folder)."),
@@ -470,6 +481,57 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     click.echo(f"loss curves: {out}")
 
 
+@click.command()
+@_workspace_options(click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False)))
+@click.option("--runs", help="Earlier experiment.run numbers of one SPEC to compare, e.g. 1,2,3.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Eval-loss curves PNG (default: metrics/compare-<first run>.png).")
+@click.pass_context
+@_guarded
+def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, target: str, runs: str | None,
+            output_format: str, png: Path | None) -> None:
+    """Compare fine-tune runs: several SPECs, or one SPEC's earlier runs (--runs 1,2,3)."""
+    import json
+
+    from generator import naming
+    from generator.runner import compare as side_by_side
+    from generator.runner.metrics import tracking_uri
+
+    from mlflow.tracking import MlflowClient
+    if runs and len(specs) != 1:
+        raise RunnerError("--runs compares the runs of one spec; give exactly one SPEC with it", EXIT_INPUT)
+    experiments = [load_ready_experiment(spec, root, validate=False) for spec in specs]
+    pairs = []
+    for experiment in experiments:
+        data = experiment.source_spec.data
+        numbers = _run_numbers(runs) if runs else [int(data["experiment"]["run"])]
+        pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}))
+                  for n in numbers]
+    session = Session(ctx, specs[0], root, config, subscription, resource_group, workspace, target=target,
+                      validate=False)
+    rows = side_by_side.collect(MlflowClient(tracking_uri(session)), pairs)
+    out = png or root / "metrics" / f"compare-{rows[0].job}.png"
+    side_by_side.plot(rows, out)
+    if output_format == "json":
+        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2))
+        return
+    click.echo(side_by_side.table(rows))
+    click.echo(f"eval-loss curves: {out}")
+
+
+def _run_numbers(text: str) -> list[int]:
+    """`1,2,3` as [1, 2, 3]; a clear error for anything else."""
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or any(n < 1 for n in numbers):
+        raise RunnerError(f"--runs {text!r}: give run numbers such as 1,2,3", EXIT_INPUT)
+    return numbers
+
+
 @click.group()
 def local() -> None:
     """The local workspace (`--target local`): a background process per project."""
@@ -528,4 +590,4 @@ def local_status(root: Path) -> None:
                else "local workspace is not running")
 
 
-COMMANDS = [plan, apply, status, invoke, destroy, metrics, local]
+COMMANDS = [plan, apply, status, invoke, destroy, metrics, compare, local]
