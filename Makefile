@@ -13,6 +13,7 @@ CORE := $(VENV)/.installed-core
 DATA := $(VENV)/.installed-data
 LOCAL := $(VENV)/.installed-local
 DEV := $(VENV)/.installed-dev
+AZURE := $(VENV)/.installed-azure
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
 .PHONY: help demo render validate check schema data plan apply status invoke destroy metrics test bench clean-venv
@@ -46,6 +47,11 @@ $(LOCAL): $(DATA) requirements-local.txt
 	@$(PIP_SHOWN) install --progress-bar on -r requirements-local.txt $(QUIET_PIP)
 	@touch $@
 
+$(AZURE): $(LOCAL) requirements-azure.txt
+	@echo "installing the azure extra into $(VENV): azureml-mlflow, to read an Azure workspace's MLflow (first run only)"
+	@$(PIP_SHOWN) install --progress-bar on -r requirements-azure.txt $(QUIET_PIP)
+	@touch $@
+
 $(DEV): $(LOCAL) requirements-dev.txt
 	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
@@ -73,7 +79,7 @@ plan apply status invoke destroy: $(CORE)
 	@test -n "$(SPEC)" || { echo "usage: make $@ SPEC=specs/<experiment>.yaml [RUNNER_ARGS=...]" >&2; exit 2; }
 	@$(PY) -m generator $@ $(SPEC) $(RUNNER_ARGS)
 
-metrics: $(LOCAL)
+metrics: $(AZURE)
 	@test -n "$(SPEC)" || { echo "usage: make metrics SPEC=specs/<experiment>.yaml [RUNNER_ARGS=--target local]" >&2; exit 2; }
 	@$(PY) -m generator metrics $(SPEC) $(RUNNER_ARGS)
 

@@ -24,6 +24,7 @@ CORE = Extra("core", "requirements.txt", "make render")
 DATA = Extra("data", "requirements-data.txt", "make data")
 LOCAL = Extra("local", "requirements-local.txt", "make demo")
 DEV = Extra("dev", "requirements-dev.txt", "make test")
+AZURE = Extra("azure", "requirements-azure.txt", "make metrics")
 
 # Top-level import name → the extra that pins it (the requirements files are the source; this maps their imports).
 PROVIDERS = {
@@ -31,6 +32,7 @@ PROVIDERS = {
     **dict.fromkeys(("datasets", "pyarrow", "matplotlib", "numpy", "pandas", "huggingface_hub"), DATA),
     **dict.fromkeys(("torch", "transformers", "peft", "mlflow", "safetensors", "accelerate", "tokenizers"), LOCAL),
     **dict.fromkeys(("pytest", "hypothesis", "trustme"), DEV),
+    **dict.fromkeys(("azureml",), AZURE),
 }
 
 

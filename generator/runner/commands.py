@@ -405,13 +405,17 @@ def _destroy_expired(session: "Session", yes: bool) -> None:
 
 def _endpoint_hourly(session: "Session") -> float | None:
     """What the experiment's endpoint costs per hour (all its instances), or None without a price."""
-    if session.local:
+    from generator.prices import PriceUnavailable
+    from generator.runner.cost import price_book
+
+    if session.local or not session.region:
         return None
-    report = session_costs(session)
-    if report.endpoint_price is None:
+    deployment = session.experiment.source_spec.data["deployment"]
+    try:
+        price = price_book(session.root, online=True).price(deployment["instance_type"], session.region)
+    except PriceUnavailable:
         return None
-    spec = session.experiment.source_spec
-    return report.endpoint_price.usd_per_hour * int(spec.data["deployment"].get("instance_count", 1))
+    return price.usd_per_hour * int(deployment.get("instance_count", 1))
 
 
 @click.command()
