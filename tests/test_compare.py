@@ -70,3 +70,32 @@ def test_compare_names_a_run_that_never_logged(logged: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == ("error: no run with loss metrics for job phi4-ultrachat-run7 in experiment "
                              "'phi4-ultrachat'\n")
+
+
+def test_compare_takes_several_specs(logged: Path) -> None:
+    import os
+
+    from click.testing import CliRunner
+    from mlflow.tracking import MlflowClient
+
+    from generator.cli import main
+    from tests.emulator.harness import EmulatorCredential
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["new", "other", "--from", SPEC]).exit_code == 0
+    spec = logged / "specs" / "other.yaml"
+    spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
+    assert runner.invoke(main, ["render"]).exit_code == 0
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    other = client.create_run(client.create_experiment("other"), tags={"azureml.job": "other-run2"}).info.run_id
+    client.log_param(other, "learning_rate", "5e-06")
+    client.log_param(other, "num_train_epochs", "1")
+    client.log_metric(other, "eval_loss", 1.7, step=0)
+    result = runner.invoke(main, ["compare", SPEC, "specs/other.yaml"], obj={"credential": EmulatorCredential()},
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "run                  apply_lora  num_train_epochs  final train_loss  final eval_loss  best eval_loss @ step",
+        "phi4-ultrachat-run1  true        3                 1.6000            1.5000           1.5000 @ 20",
+        "other-run2           -           1                                   1.7000           1.7000 @ 0",
+    ]
