@@ -8,6 +8,11 @@ Failed), endpoint keys and a scoring URI that checks the key. It can inject late
 faults. Alone it is the tests' emulator (jobs and deployments only change state); with a
 LocalExecutor attached (`--target local`) jobs really train and deployments really serve.
 It does not reproduce the service's own validation.
+
+Split by concern: this module holds the Emulator, the request dispatch, ARM resources and scoring;
+routes_history.py (operations, job states, run details, logs), routes_registry.py (registry discovery
+and models) and routes_storage.py (blobs) are mixins of its handler; tls.py handles connections and
+persist.py the state a daemon keeps across restarts.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
-from generator.catalog.rest import SYSTEM_METADATA, to_rest
+from generator.local.routes_history import HistoryRoutes
+from generator.local.routes_registry import RegistryRoutes, registry_models
+from generator.local.routes_storage import StorageRoutes
 from generator.local.scoring import scoring_error
 from generator.local.tls import QuietHandler, TLSServer, server_context
 from generator.request import parse_request
@@ -41,7 +48,6 @@ ENDPOINT_NAME_TAKEN = ("There is already an endpoint with this name, Endpoint na
                        "region. Try some other name.")
 WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
                    r"workspaces/([^/]+)(/.*)?$", re.I)
-REGISTRY_MODEL_RE = re.compile(r"/registries/([^/]+)/models/([^/]+)/versions(?:/([^/]+))?$", re.I)
 REGISTRY_COMPONENT_RE = re.compile(r"/registries/([^/]+)/components/([^/]+)/versions(?:/([^/]+))?$", re.I)
 
 def vm_sizes_body() -> list[dict[str, Any]]:
@@ -156,12 +162,6 @@ def job_refusal(props: dict[str, Any]) -> str | None:
 def error_body(code: str, message: str) -> dict[str, Any]:
     """An error answer in Azure's form: {"error": {"code", "message", "details", "additionalInfo"}}."""
     return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
-
-
-def registry_models(shape: str = SYSTEM_METADATA) -> dict[str, dict[str, Any]]:
-    """The registry's models: every model of the catalog, published in `shape` (see catalog/rest.py)."""
-    return {facts.name: {"versions": [facts.version], "archived": facts.archived, **to_rest(facts, shape)}
-            for facts in catalog.models()}
 
 
 class Emulator:
@@ -306,7 +306,7 @@ def _bearer_ends_with(headers: Any, secret: str) -> bool:
     return hmac.compare_digest(token.rsplit(".", 1)[-1].encode(), secret.encode())
 
 
-class _Handler(QuietHandler):
+class _Handler(QuietHandler, HistoryRoutes, RegistryRoutes, StorageRoutes):
     owner: Emulator
 
     # ------------------------------------------------------------ plumbing
@@ -406,135 +406,7 @@ class _Handler(QuietHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _dispatch  # noqa: N815
 
-    # ------------------------------------------------------------ service pieces
-    def _operation(self, op: str) -> None:
-        done_at, status = self.owner.operations.get(op, (0.0, "Succeeded"))
-        if callable(done_at):
-            status = done_at()
-            done_at = 0.0 if status != "InProgress" else float("inf")
-        if status == "Failed":
-            error = self.owner.operation_errors.get(op) or {"code": "DeploymentFailed",
-                                                             "message": "the local scoring server did not start"}
-            self._send(200, {"status": "Failed", "error": error})
-        elif time.monotonic() >= done_at:
-            self._send(200, {"status": status})
-        else:
-            self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
-
-    def _job_properties(self, run_id: str) -> dict[str, Any] | None:
-        """The job's properties as GET shows them now, or None (and a 404 sent) when there is no such job."""
-        e = self.owner
-        key = f"{e.workspace_path}/jobs/{run_id}".lower()
-        if key not in e.resources:
-            self._not_found(f"run {run_id}")
-            return None
-        return self._view("jobs", key, e.resources[key])["properties"]
-
-    def _run_details(self, run_id: str) -> None:
-        e = self.owner
-        props = self._job_properties(run_id)
-        if props is None:
-            return
-        details: dict[str, Any] = {"runId": run_id, "status": props["status"], "logFiles": {
-            "logs/azureml/executionlogs.txt": e.signed_url(f"/logs/{run_id}/executionlogs.txt")}}
-        if "error" in props:
-            details["error"] = {"error": props["error"]}
-        self._send(200, details)
-
-    def _logs(self, run_id: str) -> None:
-        e = self.owner
-        props = self._job_properties(run_id)
-        if props is None:
-            return
-        if e.executor is not None:
-            self._send(200, e.executor.job_log(run_id).encode(), {"Content-Type": "text/plain"})
-            return
-        status = props["status"]
-        lines = ["[emulator] step model_import: queued"]
-        if status != "Queued":
-            lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
-        if status in ("Completed", "Failed"):
-            lines.append(f"[emulator] step finetune: {status.lower()}")
-        self._send(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
-
-    def _registry_discovery(self, registry: str) -> None:
-        e = self.owner
-        self._send(200, {"registryName": registry, "primaryRegionResourceProviderUri": e.base_url + "/",
-                         "subscriptionId": e.subscription, "resourceGroup": "registry-rg", "region": e.location,
-                         "registryId": uuid.uuid4().hex})
-
-    def _registry(self, url: Any) -> None:
-        e = self.owner
-        match = REGISTRY_MODEL_RE.search(url.path)
-        if not match:
-            self._not_found(url.path)
-            return
-        registry, name, version = match.groups()
-        model = e.behaviour.registry_models.get(name)
-        if model is None:
-            self._not_found(f"Model {name} in registry {registry}")
-            return
-        base = url.path.split("/versions")[0]
-
-        def body(v: str) -> dict[str, Any]:
-            properties = {"modelType": "mlflow_model", "flavors": {}, "tags": model.get("tags") or {},
-                          "properties": model.get("properties") or {},
-                          "modelUri": f"azureml://registries/{registry}/models/{name}/versions/{v}",
-                          "isArchived": bool(model.get("archived"))}
-            if model.get("system_metadata"):
-                properties["system_metadata"] = model["system_metadata"]
-            return {"id": f"azureml://registries/{registry}/models/{name}/versions/{v}", "name": v,
-                    "type": "Microsoft.MachineLearningServices/registries/models/versions", "properties": properties}
-        if version is None:  # an archived model lists no version: azure-ai-ml then raises ValidationException
-            listed = [] if model.get("archived") else [body(v) for v in reversed(model["versions"])][:1]
-            self._send(200, {"value": listed})
-        elif version in model["versions"]:
-            self._send(200, body(version))
-        else:
-            self._not_found(f"{base}/versions/{version}")
-
-    def _blob(self, host: str, url: Any, body: bytes) -> None:
-        e, key = self.owner, url.path
-        query = parse_qs(url.query)
-        bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
-        if e.behaviour.datastore_auth != "key" and not bearer or e.behaviour.datastore_auth == "identity-no-role":
-            # Azure Storage's answer to a token without a data role on the account: code, header and message as in a
-            # recorded storage answer (an azure-sdk nock recording, 2019-09-11; the search index names no path for it)
-            # and as quoted in Microsoft's Python docs on authenticating to Blob storage.
-            self._send(403, b'<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch'
-                            b"</Code><Message>This request is not authorized to perform this operation using this "
-                            b"permission.</Message></Error>",
-                       {"x-ms-error-code": "AuthorizationPermissionMismatch", "Content-Type": "application/xml"})
-            return
-        if self.command == "HEAD" or (self.command == "GET" and "comp" not in query):
-            stored = e.blobs.get(key)
-            if stored is None:
-                self._send(404, b"", {"x-ms-error-code": "BlobNotFound"})
-            else:
-                self._send(200, stored[0] if self.command == "GET" else b"",
-                           {f"x-ms-meta-{k}": v for k, v in stored[1].items()} | {"Content-Type": "application/octet-stream"})
-        elif self.command == "GET" and query.get("comp") == ["list"]:
-            prefix = query.get("prefix", [""])[0]
-            container = "/" + key.strip("/").split("/")[0] + "/"
-            names = [k[len(container):] for k in e.blobs if k.startswith(container + prefix)]
-            items = "".join(f"<Blob><Name>{n}</Name><Properties><Content-Length>{len(e.blobs[container + n][0])}"
-                            f"</Content-Length></Properties></Blob>" for n in names)
-            xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Prefix>{prefix}</Prefix>'
-                   f"<Blobs>{items}</Blobs><NextMarker /></EnumerationResults>")
-            self._send(200, xml.encode(), {"Content-Type": "application/xml"})
-        elif self.command == "PUT" and query.get("comp") == ["metadata"]:
-            data, _ = e.blobs.get(key, (b"", {}))
-            meta = {k[len("x-ms-meta-"):]: v for k, v in self.headers.items() if k.lower().startswith("x-ms-meta-")}
-            e.blobs[key] = (data, meta)
-            self._send(200, b"")
-        elif self.command == "PUT":
-            meta = {k[len("x-ms-meta-"):]: v for k, v in self.headers.items() if k.lower().startswith("x-ms-meta-")}
-            e.blobs[key] = (body, meta)
-            self._send(201, b"", {"ETag": '"0x1"', "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
-                                                                                    time.gmtime())})
-        else:
-            self._send(400, b"")
-
+    # ------------------------------------------------------------ service pieces (more in routes_*.py)
     def _score(self, endpoint: str) -> None:
         """The endpoint's scoring URI: the key is checked before a byte of the body is read."""
         e = self.owner
@@ -759,31 +631,3 @@ class _Handler(QuietHandler):
             return
         self._not_found(sub)
 
-    def _view(self, kind: str, key: str, resource: dict[str, Any]) -> dict[str, Any]:
-        """The resource as GET shows it now (jobs move through their states with time)."""
-        if kind != "jobs" or key.count("/") != self.owner.workspace_path.count("/") + 2:
-            return resource
-        e, view = self.owner, copy.deepcopy(resource)
-        props, elapsed, lat = view["properties"], e.elapsed(key), e.behaviour.latency
-        name = resource["name"]
-        if e.executor is not None:
-            props["status"], error = e.executor.job_status(name)
-            if error:
-                props["error"] = {"code": "UserError", "message": error}
-            if props["status"] == "Completed":
-                for output in props.get("outputs") or {}:
-                    props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
-        elif f"job:{name}" in e.behaviour.gates and not e.behaviour.gates[f"job:{name}"].is_set():
-            props["status"] = "Running"
-        elif elapsed < lat.job_queued:
-            props["status"] = "Queued"
-        elif elapsed < lat.job_queued + lat.job_running:
-            props["status"] = "Running"
-        elif name in e.behaviour.failing_jobs:
-            props["status"] = "Failed"
-            props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
-        else:
-            props["status"] = "Completed"
-            for output in props.get("outputs") or {}:
-                props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
-        return view

@@ -1,0 +1,98 @@
+"""The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs.
+
+A mixin of the workspace's request handler (generator/local/workspace.py): `self.owner` is the Emulator,
+`self._send` and `self._not_found` answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+
+class HistoryRoutes:
+    """Operations, jobs moving through their states, run details and run logs."""
+
+    owner: Any
+    _send: Any
+    _not_found: Any
+
+    def _operation(self, op: str) -> None:
+        done_at, status = self.owner.operations.get(op, (0.0, "Succeeded"))
+        if callable(done_at):
+            status = done_at()
+            done_at = 0.0 if status != "InProgress" else float("inf")
+        if status == "Failed":
+            error = self.owner.operation_errors.get(op) or {"code": "DeploymentFailed",
+                                                             "message": "the local scoring server did not start"}
+            self._send(200, {"status": "Failed", "error": error})
+        elif time.monotonic() >= done_at:
+            self._send(200, {"status": status})
+        else:
+            self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
+
+    def _job_properties(self, run_id: str) -> dict[str, Any] | None:
+        """The job's properties as GET shows them now, or None (and a 404 sent) when there is no such job."""
+        e = self.owner
+        key = f"{e.workspace_path}/jobs/{run_id}".lower()
+        if key not in e.resources:
+            self._not_found(f"run {run_id}")
+            return None
+        return self._view("jobs", key, e.resources[key])["properties"]
+
+    def _run_details(self, run_id: str) -> None:
+        e = self.owner
+        props = self._job_properties(run_id)
+        if props is None:
+            return
+        details: dict[str, Any] = {"runId": run_id, "status": props["status"], "logFiles": {
+            "logs/azureml/executionlogs.txt": e.signed_url(f"/logs/{run_id}/executionlogs.txt")}}
+        if "error" in props:
+            details["error"] = {"error": props["error"]}
+        self._send(200, details)
+
+    def _logs(self, run_id: str) -> None:
+        e = self.owner
+        props = self._job_properties(run_id)
+        if props is None:
+            return
+        if e.executor is not None:
+            self._send(200, e.executor.job_log(run_id).encode(), {"Content-Type": "text/plain"})
+            return
+        status = props["status"]
+        lines = ["[emulator] step model_import: queued"]
+        if status != "Queued":
+            lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
+        if status in ("Completed", "Failed"):
+            lines.append(f"[emulator] step finetune: {status.lower()}")
+        self._send(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
+
+    def _view(self, kind: str, key: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource as GET shows it now (jobs move through their states with time)."""
+        if kind != "jobs" or key.count("/") != self.owner.workspace_path.count("/") + 2:
+            return resource
+        e, view = self.owner, copy.deepcopy(resource)
+        props, elapsed, lat = view["properties"], e.elapsed(key), e.behaviour.latency
+        name = resource["name"]
+        if e.executor is not None:
+            props["status"], error = e.executor.job_status(name)
+            if error:
+                props["error"] = {"code": "UserError", "message": error}
+            if props["status"] == "Completed":
+                for output in props.get("outputs") or {}:
+                    props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+        elif f"job:{name}" in e.behaviour.gates and not e.behaviour.gates[f"job:{name}"].is_set():
+            props["status"] = "Running"
+        elif elapsed < lat.job_queued:
+            props["status"] = "Queued"
+        elif elapsed < lat.job_queued + lat.job_running:
+            props["status"] = "Running"
+        elif name in e.behaviour.failing_jobs:
+            props["status"] = "Failed"
+            props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
+        else:
+            props["status"] = "Completed"
+            for output in props.get("outputs") or {}:
+                props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+        return view
