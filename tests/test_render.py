@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO, TESTS
 
 GOLDEN = TESTS / "golden"
