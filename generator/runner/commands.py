@@ -376,6 +376,17 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
     click.echo(answer)
 
 
+def _confirm_deletion(command: str, what: str, asked: str) -> bool:
+    """Ask before deleting `what` at a terminal (False, after saying so, when the answer is no); without a terminal,
+    refuse: the caller must pass --yes."""
+    if not at_terminal():
+        raise RunnerError(f"{command} would delete {what}; pass --yes to confirm without a terminal", EXIT_INPUT)
+    if not click.confirm(f"Delete {asked}?", default=False):
+        click.echo("nothing was deleted")
+        return False
+    return True
+
+
 def _destroy_expired(session: "Session", yes: bool) -> None:
     """List the workspace's endpoints whose expiry has passed, confirm, delete them."""
     from generator.runner.cost import describe_age, endpoint_age
@@ -390,13 +401,9 @@ def _destroy_expired(session: "Session", yes: bool) -> None:
         return
     for name, age in doomed:
         click.echo(f"expired   {name:<32} {describe_age(age, None)}")
-    if not yes:
-        if not at_terminal():
-            raise RunnerError(f"destroy --expired would delete {len(doomed)} endpoint(s); pass --yes to confirm "
-                              "without a terminal", EXIT_INPUT)
-        if not click.confirm(f"Delete these {len(doomed)} endpoint(s) and their deployments?", default=False):
-            click.echo("nothing was deleted")
-            return
+    if not yes and not _confirm_deletion("destroy --expired", f"{len(doomed)} endpoint(s)",
+                                         f"these {len(doomed)} endpoint(s) and their deployments"):
+        return
     context = session.context()
     for name, _ in doomed:
         wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=name), f"delete endpoint {name}")
@@ -440,13 +447,8 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     compute = session.experiment.by_kind("compute").name
     if delete_compute:
         what.append(f"compute {compute}")
-    if not yes:
-        if not at_terminal():
-            raise RunnerError(f"destroy would delete {' and '.join(what)}; pass --yes to confirm without a "
-                              "terminal", EXIT_INPUT)
-        if not click.confirm(f"Delete {' and '.join(what)}?", default=False):
-            click.echo("nothing was deleted")
-            return
+    if not yes and not _confirm_deletion("destroy", " and ".join(what), " and ".join(what)):
+        return
     context = session.context()
     if _exists(lambda: session.ml.online_endpoints.get(session.endpoint_name)):
         wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=session.endpoint_name),
