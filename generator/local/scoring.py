@@ -32,7 +32,9 @@ MAX_BODY = 1 << 20
 
 
 REQUEST_TIMEOUT_VARIABLE = "AZML_REQUEST_TIMEOUT_MS"
-DEFAULT_REQUEST_TIMEOUT_MS = 5000  # Azure's default request_timeout_ms for a managed online deployment
+# Azure's default request_timeout_ms for a managed online deployment: "The scoring timeout in milliseconds. | 5000"
+# (MicrosoftDocs/azure-ai-docs articles/machine-learning/reference-yaml-deployment-managed-online.md, RequestSettings).
+DEFAULT_REQUEST_TIMEOUT_MS = 5000
 
 
 def scoring_error(status: int, message: str) -> dict[str, Any]:
