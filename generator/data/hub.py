@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 PROBE_TIMEOUT = 3.0
@@ -50,3 +51,11 @@ def go_offline_unless_reachable() -> bool:
     for name in OFFLINE_SWITCHES:
         os.environ[name] = "1"
     return True
+
+
+def cached(repo_id: str, repo_type: str = "model") -> bool:
+    """Whether the Hugging Face cache holds any snapshot of `repo_id` (checked without importing the libraries)."""
+    from huggingface_hub import constants
+
+    folder = f"{repo_type}s--{repo_id.replace('/', '--')}"
+    return (Path(constants.HF_HUB_CACHE) / folder / "snapshots").is_dir()

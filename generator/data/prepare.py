@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.data import DataError
-from generator.data.hub import go_offline_unless_reachable
+from generator.data.hub import cached, go_offline_unless_reachable
 from generator.data.records import check_file
 from generator.files import sha256
 from generator.paths import display_path
@@ -87,14 +87,18 @@ def load_splits(spec: Spec) -> Any:
     except Exception as exc:  # no network, unknown dataset, hub errors: all end the same way for the user
         why = ("the Hub cannot be reached from this machine (offline)" if offline else
                f"{type(exc).__name__}: {_first_line(exc)}")
-        raise DataError(
-            f"could not download {data['dataset']} from the Hugging Face Hub ({why}).\n"
-            f"Without network access: fetch the dataset's parquet files on a connected machine "
-            f"(e.g. `huggingface-cli download {data['dataset']} --repo-type dataset --local-dir <folder>`), "
-            f"copy the folder here and set data.source in {spec.file} to it.") from None
+        raise DataError(_download_hint(spec, why)) from None
 
 
 MAX_REPORTED = 10
+
+
+def _download_hint(spec: Spec, why: str) -> str:
+    dataset = spec.data["data"]["dataset"]
+    return (f"could not download {dataset} from the Hugging Face Hub ({why}).\n"
+            f"Without network access: fetch the dataset's parquet files on a connected machine "
+            f"(e.g. `huggingface-cli download {dataset} --repo-type dataset --local-dir <folder>`), "
+            f"copy the folder here and set data.source in {spec.file} to it.")
 
 
 def _first_line(exc: Exception) -> str:
