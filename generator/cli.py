@@ -203,9 +203,9 @@ def schema_command(only_check: bool) -> None:
     if only_check:
         click.echo(f"{SCHEMA_PATH.name} is out of date: run `python -m generator schema`", err=True)
         sys.exit(EXIT_FAILED)
-    tmp = SCHEMA_PATH.with_name(SCHEMA_PATH.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(SCHEMA_PATH)
+    from generator.files import write_atomically
+
+    write_atomically(SCHEMA_PATH, text)
     click.echo(f"{SCHEMA_PATH.name}: finetune.parameters generated from chat_completion_pipeline {versions[-1]}")
 
 

@@ -28,7 +28,7 @@ import yaml
 from generator import catalog
 from generator.data.records import read_jsonl, record_problems
 from generator.data.stats import CHARS_PER_TOKEN
-from generator.files import sha256
+from generator.files import sha256, write_atomically
 
 MFU_LOW, MFU_HIGH = 0.20, 0.50  # model-FLOPs utilisation range assumed for fine-tuning on these GPUs
 FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
@@ -122,9 +122,7 @@ def record_token_counts(file: Path, counts: list[int], tokenizer: str) -> None:
     except (OSError, ValueError):
         recorded = {}
     recorded[file.stem] = {"sha256": sha256(file), "tokenizer": tokenizer, "counts": counts}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(recorded), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(recorded))
 
 
 def training_tokens(train_file: Path, max_seq_length: int, epochs: int) -> Tokens:

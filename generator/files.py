@@ -1,8 +1,10 @@
-"""File content identity: the hash that tells whether a prepared or uploaded file changed."""
+"""Files: the hash that tells whether a prepared or uploaded file changed, and writes no reader sees half done."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 
@@ -13,3 +15,17 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """Write `data` to `path` through a temporary file beside it, so a reader sees the old file or the new one."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from generator.files import write_atomically
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 URL_VARIABLE = "AZML_RETAIL_PRICES_URL"  # another endpoint (the tests' fake)
@@ -121,11 +122,7 @@ class PriceBook:
     def _remember(self, key: str, price: Price) -> None:
         cache = self._cache()
         cache[key] = price.__dict__
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_FILE}.", dir=self.cache_path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(cache, handle, indent=1, sort_keys=True)
-        os.replace(tmp, self.cache_path)
+        write_atomically(self.cache_path, json.dumps(cache, indent=1, sort_keys=True))
 
     def price(self, sku: str, region: str, tier: str = "dedicated") -> Price:
         """The hourly price, or PriceUnavailable saying why there is none."""

@@ -10,6 +10,7 @@ import click
 
 from generator import catalog, clock
 from generator.catalog import MODELS_FILE, SkuSpec
+from generator.files import write_atomically
 from generator.options import root_option
 
 
@@ -76,9 +77,7 @@ def refresh_command(ctx: click.Context, root: Path, registry: str, names: tuple[
     if before == after:
         click.echo(f"{path.name}: unchanged")
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(after, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, after)
     sys.stdout.writelines(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                                f"a/{path.name}", f"b/{path.name}"))
     click.echo(f"{path.name}: rewritten from registry {registry} ({clock.today()}); review the diff, then "

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from generator.data import DataError
 from generator.data.hub import cached, go_offline_unless_reachable
 from generator.data.records import check_file
-from generator.files import sha256
+from generator.files import sha256, write_atomically
 from generator.paths import display_path
 from generator.spec import Spec
 
@@ -163,9 +163,6 @@ def prepare(spec: Spec, echo: Callable[[str], None]) -> bool:
         echo(f"{split}: writing {keep:,} of {total:,} rows ({data['split_percent']:g} %) to {data['dir']}/{split}.jsonl")
         count, digest = _write_jsonl(out / f"{split}.jsonl", splits[split].select(range(keep)))
         stamp["splits"][split] = {"rows": count, "of": total, "sha256": digest}
-    fd, tmp = tempfile.mkstemp(prefix=f".{STAMP}.", dir=out)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(stamp, handle, indent=2, sort_keys=True)
-    os.replace(tmp, out / STAMP)
+    write_atomically(out / STAMP, json.dumps(stamp, indent=2, sort_keys=True))
     echo(f"{data['dir']}: prepared {len(stamp['splits'])} split(s)")
     return True

@@ -11,27 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from generator.files import write_atomically
 
 STATE_FILE = "resources.json"
 BLOBS_DIR = "blobs"
 JOB_STATUS = "status.json"
 STOPPED_WHILE_RUNNING = "the local workspace was stopped while this job ran; bump experiment.run to train again"
 _digests: dict[str, tuple[bytes, str]] = {}  # blob path -> (the content last hashed, its sha256): hash each once
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(workspace: Any, state_dir: Path) -> None:
@@ -47,16 +36,16 @@ def save(workspace: Any, state_dir: Path) -> None:
         digest = known[1] if known is not None and known[0] is content else hashlib.sha256(content).hexdigest()
         _digests[path] = (content, digest)
         if not (blobs_dir / digest).is_file():
-            _write_atomically(blobs_dir / digest, content)
+            write_atomically(blobs_dir / digest, content)
         index[path] = {"sha256": digest, "meta": meta}
     body = json.dumps({"base_url": workspace.base_url, "resources": resources, "blobs": index}, indent=1,
                       sort_keys=True).encode()
-    _write_atomically(state_dir / STATE_FILE, body)
+    write_atomically(state_dir / STATE_FILE, body)
 
 
 def save_job_status(folder: Path, status: str, error: str | None) -> None:
     """Record how a job ended, beside its log (read back by `restore`)."""
-    _write_atomically(folder / JOB_STATUS, json.dumps({"status": status, "error": error}).encode())
+    write_atomically(folder / JOB_STATUS, json.dumps({"status": status, "error": error}).encode())
 
 
 def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
