@@ -77,14 +77,15 @@ class ComponentInterface:
                 problems.append(located.problem(path, f"set by the generator from {MANAGED_INPUTS[name]}; "
                                                       "remove it from finetune.parameters", key=True))
             elif name not in self.inputs:
-                problems.append(located.problem(path, self._unknown(name), key=True))
+                problems.append(located.problem(path, self.unknown_message(name), key=True))
             else:
                 message = check_value(self.inputs[name], value)
                 if message:
                     problems.append(located.problem(path, message))
         return problems
 
-    def _unknown(self, name: str) -> str:
+    def unknown_message(self, name: str) -> str:
+        """What to say about an input the component does not have, with the closest name when one is near."""
         message = f"{self.name} {self.version} has no input '{name}'"
         close = difflib.get_close_matches(name, [n for n in self.inputs if n not in MANAGED_INPUTS], n=1, cutoff=0.6)
         return message + (f"; did you mean '{close[0]}'?" if close else "; see generator/components/"

@@ -58,5 +58,7 @@ def number_hint(value: object) -> str:
             float(value)
         except ValueError:
             return ""
-        return " (YAML reads exponents without a dot as text: write e.g. 5.0e-6, not 5e-6)"
+        if "e" in value.lower():
+            return " (YAML reads exponents without a dot as text: write e.g. 5.0e-6, not 5e-6)"
+        return " (quoted, so YAML reads it as text: drop the quotes)"
     return ""

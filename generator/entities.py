@@ -9,6 +9,7 @@ from typing import Any
 from generator import naming
 from generator.component import FILE_TYPES, URI_PREFIXES, literal
 from generator.spec import Spec
+from generator.sweep import Point
 
 SCHEMA_BASE = "https://azuremlschemas.azureedge.net/latest"
 
@@ -35,9 +36,9 @@ def component_uri(data: dict[str, Any]) -> str:
             f"/versions/{component['version']}")
 
 
-def model_output_uri(data: dict[str, Any]) -> str:
-    """Where the pipeline job leaves the fine-tuned model."""
-    return f"azureml://jobs/{naming.job_name(data)}/outputs/trained_model"
+def model_output_uri(data: dict[str, Any], point: Point | None = None) -> str:
+    """Where the pipeline job (of a sweep `point`) leaves the fine-tuned model."""
+    return f"azureml://jobs/{naming.job_name(data, point.slug if point else None)}/outputs/trained_model"
 
 
 def data_file(data: dict[str, Any], split: str) -> str:
@@ -65,8 +66,9 @@ def _data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
     }
 
 
-def _pipeline_job(spec: Spec) -> dict[str, Any]:
+def _pipeline_job(spec: Spec, point: Point | None = None) -> dict[str, Any]:
     data = spec.data
+    slug = point.slug if point else None
     version = naming.model_version(data)
     parameters = {name: literal(spec.interface.inputs[name], value)
                   for name, value in data["finetune"]["parameters"].items()}
@@ -74,8 +76,8 @@ def _pipeline_job(spec: Spec) -> dict[str, Any]:
                    if spec.interface.inputs[name].type in FILE_TYPES and not value.startswith(URI_PREFIXES)}
     return {
         "schema": f"{SCHEMA_BASE}/pipelineJob.schema.json",
-        "name": naming.job_name(data),
-        "display_name": naming.display_name(data, spec.interface),
+        "name": naming.job_name(data, slug),
+        "display_name": naming.display_name(data, spec.interface) + (f"-{slug}" if slug else ""),
         "experiment_name": spec.experiment,
         "description": data["experiment"]["description"],
         "settings": data["finetune"]["settings"],
@@ -93,15 +95,19 @@ def _pipeline_job(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _model(spec: Spec) -> dict[str, Any]:
+def _model(spec: Spec, point: Point | None = None) -> dict[str, Any]:
     data = spec.data
+    tags = {"foundation_model": registry_model_uri(spec),
+            "pipeline_job": naming.job_name(data, point.slug if point else None)}
+    if point:
+        tags["sweep_point"] = point.describe()
     return {
         "schema": f"{SCHEMA_BASE}/model.schema.json",
         "name": data["registered_model"]["name"],
         "version": naming.model_version(data),
-        "path": model_output_uri(data),
+        "path": model_output_uri(data, point),
         "description": data["registered_model"]["description"],
-        "tags": {"foundation_model": registry_model_uri(spec), "pipeline_job": naming.job_name(data)},
+        "tags": tags,
     }
 
 
@@ -132,15 +138,27 @@ def sample_request(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def job_file_stem(point: Point) -> str:
+    """A sweep point's pipeline job: its file (plus .yml) and its id in the manifest."""
+    return f"pipeline-job-{point.slug}"
+
+
 def entities(spec: Spec) -> list[Entity]:
     """Every Azure ML entity of the experiment, plus the sample request, in manifest order."""
     data = spec.data
+    points = spec.points
+    if points:  # one pipeline job per point, and the model file that registers it should it win
+        jobs = [Entity(f"{job_file_stem(p)}.yml", "pipeline-job.yml.j2", _pipeline_job(spec.at(p), p)) for p in points]
+        models = [Entity(f"model-{p.slug}.yml", "model.yml.j2", _model(spec.at(p), p)) for p in points]
+    else:
+        jobs = [Entity("pipeline-job.yml", "pipeline-job.yml.j2", _pipeline_job(spec))]
+        models = [Entity("model.yml", "model.yml.j2", _model(spec))]
     return [
         Entity("compute.yml", "compute.yml.j2", _compute(data)),
         Entity("data-train.yml", "data.yml.j2", _data_asset(data, "training", data["data"]["train_split"])),
         Entity("data-test.yml", "data.yml.j2", _data_asset(data, "test", data["data"]["test_split"])),
-        Entity("pipeline-job.yml", "pipeline-job.yml.j2", _pipeline_job(spec)),
-        Entity("model.yml", "model.yml.j2", _model(spec)),
+        *jobs,
+        *models,
         Entity("endpoint.yml", "endpoint.yml.j2", _endpoint(data)),
         Entity("deployment.yml", "deployment.yml.j2", _deployment(data)),
         Entity("sample-request.json", "sample-request.json.j2", {"request": sample_request(data)}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator import naming
-from generator.entities import data_file, registry_model_uri
+from generator.entities import data_file, job_file_stem, registry_model_uri
 from generator.spec import Spec
 
 
@@ -38,11 +38,7 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
         _resource("endpoint", "online_endpoint", endpoint, [],
                   f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
-        _resource("pipeline-job", "pipeline_job", naming.job_name(data),
-                  ["compute", "data-train", "data-test", "endpoint"],
-                  f"az ml job create --file {folder}/pipeline-job.yml --stream", "pipeline-job.yml"),
-        _resource("model", "model", data["registered_model"]["name"], ["pipeline-job"],
-                  f"az ml model create --file {folder}/model.yml", "model.yml", version=version),
+        *_training(spec, folder, version),
         _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
                   endpoint=endpoint),
@@ -54,6 +50,31 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} "
                   f"--request-file {folder}/sample-request.json", "sample-request.json", deployment=deployment),
     ]
+
+
+def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
+    """The pipeline job and the model registered from it; for a sweep, a job per point, the selection, and the
+    model registered from the point it selects."""
+    data = spec.data
+    inputs = ["compute", "data-train", "data-test", "endpoint"]
+    model_name = data["registered_model"]["name"]
+    if not spec.points:
+        return [_resource("pipeline-job", "pipeline_job", naming.job_name(data), inputs,
+                          f"az ml job create --file {folder}/pipeline-job.yml --stream", "pipeline-job.yml"),
+                _resource("model", "model", model_name, ["pipeline-job"],
+                          f"az ml model create --file {folder}/model.yml", "model.yml", version=version)]
+    jobs = [_resource(job_file_stem(p), "pipeline_job", naming.job_name(data, p.slug), inputs,
+                      f"az ml job create --file {folder}/{job_file_stem(p)}.yml", f"{job_file_stem(p)}.yml",
+                      sweep_point=p.params) for p in spec.points]
+    select = data["sweep"]["select"]
+    best = f"the point with the {'lowest' if select['goal'] == 'minimize' else 'highest'} {select['metric']}"
+    return [*jobs,
+            _resource("select", "select", naming.job_name(data), [job["id"] for job in jobs],
+                      f"python -m generator compare {spec.file}  # then pick {best}",
+                      metric=select["metric"], goal=select["goal"]),
+            _resource("model", "model", model_name, ["select"],
+                      f"az ml model create --file {folder}/model-<point>.yml  # the model file of {best}",
+                      version=version, candidates={job_file_stem(p): f"model-{p.slug}.yml" for p in spec.points})]
 
 
 def manifest(spec: Spec) -> dict[str, Any]:
@@ -71,5 +92,7 @@ def manifest(spec: Spec) -> dict[str, Any]:
             "data-train": data_file(data, data["data"]["train_split"]),
             "data-test": data_file(data, data["data"]["test_split"]),
         },
+        "sweep": {"points": len(spec.points), "max_concurrent": data["sweep"]["max_concurrent"]}
+        if spec.points else None,
         "resources": resources(spec),
     }

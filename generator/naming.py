@@ -8,9 +8,10 @@ from generator import catalog
 from generator.component import ComponentInterface
 
 
-def job_name(data: dict[str, Any]) -> str:
-    """The pipeline job's name: `<experiment>-run<run>` (bump run to train again)."""
-    return f"{data['experiment']['name']}-run{data['experiment']['run']}"
+def job_name(data: dict[str, Any], point: str | None = None) -> str:
+    """The pipeline job's name: `<experiment>-run<run>` (bump run to train again); a sweep point's adds
+    `-<point>`."""
+    return f"{data['experiment']['name']}-run{data['experiment']['run']}" + (f"-{point}" if point else "")
 
 
 def model_version(data: dict[str, Any]) -> str:

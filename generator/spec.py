@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog
+from generator import catalog, sweep
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
@@ -42,6 +42,15 @@ class Spec:
         return self.data["experiment"]["name"]
 
     @property
+    def points(self) -> list[sweep.Point]:
+        """The sweep's points (empty for a single run)."""
+        return sweep.points(self.data)
+
+    def at(self, point: sweep.Point) -> "Spec":
+        """This spec as the single job of a sweep point sees it."""
+        return replace(self, data=sweep.at_point(self.data, point))
+
+    @property
     def model_version(self) -> str:
         """The foundation model's version: the spec's, or the catalog's for a label (pinned at render)."""
         model = self.data["foundation_model"]
@@ -61,10 +70,13 @@ class Spec:
 
 def _defaults(facts: ModelFacts | None, interface: ComponentInterface | None, data: dict[str, Any],
               located: Located) -> tuple[ModelDefaults, list[Problem]]:
+    """The model's defaults for the parameters neither finetune.parameters nor a sweep sets."""
     if facts is None or interface is None:
         return ModelDefaults(), []
-    result = apply_model_defaults(facts, interface, data["finetune"]["parameters"])
-    return result, [located.problem(f.field, f.message, severity=f.severity) for f in result.findings]
+    swept = {name: values[0] for name, values in (sweep.section(data) or {}).get("parameters", {}).items()}
+    result = apply_model_defaults(facts, interface, {**data["finetune"]["parameters"], **swept})
+    return result, [located.problem(f.field, f.message, severity=f.severity) for f in result.findings
+                    if f.field[:2] != ("finetune", "parameters") or f.field[2:3] == () or f.field[2] not in swept]
 
 
 def load_spec(path: Path, root: Path) -> Spec:
@@ -85,7 +97,7 @@ def load_spec(path: Path, root: Path) -> Spec:
         raise InvalidInput([located.problem(("finetune", "component"), "no interface on file for this component")])
     facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
     defaults, found = _defaults(facts, interface, data, located)
-    problems += found
+    problems += found + sweep.check_sweep(data, located, interface, facts)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}

@@ -159,8 +159,8 @@ def check_sample_request(path: Path, file: str) -> list[Problem]:
 
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_KINDS = frozenset({"compute", "data", "pipeline_job", "model", "online_endpoint", "online_deployment", "traffic",
-                    "invoke"})
+_KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
+                    "traffic", "invoke"})
 
 
 def _regular_file(path: Path) -> bool:
@@ -185,6 +185,10 @@ def _manifest_resources(folder: Path, root: Path) -> list[dict[str, Any]]:
         elif "file" in resource and not (isinstance(resource["file"], str) and _FILE_NAME.fullmatch(resource["file"])):
             problems.append(located.problem(("resources", i, "file"), "must be a file name in the experiment's "
                                                                       "folder (no path)"))
+        elif "candidates" in resource and not (isinstance(resource["candidates"], dict) and all(
+                isinstance(name, str) and _FILE_NAME.fullmatch(name) for name in resource["candidates"].values())):
+            problems.append(located.problem(("resources", i, "candidates"), "must map sweep points to file names in "
+                                                                            "the experiment's folder (no path)"))
     if problems:
         raise InvalidInput(problems)
     return resources
@@ -201,16 +205,16 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
         return exc.problems
     loaders = _loaders()
     problems: list[Problem] = []
-    for resource in resources:
-        if "file" not in resource:
-            continue
-        path = folder / resource["file"]
+    files = [(resource["kind"], name) for resource in resources
+             for name in ([resource["file"]] if "file" in resource else []) + list(resource.get("candidates", {}).values())]
+    for kind, name in files:
+        path = folder / name
         file = display_path(path, root)
         if not _regular_file(path):
             problems.append(Problem(file, 0, 0, "", "not a regular file (a symlink, a folder or missing): "
                                                     "run `make render`"))
             continue
-        if resource["kind"] == "invoke":
+        if kind == "invoke":
             problems += check_sample_request(path, file)
             continue
         try:
@@ -219,14 +223,14 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
             problems += exc.problems
             continue
         if not isinstance(located.data, dict):
-            problems.append(located.problem((), f"expected a mapping (an Azure ML {resource['kind']} document), "
+            problems.append(located.problem((), f"expected a mapping (an Azure ML {kind} document), "
                                                 f"got {type(located.data).__name__}"))
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                loaders[resource["kind"]](str(path))
+                loaders[kind](str(path))
             except Exception as exc:  # the SDK raises ValidationError and a few others; all are reported
                 problems += sdk_problems(exc, located)
-        problems += _check_entity(resource["kind"], located, folder, root, data_must_exist)
+        problems += _check_entity(kind, located, folder, root, data_must_exist)
     return problems

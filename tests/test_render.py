@@ -35,6 +35,37 @@ def test_example_renders_exactly_the_golden_files(tmp_path: Path, cli) -> None:
         assert (out / name).read_bytes() == (expected_dir / name).read_bytes(), name
 
 
+GOLDEN_SWEEP = TESTS / "golden_sweep"
+
+
+def test_a_two_by_two_sweep_renders_exactly_the_golden_files_and_every_file_loads(tmp_path: Path, cli) -> None:
+    from generator.validate import validate_experiment
+
+    (tmp_path / "specs").mkdir()
+    shutil.copy(GOLDEN_SWEEP / "spec.yaml", tmp_path / "specs" / "phi4-ultrachat.yaml")
+    result = cli("render", root=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    out = tmp_path / "generated" / "phi4-ultrachat"
+    expected_dir = GOLDEN_SWEEP / "expected"
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(out, expected_dir)
+    produced = sorted(p.name for p in out.iterdir())
+    points = ["learning_rate1e-05-num_train_epochs1", "learning_rate1e-05-num_train_epochs3",
+              "learning_rate5e-05-num_train_epochs1", "learning_rate5e-05-num_train_epochs3"]
+    assert produced == sorted(["compute.yml", "data-train.yml", "data-test.yml", "endpoint.yml", "deployment.yml",
+                               "manifest.yml", "sample-request.json"] + [f"pipeline-job-{p}.yml" for p in points]
+                              + [f"model-{p}.yml" for p in points])
+    assert produced == sorted(p.name for p in expected_dir.iterdir())
+    for name in produced:
+        assert (out / name).read_bytes() == (expected_dir / name).read_bytes(), name
+    job = (out / f"pipeline-job-{points[2]}.yml").read_text()
+    assert "name: phi4-ultrachat-run1-learning_rate5e-05-num_train_epochs1\n" in job
+    assert "      learning_rate: 5.0e-05\n" in job and "      num_train_epochs: 1\n" in job
+    assert [p for p in validate_experiment(out, tmp_path) if p.severity == "error"] == []
+
+
 def test_render_prints_one_line_per_file(project: Path, cli) -> None:
     first = cli("render", root=project)
     *files, defaults = first.stdout.splitlines()

@@ -65,11 +65,12 @@ def apply_model_defaults(facts: ModelFacts, interface: ComponentInterface,
                                                         "finetune.parameters", ERROR))
             continue
         result.applied[name] = value
-    result.findings += _range_findings(facts, {**result.applied, **params})
+    result.findings += range_findings(facts, {**result.applied, **params})
     return result
 
 
-def _range_findings(facts: ModelFacts, params: Mapping[str, Any]) -> list[Finding]:
+def range_findings(facts: ModelFacts, params: Mapping[str, Any]) -> list[Finding]:
+    """A warning when the learning rate is outside the model's published learning_rate_min/max."""
     findings = []
     low = facts.model_specific_defaults.get("learning_rate_min")
     high = facts.model_specific_defaults.get("learning_rate_max")
