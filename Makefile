@@ -16,10 +16,11 @@ DEV := $(VENV)/.installed-dev
 AZURE := $(VENV)/.installed-azure
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help demo render validate check schema data plan apply status invoke destroy metrics test bench clean-venv
+.PHONY: help demo sweep-demo render validate check schema data plan apply status invoke destroy metrics test bench clean-venv
 
 help:
 	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
+	@echo "make sweep-demo                    a two-point sweep on this CPU, the best point deployed"
 	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
@@ -58,6 +59,14 @@ $(DEV): $(LOCAL) requirements-dev.txt
 
 demo: $(LOCAL)
 	@$(PY) -m generator.local.demo
+
+SWEEP_SPEC := specs/local-sweep.yaml
+sweep-demo: $(LOCAL)
+	@$(PY) -m generator data prepare $(SWEEP_SPEC) && $(PY) -m generator render $(SWEEP_SPEC)
+	@status=0; AZML_LOCAL_WORKSPACE=.local-workspace-sweep $(PY) -m generator apply $(SWEEP_SPEC) --target local --yes \
+	  && AZML_LOCAL_WORKSPACE=.local-workspace-sweep $(PY) -m generator compare $(SWEEP_SPEC) --target local \
+	  || status=$$?; AZML_LOCAL_WORKSPACE=.local-workspace-sweep $(PY) -m generator destroy $(SWEEP_SPEC) --target local --yes; \
+	  AZML_LOCAL_WORKSPACE=.local-workspace-sweep $(PY) -m generator local stop; exit $$status
 
 render: $(CORE)
 	@$(PY) -m generator render $(SPEC)

@@ -18,7 +18,7 @@ This module never imports azure-ai-ml and never touches the network.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ class Estimate:
     deployment_instances: int
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    sweep: str = ""  # how a sweep's figures were summed
 
 
 @lru_cache(maxsize=1)
@@ -185,8 +186,31 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
     """The estimate for a loaded spec (generator.spec.Spec); what cannot be computed is named in `missing`.
 
     `calibration_source(tokens_per_epoch)`, when given, returns a Calibration from an earlier run, None when
-    there is none, or the reason an earlier run could not be read (printed as a note).
+    there is none, or the reason an earlier run could not be read (printed as a note). A sweep's estimate is
+    the sum over its points: side by side they end sooner, but every point's GPU hours are billed.
     """
+    if not spec.points:
+        return _single(spec, calibration_source)
+    parts = [_single(spec.at(point), calibration_source) for point in spec.points]
+    first = parts[0]
+    tokens = None
+    if all(p.tokens is not None for p in parts) and len({p.tokens.per_epoch for p in parts}) == 1:
+        tokens = replace(first.tokens, epochs=sum(p.tokens.epochs for p in parts))
+    hours = None
+    same_nodes = len({p.train_nodes for p in parts}) == 1
+    if all(p.hours is not None for p in parts):  # node-hours when the points use different node counts
+        weight = [1 if same_nodes else p.train_nodes for p in parts]
+        hours = Hours(sum(p.hours.low * w for p, w in zip(parts, weight)),
+                      sum(p.hours.high * w for p, w in zip(parts, weight)), first.hours.assumptions)
+    note = (f"a sweep of {len(parts)} points: tokens, hours and cost are the sum over the points (side by side "
+            "they end sooner; every point's GPU hours are billed)")
+    missing = tuple(dict.fromkeys(reason for p in parts for reason in p.missing))
+    return replace(first, tokens=tokens, hours=hours, train_nodes=first.train_nodes if same_nodes else 1,
+                   missing=missing, notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)), sweep=note)
+
+
+def _single(spec: Any, calibration_source: Any = None) -> Estimate:
+    """The estimate of one pipeline job."""
     data, missing = spec.data, []
     size = catalog.vm_size(data["compute"]["size"])
     nodes = int(_parameter(spec, "num_nodes_finetune") or 1)

@@ -185,4 +185,4 @@ def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
 
     result = cli("check", root=REPO)
     assert result.exit_code == 0, result.stderr
-    assert "generated/ is up to date and valid (2 experiment(s))" in result.stdout
+    assert "generated/ is up to date and valid (3 experiment(s))" in result.stdout

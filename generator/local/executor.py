@@ -78,6 +78,10 @@ class LocalExecutor:
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
+        # Jobs start side by side (a sweep): one at a time imports transformers (its lazy module is not
+        # thread-safe: a concurrent import fails with "cannot import name PreTrainedTokenizerFast") and builds
+        # the tiny foundation model's folder.
+        self.model_lock = threading.Lock()
 
     # ------------------------------------------------------------------ resolving references
     def _resource(self, arm_id: str) -> dict[str, Any]:
@@ -100,7 +104,9 @@ class LocalExecutor:
             folder = json.loads(chosen.read_text(encoding="utf-8")).get(name)
             if folder:
                 return Path(folder)
-        return ensure_foundation_model(self.state_dir / "models" / name, sorted(TOKENIZER_CORPUS.glob("*.jsonl")))
+        with self.model_lock:
+            return ensure_foundation_model(self.state_dir / "models" / name,
+                                           sorted(TOKENIZER_CORPUS.glob("*.jsonl")))
 
     def model_dir(self, model_arm_id: str) -> Path:
         """The MLflow folder of a registered model (its path is a job output)."""

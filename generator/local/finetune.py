@@ -9,6 +9,8 @@ MLflow and writes the merged model as an MLflow model folder: the job's `trained
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import random
@@ -17,7 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from generator.component import load_interface
 
@@ -27,7 +29,29 @@ IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision"
                   "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
                   "dataloader_num_workers", "compute_model_import", "compute_preprocess", "compute_finetune",
                   "compute_model_evaluation")
-PIP_REQUIREMENTS = ["torch==2.13.0", "transformers==5.24.0", "mlflow-skinny==3.17.2"]
+SERVED_WITH = ("torch", "transformers", "mlflow-skinny")  # the saved model's pip requirements, at the local pins
+
+
+def pip_requirements() -> list[str]:
+    """`name==version` of SERVED_WITH, read from requirements-local.txt (the pins the model was trained with)."""
+    from generator.paths import PROJECT_DIR
+
+    pins = dict(line.split("==", 1) for line in (PROJECT_DIR / "requirements-local.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    return [f"{name}=={pins[name].split()[0]}" for name in SERVED_WITH]
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a sqlite MLflow store: two jobs starting side by side (a sweep) would
+    otherwise both create its tables ("table … already exists") or the same experiment."""
+    path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def typed_parameters(raw: dict[str, Any]) -> dict[str, Any]:
@@ -162,7 +186,8 @@ def train(job: dict[str, Any]) -> dict[str, float]:
     scheduler = get_scheduler(p["lr_scheduler_type"], optimizer, num_warmup_steps=p["warmup_steps"],
                               num_training_steps=total_steps)
     mlflow.set_tracking_uri(job["tracking_uri"])
-    mlflow.set_experiment(job["experiment"])
+    with store_lock(job["tracking_uri"]):
+        mlflow.set_experiment(job["experiment"])
     with mlflow.start_run(run_name=job["run_name"], tags={"azureml.job": job["run_name"]}):
         mlflow.log_params({k: v for k, v in p.items() if k in job["parameters"] or k in (
             "learning_rate", "num_train_epochs", "per_device_train_batch_size", "lr_scheduler_type", "apply_lora")})
@@ -223,7 +248,7 @@ def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         mlflow.pyfunc.save_model(path=str(output), python_model=ChatModel(), artifacts={"hf_model": tmp},
-                                 pip_requirements=PIP_REQUIREMENTS)
+                                 pip_requirements=pip_requirements())
     log(f"trained_model written: MLflow model at {output}")
 
 

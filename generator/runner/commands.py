@@ -132,6 +132,14 @@ class Session:
                               f"({explain(exc)}): check config.json or --subscription/--resource-group/--workspace",
                               EXIT_INPUT) from None
 
+    def metrics_client(self) -> Any:
+        """An MLflow client on where this workspace's jobs log their metrics."""
+        from mlflow.tracking import MlflowClient
+
+        from generator.runner.metrics import tracking_uri
+
+        return MlflowClient(tracking_uri(self))
+
     def registry(self, name: str) -> Any:
         """MLClient for registry `name`."""
         from generator.runner.connection import registry_client
@@ -141,9 +149,12 @@ class Session:
     def context(self, **kwargs: Any) -> Any:
         """A reconcile Context for this session."""
         from generator.runner.reconcile import Context
+        from generator.runner.sweep import Slots
 
+        sweep = self.experiment.sweep
+        slots = Slots([p.id for p in self.experiment.points], int(sweep["max_concurrent"])) if sweep else None
         return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
-                       local=self.local,
+                       local=self.local, metrics_client=self.metrics_client, slots=slots,
                        poll_interval=self.target.poll_interval, heartbeat=max(60.0, self.target.poll_interval * 6)
                        if self.target.poll_interval >= 1 else self.target.poll_interval * 20, **kwargs)
 
@@ -194,9 +205,12 @@ def make_plan(session: Session, context: Any) -> Any:
     from generator.runner.plan import Plan, ResourcePlan
     from generator.runner.reconcile import PLANNERS
 
+    from generator.sweep import queueing
+
+    queued = None if session.local else queueing(session.experiment.source_spec.data)  # the local one never queues
     return Plan([ResourcePlan(res, PLANNERS[res.kind](context, res),
                               session.endpoint_name if res.kind == "online_endpoint" else res.name)
-                 for res in session.experiment.resources])
+                 for res in session.experiment.resources], notes=(queued,) if queued else ())
 
 
 def print_plan(plan_value: Any, estimate_lines: list[str] | None = None) -> None:
@@ -204,6 +218,8 @@ def print_plan(plan_value: Any, estimate_lines: list[str] | None = None) -> None
     for row in plan_value.rows:
         for line in row.lines():
             click.echo(line)
+    for note in plan_value.notes:
+        click.echo(f"note: {note}")
     for line in estimate_lines or []:
         click.echo(line)
     click.echo(plan_value.summary())
@@ -253,6 +269,11 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
         for res in experiment.resources:
             deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
             click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
+        from generator.sweep import queueing
+
+        queued = queueing(experiment.source_spec.data)
+        if queued:
+            click.echo(f"note: {queued}")
         report = cost_report(experiment.source_spec, region=None, prices=None,
                              no_price="plan --offline does not connect, so the workspace's region is unknown")
         for line in estimate_block(experiment.source_spec, report):
@@ -477,6 +498,14 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     from mlflow.tracking import MlflowClient
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     job = session.experiment.by_kind("pipeline_job").name
+    if session.experiment.points:
+        from generator.runner.sweep import registered_from
+
+        job = registered_from(session.ml, session.experiment) or ""
+        if job not in {p.name for p in session.experiment.points}:
+            raise RunnerError(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
+                              f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects",
+                              EXIT_INPUT)
     client = MlflowClient(review.tracking_uri(session))
     run = review.find_run(client, session.experiment.name, job)
     histories = review.curves(client, run.info.run_id)
@@ -498,7 +527,7 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
 def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path | None, subscription: str | None,
             resource_group: str | None, workspace: str | None, target: str, runs: str | None,
             output_format: str, png: Path | None) -> None:
-    """Compare fine-tune runs: several SPECs, or one SPEC's earlier runs (--runs 1,2,3)."""
+    """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3)."""
     import json
 
     from generator import naming
@@ -513,8 +542,9 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     for experiment in experiments:
         data = experiment.source_spec.data
         numbers = _run_numbers(runs) if runs else [int(data["experiment"]["run"])]
-        pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}))
-                  for n in numbers]
+        slugs = [p.slug for p in experiment.source_spec.points] or [None]  # a sweep: each of its points
+        pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}, slug))
+                  for n in numbers for slug in slugs]
     session = Session(ctx, specs[0], root, config, subscription, resource_group, workspace, target=target,
                       validate=False)
     rows = side_by_side.collect(MlflowClient(tracking_uri(session)), pairs)

@@ -64,6 +64,8 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):"])
     add = report.lines.append
     tokens, hours = figures.tokens, figures.hours
+    if figures.sweep:
+        add(f"  sweep            {figures.sweep}")
     if tokens is not None:
         cut = f"{tokens.truncated:,} cut at max_seq_length {tokens.max_seq_length}" if tokens.max_seq_length > 0 \
             else "none cut"

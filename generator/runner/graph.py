@@ -45,9 +45,14 @@ class Graph:
                    for res in self.resources]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            if self.ctx.slots is not None:  # no sweep point waiting for a slot may start after Ctrl-C
+                self.ctx.slots.close()
+            raise
         return self.outcomes
 
     def _wait_for(self, res: Resource) -> str | None:
@@ -60,6 +65,7 @@ class Graph:
     def _step(self, res: Resource) -> None:
         outcome = self.outcomes[res.id]
         start = time.monotonic()
+        slots = self.ctx.slots if "sweep_point" in res.extra else None
         try:
             blocked = self._wait_for(res)
             if blocked:
@@ -67,6 +73,11 @@ class Graph:
                 self.ctx.out.line(res.id, f"not run: {blocked} did not succeed")
                 return
             action = PLANNERS[res.kind](self.ctx, res)
+            if slots is not None:
+                slots.report(res.id, action.verb)
+                if action.verb == "create":
+                    slots.acquire(res.id, lambda: self.ctx.out.line(
+                        res.id, f"waiting for a slot: sweep.max_concurrent is {slots.capacity}"))
             if action.verb == "refuse":
                 raise RunnerError("; ".join(action.details), 2)
             if action.verb not in ACTING:
@@ -83,5 +94,7 @@ class Graph:
             outcome.error = explain(exc, f"{res.id} {res.name}")
             self.ctx.out.line(res.id, f"FAILED: {outcome.error}", error=True)
         finally:
+            if slots is not None:
+                slots.release(res.id)
             outcome.seconds = time.monotonic() - start
             self.finished[res.id].set()

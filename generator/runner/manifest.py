@@ -40,6 +40,12 @@ class Experiment:
     foundation_model_pin: str = ""
     parameters_from_model: dict[str, Any] = field(default_factory=dict)
     source_spec: Any = None  # the loaded spec (generator.spec.Spec) it was rendered from, when the runner has it
+    sweep: dict[str, Any] | None = None  # {points, max_concurrent} of a sweep
+
+    @property
+    def points(self) -> list[Resource]:
+        """A sweep's pipeline jobs, in the manifest's order (empty for a single run)."""
+        return [r for r in self.resources if r.kind == "pipeline_job" and "sweep_point" in r.extra]
 
     def resource(self, rid: str) -> Resource:
         """The resource with id `rid`."""
@@ -65,7 +71,8 @@ def load_experiment(folder: Path) -> Experiment:
                       endpoint_suffix=raw.get("endpoint_name_suffix", "none"),
                       foundation_model_label=raw.get("foundation_model_label"),
                       foundation_model_pin=raw.get("foundation_model_pin", ""),
-                      parameters_from_model=dict(raw.get("parameters_from_model") or {}))
+                      parameters_from_model=dict(raw.get("parameters_from_model") or {}),
+                      sweep=raw.get("sweep"))
 
 
 def workspace_suffix(subscription: str, resource_group: str, workspace: str) -> str:

@@ -35,6 +35,7 @@ class Plan:
     """Every resource's plan, in the manifest's order."""
 
     rows: list[ResourcePlan]
+    notes: tuple[str, ...] = ()  # what will not fail but may surprise: points queueing for nodes
 
     def count(self, *verbs: str) -> int:
         """How many resources would get one of `verbs`."""

@@ -143,7 +143,7 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     """Every check; raise RunnerError (exit 2) on the first that fails, after printing what passed."""
     live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
-    job = _yaml(experiment, "pipeline-job")
+    job = _yaml(experiment, experiment.by_kind("pipeline_job").id)  # a sweep's points share the GPU count
     node = next(iter(job["jobs"].values()))
     gpus_wanted = int(node["inputs"]["number_of_gpu_to_use_finetuning"])
     deployment = _yaml(experiment, "deployment")

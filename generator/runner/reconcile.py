@@ -25,6 +25,7 @@ from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoi
                                      storage_role_error)
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
+from generator.runner.sweep import apply_select, plan_select
 
 RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
            "CancelRequested"}
@@ -51,6 +52,9 @@ class Context:
     heartbeat: float = 60.0
     stream_logs: bool = False
     local: bool = False
+    metrics_client: Callable[[], Any] | None = None  # an MlflowClient on the workspace's runs, made when needed
+    slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
+    selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
 
     def where_to_look(self, job: Any) -> str:
         """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""
@@ -339,7 +343,8 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
     """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
     start = last_print = time.monotonic()
     status = None
-    if ctx.stream_logs:
+    side_by_side = "sweep_point" in res.extra and ctx.slots is not None and ctx.slots.capacity > 1
+    if ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
         try:
             with studio_lines_dropped(ctx.local):
                 ctx.ml.jobs.stream(res.name)
@@ -371,18 +376,42 @@ def job_error(ctx: Context, name: str) -> str:
 
 
 # ---------------------------------------------------------------------------- model
+def _chosen_file(ctx: Context, res: Resource) -> Path | None:
+    """A sweep's model: the model file of the point the selection chose (None before it has chosen)."""
+    choice = next((ctx.selected[dep] for dep in res.depends_on if dep in ctx.selected), None)
+    return ctx.experiment.folder / res.extra["candidates"][choice] if choice else None
+
+
 def plan_model(ctx: Context, res: Resource) -> Action:
     version = str(res.extra["version"])
     current = _not_found(lambda: ctx.ml.models.get(res.name, version=version))
+    if "candidates" not in res.extra:
+        if current is None:
+            return Action("create", [f"register {res.name}:{version} from the job's trained_model output"])
+        return Action("unchanged", [f"{res.name}:{version} is registered"], current)
+    chosen = _chosen_file(ctx, res)
+    wanted = yaml.safe_load(chosen.read_text(encoding="utf-8"))["tags"]["pipeline_job"] if chosen else None
     if current is None:
-        return Action("create", [f"register {res.name}:{version} from the job's trained_model output"])
-    return Action("unchanged", [f"{res.name}:{version} is registered"], current)
+        return Action("create", [f"register {res.name}:{version} from {wanted}" if wanted else
+                                 f"register {res.name}:{version} from the point the sweep selects"])
+    source = (current.tags or {}).get("pipeline_job", "")
+    if wanted and source != wanted:
+        return Action("refuse", [f"{res.name}:{version} was registered from {source or 'another job'}, but the "
+                                 f"sweep now selects {wanted} (a model version is immutable): bump experiment.run "
+                                 f"in {ctx.experiment.spec} and render to sweep again"], current)
+    return Action("unchanged", [f"{res.name}:{version} is registered from {source}"], current)
 
 
 def apply_model(ctx: Context, res: Resource, action: Action) -> None:
     from azure.ai.ml import load_model
 
-    model = ctx.ml.models.create_or_update(ctx.load(res, load_model))
+    source = res
+    if "candidates" in res.extra:
+        chosen = _chosen_file(ctx, res)
+        if chosen is None:
+            raise RunnerError("the sweep selected no point, so there is no model to register", EXIT_CLOUD)
+        source = Resource(res.id, res.kind, res.name, res.depends_on, res.az, chosen, res.extra)
+    model = ctx.ml.models.create_or_update(ctx.load(source, load_model))
     ctx.out.line(res.id, f"registered model {model.name}:{model.version}")
 
 
@@ -484,7 +513,9 @@ def apply_invoke(ctx: Context, res: Resource, action: Action) -> None:
 
 PLANNERS: dict[str, Callable[[Context, Resource], Action]] = {
     "compute": plan_compute, "data": plan_data, "online_endpoint": plan_endpoint, "pipeline_job": plan_job,
-    "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic, "invoke": plan_invoke}
+    "select": plan_select, "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic,
+    "invoke": plan_invoke}
 APPLIERS: dict[str, Callable[[Context, Resource, Action], None]] = {
     "compute": apply_compute, "data": apply_data, "online_endpoint": apply_endpoint, "pipeline_job": apply_job,
-    "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic, "invoke": apply_invoke}
+    "select": apply_select, "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic,
+    "invoke": apply_invoke}

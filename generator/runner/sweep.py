@@ -1,0 +1,142 @@
+"""A sweep on the workspace: points submitted at most max_concurrent at a time, then the best one selected.
+
+Azure ML is the state here as everywhere: a point whose job exists is never submitted again (a running one
+is attached to and counts against max_concurrent), and the selection is read back from the registered
+model's `pipeline_job` tag, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from generator.runner.compare import RunRow, collect, table
+from generator.runner.errors import EXIT_CLOUD, RunnerError
+from generator.runner.manifest import Resource
+
+SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
+
+
+class Slots:
+    """At most `capacity` sweep points running at once, submitted in the manifest's order.
+
+    Every point first reports what its plan found: a point already running in the workspace (attach) holds a
+    slot from then on, whatever the order. A point to submit waits until every point has reported, no earlier
+    point is still waiting, and a slot is free, so a resumed sweep never runs more than `capacity` jobs.
+    """
+
+    def __init__(self, points: list[str], capacity: int):
+        self.capacity = capacity
+        self._order = list(points)
+        self._reported: set[str] = set()
+        self._waiting: list[str] = []
+        self._holding: set[str] = set()
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def close(self) -> None:
+        """Let no waiting point start (apply was interrupted): each raises instead."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def report(self, point: str, verb: str) -> None:
+        """What the point's plan found (`attach` takes a slot now; `create` must call acquire)."""
+        with self._changed:
+            self._reported.add(point)
+            if verb == "attach":
+                self._holding.add(point)
+            elif verb == "create":
+                self._waiting.append(point)
+                self._waiting.sort(key=self._order.index)
+            self._changed.notify_all()
+
+    def acquire(self, point: str, waiting: Any = None) -> None:
+        """Block until `point` may be submitted; `waiting()` is called once if it has to wait."""
+        with self._changed:
+            told = False
+            while not self._may_start(point):
+                if self._closed:
+                    raise RunnerError("not submitted: apply was interrupted", EXIT_CLOUD)
+                if waiting is not None and not told:
+                    waiting()
+                    told = True
+                self._changed.wait()
+            self._waiting.remove(point)
+            self._holding.add(point)
+            self._changed.notify_all()  # the next point in line may fit in a slot too
+
+    def _may_start(self, point: str) -> bool:
+        return (len(self._reported) == len(self._order) and self._waiting[0] == point
+                and len(self._holding) < self.capacity)
+
+    def release(self, point: str) -> None:
+        """The point's job ended (or its step failed): free its slot, and forget it if it never got one."""
+        with self._changed:
+            self._holding.discard(point)
+            if point in self._waiting:
+                self._waiting.remove(point)
+            self._reported.add(point)
+            self._changed.notify_all()
+
+
+def point_jobs(ctx: Any, res: Resource) -> list[Resource]:
+    """The pipeline-job resources the selection `res` chooses among."""
+    return [ctx.experiment.resource(rid) for rid in res.depends_on]
+
+
+def registered_from(ml: Any, experiment: Any) -> str | None:
+    """The job the experiment's model version was registered from (its tag), or None when it is not registered."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    model = experiment.by_kind("model")
+    try:
+        current = ml.models.get(model.name, version=str(model.extra["version"]))
+    except ResourceNotFoundError:
+        return None
+    return (current.tags or {}).get(SELECTED_TAG, "")
+
+
+def plan_select(ctx: Any, res: Resource) -> Any:
+    """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
+    from generator.runner.reconcile import Action
+
+    points = point_jobs(ctx, res)
+    source = registered_from(ctx.ml, ctx.experiment)
+    chosen = next((p for p in points if p.name == source), None)
+    if chosen is not None:
+        ctx.selected[res.id] = chosen.id
+        return Action("unchanged", [f"{chosen.name} was selected and registered"])
+    best = "lowest" if res.extra["goal"] == "minimize" else "highest"
+    return Action("run", [f"pick the point with the {best} {res.extra['metric']} of {len(points)}, once every "
+                          "point has finished"])
+
+
+def score(row: RunRow, metric: str) -> float | None:
+    """The metric's last logged value in the point's fine-tune run (the model the job outputs)."""
+    return {"eval_loss": row.final_eval_loss, "train_loss": row.final_train_loss}[metric]
+
+
+def choose(rows: list[RunRow], metric: str, goal: str) -> RunRow:
+    """The best row by `metric` and `goal`; the first in the manifest's order wins a tie."""
+    missing = [row.job for row in rows if score(row, metric) is None]
+    if missing:
+        raise RunnerError(f"no {metric} logged by {', '.join(missing)}: the sweep cannot be judged by it "
+                          f"(compare shows what each point logged)", EXIT_CLOUD)
+    sign = 1 if goal == "minimize" else -1
+    return min(rows, key=lambda row: sign * score(row, metric))
+
+
+def apply_select(ctx: Any, res: Resource, action: Any) -> None:
+    """Read every point's metrics, print the comparison and why the best won, and remember it for the model."""
+    points = point_jobs(ctx, res)
+    rows = collect(ctx.metrics_client(), [(ctx.experiment.name, p.name) for p in points])
+    metric, goal = res.extra["metric"], res.extra["goal"]
+    best = choose(rows, metric, goal)
+    for line in table(rows).splitlines():
+        ctx.out.line(res.id, line)
+    others = [score(row, metric) for row in rows if row is not best]
+    than = f"{'lowest' if goal == 'minimize' else 'highest'} of {len(rows)}" + (
+        f"; next {min(others) if goal == 'minimize' else max(others):.4f}" if others else "")
+    ctx.out.line(res.id, f"selected {best.job}: {metric} {score(best, metric):.4f} ({than})")
+    ctx.selected[res.id] = next(p.id for p in points if p.name == best.job)
