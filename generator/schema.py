@@ -81,7 +81,8 @@ def _problems_for(error: jsonschema.ValidationError, located: Located) -> list[P
         "pattern": lambda: f"{schema.get('patternErrorMessage', 'does not match ' + error.validator_value)}, "
                            f"got {_describe(value)}",
         "minItems": lambda: f"must have at least {error.validator_value} item(s)",
-        "minProperties": lambda: f"must have at least {error.validator_value} entr{'y' if error.validator_value == 1 else 'ies'}",
+        "minProperties": lambda: f"must have at least {error.validator_value} "
+                                 f"entr{'y' if error.validator_value == 1 else 'ies'}",
         "uniqueItems": lambda: "lists a value more than once",
     }
     message = messages.get(kind, lambda: error.message)()

@@ -206,7 +206,8 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
     loaders = _loaders()
     problems: list[Problem] = []
     files = [(resource["kind"], name) for resource in resources
-             for name in ([resource["file"]] if "file" in resource else []) + list(resource.get("candidates", {}).values())]
+             for name in ([resource["file"]] if "file" in resource else [])
+             + list(resource.get("candidates", {}).values())]
     for kind, name in files:
         path = folder / name
         file = display_path(path, root)

@@ -24,8 +24,8 @@ def test_values_become_readable_name_parts() -> None:
     assert [value_slug(v) for v in (5.0e-5, 0.05, 3, True, "cosine", 1e20, "a b")] == [
         "5e-05", "0p05", "3", "true", "cosine", "1e20", "a-b"]
     grid = points(_data(2, 2, [1, 2]))
-    assert [p.slug for p in grid] == ["learning_rate1e-05-num_nodes_finetune1", "learning_rate1e-05-num_nodes_finetune2",
-                                      "learning_rate5e-05-num_nodes_finetune1", "learning_rate5e-05-num_nodes_finetune2"]
+    assert [p.slug for p in grid] == [f"learning_rate{rate}-num_nodes_finetune{nodes}"
+                                      for rate in ("1e-05", "5e-05") for nodes in (1, 2)]
 
 
 def test_plan_notes_when_points_would_queue_for_nodes() -> None:

@@ -8,6 +8,7 @@ step logs them; the emulator's jobs run until the test opens their gates.
 from __future__ import annotations
 
 import _thread
+import os
 import shutil
 import signal
 import threading
@@ -146,12 +147,32 @@ def test_a_changed_sweep_never_replaces_the_registered_model(sweep: tuple[Path, 
         emulator.gate("job", job).set()
     assert run("apply").exit_code == 0
     spec = project / "specs" / "phi4-ultrachat.yaml"
-    spec.write_text(spec.read_text().replace("num_train_epochs: [1, 3]", "num_train_epochs: [1, 3, 5]"))
+    spec.write_text(spec.read_text().replace("num_train_epochs: [1, 3]", "num_train_epochs: [1, 3, 5]")
+                    .replace("max_instances: 2", "max_instances: 1"))
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     plan = run("plan")
     assert plan.exit_code == 0, plan.stdout + plan.stderr
     assert plan.stdout.count("create    pipeline-job-") == 2  # only the two new points
-    assert "unchanged select        phi4-ultrachat-run1" in plan.stdout
+    assert "run       select        phi4-ultrachat-run1" in plan.stdout  # judged again once the new points end
+    assert ("note: sweep: 2 points at a time need 2 node(s) of compute gpu-cluster-big, which has max_instances 1: "
+            "points will queue behind each other") in plan.stdout
+    # the two new points run, and the first of them ends lowest of all
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name("phi4-ultrachat").experiment_id
+    for job, final in ((f"phi4-ultrachat-run1-{p}num_train_epochs5", v) for p, v in
+                       (("learning_rate1e-05-", 1.2), ("learning_rate5e-05-", 1.3))):
+        run_id = client.create_run(experiment, tags={"azureml.job": job}).info.run_id
+        client.log_metric(run_id, "eval_loss", final, step=0)
+        client.log_metric(run_id, "train_loss", final, step=0)
+    result = run("apply")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "[select] selected phi4-ultrachat-run1-learning_rate1e-05-num_train_epochs5: eval_loss 1.2000" \
+        in result.stdout
+    assert (f"Phi-4-ultrachat-200k:1 was registered from {JOBS[2]}, but the sweep now selects "
+            "phi4-ultrachat-run1-learning_rate1e-05-num_train_epochs5 (a model version is immutable): bump "
+            "experiment.run") in result.stderr
 
 
 def test_compare_and_metrics_read_a_sweeps_points(sweep: tuple[Path, Emulator]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.local.finetune import THREADS_VARIABLE
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
@@ -143,7 +144,7 @@ class LocalExecutor:
                 "run_name": job.name,
             }
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
-            env = {**os.environ, **QUIET_ENV}
+            env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
             with open(log, "w", encoding="utf-8") as handle:
                 handle.write(f"[local] {job.name}: fine-tuning {Path(spec['model_dir']).name} on this CPU\n")
                 handle.flush()
@@ -162,6 +163,14 @@ class LocalExecutor:
                 handle.write(f"[local] failed: {job.error}\n")
         if job.status in ("Completed", "Failed"):
             save_job_status(job.folder, job.status, job.error)
+
+    def _threads_per_job(self) -> int:
+        """This machine's cores shared among the jobs running now (a sweep's points side by side): each torch
+        process takes every core by default, and two such processes on two cores run slower than one after the
+        other."""
+        with self.lock:
+            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running"))
+        return max(1, (os.cpu_count() or 1) // max(1, running))
 
     @staticmethod
     def _last_line(log: Path) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import math
+import os
 import random
 import re
 import sys
@@ -29,6 +30,7 @@ IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision"
                   "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
                   "dataloader_num_workers", "compute_model_import", "compute_preprocess", "compute_finetune",
                   "compute_model_evaluation")
+THREADS_VARIABLE = "AZML_LOCAL_THREADS"  # torch threads of this job (the executor shares the cores among jobs)
 SERVED_WITH = ("torch", "transformers", "mlflow-skinny")  # the saved model's pip requirements, at the local pins
 
 
@@ -161,7 +163,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
         log(f"ignored on CPU: {', '.join(ignored)}")
     random.seed(p["seed"])
     torch.manual_seed(p["seed"])
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE) or 0) or max(1, torch.get_num_threads()))
     tokenizer = AutoTokenizer.from_pretrained(job["model_dir"])
     model = AutoModelForCausalLM.from_pretrained(job["model_dir"])
     max_len = p["max_seq_length"] if p["max_seq_length"] > 0 else model.config.max_position_embeddings

@@ -25,7 +25,7 @@ from generator.runner.errors import (EXIT_CLOUD, EXIT_INPUT, RunnerError, endpoi
                                      storage_role_error)
 from generator.runner.manifest import Experiment, Resource
 from generator.runner.output import Printer, elapsed
-from generator.runner.sweep import apply_select, plan_select
+from generator.runner.sweep import JUDGED_TAG, apply_select, judged, plan_select, point_jobs
 
 RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
            "CancelRequested"}
@@ -411,7 +411,11 @@ def apply_model(ctx: Context, res: Resource, action: Action) -> None:
         if chosen is None:
             raise RunnerError("the sweep selected no point, so there is no model to register", EXIT_CLOUD)
         source = Resource(res.id, res.kind, res.name, res.depends_on, res.az, chosen, res.extra)
-    model = ctx.ml.models.create_or_update(ctx.load(source, load_model))
+    model = ctx.load(source, load_model)
+    if "candidates" in res.extra:
+        select = next(ctx.experiment.resource(dep) for dep in res.depends_on if dep in ctx.selected)
+        model.tags = {**(model.tags or {}), JUDGED_TAG: judged(point_jobs(ctx, select))}
+    model = ctx.ml.models.create_or_update(model)
     ctx.out.line(res.id, f"registered model {model.name}:{model.version}")
 
 

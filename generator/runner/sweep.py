@@ -7,6 +7,7 @@ model's `pipeline_job` tag, so an interrupted sweep resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
@@ -15,6 +16,7 @@ from generator.runner.errors import EXIT_CLOUD, RunnerError
 from generator.runner.manifest import Resource
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
+JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
 
 
 class Slots:
@@ -85,16 +87,26 @@ def point_jobs(ctx: Any, res: Resource) -> list[Resource]:
     return [ctx.experiment.resource(rid) for rid in res.depends_on]
 
 
-def registered_from(ml: Any, experiment: Any) -> str | None:
-    """The job the experiment's model version was registered from (its tag), or None when it is not registered."""
+def _model_tags(ml: Any, experiment: Any) -> dict[str, str] | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     model = experiment.by_kind("model")
     try:
-        current = ml.models.get(model.name, version=str(model.extra["version"]))
+        return dict(ml.models.get(model.name, version=str(model.extra["version"])).tags or {})
     except ResourceNotFoundError:
         return None
-    return (current.tags or {}).get(SELECTED_TAG, "")
+
+
+def registered_from(ml: Any, experiment: Any) -> str | None:
+    """The job the experiment's model version was registered from (its tag), or None when it is not registered."""
+    tags = _model_tags(ml, experiment)
+    return None if tags is None else tags.get(SELECTED_TAG, "")
+
+
+def judged(points: list[Resource]) -> str:
+    """A short digest of the points a selection judged, kept on the registered model: points added later
+    make the sweep judge again."""
+    return hashlib.sha256("\n".join(sorted(p.name for p in points)).encode()).hexdigest()[:16]
 
 
 def plan_select(ctx: Any, res: Resource) -> Any:
@@ -102,9 +114,9 @@ def plan_select(ctx: Any, res: Resource) -> Any:
     from generator.runner.reconcile import Action
 
     points = point_jobs(ctx, res)
-    source = registered_from(ctx.ml, ctx.experiment)
-    chosen = next((p for p in points if p.name == source), None)
-    if chosen is not None:
+    tags = _model_tags(ctx.ml, ctx.experiment) or {}
+    chosen = next((p for p in points if p.name == tags.get(SELECTED_TAG)), None)
+    if chosen is not None and tags.get(JUDGED_TAG) == judged(points):
         ctx.selected[res.id] = chosen.id
         return Action("unchanged", [f"{chosen.name} was selected and registered"])
     best = "lowest" if res.extra["goal"] == "minimize" else "highest"
