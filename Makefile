@@ -53,7 +53,7 @@ $(AZURE): $(LOCAL) requirements-azure.txt
 	@$(PIP_SHOWN) install --progress-bar on -r requirements-azure.txt $(QUIET_PIP)
 	@touch $@
 
-$(DEV): $(LOCAL) requirements-dev.txt
+$(DEV): $(AZURE) requirements-dev.txt
 	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
 

@@ -134,6 +134,7 @@ def serve(state_dir: Path) -> None:
     behaviour = Behaviour(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
     workspace = Emulator(str(server_pem), str(server_pem), behaviour, executor=executor)
     executor.workspace = workspace
+    workspace.mlflow_store = f"sqlite:///{state_dir / 'mlflow.db'}"  # the jobs' store, also over azureml-mlflow
     workspace.start()  # nobody knows its port before workspace.json is written below
     restored = persist.restore(workspace, executor, state_dir)
     saving = threading.Lock()
@@ -147,7 +148,7 @@ def serve(state_dir: Path) -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     state = {"pid": os.getpid(), "port": workspace.port, "ca_bundle": str(ca_pem),
-             "config": cloud_settings(workspace), "tracking_uri": f"sqlite:///{state_dir / 'mlflow.db'}",
+             "config": cloud_settings(workspace), "tracking_uri": workspace.mlflow_store,
              "token_secret": behaviour.token_secret}
     tmp = state_dir / (STATE_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

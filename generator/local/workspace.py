@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from generator import catalog, clock
 from generator.local.routes_history import HistoryRoutes
+from generator.local.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
 from generator.local.routes_registry import RegistryRoutes, registry_models
 from generator.local.routes_storage import StorageRoutes
 from generator.local.scoring import scoring_error
@@ -191,6 +192,7 @@ class Emulator:
         self.port = 0
         self.executor = executor
         self.on_change: Callable[[], None] | None = None  # called after every request that may change state
+        self.mlflow_store: str | None = None  # tracking URI of the store the MLflow routes answer from
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":
@@ -287,7 +289,8 @@ class Emulator:
                 "discoveryUrl": f"{self.base_url}/discovery",
                 "storageAccount": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/"
                                   "providers/Microsoft.Storage/storageAccounts/emustore",
-                "mlFlowTrackingUri": f"azureml://{self.location}.api.azureml.ms/mlflow/v1.0{self.workspace_path}",
+                # Azure's host is <region>.api.azureml.ms; here the workspace serves the MLflow API itself
+                "mlFlowTrackingUri": f"azureml://127.0.0.1:{self.port}/mlflow/v1.0{self.workspace_path}",
                 "systemDatastoresAuthMode": "accessKey" if self.behaviour.datastore_auth == "key" else "identity",
             },
         }
@@ -295,7 +298,7 @@ class Emulator:
 
 MUTATING = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 # Answered without a credential, as Azure's workspace discovery endpoint is (the SDK fetches it with a plain GET).
-PUBLIC_PATHS = frozenset({"/discovery"})
+PUBLIC_PATHS = frozenset({"/discovery", "/metadata/endpoints", "/msi/token"})  # the token route checks its header
 MAX_BODY = 512 << 20  # a data asset upload; the workspace keeps blobs in memory
 MAX_SCORE_BODY = 1 << 20  # as the scoring server
 
@@ -306,7 +309,7 @@ def _bearer_ends_with(headers: Any, secret: str) -> bool:
     return hmac.compare_digest(token.rsplit(".", 1)[-1].encode(), secret.encode())
 
 
-class _Handler(QuietHandler, HistoryRoutes, RegistryRoutes, StorageRoutes):
+class _Handler(QuietHandler, HistoryRoutes, MlflowRoutes, RegistryRoutes, StorageRoutes):
     owner: Emulator
 
     # ------------------------------------------------------------ plumbing
@@ -373,6 +376,12 @@ class _Handler(QuietHandler, HistoryRoutes, RegistryRoutes, StorageRoutes):
             self._send(200, {key: emulator.base_url for key in ("api", "catalog", "experimentation", "gallery",
                                                                  "history", "hyperdrive", "labeling", "modelmanagement",
                                                                  "pipelines", "studio")})
+        elif url.path == "/metadata/endpoints":
+            self._cloud_metadata()
+        elif url.path == "/msi/token":
+            self._managed_identity_token(url.query)
+        elif url.path.startswith(MLFLOW_PREFIX):
+            self._mlflow(url.path, url.query, body)
         elif url.path.startswith("/history/") and url.path.endswith("/details"):
             self._run_details(url.path.split("/")[-2])
         elif url.path.startswith("/logs/"):
