@@ -363,7 +363,7 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     context = session.context()
     for res in session.experiment.resources:
-        if res.kind in ("invoke", "traffic"):
+        if res.kind in ("invoke", "traffic", "select"):  # actions, not resources the workspace holds
             continue
         action = PLANNERS[res.kind](context, res)
         current = action.current
