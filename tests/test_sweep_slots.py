@@ -15,15 +15,23 @@ class Starter:
     """A point's thread: acquire, then record that it started (or the error it got)."""
 
     def __init__(self, slots: Slots, point: str, started: list[str]):
-        self.waited = threading.Event()
+        self.waited = threading.Event()  # set once it blocks, for whichever reason
+        self.reasons: list[str] = []
+        self.limited = threading.Event()  # set once only the limit holds it back
         self.done = threading.Event()
         self.error: Exception | None = None
         self.thread = threading.Thread(target=self._run, args=(slots, point, started), daemon=True)
         self.thread.start()
 
+    def _waiting(self, reason: str) -> None:
+        self.reasons.append(reason)
+        if reason == "limit":
+            self.limited.set()
+        self.waited.set()
+
     def _run(self, slots: Slots, point: str, started: list[str]) -> None:
         try:
-            slots.acquire(point, self.waited.set)
+            slots.acquire(point, self._waiting)
             started.append(point)
         except RunnerError as exc:
             self.error = exc
@@ -38,6 +46,8 @@ def test_points_start_in_order_and_never_more_than_the_capacity() -> None:
     assert starters["a"].done.wait(10) and starters["b"].done.wait(10)
     assert starters["c"].waited.wait(10) and starters["d"].waited.wait(10)
     assert started == ["a", "b"] or started == ["b", "a"]
+    assert starters["c"].limited.wait(10)  # c is next: only the limit holds it back
+    assert "limit" not in starters["d"].reasons  # d waits for its turn behind c
     slots.release("b")
     assert starters["c"].done.wait(10)
     assert not starters["d"].done.is_set() and started[-1] == "c"
@@ -51,6 +61,7 @@ def test_nothing_starts_before_every_point_has_reported() -> None:
     slots.report("a", "create")
     first = Starter(slots, "a", started)
     assert first.waited.wait(10) and started == []  # b and c may be running already
+    assert first.reasons == ["planning"]
     slots.report("b", "attach")
     slots.report("c", "attach")
     assert not first.done.is_set()  # two attached points fill both slots

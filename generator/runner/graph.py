@@ -76,7 +76,7 @@ class Graph:
             if slots is not None:
                 slots.report(res.id, action.verb)
                 if action.verb == "create":
-                    slots.acquire(res.id, lambda: self.ctx.out.line(
+                    slots.acquire(res.id, lambda reason: reason == "limit" and self.ctx.out.line(
                         res.id, f"waiting for a slot: sweep.max_concurrent is {slots.capacity}"))
             if action.verb == "refuse":
                 raise RunnerError("; ".join(action.details), 2)

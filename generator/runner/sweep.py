@@ -54,19 +54,27 @@ class Slots:
             self._changed.notify_all()
 
     def acquire(self, point: str, waiting: Any = None) -> None:
-        """Block until `point` may be submitted; `waiting()` is called once if it has to wait."""
+        """Block until `point` may be submitted; `waiting(reason)` is called whenever the reason it waits changes
+        (`planning`, `turn` or `limit`)."""
         with self._changed:
-            told = False
+            told = None
             while not self._may_start(point):
                 if self._closed:
                     raise RunnerError("not submitted: apply was interrupted", EXIT_CLOUD)
-                if waiting is not None and not told:
-                    waiting()
-                    told = True
+                reason = self._reason(point)
+                if waiting is not None and reason != told:
+                    waiting(reason)
+                    told = reason
                 self._changed.wait()
             self._waiting.remove(point)
             self._holding.add(point)
             self._changed.notify_all()  # the next point in line may fit in a slot too
+
+    def _reason(self, point: str) -> str:
+        """Why `point` waits: `planning` (a peer has not planned yet), `turn` (an earlier point waits), `limit`."""
+        if len(self._reported) < len(self._order):
+            return "planning"
+        return "limit" if self._waiting[0] == point else "turn"
 
     def _may_start(self, point: str) -> bool:
         return (len(self._reported) == len(self._order) and self._waiting[0] == point
