@@ -1,4 +1,4 @@
-"""`metrics` on the Azure target with the real clients: azure-ai-ml reads the workspace's mlFlowTrackingUri,
+"""`metrics` and `compare` on the Azure target with the real clients: azure-ai-ml reads the workspace's mlFlowTrackingUri,
 azureml-mlflow resolves the cloud from ARM cloud metadata, gets a token from a managed identity, and reads
 the runs over MLflow's REST API, all served by the workspace emulator.
 
@@ -10,6 +10,7 @@ notebooks search by, Azure/azureml-examples sdk/python/foundation-models/system/
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def _log_pipeline_runs(store: str) -> None:
         client.log_metric(finetune, "eval_loss", evaluation, step=step * 10)
 
 
-def test_metrics_reads_the_fine_tune_step_of_an_azure_pipeline_through_azureml_mlflow(
+def test_metrics_and_compare_read_the_fine_tune_step_of_an_azure_pipeline_through_azureml_mlflow(
         workspace: tuple[Path, Emulator], tmp_path: Path) -> None:
     project, emulator = workspace
     emulator.mlflow_store = f"sqlite:///{tmp_path / 'azure-runs.db'}"
@@ -59,3 +60,9 @@ def test_metrics_reads_the_fine_tune_step_of_an_azure_pipeline_through_azureml_m
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert emulator.count("GET", "/metadata/endpoints") >= 1 and emulator.count("GET", "/msi/token") >= 1
     assert emulator.count("POST", "/mlflow/v2.0/subscriptions/") >= 1  # the runs search, over azureml-mlflow
+    compared = subprocess.run([sys.executable, "-m", "generator", "compare", SPEC, "--format", "json", "--png",
+                               str(tmp_path / "compare.png")], cwd=project, env=env, capture_output=True, text=True,
+                              timeout=120)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    run = json.loads(compared.stdout)["runs"][0]
+    assert (run["run"], run["final_eval_loss"], run["best_eval_loss"], run["best_eval_step"]) == (JOB, 1.45, 1.45, 20)
