@@ -493,9 +493,9 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
 def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
             resource_group: str | None, workspace: str | None, target: str, png: Path | None) -> None:
     """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
+    import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
     from generator.runner import metrics as review
 
-    from mlflow.tracking import MlflowClient
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
     job = session.experiment.by_kind("pipeline_job").name
     if session.experiment.points:
@@ -506,7 +506,7 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
             raise RunnerError(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
                               f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects",
                               EXIT_INPUT)
-    client = MlflowClient(review.tracking_uri(session))
+    client = session.metrics_client()
     run = review.find_run(client, session.experiment.name, job)
     histories = review.curves(client, run.info.run_id)
     click.echo(f"run {run.info.run_name} ({run.info.run_id}) of job {job}")
@@ -530,11 +530,10 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3)."""
     import json
 
+    import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
     from generator import naming
     from generator.runner import compare as side_by_side
-    from generator.runner.metrics import tracking_uri
 
-    from mlflow.tracking import MlflowClient
     if runs and len(specs) != 1:
         raise RunnerError("--runs compares the runs of one spec; give exactly one SPEC with it", EXIT_INPUT)
     experiments = [load_ready_experiment(spec, root, validate=False) for spec in specs]
@@ -547,7 +546,7 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
                   for n in numbers for slug in slugs]
     session = Session(ctx, specs[0], root, config, subscription, resource_group, workspace, target=target,
                       validate=False)
-    rows = side_by_side.collect(MlflowClient(tracking_uri(session)), pairs)
+    rows = side_by_side.collect(session.metrics_client(), pairs)
     out = png or root / "metrics" / f"compare-{rows[0].job}.png"
     side_by_side.plot(rows, out)
     if output_format == "json":
