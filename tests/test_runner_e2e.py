@@ -45,6 +45,31 @@ def run(command: str, *args: str, credential: Any = None) -> Result:
                               catch_exceptions=False)
 
 
+def apply_interrupted_while_waiting(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> Result:
+    """Run apply and press Ctrl-C once a step waits for its job (after `before()`, when given); the
+    waiting steps then hang, as in a process that is about to exit."""
+    import _thread
+    import signal
+    import threading
+
+    from generator.runner import reconcile
+
+    def interrupted(ctx: Any, res: Any) -> None:
+        if before is not None:
+            before()
+        _thread.interrupt_main()
+        threading.Event().wait(30)
+
+    monkeypatch.setattr(reconcile, "wait_for_job", interrupted)
+    # interrupt_main() raises KeyboardInterrupt only under Python's own SIGINT handler; a library imported by an
+    # earlier test may have installed another one in this process
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return run("apply")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _all_output(*results: Result) -> str:
     return "\n".join(r.stdout + r.stderr for r in results)
 
@@ -111,7 +136,6 @@ def test_independent_steps_run_side_by_side(workspace: tuple[Path, Emulator]) ->
 
 def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job(
         workspace: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
-    import _thread
     import threading
 
     from generator.runner import reconcile
@@ -119,21 +143,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     project, emulator = workspace
     job = emulator.gate("job", "phi4-ultrachat-run1")  # the job runs until the test lets it finish
     real_wait = reconcile.wait_for_job
-
-    def interrupted(ctx: Any, res: Any) -> None:
-        _thread.interrupt_main()  # Ctrl-C arrives while apply waits for the job
-        threading.Event().wait(30)
-
-    import signal
-
-    monkeypatch.setattr(reconcile, "wait_for_job", interrupted)
-    # interrupt_main() raises KeyboardInterrupt only under Python's own SIGINT handler; a library imported by an
-    # earlier test may have installed another one in this process
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        first = run("apply")
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    first = apply_interrupted_while_waiting(monkeypatch)
     assert first.exit_code == 130, first.stdout + first.stderr
     assert "run the same command again to resume" in first.stderr
     assert emulator.count("PUT", "/jobs/") == 1

@@ -7,13 +7,11 @@ step logs them; the emulator's jobs run until the test opens their gates.
 
 from __future__ import annotations
 
-import _thread
 import os
 import shutil
-import signal
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +19,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.local.workspace import Emulator
 from tests.conftest import TESTS
-from tests.test_runner_e2e import run, workspace  # noqa: F401 - the fixture
+from tests.test_runner_e2e import apply_interrupted_while_waiting, run, workspace  # noqa: F401 - the fixture
 
 POINTS = ["learning_rate1e-05-num_train_epochs1", "learning_rate1e-05-num_train_epochs3",
           "learning_rate5e-05-num_train_epochs1", "learning_rate5e-05-num_train_epochs3"]
@@ -111,18 +109,8 @@ def test_an_interrupted_sweep_resumes_without_submitting_a_point_twice(sweep: tu
 
     project, emulator = sweep
     real_wait = reconcile.wait_for_job
-
-    def interrupted(ctx: Any, res: Any) -> None:
-        emulator.wait_for_request("PUT", "/jobs/", 2)  # both slots taken, then Ctrl-C
-        _thread.interrupt_main()
-        threading.Event().wait(30)
-
-    monkeypatch.setattr(reconcile, "wait_for_job", interrupted)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        first = run("apply")
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    # Ctrl-C once both slots are taken
+    first = apply_interrupted_while_waiting(monkeypatch, lambda: emulator.wait_for_request("PUT", "/jobs/", 2))
     assert first.exit_code == 130, first.stdout + first.stderr
     assert emulator.count("PUT", "/jobs/") == 2
     monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
