@@ -58,7 +58,7 @@ $(DEV): $(AZURE) requirements-dev.txt
 	@touch $@
 
 demo: $(LOCAL)
-	@$(PY) -m generator.local.demo
+	@$(PY) -m generator demo
 
 SWEEP_SPEC := specs/local-sweep.yaml
 sweep-demo: $(LOCAL)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from generator.errors import GeneratorError
+
 ENV = "AZML_TODAY"
 
 
-class ClockError(ValueError):
+class ClockError(GeneratorError, ValueError):
     """AZML_TODAY is set but is not a date."""
 
 

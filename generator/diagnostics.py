@@ -27,14 +27,6 @@ class Problem:
         return f"{where}:{field}{tag} {self.message}"
 
 
-class InvalidInput(Exception):
-    """Raised with every problem found, so a user sees them all at once (exit code 2)."""
-
-    def __init__(self, problems: Iterable[Problem]):
-        self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
 def errors(problems: Iterable[Problem]) -> list[Problem]:
     """The problems that are errors, not warnings."""
     return [p for p in problems if p.severity == ERROR]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.diagnostics import InvalidInput, Problem
+from generator.diagnostics import Problem
+from generator.errors import InvalidInput
 from generator.paths import display_path
 from generator.source import Located, read_located
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.errors import GeneratorError
 from generator.files import write_atomically
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
@@ -51,7 +52,7 @@ class Price:
         return f"Azure Retail Prices API, {self.product} / {self.meter}, read {self.read_on}"
 
 
-class PriceUnavailable(Exception):
+class PriceUnavailable(GeneratorError):
     """No price can be given; the message says why (offline, no meter, an error of the API)."""
 
 

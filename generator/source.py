@@ -10,7 +10,8 @@ import math
 
 import yaml
 
-from generator.diagnostics import InvalidInput, Problem, format_path
+from generator.diagnostics import Problem, format_path
+from generator.errors import InvalidInput
 
 # Bounds every document read through here obeys (specs, generated files, catalog): a few-hundred-byte file of
 # nested aliases must not expand into gigabytes, and no value may be deeper, longer or larger than a spec needs.

@@ -11,7 +11,8 @@ from generator import catalog, sweep
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
-from generator.diagnostics import ERROR, InvalidInput, Problem
+from generator.diagnostics import ERROR, Problem
+from generator.errors import InvalidInput
 from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
@@ -189,6 +190,8 @@ def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) ->
         problems += spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
         specs.append(spec)
     problems += collisions(specs, _neighbours(root, specs))
-    if any(p.severity == ERROR for p in problems):
-        raise InvalidInput(problems)
+    errors = [p for p in problems if p.severity == ERROR]
+    if errors:
+        raise InvalidInput(problems, f"{len(errors)} error(s) in {len({p.file for p in errors})} spec file(s); "
+                                     "nothing was written")
     return specs, problems

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator
 
 
 from generator.component import load_interface
-from generator.diagnostics import WARNING, InvalidInput, Problem
+from generator.diagnostics import WARNING, Problem
+from generator.errors import InvalidInput
 from generator.paths import display_path
 from generator.render import MANIFEST
 from generator.source import Located, read_located

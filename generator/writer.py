@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from generator.errors import GeneratorError
 from generator.render import MANIFEST
 
 GENERATED_MARK = "# generated from "
 
 
-class WriteError(Exception):
+class WriteError(GeneratorError):
     """generated/ could not be written or read safely; the message says what and where."""
 
 

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.diagnostics import InvalidInput
+from generator.errors import InvalidInput
 from generator.spec import load_spec
 from tests.conftest import REPO
 

@@ -27,9 +27,9 @@ def _copy_project(root: Path) -> None:
 
 def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capfd: pytest.CaptureFixture[str]) -> None:
-    from generator.local import demo
+    from generator.cli.demo import run_step
     from generator.local.daemon import ensure_running, read_state, stop
-    from generator.runner.connection import LOCAL_STATE_ENV
+    from generator.local.daemon import LOCAL_STATE_ENV
 
     _copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -37,7 +37,7 @@ def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv(LOCAL_STATE_ENV, raising=False)  # the demo sets its own; restored after the test
     other = ensure_running(tmp_path / ".local-workspace")  # another experiment's local workspace
     try:
-        demo.main()
+        run_step(["demo"])
         assert read_state(tmp_path / ".local-workspace") == other  # the demo left it running, untouched
     finally:
         stop(tmp_path / ".local-workspace")

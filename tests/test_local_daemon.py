@@ -112,8 +112,8 @@ def test_a_stale_pid_is_never_signalled(tmp_path: Path) -> None:
 
 def test_a_second_demo_refuses_while_one_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from generator.local import demo
-    from generator.runner.connection import LOCAL_STATE_ENV
+    from generator.cli import demo, main
+    from generator.local.daemon import LOCAL_STATE_ENV
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(LOCAL_STATE_ENV, raising=False)
@@ -122,9 +122,8 @@ def test_a_second_demo_refuses_while_one_runs(tmp_path: Path, monkeypatch: pytes
     (folder / "jobs").mkdir()  # the running demo's state, which the second must not touch
     with open(folder / demo.DEMO_LOCK, "a+") as first:
         fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the first `make demo` holds it
-        with pytest.raises(SystemExit) as exit_info:
-            demo.main()
-    assert exit_info.value.code == 2
+        code = main(["demo"], standalone_mode=False)
+    assert code == 2
     assert capsys.readouterr().err == ("error: another `make demo` is running in this project (its local workspace "
                                        "is .local-workspace-demo/); wait for it to finish, then run it again\n")
     assert (folder / "jobs").is_dir()

@@ -19,8 +19,8 @@ JOBS = ["phi4-ultrachat-sweep-demo-run1-learning_rate0p002", "phi4-ultrachat-swe
 def test_a_local_sweep_trains_both_points_and_deploys_the_best(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capfd: pytest.CaptureFixture[str]) -> None:
     from generator.local.daemon import stop
-    from generator.local.demo import run_step
-    from generator.runner.connection import LOCAL_STATE_ENV
+    from generator.cli.demo import run_step
+    from generator.local.daemon import LOCAL_STATE_ENV
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)

@@ -52,7 +52,7 @@ def apply_interrupted_while_waiting(monkeypatch: pytest.MonkeyPatch, before: Any
     import signal
     import threading
 
-    from generator.runner import reconcile
+    from generator.runner.steps import job as reconcile
 
     def interrupted(ctx: Any, res: Any) -> None:
         if before is not None:
@@ -138,7 +138,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
         workspace: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from generator.runner import reconcile
+    from generator.runner.steps import job as reconcile
 
     project, emulator = workspace
     job = emulator.gate("job", "phi4-ultrachat-run1")  # the job runs until the test lets it finish
@@ -527,7 +527,7 @@ def test_no_at_the_destroy_prompt_deletes_nothing(workspace: tuple[Path, Emulato
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     project, emulator = workspace
     assert run("apply").exit_code == 0
-    from generator.runner import commands
+    from generator.cli import runner as commands
 
     monkeypatch.setattr(commands, "at_terminal", lambda: True)
     result = CliRunner().invoke(main, ["destroy", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
@@ -537,7 +537,7 @@ def test_no_at_the_destroy_prompt_deletes_nothing(workspace: tuple[Path, Emulato
 
 def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator.runner import commands
+    from generator.cli import runner as commands
 
     project, emulator = workspace
     monkeypatch.setattr(commands, "at_terminal", lambda: True)

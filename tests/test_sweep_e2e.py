@@ -105,7 +105,7 @@ def test_a_sweep_runs_two_at_a_time_then_registers_and_deploys_the_best(sweep: t
 
 def test_an_interrupted_sweep_resumes_without_submitting_a_point_twice(sweep: tuple[Path, Emulator],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator.runner import reconcile
+    from generator.runner.steps import job as reconcile
 
     project, emulator = sweep
     real_wait = reconcile.wait_for_job

@@ -4,8 +4,10 @@ Only `prepare` and `stats` need the optional data extra (requirements-data.txt);
 inside the functions that use it.
 """
 
+from generator.errors import GeneratorError
+
 SPLITS = ("train_sft", "test_sft", "train_gen", "test_gen")
 
 
-class DataError(Exception):
+class DataError(GeneratorError):
     """A data step cannot go on; the message says what to do."""

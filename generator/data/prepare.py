@@ -12,19 +12,26 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from generator.data import DataError
 from generator.data.hub import cached, go_offline_unless_reachable
 from generator.data.records import check_file
 from generator.files import sha256, write_atomically
 from generator.paths import display_path
-from generator.spec import Spec
 
 STAMP = ".prepared.json"
 KEEP = ("prompt", "prompt_id", "messages")
 SOURCE_PATTERNS = ("{split}.jsonl", "{split}.parquet", "{split}-*.parquet", "data/{split}-*.parquet",
                    "data/{split}.parquet", "data/{split}.jsonl")
+
+
+class Spec(Protocol):
+    """What preparing data reads of a spec (generator.spec.Spec has it): its `data:` section, root and file."""
+
+    data: dict[str, Any]
+    root: Path
+    file: str
 
 
 def kept_rows(total: int, percent: float) -> int:

@@ -13,6 +13,7 @@ BLOB_SUFFIX = ".azmlemu.test"
 AML_RESOURCE = "https://ml.azmlemu.test/"
 
 
+
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 

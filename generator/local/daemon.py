@@ -27,10 +27,40 @@ from typing import IO, Any
 
 import psutil
 
+from generator.errors import UsageError
+
 STATE_FILE = "workspace.json"
 LOCK_FILE = "daemon.lock"
 MODULE = "generator.local.daemon"
 START_TIMEOUT = 60.0
+
+
+LOCAL_STATE_DIR = ".local-workspace"
+LOCAL_STATE_ENV = "AZML_LOCAL_WORKSPACE"  # another folder for the local workspace (make demo keeps its own)
+
+
+def local_state_dir(root: Path) -> Path:
+    """Where the project's local workspace keeps its state: AZML_LOCAL_WORKSPACE, else .local-workspace/."""
+    return root / os.environ.get(LOCAL_STATE_ENV, LOCAL_STATE_DIR)
+
+
+def start_local(root: Path) -> tuple[dict[str, Any], Any, Path, str]:
+    """Start (or find) the project's local workspace and make this process trust and reach it.
+
+    Returns its config.json body, its credential, its state folder and its MLflow tracking URI: what the runner
+    needs to connect to it like to any workspace.
+    """
+    from generator.local.connect import LocalCredential, install_dns
+
+    state_dir = local_state_dir(root)
+    try:
+        state = ensure_running(state_dir)
+    except (RuntimeError, OSError) as exc:
+        raise UsageError(f"cannot start the local workspace: {exc}. Run `make demo` once (it installs the local "
+                         "extra, requirements-local.txt)") from None
+    os.environ["REQUESTS_CA_BUNDLE"] = state["ca_bundle"]
+    install_dns()
+    return state["config"], LocalCredential(state["token_secret"]), state_dir.resolve(), state["tracking_uri"]
 
 
 def _lock_held(state_dir: Path) -> bool:

@@ -116,6 +116,10 @@ class LocalExecutor:
         return self.state_dir / "jobs" / job / "outputs" / "trained_model"
 
     # ------------------------------------------------------------------ jobs
+    def adopt_job(self, name: str, folder: Path, status: str, error: str | None) -> None:
+        """Know a job that ended before this workspace started (restored from its saved state)."""
+        self.jobs[name] = LocalJob(name, folder, status, error)
+
     def submit_job(self, name: str, resource: dict[str, Any]) -> None:
         """Start running the pipeline job `name` in the background."""
         with self.lock:

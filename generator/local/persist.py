@@ -50,8 +50,6 @@ def save_job_status(folder: Path, status: str, error: str | None) -> None:
 
 def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
     """Load what `save` wrote into the started `workspace` and its `executor`; return how many resources came back."""
-    from generator.local.executor import LocalJob
-
     try:
         saved = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -76,7 +74,7 @@ def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
                 status, error = ended["status"], ended.get("error")
             except (OSError, ValueError, KeyError):
                 status, error = "Canceled", STOPPED_WHILE_RUNNING
-            executor.jobs[resource["name"]] = LocalJob(resource["name"], folder, status, error)
+            executor.adopt_job(resource["name"], folder, status, error)
         elif parts[-2:-1] == ["deployments"] and parts[-4:-3] == ["onlineendpoints"]:
             executor.start_deployment(parts[-3], resource["name"], resource)
     return len(saved.get("resources", {}))

@@ -95,3 +95,30 @@ def plot(rows: list[RunRow], out: Path) -> None:
             if row.eval_curve:
                 steps, values = zip(*row.eval_curve)
                 ax.plot(steps, values, marker="o", label=label(row, names))
+
+
+def job_pairs(experiments: list[Any], runs: list[int] | None) -> list[tuple[str, str]]:
+    """(experiment, job) of every run to compare: each experiment's current run (or `runs`), each sweep point."""
+    from generator import naming
+
+    pairs = []
+    for experiment in experiments:
+        data = experiment.source_spec.data
+        numbers = runs or [int(data["experiment"]["run"])]
+        slugs = [p.slug for p in experiment.source_spec.points] or [None]  # a sweep: each of its points
+        pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}, slug))
+                  for n in numbers for slug in slugs]
+    return pairs
+
+
+def run_numbers(text: str) -> list[int]:
+    """`1,2,3` as [1, 2, 3]; a clear error for anything else."""
+    from generator.errors import UsageError
+
+    try:
+        numbers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or any(n < 1 for n in numbers):
+        raise UsageError(f"--runs {text!r}: give run numbers such as 1,2,3")
+    return numbers

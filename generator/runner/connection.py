@@ -16,16 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.runner.errors import EXIT_INPUT, LOGIN_HELP, RunnerError
+from generator.errors import NotLoggedIn, UsageError
+from generator.runner.errors import LOGIN_HELP
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
-LOCAL_STATE_DIR = ".local-workspace"
-LOCAL_STATE_ENV = "AZML_LOCAL_WORKSPACE"  # another folder for the local workspace (make demo keeps its own)
-
-
-def local_state_dir(root: Path) -> Path:
-    """Where the project's local workspace keeps its state: AZML_LOCAL_WORKSPACE, else .local-workspace/."""
-    return root / os.environ.get(LOCAL_STATE_ENV, LOCAL_STATE_DIR)
 DEFAULT_RETRY = {"retry_total": 8, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}
 
 
@@ -40,6 +34,8 @@ class Target:
     cloud_metadata: dict[str, str] | None = None
     retry: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RETRY))
     poll_interval: float = 10.0
+    local_state: Path | None = None  # set for the local workspace: the folder holding its state and job logs
+    tracking_uri: str | None = None  # set for the local workspace: its MLflow store
 
     @property
     def token_scope(self) -> str:
@@ -65,7 +61,7 @@ def resolve_target(config: Path | None, subscription: str | None, resource_group
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise RunnerError(f"cannot read workspace config {path}: {exc}", EXIT_INPUT) from None
+            raise UsageError(f"cannot read workspace config {path}: {exc}") from None
     ids = {
         "subscription_id": subscription or os.environ.get("AZURE_SUBSCRIPTION_ID") or raw.get("subscription_id"),
         "resource_group": resource_group or os.environ.get("AZURE_RESOURCE_GROUP") or raw.get("resource_group"),
@@ -73,34 +69,21 @@ def resolve_target(config: Path | None, subscription: str | None, resource_group
     }
     missing = [key for key, value in ids.items() if not value]
     if missing:
-        raise RunnerError(
+        raise UsageError(
             f"no workspace given (missing {', '.join(missing)}): download config.json from the workspace's "
             "page in the Azure portal into this folder, or pass --subscription, --resource-group and "
-            "--workspace (or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME)", EXIT_INPUT)
+            "--workspace (or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME)")
     return target_from_config({**raw, **ids})
 
 
-def target_from_config(raw: dict[str, Any]) -> Target:
+def target_from_config(raw: dict[str, Any], *, local_state: Path | None = None,
+                       tracking_uri: str | None = None) -> Target:
     """A Target from a config.json body (workspace ids, optional cloud, retry, poll_interval)."""
     cloud = raw.get("cloud") or {}
     return Target(raw["subscription_id"], raw["resource_group"], raw["workspace_name"], cloud_name=cloud.get("name"),
                   cloud_metadata=cloud.get("metadata"), retry={**DEFAULT_RETRY, **raw.get("retry", {})},
-                  poll_interval=float(raw.get("poll_interval", 10)))
-
-
-def local_target(root: Path) -> tuple[Target, Any]:
-    """Start (or find) the local workspace of this project; return its Target and credential."""
-    from generator.local.connect import LocalCredential, install_dns
-    from generator.local.daemon import ensure_running
-
-    try:
-        state = ensure_running(local_state_dir(root))
-    except (RuntimeError, OSError) as exc:
-        raise RunnerError(f"cannot start the local workspace: {exc}. Run `make demo` once (it installs the local "
-                          "extra, requirements-local.txt)", EXIT_INPUT) from None
-    os.environ["REQUESTS_CA_BUNDLE"] = state["ca_bundle"]
-    install_dns()
-    return target_from_config(state["config"]), LocalCredential(state["token_secret"])
+                  poll_interval=float(raw.get("poll_interval", 10)), local_state=local_state,
+                  tracking_uri=tracking_uri)
 
 
 def default_credential(target: Target) -> Any:
@@ -117,7 +100,7 @@ def default_credential(target: Target) -> Any:
     except Exception:  # every credential in the chain failed; decide below whether a person can log in
         if sys.stdin.isatty() and sys.stdout.isatty():
             return InteractiveBrowserCredential()
-        raise RunnerError(LOGIN_HELP, EXIT_INPUT) from None
+        raise NotLoggedIn(LOGIN_HELP) from None
 
 
 def probe(credential: Any, target: Target) -> None:
@@ -127,7 +110,7 @@ def probe(credential: Any, target: Target) -> None:
     except ModuleNotFoundError:
         raise  # a broken installation, not a missing login
     except Exception:  # azure-identity raises several types; all mean "not logged in"
-        raise RunnerError(LOGIN_HELP, EXIT_INPUT) from None
+        raise NotLoggedIn(LOGIN_HELP) from None
 
 
 def _cloud_kwargs(target: Target) -> dict[str, Any]:

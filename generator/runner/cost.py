@@ -177,3 +177,25 @@ def describe_age(age: EndpointAge, per_hour: float | None) -> str:
 def now_tag() -> str:
     """The created-at tag's value for an endpoint created now (UTC, seconds)."""
     return clock.now().astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def session_costs(session: Any) -> CostReport:
+    """The cost report for the session's experiment: prices for the workspace's region (none locally), calibrated
+    by the experiment's latest finished run."""
+    from generator.runner.metrics import calibration
+
+    spec = session.experiment.source_spec
+
+    def earlier_run(tokens_per_epoch: int) -> Any:
+        return calibration(session, tokens_per_epoch)
+
+    if session.local:
+        return cost_report(spec, region=None, prices=None, calibration_source=earlier_run,
+                           no_price="the local workspace bills nothing (prices are for Azure workspaces)")
+    return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
+                       no_price="the workspace did not say its region", calibration_source=earlier_run)
+
+
+def estimate_block(spec: Any, report: CostReport) -> list[str]:
+    """The estimate lines plus the budget line."""
+    return report.lines + budget_lines(spec, report)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-EXIT_CLOUD = 1
-EXIT_INPUT = 2
+from generator.errors import CloudError, EndpointNameTaken, ExitCode, GeneratorError, NotLoggedIn
+
+EXIT_CLOUD = ExitCode.ERROR  # short names for the runner's modules: the table itself is generator.errors.ExitCode
+EXIT_INPUT = ExitCode.INVALID
 
 LOGIN_HELP = (
     "Could not get an Azure token. The runner tries DefaultAzureCredential (environment variables, "
@@ -32,49 +34,45 @@ HINTS = {
 ENDPOINT_NAME_TAKEN = re.compile(r"already an endpoint with this name|needs to be unique within a region", re.I)
 
 
-class RunnerError(Exception):
-    """A failure with a message meant for the user and the exit code it deserves."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_CLOUD):
-        super().__init__(message)
-        self.exit_code = exit_code
+class RunnerError(GeneratorError):
+    """A runner failure with a message meant for the user (exit 1 unless it says otherwise)."""
 
 
-def explain(exc: BaseException, doing: str = "") -> RunnerError:
-    """Turn an azure-core / azure-identity / SDK exception into a RunnerError with a hint."""
+def explain(exc: BaseException, doing: str = "") -> GeneratorError:
+    """Turn an azure-core / azure-identity / SDK exception into one of our errors, with a hint."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     prefix = f"{doing}: " if doing else ""
-    if isinstance(exc, RunnerError):
+    if isinstance(exc, GeneratorError):
         return exc
     if isinstance(exc, ClientAuthenticationError) or type(exc).__name__ == "CredentialUnavailableError":
-        return RunnerError(prefix + LOGIN_HELP, EXIT_INPUT)
+        return NotLoggedIn(prefix + LOGIN_HELP)
     if isinstance(exc, HttpResponseError):
         code, message = _code_and_message(exc)
         hint = HINTS.get(code or "")
         text = f"{prefix}{code or exc.status_code}: {message}" + (f"\n  what to do: {hint}" if hint else "")
-        return RunnerError(text, EXIT_CLOUD)
+        return CloudError(text, status=exc.status_code, code=code, hint=hint)
     if isinstance(exc, ServiceRequestError):
-        return RunnerError(f"{prefix}cannot reach the service: {exc.message}", EXIT_CLOUD)
-    return RunnerError(f"{prefix}{type(exc).__name__}: {exc}", EXIT_CLOUD)
+        return CloudError(f"{prefix}cannot reach the service: {exc.message}")
+    return RunnerError(f"{prefix}{type(exc).__name__}: {exc}")
 
 
 STORAGE_ROLE = re.compile(r"AuthorizationPermissionMismatch|don't have permission to alter this storage account")
 
 
-def storage_role_error(exc: BaseException, doing: str, account: str) -> RunnerError | None:
+def storage_role_error(exc: BaseException, doing: str, account: str) -> GeneratorError | None:
     """An upload refused to the user's own token (identity-based datastores) as a RunnerError naming the role, the
     storage account and how to grant it; None for any other failure."""
     if not STORAGE_ROLE.search(f"{exc} {getattr(exc, 'error_code', '')}"):
         return None
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return RunnerError(
+    return CloudError(
         f"{doing}: {type(exc).__name__}: {first}\n  why: the workspace's datastores use identity-based access "
         f"(systemDatastoresAuthMode: identity), so uploads go to storage account {account} with your own Azure AD "
         "token, and it has no blob-data role there.\n  what to do: ask an owner for 'Storage Blob Data Contributor' "
         f"on {account}: az role assignment create --assignee <your-id> --role \"Storage Blob Data Contributor\" "
         f"--scope <the resource id of {account}>; role assignments can take minutes to apply; then apply again",
-        EXIT_CLOUD)
+        code="AuthorizationPermissionMismatch")
 
 
 def _code_and_message(exc: Any) -> tuple[str | None, str]:
@@ -96,19 +94,7 @@ def _code_and_message(exc: Any) -> tuple[str | None, str]:
     return code, (message or str(exc).splitlines()[0])
 
 
-class EndpointNameTaken(RunnerError):
-    """The endpoint's name is used by another workspace in the region (exit 2: the spec must change)."""
-
-    def __init__(self, name: str, detail: str):
-        super().__init__(
-            f"create endpoint {name}: {detail}\n  why: online endpoint names are unique per Azure region, not per "
-            "workspace, so another workspace already uses this one.\n  what to do: choose another endpoint.name in "
-            "the spec, or set endpoint.name_suffix: workspace to append a short suffix derived from your workspace.",
-            EXIT_INPUT)
-        self.name = name
-
-
-def endpoint_error(exc: BaseException, name: str) -> RunnerError:
+def endpoint_error(exc: BaseException, name: str) -> GeneratorError:
     """A failed endpoint create as EndpointNameTaken when Azure's message says so, else explained."""
     error = explain(exc, f"create endpoint {name}")
     text = f"{exc} {error}"

@@ -1,8 +1,10 @@
-"""Walk the manifest's dependency graph, running independent steps side by side.
+"""Execute a plan: walk the manifest's dependency graph, running independent steps side by side.
 
-Each step waits for its dependencies (the manifest's `depends_on`); a failed step stops everything
-downstream of it. The pipeline job depends on the endpoint, so no GPU time is spent on a run that
-could not be deployed (an endpoint name taken in the region, a failed endpoint).
+Each step waits for its dependencies (the manifest's `depends_on`), then carries out the action the
+plan holds for it; only a deferred action (one that depends on a choice apply makes, such as a
+sweep's selection) is decided again at its turn. A failed step stops everything downstream of it.
+The pipeline job depends on the endpoint, so no GPU time is spent on a run that could not be
+deployed (an endpoint name taken in the region, a failed endpoint).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from generator.errors import GeneratorError
 from generator.runner.errors import RunnerError, explain
 from generator.runner.manifest import Resource
-from generator.runner.reconcile import APPLIERS, PLANNERS, Context
-
-ACTING = {"create", "update", "repair", "attach", "run"}
+from generator.runner.plan import ACTING, Action, Plan, Verb
+from generator.runner.steps.common import Context
+from generator.runner.steps.registry import APPLIERS, PLANNERS
 
 
 @dataclass
@@ -23,26 +26,26 @@ class Outcome:
     """How one step ended: done, unchanged, failed or skipped, with the error if any."""
 
     status: str = "pending"
-    error: RunnerError | None = None
+    error: GeneratorError | None = None
     seconds: float = 0.0
 
 
 @dataclass
 class Graph:
-    """The steps of one apply and their outcomes."""
+    """The steps of one apply (the plan's rows) and their outcomes."""
 
-    resources: list[Resource]
+    plan: Plan
     ctx: Context
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     finished: dict[str, threading.Event] = field(default_factory=dict)
 
     def run(self) -> dict[str, Outcome]:
         """Run every step in its own thread; return the outcomes (raises KeyboardInterrupt on Ctrl-C)."""
-        for res in self.resources:
-            self.outcomes[res.id] = Outcome()
-            self.finished[res.id] = threading.Event()
-        threads = [threading.Thread(target=self._step, args=(res,), daemon=True, name=res.id)
-                   for res in self.resources]
+        for row in self.plan.rows:
+            self.outcomes[row.resource.id] = Outcome()
+            self.finished[row.resource.id] = threading.Event()
+        threads = [threading.Thread(target=self._step, args=(row.resource, row.action), daemon=True,
+                                    name=row.resource.id) for row in self.plan.rows]
         for thread in threads:
             thread.start()
         try:
@@ -62,7 +65,7 @@ class Graph:
                 return dep
         return None
 
-    def _step(self, res: Resource) -> None:
+    def _step(self, res: Resource, planned: Action) -> None:
         outcome = self.outcomes[res.id]
         start = time.monotonic()
         slots = self.ctx.slots if "sweep_point" in res.extra else None
@@ -72,20 +75,20 @@ class Graph:
                 outcome.status = "skipped"
                 self.ctx.out.line(res.id, f"not run: {blocked} did not succeed")
                 return
-            action = PLANNERS[res.kind](self.ctx, res)
+            action = PLANNERS[res.kind](self.ctx, res) if planned.deferred else planned
             if slots is not None:
                 slots.report(res.id, action.verb)
-                if action.verb == "create":
+                if action.verb == Verb.CREATE:
                     slots.acquire(res.id, lambda reason: reason == "limit" and self.ctx.out.line(
                         res.id, f"waiting for a slot: sweep.max_concurrent is {slots.capacity}"))
-            if action.verb == "refuse":
+            if action.verb == Verb.REFUSE:
                 raise RunnerError("; ".join(action.details), 2)
             if action.verb not in ACTING:
                 self.ctx.out.line(res.id, f"unchanged: {res.name}" + (f" ({action.details[0]})" if action.details
                                                                      else ""))
                 outcome.status = "unchanged"
             else:
-                if action.details and action.verb != "run":
+                if action.details and action.verb != Verb.RUN:
                     self.ctx.out.line(res.id, f"{action.verb}: " + "; ".join(action.details))
                 APPLIERS[res.kind](self.ctx, res, action)
                 outcome.status = "done"

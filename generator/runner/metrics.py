@@ -28,13 +28,9 @@ def tracking_uri(session: Any) -> str:
     if not session.local and os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     if session.local:
-        from generator.local.daemon import read_state
-        from generator.runner.connection import local_state_dir
-
-        state = read_state(local_state_dir(session.root))
-        if state is None:
+        if not session.target.tracking_uri:
             raise RunnerError("the local workspace is not running; run apply --target local first", EXIT_INPUT)
-        return state["tracking_uri"]
+        return session.target.tracking_uri
     try:
         import azureml.mlflow  # noqa: F401 - registers the azureml:// tracking scheme
     except ImportError:
@@ -94,7 +90,7 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
 
     from generator import naming
     from generator.estimate import Calibration
-    from generator.runner.reconcile import job_status
+    from generator.runner.steps.common import job_status
 
     data = session.experiment.source_spec.data
     finished = None
@@ -122,3 +118,4 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     if not runtime or not epochs:
         return f"{finished} logged no train_runtime metric or num_train_epochs parameter"
     return Calibration(finished, tokens_per_epoch * int(float(epochs)), float(runtime))
+

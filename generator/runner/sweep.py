@@ -12,8 +12,9 @@ import threading
 from typing import Any
 
 from generator.runner.compare import RunRow, collect, table
-from generator.runner.errors import EXIT_CLOUD, RunnerError
+from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError
 from generator.runner.manifest import Resource
+from generator.runner.plan import Action, Reason, Verb
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
 JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
@@ -117,19 +118,17 @@ def judged(points: list[Resource]) -> str:
     return hashlib.sha256("\n".join(sorted(p.name for p in points)).encode()).hexdigest()[:16]
 
 
-def plan_select(ctx: Any, res: Resource) -> Any:
+def plan_select(ctx: Any, res: Resource) -> Action:
     """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
-    from generator.runner.reconcile import Action
-
     points = point_jobs(ctx, res)
     tags = _model_tags(ctx.ml, ctx.experiment) or {}
     chosen = next((p for p in points if p.name == tags.get(SELECTED_TAG)), None)
     if chosen is not None and tags.get(JUDGED_TAG) == judged(points):
         ctx.selected[res.id] = chosen.id
-        return Action("unchanged", [f"{chosen.name} was selected and registered"])
+        return Action(Verb.UNCHANGED, [f"{chosen.name} was selected and registered"], reason=Reason.EQUAL)
     best = "lowest" if res.extra["goal"] == "minimize" else "highest"
-    return Action("run", [f"pick the point with the {best} {res.extra['metric']} of {len(points)}, once every "
-                          "point has finished"])
+    return Action(Verb.RUN, [f"pick the point with the {best} {res.extra['metric']} of {len(points)}, once every "
+                             "point has finished"], reason=Reason.ACTION)
 
 
 def score(row: RunRow, metric: str) -> float | None:
@@ -160,3 +159,16 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
         f"; next {min(others) if goal == 'minimize' else max(others):.4f}" if others else "")
     ctx.out.line(res.id, f"selected {best.job}: {metric} {score(best, metric):.4f} ({than})")
     ctx.selected[res.id] = next(p.id for p in points if p.name == best.job)
+
+
+def reviewed_job(session: Any, spec: str) -> str:
+    """The job whose metrics `metrics` shows: the experiment's, or the sweep point its model was registered from."""
+    job = session.experiment.by_kind("pipeline_job").name
+    if not session.experiment.points:
+        return job
+    job = registered_from(session.ml, session.experiment) or ""
+    if job not in {p.name for p in session.experiment.points}:
+        raise RunnerError(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
+                          f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects",
+                          EXIT_INPUT)
+    return job

@@ -1,28 +1,23 @@
-"""`python -m generator data prepare|check|stats|sample` (exit codes: 0 ok, 1 failed, 2 invalid input)."""
+"""`python -m generator data prepare|check|stats|sample` (exit codes: generator.errors.ExitCode)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from generator.cli.options import load_specs, root_option
 from generator.data import DataError
+from generator.errors import InvalidInput, UsageError
 from generator.extras import require
 from generator.data.records import check_file, check_prepared, prepared_file
-from generator.options import load_specs_or_exit, root_option
 from generator.paths import display_path
 from generator.spec import Spec
 
 
 def _spec(path: str, root: Path) -> Spec:
-    return load_specs_or_exit(root, [Path(path)], check_data=False)[0]
-
-
-def _fail(exc: DataError, code: int = 1) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(code)
+    return load_specs(root, [Path(path)], check_data=False)[0]
 
 
 @click.group()
@@ -38,15 +33,10 @@ def prepare(spec: str, root: Path) -> None:
     from generator.data.prepare import prepare as run_prepare
 
     loaded = _spec(spec, root)
-    try:
-        run_prepare(loaded, click.echo)
-    except DataError as exc:
-        _fail(exc)
+    run_prepare(loaded, click.echo)
     problems = check_prepared(loaded.root, loaded.data)
-    for problem in problems:
-        click.echo(str(problem), err=True)
     if problems:
-        sys.exit(2)
+        raise InvalidInput(problems)
 
 
 @data.command()
@@ -59,11 +49,9 @@ def check(files: tuple[Path, ...], root: Path) -> None:
         count, found = check_file(path, display_path(path, root))
         total += count
         problems += found
-    for problem in problems:
-        click.echo(str(problem), err=True)
     click.echo(f"{total:,} record(s) in {len(files)} file(s): {len(problems)} problem(s)")
     if problems:
-        sys.exit(2)
+        raise InvalidInput(problems)
 
 
 @data.command()
@@ -84,11 +72,11 @@ def stats(spec: str, root: Path, png: Path | None, tokenizer: str | None, max_se
     names = [s for s in SPLITS if (folder / f"{s}.jsonl").is_file()]
     names += sorted(p.stem for p in folder.glob("*.jsonl") if p.stem not in names)
     if not names:
-        _fail(DataError(f"no prepared data in {loaded.data['data']['dir']}; run `make data SPEC={loaded.file}`"), 2)
+        raise UsageError(f"no prepared data in {loaded.data['data']['dir']}; run `make data SPEC={loaded.file}`")
     try:
         counter = tokenizer_counter(tokenizer) if tokenizer else None
     except DataError as exc:
-        _fail(exc, 2)
+        raise UsageError(str(exc)) from None
     figures = [split_stats(folder / f"{name}.jsonl", name, counter) for name in names]
     if tokenizer:
         from generator.estimate import record_token_counts
@@ -122,18 +110,18 @@ def sample(spec: str, root: Path, split: str, row: int | None, use_random: bool,
     from generator.data.sample import conversations, pick, scoring_request
 
     if (row is None) == (not use_random):
-        _fail(DataError("give exactly one of --row N or --random"), 2)
+        raise UsageError("give exactly one of --row N or --random")
     loaded = _spec(spec, root)
     path = prepared_file(loaded.root, loaded.data, split)
     if not path.is_file():
-        _fail(DataError(f"{display_path(path, root)} does not exist; run `make data SPEC={loaded.file}`"), 2)
+        raise UsageError(f"{display_path(path, root)} does not exist; run `make data SPEC={loaded.file}`")
     out = out or root / loaded.data["data"]["dir"] / "sample_score.json"
     if (root / "generated").resolve() in out.resolve().parents:
-        _fail(DataError("--out must not be inside generated/ (it holds rendered files only)"), 2)
+        raise UsageError("--out must not be inside generated/ (it holds rendered files only)")
     try:
         index, record = pick(conversations(path), row, seed)
     except DataError as exc:
-        _fail(exc, 2)
+        raise UsageError(str(exc)) from None
     request, reference = scoring_request(record, loaded.data["smoke_test"]["parameters"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

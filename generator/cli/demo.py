@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import IO
 
 import click
 import psutil
+
+from generator.errors import GeneratorError, UsageError
 
 SPEC = "specs/local-demo.yaml"
 DEMO_STATE_DIR = ".local-workspace-demo"
@@ -66,26 +67,24 @@ class PeakMemory:
 
 
 def run_step(args: list[str]) -> None:
-    """Run one CLI command in this process; stop the demo when it fails."""
-    from generator.cli import main
+    """Run one CLI command in this process; stop the demo (with the command's exit code) when it fails."""
+    from generator.cli.app import main
 
     click.echo(f"$ python -m generator {' '.join(args)}")
     try:
-        main(args, standalone_mode=False)
-    except SystemExit as exc:
-        if exc.code:
-            raise
+        code = main(args, standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
-        raise SystemExit(exc.exit_code) from None
+        code = exc.exit_code
+    if code:
+        raise SystemExit(code)
 
 
 def eval_loss_change() -> tuple[float, float] | None:
     """(before, after) eval loss of the demo job, from the local workspace's MLflow store."""
     from mlflow.tracking import MlflowClient
 
-    from generator.local.daemon import read_state
-    from generator.runner.connection import local_state_dir
+    from generator.local.daemon import local_state_dir, read_state
     from generator.runner.metrics import find_run
 
     state = read_state(local_state_dir(Path(".")))
@@ -106,9 +105,8 @@ def hold_demo_lock(state_dir: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        click.echo(f"error: another `make demo` is running in this project (its local workspace is "
-                   f"{DEMO_STATE_DIR}/); wait for it to finish, then run it again", err=True)
-        sys.exit(2)
+        raise UsageError(f"another `make demo` is running in this project (its local workspace is "
+                         f"{DEMO_STATE_DIR}/); wait for it to finish, then run it again") from None
     return handle
 
 
@@ -126,10 +124,10 @@ def forget_earlier_run(state_dir: Path) -> None:
             entry.unlink()
 
 
-def main() -> None:
-    """Run every step; print the figures at the end."""
-    from generator.local.daemon import stop
-    from generator.runner.connection import LOCAL_STATE_ENV, local_state_dir
+@click.command("demo")
+def demo() -> None:
+    """The seed notebook's whole flow, offline, on this machine (what `make demo` runs)."""
+    from generator.local.daemon import LOCAL_STATE_ENV, local_state_dir, stop
 
     start = time.monotonic()
     change = None
@@ -166,8 +164,4 @@ def main() -> None:
                "  AZML_TARGET=local python -m generator apply specs/my-exp.yaml     # try it on this machine\n"
                "  make plan SPEC=specs/my-exp.yaml                                 # against your Azure workspace")
     if change and change[1] >= change[0]:
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
+        raise GeneratorError("eval loss did not fall: the demo's fine-tuning did not learn")

@@ -11,7 +11,7 @@ import click
 from generator import catalog, clock
 from generator.catalog import MODELS_FILE, SkuSpec
 from generator.files import write_atomically
-from generator.options import root_option
+from generator.cli.options import root_option
 
 
 @click.group("catalog")
@@ -58,20 +58,19 @@ def models_command(task: str) -> None:
 def refresh_command(ctx: click.Context, root: Path, registry: str, names: tuple[str, ...], path: Path,
                     config: Path | None, target: str) -> None:
     """Read the live registry through MLClient, rewrite the catalog deterministically, print the diff."""
-    from generator.catalog.refresh import connect, refresh
-    from generator.runner.errors import RunnerError, explain
+    from generator.cli.target import connect
+    from generator.runner.catalog_refresh import refresh
+    from generator.runner.connection import probe, registry_client
+    from generator.runner.errors import explain
 
+    where, credential = connect(ctx, root, target, config)
+    probe(credential, where)
     try:
-        client = connect(ctx, root, registry, config, target)
+        client = registry_client(credential, where, registry)
         before = path.read_text(encoding="utf-8") if path.is_file() else ""
         after, notes = refresh(client, registry, list(names), path)
-    except RunnerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # anything from the SDK: one paragraph, not a traceback
-        error = explain(exc, f"read registry {registry}")
-        click.echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+    except Exception as exc:  # anything from the SDK: one paragraph naming the registry, not a traceback
+        raise explain(exc, f"read registry {registry}") from None
     for note in notes:
         click.echo(note, err=True)
     if before == after:

@@ -1,23 +1,18 @@
-"""The command line: render, validate and check (exit codes: 0 ok, 1 check failed, 2 invalid input)."""
+"""The spec commands: render, validate, check, new and schema (exit codes: generator.errors.ExitCode)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from generator.diagnostics import ERROR, InvalidInput
-from generator.options import load_specs_or_exit, report, root_option
+from generator.cli.options import load_specs, report, root_option
+from generator.diagnostics import ERROR
+from generator.errors import InvalidInput, ProblemsFound, StaleOutput, UsageError
 from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
 from generator import writer
-from generator.catalog.commands import catalog_group
-from generator.data.commands import data
-from generator.runner.commands import COMMANDS
-
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def discover_specs(root: Path) -> list[Path]:
@@ -31,9 +26,7 @@ def _spec_paths(root: Path, specs: tuple[str, ...]) -> list[Path]:
         return [Path(s) if Path(s).is_absolute() else Path.cwd() / s for s in specs]
     found = discover_specs(root)
     if not found:
-        click.echo(f"no specs found in {display_path(root / 'specs', root)}/; copy specs/phi4-ultrachat.yaml",
-                   err=True)
-        sys.exit(EXIT_INVALID)
+        raise UsageError(f"no specs found in {display_path(root / 'specs', root)}/; copy specs/phi4-ultrachat.yaml")
     return found
 
 
@@ -44,30 +37,12 @@ def model_defaults_line(spec: Spec) -> str:
     return f"{spec.experiment}: from {spec.model_facts.name}'s model_specific_defaults: {used}{kept}"
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("azureml-finetune-generator")
-    except PackageNotFoundError:  # run from a checkout without `pip install -e .`
-        return "unknown (not installed)"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="azml-gen", message="%(prog)s %(version)s")
-@click.option("--debug", is_flag=True, help="Show a traceback instead of a one-paragraph error.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
-    """Turn experiment specs into Azure ML YAML and apply them."""
-    ctx.ensure_object(dict)["debug"] = debug
-
-
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1)
 @root_option
 def render(specs: tuple[str, ...], root: Path) -> None:
     """Render SPECS (default: every spec in specs/) into generated/<experiment>/."""
-    loaded = load_specs_or_exit(root, _spec_paths(root, specs))
+    loaded = load_specs(root, _spec_paths(root, specs))
     rendered = [(spec, render_spec(spec)) for spec in loaded]
     generated = root / "generated"
     changes = []
@@ -80,10 +55,9 @@ def render(specs: tuple[str, ...], root: Path) -> None:
             if not specs:
                 for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
                     changes += writer.remove_folder(folder)
-    except writer.WriteError as exc:
+    except writer.WriteError:
         _echo_changes(changes, root)
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        raise
     _echo_changes(changes, root)
     for spec in loaded:
         if spec.model_defaults.applied:
@@ -100,7 +74,7 @@ def _echo_changes(changes: list[writer.Change], root: Path) -> None:
         click.echo(f"{unchanged} file(s) unchanged")
 
 
-@main.command()
+@click.command()
 @click.argument("specs", nargs=-1)
 @root_option
 @click.option("--data-must-exist", is_flag=True, help="Treat missing prepared data files as errors (as apply does).")
@@ -108,41 +82,36 @@ def validate(specs: tuple[str, ...], root: Path, data_must_exist: bool) -> None:
     """Validate SPECS and load their generated files with azure-ai-ml, offline."""
     from generator.validate import validate_experiment
 
-    loaded = load_specs_or_exit(root, _spec_paths(root, specs))
+    loaded = load_specs(root, _spec_paths(root, specs))
     problems = []
     for spec in loaded:
         problems += validate_experiment(root / "generated" / spec.experiment, root, data_must_exist=data_must_exist)
     report(problems)
     errors = [p for p in problems if p.severity == ERROR]
     if errors:
-        click.echo(f"{len(errors)} error(s) in generated files", err=True)
-        sys.exit(EXIT_INVALID)
+        raise ProblemsFound(f"{len(errors)} error(s) in generated files", InvalidInput.default_exit_code)
     click.echo(f"valid: {', '.join(spec.experiment for spec in loaded)}")
 
 
-@main.command()
+@click.command()
 @root_option
 def check(root: Path) -> None:
     """Fail when generated/ is stale (differs from a fresh render) or any generated file is invalid."""
     from generator.validate import validate_experiment
 
-    loaded = load_specs_or_exit(root, _spec_paths(root, ()))
+    loaded = load_specs(root, _spec_paths(root, ()))
     generated = root / "generated"
     stale, fresh = [], []
-    try:
-        writer.check_generated_dir(generated, root)
-        with writer.locked(generated, shared=True):
-            for spec in loaded:
-                changes = [c for c in writer.diff(generated / spec.experiment, render_spec(spec))
-                           if c.status != "unchanged"]
-                stale += changes
-                if not changes:
-                    fresh.append(spec)
-            for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
-                stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
-    except writer.WriteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+    writer.check_generated_dir(generated, root)
+    with writer.locked(generated, shared=True):
+        for spec in loaded:
+            changes = [c for c in writer.diff(generated / spec.experiment, render_spec(spec))
+                       if c.status != "unchanged"]
+            stale += changes
+            if not changes:
+                fresh.append(spec)
+        for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
+            stale.append(writer.Change(folder, "orphaned (its spec is gone)"))
     if root.resolve() == PROJECT_DIR.resolve() and not _schema_current():
         stale.append(writer.Change(SCHEMA_PATH, "out of date (run `python -m generator schema`)"))
     for change in stale:
@@ -154,14 +123,15 @@ def check(root: Path) -> None:
         problems += validate_experiment(generated / spec.experiment, root)
     report(problems)
     errors = [p for p in problems if p.severity == ERROR]
-    if stale or errors:
-        click.echo("generated/ is stale: run `make render` and commit the result" if stale else
-                   f"{len(errors)} error(s) in generated files", err=True)
-        sys.exit(EXIT_FAILED)
+    if stale:
+        raise StaleOutput("generated/ is stale: run `make render` and commit the result",
+                          [display_path(c.path, root) for c in stale])
+    if errors:
+        raise ProblemsFound(f"{len(errors)} error(s) in generated files")
     click.echo(f"generated/ is up to date and valid ({len(loaded)} experiment(s))")
 
 
-@main.command("new")
+@click.command("new")
 @click.argument("name")
 @click.option("--from", "source", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The spec to start from.")
@@ -170,11 +140,7 @@ def new(name: str, source: Path, root: Path) -> None:
     """Create specs/NAME.yaml from another spec, with the experiment's own names (endpoint, model, run 1)."""
     from generator.new import new_spec
 
-    try:
-        target = new_spec(root, name, source if source.is_absolute() else Path.cwd() / source)
-    except InvalidInput as exc:
-        report(exc.problems)
-        sys.exit(EXIT_INVALID)
+    target = new_spec(root, name, source if source.is_absolute() else Path.cwd() / source)
     click.echo(f"created {display_path(target, root)} from {display_path(source, root)}")
     click.echo(f"next: edit it, then `make render SPEC={display_path(target, root)}`")
 
@@ -188,7 +154,7 @@ def _schema_current() -> bool:
                                                                                  versions[-1]))
 
 
-@main.command("schema")
+@click.command("schema")
 @click.option("--check", "only_check", is_flag=True, help="Fail when specs/spec.schema.json is out of date.")
 def schema_command(only_check: bool) -> None:
     """Regenerate finetune.parameters in specs/spec.schema.json from the pinned component interface."""
@@ -201,32 +167,11 @@ def schema_command(only_check: bool) -> None:
         click.echo(f"{SCHEMA_PATH.name} is up to date")
         return
     if only_check:
-        click.echo(f"{SCHEMA_PATH.name} is out of date: run `python -m generator schema`", err=True)
-        sys.exit(EXIT_FAILED)
+        raise StaleOutput(f"{SCHEMA_PATH.name} is out of date: run `python -m generator schema`", [SCHEMA_PATH.name])
     from generator.files import write_atomically
 
     write_atomically(SCHEMA_PATH, text)
     click.echo(f"{SCHEMA_PATH.name}: finetune.parameters generated from chat_completion_pipeline {versions[-1]}")
 
 
-main.add_command(data)
-main.add_command(catalog_group)
-for _command in COMMANDS:
-    main.add_command(_command)
-
-
-def run() -> None:
-    """The console entry point: `main`, quiet when the reader of its output goes away (`… | head`)."""
-    from generator.extras import missing_package_message
-    from generator.runner.commands import quiet_broken_pipe
-
-    try:
-        main()
-    except BrokenPipeError:
-        quiet_broken_pipe()
-    except ModuleNotFoundError as exc:
-        message = missing_package_message(exc)
-        if message is None or "--debug" in sys.argv:
-            raise
-        click.echo(f"error: {message}", err=True)
-        sys.exit(EXIT_INVALID)
+COMMANDS = [render, validate, check, new, schema_command]

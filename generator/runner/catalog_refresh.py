@@ -5,27 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
-
 from generator import clock
 from generator.catalog import ModelFacts, dump_models, load_models
 from generator.catalog.rest import from_rest
 from generator.runner.compat import registry_model_properties
-
-
-def connect(ctx: click.Context, root: Path, registry: str, config: Path | None, target: str) -> Any:
-    """An MLClient for `registry`, signed in the way the runner signs in (or with the test's credential)."""
-    from generator.runner.connection import default_credential, local_target, probe, registry_client, resolve_target
-
-    local_credential = None
-    if target == "local":
-        where, local_credential = local_target(root)
-    else:
-        where = resolve_target(config, None, None, None)
-    injected = (ctx.obj or {}).get("credential")
-    credential = injected if injected is not None else (local_credential or default_credential(where))
-    probe(credential, where)
-    return registry_client(credential, where, registry)
 
 
 def refresh(client: Any, registry: str, names: list[str], path: Path) -> tuple[str, list[str]]:

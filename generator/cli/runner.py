@@ -1,0 +1,275 @@
+"""`python -m generator plan|apply|status|invoke|destroy|metrics|compare SPEC`: options → session → call → print.
+
+The work is in `generator.runner` (session, planner, apply, status, destroy); errors are raised there
+and become exit codes in `generator.cli.handle`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generator.cli.handle import at_terminal
+from generator.cli.target import open_session, spec_options, workspace_options
+from generator.errors import UsageError
+from generator.runner.plan import Plan
+
+
+def _model_lines(experiment: Any) -> None:
+    """The foundation model's pin and the parameters its defaults supplied, as plan prints them."""
+    click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
+    if experiment.parameters_from_model:
+        click.echo("parameters from the model's model_specific_defaults: "
+                   + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
+
+
+def _offline_plan(spec: str, root: Path) -> None:
+    """The order and the az ml commands, without connecting (plan --offline)."""
+    from generator.runner.cost import cost_report, estimate_block
+    from generator.runner.session import load_ready_experiment
+    from generator.sweep import queueing
+
+    experiment = load_ready_experiment(spec, root, validate=False)
+    _model_lines(experiment)
+    for res in experiment.resources:
+        deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
+        click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
+    queued = queueing(experiment.source_spec.data)
+    if queued:
+        click.echo(f"note: {queued}")
+    report = cost_report(experiment.source_spec, region=None, prices=None,
+                         no_price="plan --offline does not connect, so the workspace's region is unknown")
+    for line in estimate_block(experiment.source_spec, report):
+        click.echo(line)
+
+
+def _show(planned: Plan, estimate: list[str] | None, output_format: str) -> None:
+    """Print the plan as text, Markdown or JSON (the estimate lines ride along)."""
+    if output_format == "json":
+        click.echo(json.dumps({**planned.as_json(), "estimate": estimate or []}, indent=2))
+    elif output_format == "markdown":
+        click.echo(planned.markdown(estimate), nl=False)
+    else:
+        click.echo(planned.text(estimate))
+
+
+@click.command()
+@spec_options
+@click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on any error or refusal.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="json: the versioned document of docs/plan.schema.json.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan (JSON) for `apply --plan FILE`, which applies exactly it.")
+@click.pass_context
+def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+         resource_group: str | None, workspace: str | None, target: str, offline: bool, detailed_exitcode: bool,
+         output_format: str, out_file: Path | None) -> None:
+    """Show what apply would do to each resource, against the live workspace."""
+    from generator.runner.cost import estimate_block, session_costs
+    from generator.runner.planner import make_plan, save
+
+    if offline:
+        if out_file or output_format != "text":
+            raise UsageError("--offline prints the order only; --out and --format need the workspace")
+        _offline_plan(spec, root)
+        return
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    if output_format == "text":
+        _model_lines(session.experiment)
+    planned = make_plan(session, session.context())
+    _show(planned, estimate_block(session.experiment.source_spec, session_costs(session)), output_format)
+    if out_file:
+        save(planned, out_file)
+        click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
+    if planned.refused:
+        click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)",
+                   err=True)
+    ctx.exit(planned.exit_code(detailed_exitcode))
+
+
+@click.command()
+@spec_options
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Apply exactly this saved plan (`plan --out FILE`); refused if anything moved since.")
+@click.option("--stream-logs/--no-stream-logs", default=True, show_default=True,
+              help="Stream the pipeline job's logs (jobs.stream) while it runs.")
+@click.option("--yes", is_flag=True, help="Do not ask before starting billed resources (required without a "
+                                          "terminal when apply would start any).")
+@click.option("--over-budget", is_flag=True, help="Apply even when the upper estimate exceeds budget.max_usd or "
+                                                  "cannot be made.")
+@click.pass_context
+def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+          resource_group: str | None, workspace: str | None, target: str, plan_file: Path | None, stream_logs: bool,
+          yes: bool, over_budget: bool) -> None:
+    """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
+    from generator.runner.apply import apply_plan, refuse_if_refused
+    from generator.runner.cost import check_budget, estimate_block, session_costs
+    from generator.runner.planner import check_saved, load_saved, make_plan
+
+    saved = load_saved(plan_file) if plan_file else None
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True)
+    context = session.context(stream_logs=stream_logs)
+    planned = make_plan(session, context)
+    if saved is not None:
+        check_saved(saved, planned)
+        click.echo(f"applying the saved plan {plan_file}: nothing moved since it was made")
+    if planned.refused:
+        click.echo(planned.text())
+        refuse_if_refused(planned)
+    costs = None
+    if not session.local and planned.billed:
+        report = session_costs(session)
+        costs = estimate_block(session.experiment.source_spec, report)
+        if not over_budget:
+            check_budget(session.experiment.source_spec, report)
+    if not session.local and planned.billed and not yes and saved is None:
+        what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
+        if not at_terminal():
+            raise UsageError(f"apply would start billed resources ({what}); pass --yes to confirm without a "
+                             "terminal (or apply a reviewed `plan --out` file)")
+        click.echo(planned.text(costs))
+        if not click.confirm(f"Start these billed resources ({what})?", default=False):
+            click.echo("apply cancelled: nothing was created")
+            return
+    result = apply_plan(session, planned, context)
+    click.echo(result.summary())
+    ctx.exit(result.exit_code())
+
+
+@click.command()
+@spec_options
+@click.pass_context
+def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+           resource_group: str | None, workspace: str | None, target: str) -> None:
+    """What exists, the job's state, the endpoint's scoring URI and traffic."""
+    from generator.runner.status import status_rows
+
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    for row in status_rows(session):
+        click.echo(row.line())
+
+
+@click.command()
+@spec_options
+@click.option("--request", "request_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Request file (default: generated/<experiment>/sample-request.json).")
+@click.pass_context
+def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+           resource_group: str | None, workspace: str | None, target: str, request_file: Path | None) -> None:
+    """Send the sample request (or --request FILE) to the deployment and print the answer."""
+    from generator.runner.steps.traffic import invoke as send
+
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    smoke = session.experiment.by_kind("invoke")
+    click.echo(send(session.context(), smoke.extra["deployment"], request_file or smoke.file))
+
+
+def _confirmed(command: str, what: str, asked: str, yes: bool) -> bool:
+    """--yes, or a person's yes at a terminal (False, after saying so, when the answer is no); without a terminal
+    and without --yes, refuse."""
+    if yes:
+        return True
+    if not at_terminal():
+        raise UsageError(f"{command} would delete {what}; pass --yes to confirm without a terminal")
+    if not click.confirm(f"Delete {asked}?", default=False):
+        click.echo("nothing was deleted")
+        return False
+    return True
+
+
+@click.command()
+@spec_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--compute", "delete_compute", is_flag=True, help="Also delete the compute cluster.")
+@click.option("--expired", is_flag=True, help="Instead: delete every endpoint of the workspace whose "
+                                              "endpoint.expires_after has passed (only endpoints this tool tagged).")
+@click.pass_context
+def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, target: str, yes: bool, delete_compute: bool,
+            expired: bool) -> None:
+    """Delete the endpoint (and its deployments); --compute also the cluster. Models and data stay."""
+    from generator.runner import destroy as deleting
+    from generator.runner.cost import describe_age
+
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    if expired:
+        found, total = deleting.expired_endpoints(session)
+        if not found:
+            click.echo(f"no expired endpoints among the workspace's {total} (only endpoints this tool created "
+                       "with endpoint.expires_after can expire)")
+            return
+        for name, age in found:
+            click.echo(f"expired   {name:<32} {describe_age(age, None)}")
+        if _confirmed("destroy --expired", f"{len(found)} endpoint(s)",
+                      f"these {len(found)} endpoint(s) and their deployments", yes):
+            deleting.delete_endpoints(session, [name for name, _ in found])
+            click.echo(f"deleted {len(found)} expired endpoint(s)")
+        return
+    doomed = deleting.doomed(session, delete_compute)
+    if not _confirmed("destroy", doomed.describe(), doomed.describe(), yes):
+        return
+    deleting.destroy(session, doomed, click.echo)
+    click.echo("registered models and data assets were kept")
+
+
+@click.command()
+@spec_options
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Loss curves PNG (default: metrics/<job>.png).")
+@click.pass_context
+def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, target: str, png: Path | None) -> None:
+    """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
+    import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+    from generator.runner import metrics as review
+    from generator.runner.sweep import reviewed_job
+
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    job = reviewed_job(session, spec)
+    client = session.metrics_client()
+    run = review.find_run(client, session.experiment.name, job)
+    histories = review.curves(client, run.info.run_id)
+    click.echo(f"run {run.info.run_name} ({run.info.run_id}) of job {job}")
+    click.echo(review.table(run, histories))
+    out = png or root / "metrics" / f"{job}.png"
+    review.plot(histories, out, f"{job}: loss")
+    click.echo(f"loss curves: {out}")
+
+
+@click.command()
+@workspace_options(click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False)))
+@click.option("--runs", help="Earlier experiment.run numbers of one SPEC to compare, e.g. 1,2,3.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
+              help="Eval-loss curves PNG (default: metrics/compare-<first run>.png).")
+@click.pass_context
+def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path | None, subscription: str | None,
+            resource_group: str | None, workspace: str | None, target: str, runs: str | None,
+            output_format: str, png: Path | None) -> None:
+    """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3)."""
+    import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+    from generator.runner import compare as side_by_side
+    from generator.runner.session import load_ready_experiment
+
+    if runs and len(specs) != 1:
+        raise UsageError("--runs compares the runs of one spec; give exactly one SPEC with it")
+    numbers = side_by_side.run_numbers(runs) if runs else None
+    experiments = [load_ready_experiment(spec, root, validate=False) for spec in specs]
+    pairs = side_by_side.job_pairs(experiments, numbers)
+    session = open_session(ctx, specs[0], root, config, subscription, resource_group, workspace, target)
+    rows = side_by_side.collect(session.metrics_client(), pairs)
+    out = png or root / "metrics" / f"compare-{rows[0].job}.png"
+    side_by_side.plot(rows, out)
+    if output_format == "json":
+        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2))
+        return
+    click.echo(side_by_side.table(rows))
+    click.echo(f"eval-loss curves: {out}")
+
+
+COMMANDS = [plan, apply, status, invoke, destroy, metrics, compare]

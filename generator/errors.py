@@ -1,0 +1,115 @@
+"""The error types every layer raises, and the one table of exit codes they turn into.
+
+Core code raises; only `generator.cli` catches and exits (`generator/cli/handle.py`). The codes
+follow Terraform's contract, so scripts and CI can tell a failure from invalid input:
+
+| code | meaning                                                                      |
+|------|------------------------------------------------------------------------------|
+| 0    | done (plan: nothing to change)                                               |
+| 1    | an error: Azure refused or failed, a stale `generated/`, a refused plan step |
+| 2    | invalid input (a spec, a flag, a file); with `plan --detailed-exitcode`:     |
+|      | changes to apply (every error is then 1)                                     |
+| 130  | interrupted (Ctrl-C): what was started goes on, and a re-run resumes         |
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from generator.diagnostics import Problem
+
+
+class ExitCode(IntEnum):
+    """Every exit code a command can return."""
+
+    OK = 0
+    ERROR = 1
+    INVALID = 2
+    INTERRUPTED = 130
+
+    CHANGES = 2  # plan --detailed-exitcode: there are changes (an alias of INVALID's number, as in Terraform)
+
+
+class GeneratorError(Exception):
+    """A failure meant for the user: one paragraph of message and the exit code it deserves."""
+
+    default_exit_code = ExitCode.ERROR
+    prefix = "error: "  # how the message starts on stderr
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        self.exit_code = ExitCode(exit_code if exit_code is not None else self.default_exit_code)
+
+
+class InvalidInput(GeneratorError):
+    """Every problem found in user input, so a user sees them all at once (exit 2)."""
+
+    default_exit_code = ExitCode.INVALID
+
+    def __init__(self, problems: Iterable["Problem"], summary: str | None = None):
+        self.problems = sorted(problems)
+        self.summary = summary  # a closing line such as "2 error(s) in 1 spec file(s); nothing was written"
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(GeneratorError):
+    """A command given something it cannot use: a missing file, a bad option value (exit 2)."""
+
+    default_exit_code = ExitCode.INVALID
+
+
+class NotLoggedIn(GeneratorError):
+    """No Azure token could be had (exit 2: the user must log in first)."""
+
+    default_exit_code = ExitCode.INVALID
+
+
+class ProblemsFound(GeneratorError):
+    """Problems were printed above as they were found; this closes them with their count (exit 1, or as given)."""
+
+    prefix = ""
+
+
+class StaleOutput(GeneratorError):
+    """generated/ does not match a fresh render of its spec; `changes` names the files."""
+
+    prefix = ""
+
+    def __init__(self, message: str, changes: list[str], exit_code: int | None = None):
+        super().__init__(message, exit_code)
+        self.changes = changes
+
+
+class PlanMoved(GeneratorError):
+    """A saved plan no longer matches the workspace or the generated files; `moved` says what changed."""
+
+    def __init__(self, moved: list[str]):
+        self.moved = moved
+        super().__init__("the saved plan no longer matches what it was made from:\n  " + "\n  ".join(moved)
+                         + "\n  nothing was applied: run `plan --out FILE` again, review it, then apply it")
+
+
+class CloudError(GeneratorError):
+    """Azure answered an error: its HTTP status, error code, message and what to do about it."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 hint: str | None = None, exit_code: int | None = None):
+        super().__init__(message, exit_code)
+        self.status, self.code, self.hint = status, code, hint
+
+
+class EndpointNameTaken(CloudError):
+    """The endpoint's name is used by another workspace in the region (exit 2: the spec must change)."""
+
+    default_exit_code = ExitCode.INVALID
+
+    def __init__(self, name: str, detail: str, region: str | None = None):
+        where = f" ({region})" if region else ""
+        super().__init__(
+            f"create endpoint {name}: {detail}\n  why: online endpoint names are unique per Azure region{where}, "
+            "not per workspace, so another workspace already uses this one.\n  what to do: choose another "
+            "endpoint.name in the spec, or set endpoint.name_suffix: workspace to append a short suffix derived "
+            "from your workspace.", code="EndpointNameTaken")
+        self.name, self.region = name, region

@@ -1,0 +1,56 @@
+"""Apply: pre-flight, then execute a plan step by step in dependency order, and say how each step ended."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from generator.runner.errors import RunnerError
+from generator.runner.graph import Graph, Outcome
+from generator.runner.output import elapsed
+from generator.runner.plan import Plan, Verb
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Every step's outcome and the time the whole apply took."""
+
+    outcomes: dict[str, Outcome]
+    seconds: float
+
+    @property
+    def failed(self) -> dict[str, Outcome]:
+        """The steps that failed."""
+        return {rid: o for rid, o in self.outcomes.items() if o.status == "failed"}
+
+    def summary(self) -> str:
+        """`apply done in 0m12s: compute unchanged, data done, …`."""
+        steps = ", ".join(f"{rid} {o.status}" for rid, o in self.outcomes.items())
+        return f"apply {'failed' if self.failed else 'done'} in {elapsed(self.seconds)}: {steps}"
+
+    def exit_code(self) -> int:
+        """0, or the lowest exit code among the failed steps' errors."""
+        codes = [o.error.exit_code for o in self.failed.values() if o.error]
+        return min(codes) if codes else (1 if self.failed else 0)
+
+
+def refuse_if_refused(plan: Plan) -> None:
+    """Raise when the plan refuses any resource: apply then touches nothing."""
+    if plan.refused:
+        raise RunnerError("apply refuses " + "; ".join(row.action.details[0] for row in plan.refused
+                                                       if row.action.details) + "\n  nothing was created", 2)
+
+
+def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
+    """Pre-flight (skipping the deployment checks when it exists unchanged), then execute `plan` with `context`
+    (the one the plan was made with: a sweep's selection and slots live there)."""
+    from generator.runner.preflight import run_preflight
+
+    start = time.monotonic()
+    refuse_if_refused(plan)
+    skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == Verb.UNCHANGED
+                                 for row in plan.rows) else set()
+    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
+    outcomes = Graph(plan, context).run()
+    return ApplyResult(outcomes, time.monotonic() - start)

@@ -1,0 +1,110 @@
+"""Make the plan of a session, save it, and check a saved plan against the workspace before applying it.
+
+A saved plan (`plan --out FILE`) records where it was made (the workspace's identity), what it was
+made from (the hash of every generated file) and what each planner read (`observed`). `apply --plan
+FILE` plans again only to compare: if anything moved, it refuses before doing anything and says what.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from generator.errors import PlanMoved, UsageError
+from generator.files import sha256
+from generator.runner.plan import FORMAT_VERSION, Plan, ResourcePlan
+from generator.runner.steps.common import Context
+from generator.runner.steps.registry import PLANNERS
+
+
+def generated_hashes(experiment: Any) -> dict[str, str]:
+    """sha256 of every file in the experiment's generated folder, by name."""
+    folder = experiment.folder
+    return {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def make_plan(session: Any, context: Context) -> Plan:
+    """The plan of every resource of the session's experiment (a value: printed by plan, executed by apply)."""
+    from generator import __version__
+    from generator.sweep import queueing
+
+    experiment = session.experiment
+    queued = None if session.local else queueing(experiment.source_spec.data)  # the local one never queues
+    rows = [ResourcePlan(res, PLANNERS[res.kind](context, res),
+                         session.endpoint_name if res.kind == "online_endpoint" else res.name)
+            for res in experiment.resources]
+    meta = {"tool": f"azml-gen {__version__}", "spec": str(experiment.spec), "experiment": experiment.name,
+            "workspace": session.identity(), "generated": generated_hashes(experiment)}
+    return Plan(rows, notes=(queued,) if queued else (), meta=meta)
+
+
+def save(plan: Plan, path: Path) -> None:
+    """Write the plan's JSON to `path` (atomically)."""
+    from generator.files import write_atomically
+
+    write_atomically(path, json.dumps(plan.as_json(), indent=2) + "\n")
+
+
+def load_saved(path: Path) -> dict[str, Any]:
+    """A saved plan's JSON, checked against docs/plan.schema.json's required shape and version."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read the plan {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise UsageError(f"{path} is not a plan saved by `plan --out` (not JSON: {exc})") from None
+    if not isinstance(saved, dict) or saved.get("format_version") != FORMAT_VERSION \
+            or not isinstance(saved.get("resource_changes"), list):
+        raise UsageError(f"{path} is not a plan of format {FORMAT_VERSION} saved by `plan --out`; plan again")
+    return saved
+
+
+def moved_since(saved: dict[str, Any], fresh: Plan) -> list[str]:
+    """What differs between a saved plan and a fresh one of the same spec: workspace, files, each resource."""
+    now = fresh.as_json()
+    moved = []
+    if saved.get("experiment") != now["experiment"]:
+        moved.append(f"the plan is for experiment {saved.get('experiment')}, not {now['experiment']}")
+        return moved
+    if saved.get("workspace") != now["workspace"]:
+        moved.append(f"workspace: planned for {_where(saved.get('workspace'))}, now {_where(now['workspace'])}")
+    before, after = saved.get("generated") or {}, now["generated"]
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            what = "added" if name not in before else "removed" if name not in after else "changed"
+            moved.append(f"generated/{now['experiment']}/{name} {what} since the plan was made")
+    old_rows = {row.get("id"): row for row in saved["resource_changes"] if isinstance(row, dict)}
+    for row in now["resource_changes"]:
+        old = old_rows.pop(row["id"], None)
+        if old is None:
+            moved.append(f"{row['id']}: not in the saved plan")
+            continue
+        if (old.get("action"), old.get("changes")) != (row["action"], row["changes"]):
+            moved.append(f"{row['id']}: planned {old.get('action')}, now {row['action']}"
+                         + (f" ({'; '.join(row['details'])})" if row["details"] else ""))
+        elif old.get("observed") != row["observed"]:
+            moved.append(f"{row['id']}: the workspace changed ({_delta(old.get('observed'), row['observed'])})")
+    moved += [f"{rid}: in the saved plan, no longer in the manifest" for rid in old_rows]
+    return moved
+
+
+def check_saved(saved: dict[str, Any], fresh: Plan) -> None:
+    """Raise PlanMoved, naming what moved, unless the fresh plan is the saved one."""
+    moved = moved_since(saved, fresh)
+    if moved:
+        raise PlanMoved(moved)
+
+
+def _where(identity: Any) -> str:
+    if not isinstance(identity, dict):
+        return "an unknown workspace"
+    return f"{identity.get('kind')} workspace {identity.get('workspace')} ({identity.get('resource_group')})"
+
+
+def _delta(before: Any, after: Any) -> str:
+    """The observed fields that differ, as `field: old -> new`."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return f"{before!r} -> {after!r}"
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    return "; ".join(f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in keys)

@@ -1,0 +1,61 @@
+"""Status: what exists of the experiment, the job's state, the endpoint's scoring URI, traffic and age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from generator.runner.cost import describe_age, endpoint_age
+from generator.runner.steps.common import job_status, state_of
+from generator.runner.steps.registry import PLANNERS
+
+ACTIONS = ("invoke", "traffic", "select")  # actions, not resources the workspace holds
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One resource: its id, its name in the workspace and what state it is in."""
+
+    id: str
+    name: str
+    state: str
+
+    def line(self) -> str:
+        """The row as status prints it."""
+        return f"{self.id:<13} {self.name:<40} {self.state}"
+
+
+def endpoint_hourly(session: Any) -> float | None:
+    """What the experiment's endpoint costs per hour (all its instances), or None without a price."""
+    from generator.prices import PriceUnavailable
+    from generator.runner.cost import price_book
+
+    if session.local or not session.region:
+        return None
+    deployment = session.experiment.source_spec.data["deployment"]
+    try:
+        price = price_book(session.root, online=True).price(deployment["instance_type"], session.region)
+    except PriceUnavailable:
+        return None
+    return price.usd_per_hour * int(deployment.get("instance_count", 1))
+
+
+def status_rows(session: Any) -> list[StatusRow]:
+    """Every resource of the experiment with its state in the workspace."""
+    context = session.context()
+    rows = []
+    for res in session.experiment.resources:
+        if res.kind in ACTIONS:
+            continue
+        current = PLANNERS[res.kind](context, res).current
+        state = "absent" if current is None else "present"
+        if res.kind == "pipeline_job" and current is not None:
+            link = "" if session.local else getattr(current, "studio_url", "") or ""
+            state = f"{job_status(current)}  {link}".rstrip()
+        if res.kind == "online_endpoint" and current is not None:
+            state = f"{state_of(current)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+            age = endpoint_age(current.tags)
+            if age is not None:
+                state += "\n" + " " * 14 + describe_age(age, endpoint_hourly(session))
+        rows.append(StatusRow(res.id, session.endpoint_name if res.kind == "online_endpoint" else res.name, state))
+    return rows

@@ -1,0 +1,110 @@
+"""What every step shares: the Context it runs in, reading what exists, diffing fields, waiting on Azure."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from generator.paths import display_path
+from generator.runner.manifest import Experiment, Resource
+from generator.runner.output import Printer, elapsed
+from generator.runner.plan import Action, FieldChange, Reason, Verb
+
+RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
+           "CancelRequested"}
+
+
+@dataclass
+class Context:
+    """Everything a step needs: the clients, the experiment, names decided at run time, output."""
+
+    ml: Any
+    experiment: Experiment
+    out: Printer
+    endpoint_name: str
+    poll_interval: float = 10.0
+    heartbeat: float = 60.0
+    stream_logs: bool = False
+    local: bool = False
+    local_state: Path | None = None  # the local workspace's folder (its jobs' logs), on the local target
+    metrics_client: Callable[[], Any] | None = None  # an MlflowClient on the workspace's runs, made when needed
+    slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
+    selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
+
+    def where_to_look(self, job: Any) -> str:
+        """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""
+        if self.local_state is not None:
+            folder = self.local_state / "jobs" / str(getattr(job, "name", ""))
+            return f"log: {display_path(folder / 'std_log.txt', self.experiment.folder.parent.parent)}"
+        return f"studio: {getattr(job, 'studio_url', '')}"
+
+    def load(self, resource: Resource, loader: Callable[..., Any], overrides: dict[str, Any] | None = None) -> Any:
+        """Load the resource's generated file with the SDK, after setting `overrides` (dotted keys)."""
+        assert resource.file is not None
+        data = yaml.safe_load(resource.file.read_text(encoding="utf-8"))
+        for dotted, value in (overrides or {}).items():
+            node = data
+            *parents, last = dotted.split(".")
+            for part in parents:
+                node = node[part]
+            node[last] = value
+        return loader(io.StringIO(yaml.safe_dump(data, sort_keys=False)), relative_origin=str(resource.file))
+
+
+def job_status(job: Any) -> str:
+    """The job's status as plain text (the SDK returns an enum member)."""
+    status = getattr(job, "status", None)
+    return str(getattr(status, "value", status) or "Unknown")
+
+
+def not_found(call: Callable[[], Any]) -> Any:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return call()
+    except ResourceNotFoundError:
+        return None
+
+
+REPAIR = "provisioning state Failed: apply recreates it"
+
+
+def failed(current: Any) -> bool:
+    """Whether an endpoint or deployment's last provisioning failed (it stays Failed until it is PUT again)."""
+    return state_of(current).lower() == "failed"
+
+
+def field_changes(pairs: list[tuple[str, Any, Any]]) -> list[FieldChange]:
+    """The fields whose workspace value (old) differs from the files' value (new)."""
+    return [FieldChange(name, old, new) for name, old, new in pairs if old != new]
+
+
+def drift(changes: list[FieldChange], current: Any, observed: dict[str, Any]) -> Action:
+    """`update` with the changed fields, or `unchanged` when there are none."""
+    if changes:
+        return Action(Verb.UPDATE, [c.text() for c in changes], current, Reason.DRIFT, changes, observed)
+    return Action(Verb.UNCHANGED, [], current, Reason.EQUAL, [], observed)
+
+
+def state_of(current: Any) -> str:
+    """A resource's provisioning state as plain text ("" when it has none)."""
+    state = getattr(current, "provisioning_state", None)
+    return str(getattr(state, "value", state) or "")
+
+
+def wait_poller(ctx: Context, tag: str, poller: Any, what: str) -> Any:
+    """Wait for a long-running operation, printing its state and the elapsed time."""
+    start = last = time.monotonic()
+    while not poller.done():
+        poller.wait(ctx.poll_interval)
+        if time.monotonic() - last >= ctx.heartbeat:
+            last = time.monotonic()
+            ctx.out.line(tag, f"{what}: {poller.status()} ({elapsed(last - start)})")
+    result = poller.result()
+    ctx.out.line(tag, f"{what}: done ({elapsed(time.monotonic() - start)})")
+    return result

@@ -1,0 +1,163 @@
+"""The pipeline job: submitted once per name (bump experiment.run to train again), attached to when running."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import sys
+import time
+from typing import Any, Iterator
+
+from generator.runner.errors import EXIT_CLOUD, RunnerError
+from generator.runner.manifest import Resource
+from generator.runner.output import elapsed
+from generator.runner.plan import Action, FieldChange, Reason, Verb
+from generator.runner.steps.common import RUNNING, Context, job_status, not_found
+
+def plan_job(ctx: Context, res: Resource) -> Action:
+    """Absent → submit; running → attach; completed → unchanged; other inputs or a failed job → refuse."""
+    current = not_found(lambda: ctx.ml.jobs.get(res.name))
+    if current is None:
+        return Action(Verb.CREATE, [f"submit pipeline job {res.name}"], reason=Reason.ABSENT)
+    status = job_status(current)
+    observed = {"status": status}
+    studio = "" if ctx.local else getattr(current, "studio_url", None) or ""
+    changes = job_input_changes(ctx, res, current)
+    if changes:
+        running = status in RUNNING
+        why = f"the job is {status} with the old values and cannot change" if running else \
+            "the job finished with the old values"
+        return Action(Verb.REFUSE, [f"pipeline-job {res.name}: {'; '.join(f'{c.path} {c.before} -> {c.after}' for c in changes)} ({why}): "
+                                    f"bump experiment.run in {ctx.experiment.spec} and render to train again"],
+                      current, Reason.JOB_RUNNING_INPUTS_DIFFER if running else Reason.JOB_DONE_INPUTS_DIFFER,
+                      changes, observed)
+    if status in RUNNING:
+        return Action(Verb.ATTACH, [f"job {res.name} is {status}: wait for it (nothing is submitted again)"], current,
+                      Reason.JOB_RUNNING, [], observed)
+    if status == "Completed":
+        return Action(Verb.UNCHANGED, [f"job {res.name} completed with these inputs (bump experiment.run to train "
+                                       "again)"], current, Reason.JOB_COMPLETED, [], observed)
+    return Action(Verb.REFUSE, [f"job {res.name} is {status}; a finished job is not re-submitted: bump "
+                                f"experiment.run in {ctx.experiment.spec} and render to train again. {studio}".strip()],
+                  current, Reason.JOB_ENDED, [], observed)
+
+
+_ASSET_ID = re.compile(r"^(?:azureml:)?(?:/subscriptions/.*/(?:data|models)/)?([^/:]+)(?:/versions/|:)([^/:]+)$")
+
+
+def _input_value(value: Any) -> str:
+    """A node input as the REST body holds it, with asset ids and `name:version` written alike."""
+    raw = value.get("value", value.get("uri")) if isinstance(value, dict) else value
+    match = _ASSET_ID.match(str(raw)) if isinstance(raw, str) and ("/versions/" in raw or raw.count(":") == 1) \
+        and not raw.startswith("azureml://") else None
+    return f"{match.group(1)}:{match.group(2)}" if match else str(raw)
+
+
+def job_input_changes(ctx: Context, res: Resource, current: Any) -> list[FieldChange]:
+    """Every node input of the existing job that the rendered file now sets otherwise (a job cannot change)."""
+    from azure.ai.ml import load_job
+
+    try:
+        desired = ctx.load(res, load_job)._to_rest_object().as_dict()["properties"]["jobs"]
+        existing = current._to_rest_object().as_dict()["properties"]["jobs"]
+    except Exception:  # a job this tool did not submit (another shape): nothing to compare
+        return []
+    changes = []
+    for node, spec in desired.items():
+        ours, theirs = spec.get("inputs") or {}, (existing.get(node) or {}).get("inputs") or {}
+        for name in sorted(set(ours) | set(theirs)):
+            old, new = (_input_value(theirs[name]) if name in theirs else "(unset)",
+                        _input_value(ours[name]) if name in ours else "(unset)")
+            if old != new:
+                changes.append(FieldChange(name, old, new, updatable=False))
+    return changes
+
+
+def apply_job(ctx: Context, res: Resource, action: Action) -> None:
+    """Submit the job (unless it runs already) and wait for it to end."""
+    from azure.ai.ml import load_job
+
+    if action.verb == Verb.CREATE:
+        job = ctx.load(res, load_job)
+        submitted = ctx.ml.jobs.create_or_update(job)
+        link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
+        ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
+    wait_for_job(ctx, res)
+
+
+# What jobs.stream prints about Azure ML Studio, which means nothing for a job of the local workspace.
+_STUDIO_LINES = ("RunId:", "Web View:", "Execution Summary", "=====")
+
+
+class _DropStudioLines(io.TextIOBase):
+    """A stdout stand-in that passes every complete line except the SDK's Studio headers and footers."""
+
+    def __init__(self, target: Any):
+        self._target, self._pending = target, ""
+
+    def write(self, text: str) -> int:
+        """Buffer until a newline, then pass the line on unless it is a Studio line."""
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not line.startswith(_STUDIO_LINES):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        """Pass a trailing partial line on, then flush."""
+        if self._pending and not self._pending.startswith(_STUDIO_LINES):
+            self._target.write(self._pending)
+        self._pending = ""
+        self._target.flush()
+
+
+@contextlib.contextmanager
+def studio_lines_dropped(local: bool) -> Iterator[None]:
+    """On the local target, hide the stream's Studio links (they point at ml.azure.com with made-up ids)."""
+    if not local:
+        yield
+        return
+    filtered = _DropStudioLines(sys.stdout)
+    with contextlib.redirect_stdout(filtered):
+        try:
+            yield
+        finally:
+            filtered.flush()
+
+
+def wait_for_job(ctx: Context, res: Resource) -> None:
+    """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
+    start = last_print = time.monotonic()
+    status = None
+    side_by_side = "sweep_point" in res.extra and ctx.slots is not None and ctx.slots.capacity > 1
+    if ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
+        try:
+            with studio_lines_dropped(ctx.local):
+                ctx.ml.jobs.stream(res.name)
+        except Exception as exc:  # a failed job raises here; the state check below reports it
+            ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
+    while True:
+        job = ctx.ml.jobs.get(res.name)
+        now = time.monotonic()
+        if job_status(job) != status or now - last_print >= ctx.heartbeat:
+            status, last_print = job_status(job), now
+            ctx.out.line(res.id, f"{res.name}: {status} ({elapsed(now - start)})")
+        if status not in RUNNING:
+            break
+        time.sleep(ctx.poll_interval)
+    if status != "Completed":
+        raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
+                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, "
+                          f"bump experiment.run in {ctx.experiment.spec}, render and apply again", EXIT_CLOUD)
+
+
+def job_error(ctx: Context, name: str) -> str:
+    """The failed job's error from run history (the job entity itself does not carry it)."""
+    try:
+        details = ctx.ml.jobs._runs_operations.get_run_details(name)  # no public API exposes the run's error
+        root = details.error.error
+        return f"{root.code}: {root.message}"
+    except Exception:  # no run history answer: the Studio link below still leads to the logs
+        return "no error detail from run history; see the job's logs in Studio"
