@@ -16,7 +16,7 @@ DEV := $(VENV)/.installed-dev
 AZURE := $(VENV)/.installed-azure
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help demo sweep-demo render validate check schema data plan apply status invoke destroy metrics test bench clean-venv
+.PHONY: help demo sweep-demo render validate check schema data plan apply status invoke destroy metrics test test-fast bench clean-venv
 
 help:
 	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
@@ -27,7 +27,8 @@ help:
 	@echo "make data [SPEC=specs/x.yaml]      prepare the spec's dataset into data.dir (installs the data extra)"
 	@echo "make plan|apply|status|invoke|destroy|metrics SPEC=specs/x.yaml   against the workspace in config.json"
 	@echo "make schema                        regenerate finetune.parameters in specs/spec.schema.json"
-	@echo "make test                          run the test suite"
+	@echo "make test                          run the whole test suite (unit, contract, e2e, local, bench smoke)"
+	@echo "make test-fast                     unit and contract tests only (under 30 s)"
 	@echo "make bench                         print render timings"
 
 $(CORE): requirements.txt pyproject.toml
@@ -95,6 +96,9 @@ metrics: $(AZURE)
 # Two workers, one test file each at a time: the demo test (about 100 s) runs beside the rest.
 test: $(DEV)
 	@$(PY) -m pytest -n 2 --dist loadfile
+
+test-fast: $(DEV)
+	@$(PY) -m pytest -n 2 --dist loadfile -m "unit or contract"
 
 bench: $(DEV)
 	@$(PY) bench/render.py

@@ -1,7 +1,8 @@
 """Print apply's wall time against the workspace emulator next to the seed notebook's sequential order.
 
 Latencies are the real ones scaled by 1/100: compute 2 min, endpoint 5 min, training 60 min,
-deployment 10 min. Figures only, no assertions. Run: `make bench` or `.venv/bin/python bench/apply.py`.
+deployment 10 min. Figures only, no assertions. Run: `make bench` or `.venv/bin/python bench/apply.py`;
+`--smoke` scales them by 1/10,000 instead (the test suite checks that the script still runs).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ sys.path.insert(0, str(REPO))
 from click.testing import CliRunner  # noqa: E402
 
 from generator.cli import main  # noqa: E402
-from generator.runner import commands  # noqa: E402
+from generator.runner import session as commands  # noqa: E402
 from tests.emulator.harness import EmulatorCredential, install_dns, start_emulator  # noqa: E402
 from generator.local.workspace import Behaviour, Latency  # noqa: E402
 
-SCALE = 1 / 100
+SCALE = 1 / 10_000 if "--smoke" in sys.argv else 1 / 100
 LATENCY = Latency(compute=120 * SCALE, endpoint=300 * SCALE, deployment=600 * SCALE, job_queued=0.0,
                   job_running=3600 * SCALE)
 SEED_ORDER = ["compute", "data-train", "data-test", "pipeline-job", "model", "endpoint", "deployment", "traffic",

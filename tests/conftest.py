@@ -41,3 +41,24 @@ def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test runs on one date (the generator's clock reads AZML_TODAY), so none fails as time passes."""
     monkeypatch.setenv("AZML_TODAY", PINNED_TODAY)
     return PINNED_TODAY
+
+
+KINDS = {"unit": "fast tests of one function or command, no server",
+         "contract": "recorded Azure traffic: our classifiers and the emulator against the real answers",
+         "e2e": "the real MLClient against the workspace emulator",
+         "local": "real training and serving on this machine (the local target)",
+         "bench": "every bench/ script runs once at a tiny size"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register one marker per kind of test (tests/<kind>/): `pytest -m unit`, `make test-fast`."""
+    for kind, what in KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: {what}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its kind, from the folder it lives in."""
+    for item in items:
+        kind = Path(str(item.path)).relative_to(TESTS).parts[0]
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))

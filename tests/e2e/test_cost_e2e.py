@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.local.workspace import Emulator
-from tests.test_cost import FakePrices, fake_prices  # noqa: F401 - the fixture
-from tests.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
+from tests.unit.test_cost import FakePrices, fake_prices  # noqa: F401 - the fixture
+from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
 
 T0 = "2026-11-25T08:00:00+00:00"
 

@@ -16,7 +16,7 @@ from generator.local import persist
 from generator.local.connect import LocalCredential
 from generator.local.daemon import STATE_FILE, ensure_running, read_state, stop
 from generator.local.workspace import Emulator
-from tests.test_local_servers import exchange
+from tests.local.test_local_servers import exchange
 
 WS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
       "Microsoft.MachineLearningServices/workspaces/ws")

@@ -14,7 +14,7 @@ from generator.catalog.rest import LEGACY_TAGS
 from generator.cli import main
 from generator.local.workspace import Emulator, registry_models
 from tests.emulator.harness import EmulatorCredential
-from tests.test_runner_e2e import run, workspace  # noqa: F401 - the fixture is used by name
+from tests.e2e.test_runner_e2e import run, workspace  # noqa: F401 - the fixture is used by name
 
 JOB_URI = "azureml://registries/azureml/models/Phi-4/versions/8"
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.local.workspace import Emulator
 from tests.conftest import TESTS
-from tests.test_runner_e2e import apply_interrupted_while_waiting, run, workspace  # noqa: F401 - the fixture
+from tests.e2e.test_runner_e2e import apply_interrupted_while_waiting, run, workspace  # noqa: F401 - the fixture
 
 POINTS = ["learning_rate1e-05-num_train_epochs1", "learning_rate1e-05-num_train_epochs3",
           "learning_rate5e-05-num_train_epochs1", "learning_rate5e-05-num_train_epochs3"]

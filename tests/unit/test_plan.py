@@ -1,0 +1,139 @@
+"""The plan as a value, made and diffed against a fake workspace (no HTTP), as Helm tests its actions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import jsonschema
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from generator.errors import ExitCode, PlanMoved
+from generator.runner.manifest import load_experiment
+from generator.runner.output import Printer
+from generator.runner.plan import Reason, Verb
+from generator.runner.planner import check_saved, make_plan, moved_since
+from generator.runner.steps.common import Context
+from generator.spec import load_specs
+from tests.conftest import REPO
+
+SCHEMA = json.loads((REPO / "docs" / "plan.schema.json").read_text(encoding="utf-8"))
+
+
+@dataclass
+class Operations:
+    """One kind of the workspace's resources: `get` answers what `items` holds, else Azure's 404."""
+
+    items: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        key = name if "version" not in kwargs else f"{name}:{kwargs['version']}"
+        if key not in self.items:
+            raise ResourceNotFoundError(f"{key} not found")
+        return self.items[key]
+
+
+class FakeWorkspace:
+    """The MLClient surface the planners read: compute, data, jobs, models, endpoints, deployments."""
+
+    def __init__(self) -> None:
+        self.compute, self.data, self.jobs, self.models = Operations(), Operations(), Operations(), Operations()
+        self.online_endpoints, self.online_deployments = Operations(), Operations()
+
+
+@pytest.fixture
+def session() -> SimpleNamespace:
+    """The committed example experiment, planned against an empty fake workspace."""
+    spec = load_specs(REPO, [REPO / "specs" / "phi4-ultrachat.yaml"], check_data=False)[0][0]
+    experiment = load_experiment(REPO / "generated" / spec.experiment)
+    experiment.source_spec = spec
+    identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
+                "endpoint": experiment.by_kind("online_endpoint").name}
+    return SimpleNamespace(experiment=experiment, local=False, ml=FakeWorkspace(), identity=lambda: identity,
+                           endpoint_name=identity["endpoint"])
+
+
+def _plan(session: SimpleNamespace) -> Any:
+    context = Context(ml=session.ml, experiment=session.experiment, out=Printer(), endpoint_name=session.endpoint_name)
+    return make_plan(session, context)
+
+
+def test_an_empty_workspace_plans_every_resource_created(session: SimpleNamespace) -> None:
+    planned = _plan(session)
+    assert {row.resource.kind: row.action.verb for row in planned.rows} == {
+        "compute": Verb.CREATE, "data": Verb.CREATE, "online_endpoint": Verb.CREATE, "pipeline_job": Verb.CREATE,
+        "model": Verb.CREATE, "online_deployment": Verb.CREATE, "traffic": Verb.CREATE, "invoke": Verb.RUN}
+    assert all(row.action.reason == Reason.ABSENT for row in planned.rows if row.action.verb == Verb.CREATE)
+    assert planned.summary() == "Plan: 8 to create, 0 to update, 0 unchanged, 0 refused"
+    assert (planned.exit_code(detailed=True), planned.exit_code(detailed=False)) == (ExitCode.CHANGES, ExitCode.OK)
+
+
+def test_the_plan_json_validates_against_its_published_schema(session: SimpleNamespace) -> None:
+    document = _plan(session).as_json()
+    jsonschema.validate(document, SCHEMA)
+    assert document["format_version"] == "1.0" and document["applyable"] and document["changes"]
+    assert document["generated"]["compute.yml"] == __import__("hashlib").sha256(
+        (REPO / "generated" / "phi4-ultrachat" / "compute.yml").read_bytes()).hexdigest()
+
+
+def test_the_schema_rejects_a_plan_of_another_shape(session: SimpleNamespace) -> None:
+    document = _plan(session).as_json()
+    document["resource_changes"][0]["action"] = "destroy"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
+
+
+def test_markdown_is_a_table_with_one_row_per_resource(session: SimpleNamespace) -> None:
+    text = _plan(session).markdown(["estimate: 1 line"])
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| action | resource | name | details |"
+    assert len(rows) == 1 + len(session.experiment.resources)
+    assert "| + create | `compute` |" in text and "**Plan: 8 to create" in text
+
+
+def test_a_finished_job_with_other_inputs_is_refused_with_its_reason_and_fields(session: SimpleNamespace) -> None:
+    job = session.experiment.by_kind("pipeline_job")
+    session.ml.jobs.items[job.name] = SimpleNamespace(status="Completed", _to_rest_object=lambda: _rest_job(
+        job, {"learning_rate": "0.001"}))
+    row = next(r for r in _plan(session).rows if r.resource.kind == "pipeline_job")
+    assert row.action.verb == Verb.REFUSE and row.action.reason == Reason.JOB_DONE_INPUTS_DIFFER
+    change = next(c for c in row.action.changes if c.path == "learning_rate")
+    assert (change.before, change.updatable) == ("0.001", False)
+    assert _plan(session).exit_code(detailed=True) == ExitCode.ERROR
+
+
+def _rest_job(job: Any, overrides: dict[str, str]) -> Any:
+    """The rendered job's REST body with some node inputs set otherwise (as a job submitted earlier)."""
+    from azure.ai.ml import load_job
+
+    body = load_job(job.file)._to_rest_object().as_dict()
+    for node in body["properties"]["jobs"].values():
+        for name, value in overrides.items():
+            if name in (node.get("inputs") or {}):
+                node["inputs"][name] = {"job_input_type": "literal", "value": value}
+    return SimpleNamespace(as_dict=lambda: body)
+
+
+def test_a_saved_plan_is_refused_when_the_workspace_moved(session: SimpleNamespace) -> None:
+    saved = json.loads(json.dumps(_plan(session).as_json()))
+    check_saved(saved, _plan(session))  # nothing moved: no error
+    compute = session.experiment.by_kind("compute")
+    session.ml.compute.items[compute.name] = SimpleNamespace(
+        size="Standard_NC24ads_A100_v4", provisioning_state="Succeeded", min_instances=0, max_instances=1,
+        idle_time_before_scale_down=120, tier="dedicated")
+    moved = moved_since(saved, _plan(session))
+    assert moved and moved[0].startswith("compute: planned create, now ")
+    with pytest.raises(PlanMoved) as refused:
+        check_saved(saved, _plan(session))
+    assert "nothing was applied" in str(refused.value)
+
+
+def test_a_saved_plan_is_refused_when_a_generated_file_changed(session: SimpleNamespace, tmp_path: Path) -> None:
+    saved = _plan(session).as_json()
+    saved["generated"]["deployment.yml"] = "0" * 64
+    assert moved_since(saved, _plan(session)) == [
+        "generated/phi4-ultrachat/deployment.yml changed since the plan was made"]

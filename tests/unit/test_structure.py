@@ -1,0 +1,112 @@
+"""The code's layering, as issue 20 set it: no import circle, small modules, only generator/cli exits."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "generator"
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Every import between our modules, function-local and TYPE_CHECKING ones included."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            edges[name].update(t for t in targets if t in modules and t not in (name, "generator"))
+    return edges
+
+
+def _circles(edges: dict[str, set[str]], nodes: set[str]) -> list[list[str]]:
+    """Strongly connected components of more than one node (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in edges.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(nodes):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    modules = _modules()
+    assert _circles(_imports(modules), set(modules)) == []
+
+
+def test_no_top_level_package_imports_itself_round_a_circle() -> None:
+    modules = _modules()
+    top = {name: ".".join(name.split(".")[:2]) for name in modules}
+    edges: dict[str, set[str]] = defaultdict(set)
+    for name, targets in _imports(modules).items():
+        edges[top[name]].update(top[t] for t in targets if top[t] != top[name])
+    assert _circles(edges, set(top.values())) == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(REPO)): n for p in _modules().values()
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_only_the_cli_package_exits() -> None:
+    exits = []
+    for name, path in _modules().items():
+        if name.startswith("generator.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in ("sys", "ctx"):
+                exits.append(f"{name}:{node.lineno}")
+    assert exits == []
+
+
+def test_the_exit_code_table_is_defined_once() -> None:
+    from generator.errors import ExitCode
+
+    assert [(c.name, int(c)) for c in ExitCode] == [("OK", 0), ("ERROR", 1), ("INVALID", 2), ("INTERRUPTED", 130)]
+    defining = [str(p.relative_to(REPO)) for p in _modules().values()
+                if "EXIT_INVALID = " in p.read_text(encoding="utf-8") or "EXIT_ERROR = " in p.read_text(encoding="utf-8")]
+    assert defining == []
