@@ -51,6 +51,14 @@ WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Mi
                    r"workspaces/([^/]+)(/.*)?$", re.I)
 REGISTRY_COMPONENT_RE = re.compile(r"/registries/([^/]+)/components/([^/]+)/versions(?:/([^/]+))?$", re.I)
 
+# What Azure fills in a deployment the request leaves them out of: Azure/azure-sdk-assets
+# python/sdk/ml/azure-ai-ml/tests/recordings/online_services/e2etests/
+# test_online_deployment.pyTestOnlineDeploymenttest_online_deployment_create.json @04f5fde4 (the 201 of the PUT).
+DEPLOYMENT_REQUEST_DEFAULTS = {"maxQueueWait": "PT0S", "requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1}
+DEPLOYMENT_PROBE_DEFAULTS = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S",
+                             "initialDelay": "PT10S"}
+
+
 def vm_sizes_body() -> list[dict[str, Any]]:
     """The vmSizes answer: the catalog's sizes that are not retired, in the REST shape
     (VirtualMachineSize/list.json in Azure/azure-rest-api-specs: name, family, vCPUs, gpus, memoryGB)."""
@@ -536,6 +544,10 @@ class _Handler(QuietHandler, HistoryRoutes, MlflowRoutes, RegistryRoutes, Storag
             elif kind == "onlineendpoints":
                 props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("scaleSettings", {"scaleType": "Default"})
+                # Recording test_online_deployment_create (@04f5fde4): Azure fills what the request leaves out.
+                props["requestSettings"] = {**DEPLOYMENT_REQUEST_DEFAULTS, **(props.get("requestSettings") or {})}
+                for probe in ("livenessProbe", "readinessProbe"):
+                    props[probe] = {**DEPLOYMENT_PROBE_DEFAULTS, **(props.get(probe) or {})}
                 error = (error_body("DeploymentFailed", "the emulator was told to fail this deployment")["error"]
                          if name in e.behaviour.failing_deployments else None)
                 headers["Azure-AsyncOperation"] = self._provisioning("deployment", name, key,
