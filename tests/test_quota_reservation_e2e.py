@@ -38,3 +38,14 @@ def test_the_reservation_is_counted_where_the_list_says_so_or_was_not_read() -> 
     count, why = deployment_instances("Standard_NC24rs_v3", 1)
     assert count == 2 and why.startswith("whether deployment size Standard_NC24rs_v3 is exempt from the 20 % upgrade "
                                          "reservation was not read (it is not on " + SKU_LIST)
+
+
+def test_a_probe_initial_delay_of_0_is_refused_by_the_schema(tmp_path: Path, cli) -> None:
+    from tests.conftest import REPO
+
+    (tmp_path / "specs").mkdir()
+    text = (REPO / "specs" / "phi4-ultrachat.yaml").read_text().replace("initial_delay: 600", "initial_delay: 0")
+    (tmp_path / "specs" / "x.yaml").write_text(text)
+    result = cli("render", root=tmp_path)
+    assert result.exit_code == 2 and "deployment.liveness_probe.initial_delay" in result.stderr
+    assert "deployment.liveness_probe.initial_delay: must be at least 1, got 0" in result.stderr
