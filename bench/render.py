@@ -1,6 +1,7 @@
-"""Print render wall time for 1 spec and for 200 generated specs (figures only, no assertions).
+"""Print render wall time for 1, 200 and 1,000 generated specs, and the per-spec cost (figures only, no
+assertions); then the errors `render` gives for 1,000 copies that share one endpoint.
 
-Run: `make bench` or `.venv/bin/python bench/render.py`.
+Run: `make bench` or `.venv/bin/python bench/render.py` (`--counts 1,200` for fewer).
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "specs" / "phi4-ultrachat.yaml"
 
 
-def make_project(root: Path, count: int) -> None:
-    """A project with `count` specs derived from the example, each its own experiment."""
+def make_project(root: Path, count: int, shared: bool = False) -> None:
+    """A project with `count` specs derived from the example: each its own experiment, endpoint and registered
+    model (they share the compute, with the same settings, which is allowed), or plain copies when `shared`."""
     (root / "specs").mkdir(parents=True)
     text = EXAMPLE.read_text(encoding="utf-8")
     if count == 1:
         shutil.copy(EXAMPLE, root / "specs" / EXAMPLE.name)
         return
     for i in range(count):
-        spec = (text.replace("name: phi4-ultrachat", f"name: exp-{i:03d}")
-                .replace("learning_rate: 5.0e-6", f"learning_rate: {1 + i % 9}.0e-6")
-                .replace("run: 1 ", f"run: {1 + i % 5} "))
-        (root / "specs" / f"exp-{i:03d}.yaml").write_text(spec, encoding="utf-8")
+        spec = text if shared else (
+            text.replace("name: phi4-ultrachat\n", f"name: exp-{i:04d}\n")
+            .replace("name: ultrachat-completion ", f"name: exp-{i:04d}-ep ")
+            .replace("name: Phi-4-ultrachat-200k\n", f"name: Phi-4-exp-{i:04d}\n")
+            .replace("learning_rate: 5.0e-6", f"learning_rate: {1 + i % 9}.0e-6")
+            .replace("run: 1 ", f"run: {1 + i % 5} "))
+        (root / "specs" / f"exp-{i:04d}.yaml").write_text(spec, encoding="utf-8")
 
 
 def time_render(count: int, repeats: int) -> list[float]:
@@ -45,6 +50,17 @@ def time_render(count: int, repeats: int) -> list[float]:
     return times
 
 
+def shared_errors(count: int) -> tuple[float, int]:
+    """Wall seconds and error lines of `render` refusing `count` copies of one spec."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_project(root, count, shared=True)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "generator", "render", "--root", str(root)], cwd=REPO,
+                              capture_output=True, text=True)
+        return time.perf_counter() - start, len([line for line in done.stderr.splitlines() if ": " in line])
+
+
 def time_import() -> float:
     """Seconds to import the CLI module in a fresh process (what every command pays)."""
     code = "import time; t = time.perf_counter(); import generator.cli; print(time.perf_counter() - t)"
@@ -54,12 +70,17 @@ def time_import() -> float:
 
 def main() -> None:
     """Print the figures."""
+    counts = [int(c) for c in (sys.argv[sys.argv.index("--counts") + 1] if "--counts" in sys.argv
+                               else "1,200,1000").split(",")]
     print(f"import generator.cli: {time_import() * 1000:.0f} ms")
-    for count, repeats in ((1, 5), (200, 3)):
+    for count in counts:
+        repeats = 5 if count == 1 else 3 if count <= 200 else 1
         times = time_render(count, repeats)
-        print(f"render {count:>3} spec(s): median {statistics.median(times):.2f} s "
-              f"(min {min(times):.2f}, max {max(times):.2f}, {repeats} runs, "
+        print(f"render {count:>4} spec(s): median {statistics.median(times):.2f} s "
+              f"(min {min(times):.2f}, max {max(times):.2f}, {repeats} run(s), "
               f"{statistics.median(times) / count * 1000:.1f} ms per spec)")
+    seconds, lines = shared_errors(max(counts))
+    print(f"render {max(counts):>4} copies sharing one endpoint: {seconds:.2f} s, {lines} error line(s)")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,7 @@ def _deployment(data: dict[str, Any]) -> dict[str, Any]:
         "endpoint_name": data["endpoint"]["name"],
         "model": f"azureml:{data['registered_model']['name']}:{naming.model_version(data)}",
         "liveness_probe": deployment["liveness_probe"],
+        "readiness_probe": deployment.get("readiness_probe") or {},
     }
 
 

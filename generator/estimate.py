@@ -6,6 +6,9 @@ A stated model, printed with its assumptions, never a hidden guess:
   max_seq_length (the model's context window when it is -1); times the epochs;
 - compute: about 4 x parameters x tokens FLOPs for LoRA fine-tuning, 6 x for full fine-tuning, with the
   model's parameter count (catalog/model_sizes.yml; the active count for a mixture of experts);
+- evaluation: chat_completion_pipeline 0.0.82 evaluates on the test split every epoch by default
+  (`evaluation_strategy: epoch`, generator/components/chat_completion_pipeline-0.0.82.yml); evaluation is a forward
+  pass only, so 2 x parameters x evaluation tokens FLOPs per epoch (the test split, cut like the train split);
 - speed: the GPU's peak dense bf16/fp16 throughput (catalog/gpus.yml) x GPUs used x a model-FLOPs
   utilisation between MFU_LOW and MFU_HIGH, plus FIXED_HOURS for model import, preprocessing and
   model conversion;
@@ -30,10 +33,14 @@ from generator.data.records import read_jsonl, record_problems
 from generator.data.stats import CHARS_PER_TOKEN
 from generator.files import sha256, write_atomically
 
-MFU_LOW, MFU_HIGH = 0.20, 0.50  # model-FLOPs utilisation range assumed for fine-tuning on these GPUs
+# Model-FLOPs utilisation assumed for fine-tuning on these GPUs. No published source found gives MFU for LoRA with
+# DeepSpeed ZeRO-3 at batch size 1 on one GPU (the example's setting): the range is an assumption, printed as one,
+# and calibration from a finished run replaces it (README, "What it will cost").
+MFU_LOW, MFU_HIGH = 0.20, 0.50
 FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
 FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradients), full fine-tuning
-HOURS_PER_MONTH = 730  # Azure's pricing month
+HOURS_PER_MONTH = 730  # a month of hours for monthly figures; no Azure Retail Prices page stating 730 was found
+FORWARD_FLOPS_PER_PARAM_TOKEN = 2  # evaluation: forward pass only
 TOKEN_COUNTS = ".token-counts.json"  # written by `data stats --tokenizer`, beside the prepared files
 
 
@@ -145,14 +152,18 @@ def training_tokens(train_file: Path, max_seq_length: int, epochs: int) -> Token
                   max_seq_length=max_seq_length, method=method)
 
 
-def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: float, gpus: int) -> Hours:
-    """The fine-tune step's hours as a range (utilisation MFU_HIGH..MFU_LOW) plus the fixed stages."""
-    flops = FLOPS_PER_PARAM_TOKEN[lora] * parameters * tokens
+def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: float, gpus: int,
+                   eval_tokens: int = 0) -> Hours:
+    """The fine-tune step's hours as a range (utilisation MFU_HIGH..MFU_LOW) plus the fixed stages; `eval_tokens` are
+    the tokens evaluated over the whole run (forward only)."""
+    flops = FLOPS_PER_PARAM_TOKEN[lora] * parameters * tokens + FORWARD_FLOPS_PER_PARAM_TOKEN * parameters * eval_tokens
     peak = tflops_per_gpu * 1e12 * gpus
     low = flops / (peak * MFU_HIGH) / 3600 + FIXED_HOURS[0]
     high = flops / (peak * MFU_LOW) / 3600 + FIXED_HOURS[1]
     kind = "LoRA" if lora else "full fine-tuning"
-    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind}); "
+    evaluated = (f" + {FORWARD_FLOPS_PER_PARAM_TOKEN} x parameters x {eval_tokens:,} evaluation tokens (forward only)"
+                 if eval_tokens else "")
+    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind}){evaluated}; "
                    f"{gpus} GPU(s) at {tflops_per_gpu:g} peak dense TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation; "
                    f"plus {FIXED_HOURS[0]:g}-{FIXED_HOURS[1]:g} h for model import, preprocessing and conversion")
     return Hours(low, high, assumptions)
@@ -209,6 +220,16 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
                    missing=missing, notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)), sweep=note)
 
 
+def _eval_tokens(spec: Any, max_len: int, epochs: int) -> int:
+    """Tokens evaluated over the run: the test split once per epoch when `evaluation_strategy` is epoch (the
+    component's default); 0 for disable, and for steps (how many evaluations that makes is not counted)."""
+    if str(_parameter(spec, "evaluation_strategy")) != "epoch":
+        return 0
+    data = spec.data["data"]
+    test_file = spec.root / data["dir"] / f"{data['test_split']}.jsonl"
+    return training_tokens(test_file, max_len, 1).per_epoch * epochs if test_file.is_file() else 0
+
+
 def _single(spec: Any, calibration_source: Any = None) -> Estimate:
     """The estimate of one pipeline job."""
     data, missing = spec.data, []
@@ -241,7 +262,7 @@ def _single(spec: Any, calibration_source: Any = None) -> Estimate:
                         deployment_instances=int(data["deployment"].get("instance_count", 1)))
     if tokens is not None and parameters is not None and tflops is not None:
         lora = str(_parameter(spec, "apply_lora")).lower() == "true"
-        hours = training_hours(tokens.total, parameters, lora, tflops, gpus)
+        hours = training_hours(tokens.total, parameters, lora, tflops, gpus, _eval_tokens(spec, max_len, tokens.epochs))
     return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=data["compute"]["size"],
                     deployment_size=data["deployment"]["instance_type"],
                     deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing),

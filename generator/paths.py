@@ -17,7 +17,10 @@ def display_path(path: Path, root: Path) -> str:
 
     Compared as written first (a symlink is shown where it is, not where it points), then resolved.
     """
-    for shown, base in ((Path(os.path.abspath(path)), Path(os.path.abspath(root))), (path.resolve(), root.resolve())):
+    pairs = (lambda: (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
+             lambda: (path.resolve(), root.resolve()))  # resolved only when needed: it costs a syscall per part
+    for pair in pairs:
+        shown, base = pair()
         try:
             return shown.relative_to(base).as_posix()
         except ValueError:

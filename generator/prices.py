@@ -9,7 +9,8 @@ meter is the price of a dedicated node or deployment instance, the Spot / Low Pr
 low-priority node.
 
 Azure ML compute clusters and managed online deployments run on these VM sizes; the estimate prices them
-with the size's Linux consumption meter (Azure ML adds no surcharge of its own for them).
+with the size's Linux consumption meter. That Azure ML adds no surcharge of its own on top is an assumption: no
+public source that states it was found (README, "What it will cost").
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def fetch_items(sku: str, region: str, base_url: str | None = None) -> list[dict
 
 
 def pick_meter(items: list[dict[str, Any]], tier: str) -> dict[str, Any] | None:
-    """The Linux hourly consumption meter: Spot / Low Priority for a low-priority tier, the regular one else."""
+    """The Linux hourly consumption meter: Spot / Low Priority for a low-priority tier, the regular one else. When
+    several match (a Spot and a Low Priority meter), the cheaper is taken: which of the two bills an Azure ML
+    low-priority node is not stated by any public source found, so the figure may be low."""
     def low_priority(item: dict[str, Any]) -> bool:
         text = f"{item.get('meterName', '')} {item.get('skuName', '')}".lower()
         return any(word in text for word in LOW_PRIORITY_WORDS)

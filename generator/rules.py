@@ -82,6 +82,7 @@ def _compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pro
     known = catalog.vm_size(size)
     gpus = compute.get("gpus_per_node")
     retired = checks.retired_size(size, clock.today(), ("compute", "size"))
+    yield from _located(located, checks.announced_retirement(size, clock.today(), ("compute", "size")))
     if retired:
         yield from _located(located, retired, "; fine-tuning needs a current GPU size, e.g. Standard_NC24ads_A100_v4")
     elif known is not None and known.gpus == 0:
@@ -172,6 +173,8 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
                                                                  "still calls it by name", severity=WARNING)
     known = catalog.vm_size(deployment["instance_type"])
     retired = checks.retired_size(deployment["instance_type"], clock.today(), ("deployment", "instance_type"))
+    yield from _located(located, checks.announced_retirement(deployment["instance_type"], clock.today(),
+                                                             ("deployment", "instance_type")))
     if retired:
         yield from _located(located, retired)
     elif known is not None and known.gpus == 0:

@@ -142,34 +142,44 @@ def _where(spec: Spec, path: tuple[str, ...]) -> str:
 
 
 def collisions(specs: list[Spec], others: list[Spec]) -> list[Problem]:
-    """Names two experiments share (an endpoint, a registered model, an experiment, a compute with other settings):
-    one experiment's apply or destroy would change the other's resources."""
+    """Names experiments share (an endpoint, a registered model, an experiment, a compute with other settings): one
+    experiment's apply or destroy would change the others' resources. Linear in the number of specs: an index by name
+    (compared case-insensitively, as Azure compares resource names), and one problem per shared name, on the first
+    named spec that uses it."""
+    named = {id(spec) for spec in specs}
     problems = []
-    everyone = specs + others
-    for i, spec in enumerate(specs):
-        for other in everyone[:i] + everyone[i + 1:]:
-            if other in specs and everyone.index(other) < i:
-                continue  # each pair among the named specs once
-            for what, path, settings in SHARED_NAMES:
-                if str(_value(spec, path)) != str(_value(other, path)):
-                    continue
-                if settings is not None:
-                    differ = [key for key in settings if spec.data["compute"].get(key) != other.data["compute"].get(key)]
-                    if not differ:
-                        continue
-                    pairs = [f"{k}: {spec.data['compute'].get(k)} vs {other.data['compute'].get(k)}" for k in differ]
-                    detail = f" with other settings ({', '.join(pairs)})"
-                else:
-                    detail = ""
-                located = spec.located
-                line, col = located.where(path) if located else (0, 0)
-                fix = ("share a compute only with the same settings, or give this one its own compute.name"
-                       if settings is not None else f"each experiment needs its own (`python -m generator new NAME "
-                                                    f"--from {other.file}` derives them)")
-                problems.append(Problem(spec.file, line, col, ".".join(path),
-                                        f"{what} {_value(spec, path)!r} is also used by {_where(other, path)}{detail}: "
-                                        f"{fix}"))
+    for what, path, settings in SHARED_NAMES:
+        groups: dict[str, list[Spec]] = {}
+        for spec in specs + others:
+            groups.setdefault(str(_value(spec, path)).lower(), []).append(spec)
+        for group in groups.values():
+            first = next((spec for spec in group if id(spec) in named), None)
+            if first is None or len(group) < 2:
+                continue
+            problem = _shared(first, [spec for spec in group if spec is not first], what, path, settings)
+            if problem is not None:
+                problems.append(problem)
     return problems
+
+
+def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
+            settings: tuple[str, ...] | None) -> Problem | None:
+    detail = ""
+    if settings is not None:
+        mine = spec.data["compute"]
+        users = [u for u in users if any(u.data["compute"].get(k) != mine.get(k) for k in settings)]
+        if not users:
+            return None
+        theirs = users[0].data["compute"]
+        pairs = [f"{k}: {mine.get(k)} vs {theirs.get(k)}" for k in settings if mine.get(k) != theirs.get(k)]
+        detail = f" with other settings ({', '.join(pairs)})"
+        fix = "share a compute only with the same settings, or give this one its own compute.name"
+    else:
+        fix = f"each experiment needs its own (`python -m generator new NAME --from {users[0].file}` derives them)"
+    shown = ", ".join(_where(u, path) for u in users[:3]) + (f" (and {len(users) - 3} more)" if len(users) > 3 else "")
+    line, col = spec.located.where(path) if spec.located else (0, 0)
+    return Problem(spec.file, line, col, ".".join(path),
+                   f"{what} {_value(spec, path)!r} is also used by {shown}{detail}: {fix}")
 
 
 def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:

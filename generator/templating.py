@@ -22,6 +22,7 @@ from generator.paths import TEMPLATES_DIR
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_./:@+-]*$")
+_QUOTABLE = re.compile(r'^[ !#-\[\]-~]*\Z')
 
 
 def yaml_scalar(value: Any) -> str:
@@ -45,6 +46,8 @@ def yaml_scalar(value: Any) -> str:
 def _yaml_string(value: str) -> str:
     if _PLAIN.match(value) and yaml.load(value, Loader=_LOADER) == value:
         return value
+    if _QUOTABLE.match(value):  # what PyYAML's double-quoted style writes unchanged, without running its emitter
+        return f'"{value}"'
     return yaml.dump(value, Dumper=yaml.SafeDumper, default_style='"', width=math.inf, allow_unicode=True).rstrip("\n")
 
 

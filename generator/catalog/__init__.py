@@ -131,10 +131,19 @@ class VmSize:
     retired: dt.date | None
     source: str
     retirement_source: str | None = None
+    skip_reservation: bool | None = None
+    sku_list: str | None = None
+    retirement_extensions: tuple[tuple[tuple[str, ...], dt.date], ...] = ()
 
     def is_retired(self, today: dt.date) -> bool:
         """Whether the size's retirement date has come."""
         return self.retired is not None and today >= self.retired
+
+    def still_runs_in(self, today: dt.date) -> list[str]:
+        """Where a retired size still runs today, by its notice's regional extensions ("US Gov Virginia and US Gov
+        Arizona until 2026-06-30")."""
+        return [f"{' and '.join(regions)} until {until}" for regions, until in self.retirement_extensions
+                if today <= until]
 
 
 def _date(value: Any) -> dt.date | None:
@@ -219,7 +228,10 @@ def _sizes() -> dict[str, VmSize]:
         size = VmSize(name=row["name"], vcpus=row.get("vcpus"), gpus=row.get("gpus"), gpu=row.get("gpu"),
                       memory_gib=row.get("memory_gib"), temp_disk_gib=row.get("temp_disk_gib"),
                       quota_family=row["quota_family"], retired=_date(row.get("retired")), source=row["source"],
-                      retirement_source=row.get("retirement_source"))
+                      retirement_source=row.get("retirement_source"), skip_reservation=row.get("skip_reservation"),
+                      sku_list=row.get("sku_list"),
+                      retirement_extensions=tuple((tuple(e["regions"]), _date(e["until"]))
+                                                  for e in row.get("retirement_extensions") or ()))
         sizes[size.name.lower()] = size
     return sizes
 

@@ -85,11 +85,22 @@ def inference_size(facts: ModelFacts, size: str) -> list[Finding]:
 
 
 def retired_size(size: str, today: dt.date, field: tuple[str, ...]) -> list[Finding]:
-    """A VM size Azure has retired."""
+    """A VM size Azure has retired (and the regions where its notice lets it run longer)."""
     known = catalog.vm_size(size)
     if known is None or not known.is_retired(today):
         return []
-    return [Finding(field, f"{known.name} was retired on {known.retired} ({known.retirement_source})")]
+    still = known.still_runs_in(today)
+    where = f"; it still runs in {'; '.join(still)} only" if still else ""
+    return [Finding(field, f"{known.name} was retired on {known.retired}{where} ({known.retirement_source})")]
+
+
+def announced_retirement(size: str, today: dt.date, field: tuple[str, ...]) -> list[Finding]:
+    """A VM size whose retirement is announced for a date still to come (a warning)."""
+    known = catalog.vm_size(size)
+    if known is None or known.retired is None or known.is_retired(today):
+        return []
+    return [Finding(field, f"{known.name} is announced for retirement on {known.retired} "
+                           f"({known.retirement_source}); plan a move to a current size", WARNING)]
 
 
 def all_findings(facts: ModelFacts, today: dt.date, compute_size: str, instance_type: str) -> list[Finding]:

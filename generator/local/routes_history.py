@@ -10,6 +10,8 @@ import copy
 import time
 from typing import Any
 
+from generator import clock
+
 
 class HistoryRoutes:
     """Operations, jobs moving through their states, run details and run logs."""
@@ -19,18 +21,31 @@ class HistoryRoutes:
     _not_found: Any
 
     def _operation(self, op: str) -> None:
+        """An operation's status. Compute operations answer `{"status": "InProgress"}` until they end (recording
+        compute/e2etests/test_compute.pyTestComputetest_aml_compute_create_and_delete.json, Azure/azure-sdk-assets
+        @003b900b). Endpoint and deployment operations answer as their mfeOperationsStatus does in
+        online_services/e2etests/test_online_deployment.pyTestOnlineDeploymenttest_online_deployment_create.json
+        (@04f5fde4): id, name, startTime, endTime (0001-01-01T00:00:00+00:00 until the end), percentComplete 0.0
+        throughout, and status "Updating" until "Succeeded". No public recording shows a failed one: the emulator
+        adds `error` to the same shape."""
         done_at, status = self.owner.operations.get(op, (0.0, "Succeeded"))
         if callable(done_at):
             status = done_at()
             done_at = 0.0 if status != "InProgress" else float("inf")
+        online = self.owner.operation_bodies.get(op)
+        running = status != "Failed" and time.monotonic() < done_at
+        body: dict[str, Any] = {"status": "InProgress" if running else status}
+        if online is not None:
+            body = {**online, "endTime": "0001-01-01T00:00:00+00:00" if running else clock.now().isoformat(),
+                    "percentComplete": 0.0, "status": "Updating" if running else status}
         if status == "Failed":
-            error = self.owner.operation_errors.get(op) or {"code": "DeploymentFailed",
-                                                             "message": "the local scoring server did not start"}
-            self._send(200, {"status": "Failed", "error": error})
-        elif time.monotonic() >= done_at:
-            self._send(200, {"status": status})
+            body["error"] = self.owner.operation_errors.get(op) or {"code": "DeploymentFailed",
+                                                                    "message": "the local scoring server did not start"}
+            self._send(200, body)
+        elif running:
+            self._send(200, body, {"Retry-After": str(self.owner.behaviour.poll_after)})
         else:
-            self._send(200, {"status": "InProgress"}, {"Retry-After": str(self.owner.behaviour.poll_after)})
+            self._send(200, body)
 
     def _job_properties(self, run_id: str) -> dict[str, Any] | None:
         """The job's properties as GET shows them now, or None (and a 404 sent) when there is no such job."""

@@ -51,6 +51,14 @@ WS_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Mi
                    r"workspaces/([^/]+)(/.*)?$", re.I)
 REGISTRY_COMPONENT_RE = re.compile(r"/registries/([^/]+)/components/([^/]+)/versions(?:/([^/]+))?$", re.I)
 
+# What Azure fills in a deployment the request leaves them out of: Azure/azure-sdk-assets
+# python/sdk/ml/azure-ai-ml/tests/recordings/online_services/e2etests/
+# test_online_deployment.pyTestOnlineDeploymenttest_online_deployment_create.json @04f5fde4 (the 201 of the PUT).
+DEPLOYMENT_REQUEST_DEFAULTS = {"maxQueueWait": "PT0S", "requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1}
+DEPLOYMENT_PROBE_DEFAULTS = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S",
+                             "initialDelay": "PT10S"}
+
+
 def vm_sizes_body() -> list[dict[str, Any]]:
     """The vmSizes answer: the catalog's sizes that are not retired, in the REST shape
     (VirtualMachineSize/list.json in Azure/azure-rest-api-specs: name, family, vCPUs, gpus, memoryGB)."""
@@ -94,8 +102,8 @@ class Behaviour:
     quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
         "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
         "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
-        "standardNDAMSv4_A100Family": (0, 96), "standardNCadsH100v5Family": (0, 80),
-        "standardNDSH100v5Family": (0, 96)})
+        "standardNDAMSv4_A100Family": (0, 96), "standardNCADSH100v5Family": (0, 80),
+        "standardNDv5H100Family": (0, 96)})
     regional_quota: tuple[int, int] = (0, 1000)
     forbidden: set[str] = field(default_factory=set)
     # "key": the datastore hands out an account key; "identity": systemDatastoresAuthMode identity (credentialsType
@@ -112,7 +120,10 @@ class Behaviour:
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
-    poll_after: float = 0.05  # Retry-After on operations in progress (Azure says 10-30 s)
+    # Retry-After on operations in progress. No public source gives Azure's value: the recorded operation answers of
+    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK
+    # polled there every 30 s (endpoint) and 5 s (deployment). The emulator asks for a short wait so tests are quick.
+    poll_after: float = 0.05
 
 
 def usage_rows(e: "Emulator") -> list[dict[str, Any]]:
@@ -180,6 +191,7 @@ class Emulator:
         self.created: dict[str, float] = {}
         self.operations: dict[str, tuple[float, str]] = {}
         self.operation_errors: dict[str, dict[str, Any]] = {}
+        self.operation_bodies: dict[str, dict[str, Any]] = {}  # endpoint and deployment operations: id, name, start
         self.polls: dict[str, int] = {}  # "<kind>:<name>" -> how often its operation was polled
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
         self.requests: list[tuple[str, str]] = []
@@ -269,13 +281,19 @@ class Emulator:
         return time.monotonic() - self.created.get(key, time.monotonic())
 
     def new_operation(self, seconds: float, status: str = "Succeeded", probe: Any = None,
-                      error: dict[str, Any] | None = None) -> str:
-        """Register a long-running operation finishing after `seconds` (or when `probe()` says so)."""
+                      error: dict[str, Any] | None = None, online: bool = False) -> str:
+        """Register a long-running operation finishing after `seconds` (or when `probe()` says so). An `online`
+        one (an endpoint's or a deployment's) answers in the shape of Azure's mfeOperationsStatus."""
         op = uuid.uuid4().hex
         with self.lock:
             self.operations[op] = (time.monotonic() + seconds, status) if probe is None else (probe, "")
             if error is not None:
                 self.operation_errors[op] = error
+            if online:
+                self.operation_bodies[op] = {
+                    "id": f"/subscriptions/{self.subscription}/providers/Microsoft.MachineLearningServices/locations/"
+                          f"{self.location}/mfeOperationsStatus/{op}",
+                    "name": op, "startTime": clock.now().isoformat()}
         return f"{self.base_url}/operations/{op}?api-version=2024-01-01"
 
     def workspace_body(self) -> dict[str, Any]:
@@ -526,6 +544,10 @@ class _Handler(QuietHandler, HistoryRoutes, MlflowRoutes, RegistryRoutes, Storag
             elif kind == "onlineendpoints":
                 props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("scaleSettings", {"scaleType": "Default"})
+                # Recording test_online_deployment_create (@04f5fde4): Azure fills what the request leaves out.
+                props["requestSettings"] = {**DEPLOYMENT_REQUEST_DEFAULTS, **(props.get("requestSettings") or {})}
+                for probe in ("livenessProbe", "readinessProbe"):
+                    props[probe] = {**DEPLOYMENT_PROBE_DEFAULTS, **(props.get(probe) or {})}
                 error = (error_body("DeploymentFailed", "the emulator was told to fail this deployment")["error"]
                          if name in e.behaviour.failing_deployments else None)
                 headers["Azure-AsyncOperation"] = self._provisioning("deployment", name, key,
@@ -583,7 +605,7 @@ class _Handler(QuietHandler, HistoryRoutes, MlflowRoutes, RegistryRoutes, Storag
                     if state == "Succeeded":
                         resource["properties"].update(on_success)
             return state
-        return e.new_operation(0, probe=probe, error=error)
+        return e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment"))
 
     def _unfinished_job_output(self, props: dict[str, Any]) -> str | None:
         """Why a model cannot be registered from a job output yet (its job has not completed), or None."""

@@ -19,8 +19,29 @@ from generator.runner.manifest import Experiment
 from generator.runner.output import Printer
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")
-# Managed online deployments reserve extra quota for rolling upgrades (20 % on most sizes).
-DEPLOYMENT_RESERVE = 1.2
+# Managed online deployments reserve 20 % extra quota for upgrades: MicrosoftDocs/azure-ai-docs
+# articles/machine-learning/how-to-manage-quotas.md@0c509fa9, note 4 ("if you request 10 instances in a deployment,
+# you must have a quota for 12 ... Some VM SKUs are exempt"). Which SKUs are exempt is a per-size fact of the catalog
+# (vm_sizes.yml skip_reservation, read from the managed online endpoints SKU list). The page gives no rounding rule
+# beyond 10 -> 12; a fraction of an instance is counted as a whole one.
+UPGRADE_RESERVE = 0.2
+SKU_LIST = ("MicrosoftDocs/azure-ai-docs articles/machine-learning/reference-managed-online-endpoints-vm-sku-list.md"
+            "@1d987e37")
+
+
+def deployment_instances(instance_type: str, count: int) -> tuple[int, str]:
+    """Instances of `instance_type` the quota must hold for a deployment of `count`, and why."""
+    known = catalog.vm_size(instance_type)
+    if known is not None and known.skip_reservation:
+        return count, (f"deployment size {known.name} is exempt from the 20 % upgrade reservation "
+                       f"(\"Skip 20% Reservation\": Yes in {known.sku_list}): {count} instance(s) need quota for {count}")
+    reserved = math.ceil(count * (1 + UPGRADE_RESERVE))
+    if known is None or known.skip_reservation is None:
+        return reserved, (f"whether deployment size {instance_type} is exempt from the 20 % upgrade reservation was "
+                          f"not read (it is not on {SKU_LIST}): counting the reservation, {count} instance(s) need "
+                          f"quota for {reserved}")
+    return reserved, (f"deployment size {known.name} carries the 20 % upgrade reservation (\"Skip 20% Reservation\": "
+                      f"- in {known.sku_list}): {count} instance(s) need quota for {reserved}")
 
 
 def vcpus(size: Any) -> int:
@@ -246,6 +267,7 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     the family's row at subscription level (not a workspace's or a cluster's), then the regional total."""
     tier = str(compute_file.get("tier", "dedicated")).replace("lowpriority", "low_priority")
     needs: dict[str, int] = {}
+    basis = []
     if existing_compute is None or int(compute_file["max_instances"]) > int(existing_compute.max_instances or 0):
         found = sizes[compute_file["size"].lower()]
         needs[found.family] = needs.get(found.family, 0) + int(compute_file["max_instances"]) * vcpus(found)
@@ -254,7 +276,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         if found is None:
             raise RunnerError(f"deployment instance_type {deployment['instance_type']} is not available in the "
                               "workspace's region", EXIT_INPUT)
-        instances = math.ceil(int(deployment.get("instance_count", 1)) * DEPLOYMENT_RESERVE)
+        instances, why = deployment_instances(deployment["instance_type"], int(deployment.get("instance_count", 1)))
+        basis.append(why)
         needs[found.family] = needs.get(found.family, 0) + instances * vcpus(found)
     if not needs:
         return
@@ -262,6 +285,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     if usages is None:
         return
     rows = [UsageRow.of(u) for u in usages]
+    for why in basis:
+        out.line("preflight", f"quota: {why}")
     if local:
         where = "in the local workspace (its emulated quota)"
     else:
@@ -288,6 +313,6 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     if short:
-        raise RunnerError("not enough quota:\n  " + "\n  ".join(short) + "\n  what to do: request more quota for "
+        raise RunnerError("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
                           "that family in the Azure portal (Quotas), or lower compute.max_instances / "
                           "deployment.instance_count", EXIT_INPUT)

@@ -111,9 +111,13 @@ def test_endpoint_create_answers_creating_with_a_null_scoring_uri_then_succeeds(
         assert ours["properties"][key] == recorded["properties"][key], key
     assert ours["kind"] == recorded["kind"] and ours["type"] == recorded["type"]
     operation = answer.headers["Azure-AsyncOperation"]
-    assert http.get(operation).json() == {"status": "InProgress"}
+    running = http.get(operation).json()  # recorded: Updating, with id, name, startTime, endTime, percentComplete
+    assert running["status"] == "Updating" and set(running) == {"id", "name", "status", "startTime", "endTime",
+                                                                "percentComplete"}
+    assert running["endTime"] == "0001-01-01T00:00:00+00:00" and running["percentComplete"] == 0.0
     gate.set()
-    assert http.get(operation).json() == {"status": "Succeeded"}
+    done = http.get(operation).json()
+    assert done["status"] == "Succeeded" and done["id"] == running["id"] and done["endTime"] != running["endTime"]
     done = http.get(_url(emu, entry["path"])).json()["properties"]
     assert done["provisioningState"] == "Succeeded" and done["scoringUri"].endswith("/score/online-ept-a2eef48db44f4a9")
 

@@ -42,7 +42,7 @@ def test_plan_prices_training_and_the_endpoint(priced: tuple[Path, Emulator]) ->
     result = run("plan")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.split("estimate (before anything runs; see README, What it will cost):\n")[1].splitlines()
-    assert lines[2] == ("  training cost    $1.03-$3.09 (Standard_NC24ads_A100_v4 x 1 node(s) at $4.00/h; Azure Retail "
+    assert lines[2] == ("  training cost    $1.04-$3.09 (Standard_NC24ads_A100_v4 x 1 node(s) at $4.00/h; Azure Retail "
                         "Prices API, Virtual Machines NCads A100 v4 Series / NC24ads A100 v4, read 2026-11-25)")
     assert lines[3] == ("  endpoint         $4.00/h, $96.00/day, $2,920.00/month while it runs (Standard_NC24ads_A100_v4 "
                         "x 1; Azure Retail Prices API, Virtual Machines NCads A100 v4 Series / NC24ads A100 v4, read "

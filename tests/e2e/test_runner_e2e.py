@@ -84,7 +84,7 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     assert ("compute size Standard_NC24ads_A100_v4 and deployment size Standard_NC24ads_A100_v4 are on Phi-4's lists "
             "and meet its minimum specs") in out
     assert "GPUs per node of Standard_NC24ads_A100_v4: 1" in out
-    assert "quota: family standardNCADSA100v4Family in region westeurope: need 96, have 96 of 96 vCPUs" in out
+    assert "quota: family standardNCADSA100v4Family in region westeurope: need 72, have 96 of 96 vCPUs" in out
     assert "[pipeline-job] phi4-ultrachat-run1: Completed" in out
     assert '[smoke-test] answer: {"output": "(emulated answer to: What are three good ways' in out
     ws = emulator.workspace_path.lower()
@@ -226,7 +226,7 @@ def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path,
     emulator.behaviour.quota["standardNCADSA100v4Family"] = (40, 50)
     result = run("apply")
     assert result.exit_code == 2
-    assert "family standardNCADSA100v4Family in region westeurope: need 96, have 10 of 50 vCPUs" in result.stderr
+    assert "family standardNCADSA100v4Family in region westeurope: need 72, have 10 of 50 vCPUs" in result.stderr
     assert emulator.count("PUT") == 0
 
 
@@ -380,8 +380,8 @@ def test_quota_reads_the_subscription_row_and_the_regional_total(workspace: tupl
     emulator.behaviour.regional_quota = (950, 1000)
     result = run("apply")
     assert result.exit_code == 2
-    assert "quota: family standardNCADSA100v4Family in region westeurope: need 96, have 96 of 96 vCPUs" in result.stdout
-    assert ("not enough quota:\n  all dedicated cluster vCPUs in region westeurope: need 96, have 50 of 1000"
+    assert "quota: family standardNCADSA100v4Family in region westeurope: need 72, have 96 of 96 vCPUs" in result.stdout
+    assert ("not enough quota:\n  all dedicated cluster vCPUs in region westeurope: need 72, have 50 of 1000"
             in result.stderr)
     assert emulator.count("PUT") == 0
 

@@ -123,8 +123,9 @@ def test_a_retired_deployment_size_is_refused_with_its_date(project: Path, cli) 
     text = EXAMPLE_SPEC.read_text().replace("instance_type: Standard_NC24ads_A100_v4", "instance_type: Standard_NC6s_v3")
     code, _, stderr = _render(project, cli, text)
     assert code == 2
-    assert ("deployment.instance_type: Standard_NC6s_v3 was retired on 2025-09-30 (MicrosoftDocs/azure-docs "
-            "articles/virtual-machines/ncv3-nc6s-nc12s-nc24s-retirement.md@e9d93f21)") in stderr
+    assert ("deployment.instance_type: Standard_NC6s_v3 was retired on 2025-09-30; it still runs in Jio India West "
+            "and China North 3 until 2027-06-30 only "
+            "(MicrosoftDocs/azure-compute-docs articles/virtual-machines/ncv3-retirement.md@11277ad7)") in stderr
 
 
 def test_a_size_typo_gets_did_you_mean(project: Path, cli) -> None:

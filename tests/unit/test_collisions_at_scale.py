@@ -1,0 +1,44 @@
+"""Shared names across many specs: found through an index (linear), reported once per shared name (issue 19)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from generator.spec import collisions, load_spec
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "specs" / "phi4-ultrachat.yaml"
+
+
+def _copies(root: Path, count: int) -> list[Path]:
+    (root / "specs").mkdir(parents=True, exist_ok=True)
+    text = EXAMPLE.read_text(encoding="utf-8")
+    paths = []
+    for i in range(count):
+        path = root / "specs" / f"copy-{i:04d}.yaml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_a_thousand_copies_give_one_line_per_shared_name(tmp_path: Path) -> None:
+    spec = load_spec(_copies(tmp_path, 1)[0], tmp_path)
+    specs = [dataclasses.replace(spec, file=f"specs/copy-{i:04d}.yaml") for i in range(1000)]
+    start = time.perf_counter()
+    problems = collisions(specs[:500], specs[500:])
+    assert time.perf_counter() - start < 2
+    assert [p.path for p in problems] == ["experiment.name", "endpoint.name", "registered_model.name"]
+    assert all(p.file == "specs/copy-0000.yaml" and "is also used by specs/copy-0001.yaml:" in p.message
+               and "(and 996 more)" in p.message for p in problems)
+
+
+def test_names_differing_only_in_case_collide_and_each_group_is_reported_once(tmp_path: Path) -> None:
+    paths = _copies(tmp_path, 3)
+    paths[1].write_text(paths[1].read_text().replace("name: ultrachat-completion ", "name: UltraChat-Completion "))
+    specs = [load_spec(path, tmp_path) for path in paths]
+    problems = collisions(specs, [])
+    endpoint = [p for p in problems if p.path == "endpoint.name"]
+    assert len(endpoint) == 1 and endpoint[0].file == "specs/copy-0000.yaml"
+    assert "is also used by specs/copy-0001.yaml:65, specs/copy-0002.yaml:65: each experiment" in endpoint[0].message
