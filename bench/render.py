@@ -1,7 +1,8 @@
 """Print render wall time for 1, 200 and 1,000 generated specs, and the per-spec cost (figures only, no
 assertions); then the errors `render` gives for 1,000 copies that share one endpoint.
 
-Run: `make bench` or `.venv/bin/python bench/render.py` (`--counts 1,200` for fewer).
+Run: `make bench` or `.venv/bin/python bench/render.py` (`--counts 1,200` for fewer; `--smoke` renders 1 and 5
+specs once, so the test suite checks that the script still runs).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def time_import() -> float:
 def main() -> None:
     """Print the figures."""
     counts = [int(c) for c in (sys.argv[sys.argv.index("--counts") + 1] if "--counts" in sys.argv
-                               else "1,200,1000").split(",")]
+                               else "1,5" if "--smoke" in sys.argv else "1,200,1000").split(",")]
     print(f"import generator.cli: {time_import() * 1000:.0f} ms")
     for count in counts:
         repeats = 5 if count == 1 else 3 if count <= 200 else 1
