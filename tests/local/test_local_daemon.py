@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -65,6 +66,10 @@ class _Executor:
     def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
         """Remember the deployment whose scoring server would be started again."""
         self.started.append((endpoint, name))
+
+    def adopt_job(self, name: str, folder: Path, status: str, error: str | None) -> None:
+        """Know a job that ended before the workspace started, as the real executor does."""
+        self.jobs[name] = SimpleNamespace(name=name, folder=folder, status=status, error=error)
 
 
 def test_restore_keeps_finished_jobs_cancels_interrupted_ones_and_restarts_deployments(tmp_path: Path) -> None:
