@@ -28,7 +28,7 @@ help:
 	@echo "make plan|apply|status|invoke|destroy|metrics SPEC=specs/x.yaml   against the workspace in config.json"
 	@echo "make schema                        regenerate finetune.parameters in specs/spec.schema.json"
 	@echo "make test                          run the whole test suite (unit, contract, e2e, local, bench smoke)"
-	@echo "make test-fast                     unit and contract tests only (under 30 s)"
+	@echo "make test-fast                     unit and contract tests without the slow ones (under 30 s)"
 	@echo "make bench                         print render timings"
 
 $(CORE): requirements.txt pyproject.toml
@@ -98,7 +98,7 @@ test: $(DEV)
 	@$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: $(DEV)
-	@$(PY) -m pytest -n 2 --dist loadfile -m "unit or contract"
+	@$(PY) -m pytest -n 2 --dist loadfile -m "(unit or contract) and not slow"
 
 bench: $(DEV)
 	@$(PY) bench/render.py

@@ -54,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register one marker per kind of test (tests/<kind>/): `pytest -m unit`, `make test-fast`."""
     for kind, what in KINDS.items():
         config.addinivalue_line("markers", f"{kind}: {what}")
+    config.addinivalue_line("markers", "slow: a unit test that runs subprocesses or many generated cases "
+                                       "(make test runs it; make test-fast leaves it out)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -80,6 +80,7 @@ def test_second_prepare_does_nothing_and_a_changed_spec_prepares_again(data_proj
     assert "train_sft: writing 20 of 200 rows (10 %)" in changed.stdout
 
 
+@pytest.mark.slow
 def test_prepare_without_network_says_what_to_do(project: Path) -> None:
     # A fresh process, so the Hugging Face libraries read the offline switch (the tests never reach the network).
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(project / "hf-home")}
@@ -180,6 +181,7 @@ def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
     assert check.exit_code == 0 and check.stdout.strip() == "50 record(s) in 4 file(s): 0 problem(s)"
 
 
+@pytest.mark.slow
 def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> None:
     pytest.importorskip("transformers", reason="the local extra is part of make test")
     from generator.local.tinymodel import ensure_foundation_model
@@ -257,6 +259,7 @@ def _unreachable_hub(project: Path) -> dict[str, str]:
             "PYTHONPATH": str(TESTS.parent)}
 
 
+@pytest.mark.slow
 def test_prepare_fails_fast_when_the_hub_cannot_be_reached(project: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "generator", "data", "prepare", "specs/phi4-ultrachat.yaml"],
                             cwd=project, env=_unreachable_hub(project), capture_output=True, text=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import tempfile
 from pathlib import Path
@@ -37,6 +39,7 @@ def _keys(value: object) -> object:
     return None
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(text=st.text(max_size=80))
 @example(text="x\nfoo: bar")
@@ -62,6 +65,7 @@ def test_free_text_renders_as_exactly_itself(text: str) -> None:
         assert _keys(document) == _keys(BASELINE[name]), name
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(name=st.from_regex(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]", fullmatch=True),
        instance_type=st.text(min_size=1, max_size=40), temperature=st.floats(0, 5, allow_nan=False))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import builtins
 import os
 import re
@@ -202,6 +204,7 @@ def test_render_never_imports_azure_ai_ml(project: Path) -> None:
     assert "created" in result.stdout
 
 
+@pytest.mark.slow
 def test_console_script_and_module_entry_points_agree(project: Path) -> None:
     script = Path(sys.executable).parent / "azml-gen"
     module = subprocess.run([sys.executable, "-m", "generator", "render", "--root", str(project)],
