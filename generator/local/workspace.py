@@ -10,7 +10,7 @@ LocalExecutor attached (`--target local`) jobs really train and deployments real
 It does not reproduce the service's own validation.
 
 Split by concern: this module holds the Emulator and the request dispatch; routes_arm.py (ARM
-resources, their provisioning and the scoring route), routes_history.py (operations, job states, run details, logs), routes_registry.py (registry discovery
+resources, their provisioning and the scoring route), routes_history.py (operations, job states, run details, logs, child runs), routes_registry.py (registry discovery
 and models) and routes_storage.py (blobs) are mixins of its handler; tls.py handles connections and
 persist.py the state a daemon keeps across restarts.
 """
@@ -314,6 +314,8 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
             self._mlflow(url.path, url.query, body)
         elif url.path.startswith("/history/") and url.path.endswith("/details"):
             self._run_details(url.path.split("/")[-2])
+        elif url.path.startswith("/history/") and url.path.endswith("/children"):
+            self._run_children(url.path.split("/")[-2])
         elif url.path.startswith("/logs/"):
             self._logs(url.path.split("/")[2])
         elif url.path.startswith("/operations/"):
