@@ -83,9 +83,11 @@ class Behaviour:
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
-    # Retry-After on operations in progress. No public source gives Azure's value: the recorded operation answers of
-    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK
-    # polled there every 30 s (endpoint) and 5 s (deployment). The emulator asks for a short wait so tests are quick.
+    # Retry-After on operations in progress: Azure's value is not known. Read: the operation polls of recording
+    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
+    # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header
+    # long running operation polling interval Azure Resource Manager" finds ARM's rule that 201/202 answers should carry
+    # one (typespec-azure retry-after lint) and no Azure ML value. The emulator asks for a short wait so tests are quick.
     poll_after: float = 0.05
 
 
