@@ -39,7 +39,12 @@ from generator.files import sha256, write_atomically
 MFU_LOW, MFU_HIGH = 0.20, 0.50
 FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
 FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradients), full fine-tuning
-HOURS_PER_MONTH = 730  # a month of hours for monthly figures; no Azure Retail Prices page stating 730 was found
+# A month of hours for monthly figures. A Microsoft page states 730 for its monthly estimates ("The monthly price
+# estimates are based on 730 hours of usage.", MicrosoftDocs/azure-stack-docs AKS-Hybrid/pricing.md @db2f1717), but for
+# AKS hybrid, not for VMs or Azure ML. Searched, no Microsoft source for VMs found: find_string "730 hours", "730 hours
+# per month", "730 hours in a month", "based on 730 hours"; search (docs, pages, code) "pricing calculator 730 hours
+# per month" (third-party pages only).
+HOURS_PER_MONTH = 730
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2  # evaluation: forward pass only
 TOKEN_COUNTS = ".token-counts.json"  # written by `data stats --tokenizer`, beside the prepared files
 

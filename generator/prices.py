@@ -9,8 +9,11 @@ meter is the price of a dedicated node or deployment instance, the Spot / Low Pr
 low-priority node.
 
 Azure ML compute clusters and managed online deployments run on these VM sizes; the estimate prices them
-with the size's Linux consumption meter. That Azure ML adds no surcharge of its own on top is an assumption: no
-public source that states it was found (README, "What it will cost").
+with the size's Linux consumption meter. That Azure ML adds no surcharge of its own on top is an assumption. Searched:
+find_string "Machine Learning surcharge" and "There's no additional charge for Azure Machine" (no hits); search (code)
+"Azure Machine Learning no additional charge compute pay only for the underlying virtual machines": MicrosoftDocs/
+azure-docs machine-learning-faq.md (2016, classic Studio), preview/aml-services-pricing.md (2018, Workbench) and
+concept-plan-manage-cost.md, whose excerpts do not state it (the full pages were not read). docs/facts.md lists it.
 """
 
 from __future__ import annotations
@@ -95,8 +98,10 @@ def fetch_items(sku: str, region: str, base_url: str | None = None) -> list[dict
 
 def pick_meter(items: list[dict[str, Any]], tier: str) -> dict[str, Any] | None:
     """The Linux hourly consumption meter: Spot / Low Priority for a low-priority tier, the regular one else. When
-    several match (a Spot and a Low Priority meter), the cheaper is taken: which of the two bills an Azure ML
-    low-priority node is not stated by any public source found, so the figure may be low."""
+    several match (a Spot and a Low Priority meter), the cheaper is taken, so the figure may be low: which of the two
+    bills an Azure ML low-priority node is not known. Searched: search (code) "Azure Machine Learning low priority VM
+    pricing spot meter compute cluster billing"; the Azure ML pages found (how-to-create-attach-compute-cluster,
+    concept-plan-manage-cost) describe low-priority VMs without naming a meter."""
     def low_priority(item: dict[str, Any]) -> bool:
         text = f"{item.get('meterName', '')} {item.get('skuName', '')}".lower()
         return any(word in text for word in LOW_PRIORITY_WORDS)

@@ -1,4 +1,5 @@
-"""The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs.
+"""The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs,
+a pipeline job's child runs.
 
 A mixin of the workspace's request handler (generator/local/workspace.py): `self.owner` is the Emulator,
 `self._send` and `self._not_found` answer.
@@ -7,14 +8,78 @@ A mixin of the workspace's request handler (generator/local/workspace.py): `self
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import time
+import uuid
 from typing import Any
 
 from generator import clock
 
 
+# What run history answers for a pipeline job's step, from the children GET of recording
+# pipeline_job/e2etests/test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json
+# (Azure/azure-sdk-assets @6873a4bb, fixture tests/contract/fixtures/pipeline_job_child_runs.json): the keys of a run,
+# and the values recorded for a command step that nothing here can derive (runType, runTypeV2).
+STEP_RUN_TYPE = "azureml.StepRun"
+STEP_RUN_TYPE_V2 = {"orchestrator": "Execution", "traits": [STEP_RUN_TYPE, "scriptRun", "remote", "AlmostCommonRuntime",
+                                                            "OsType:Linux", "CommonRuntime"],
+                    "attribution": "Aether", "computeType": "AmlcTrain"}
+NO_USER = {key: None for key in ("userObjectId", "userPuId", "userIdp", "userAltSecId", "userIss", "userTenantId",
+                                 "userName", "upn", "clientApplicationId", "applicationACR")}
+
+
+def _run_uuid(*parts: str) -> str:
+    """A stable UUID for a run (Azure's are random; the emulator's derive from the names, so answers repeat)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts).lower()))
+
+
+def child_run(workspace_path: str, job: dict[str, Any], view: dict[str, Any], node_name: str,
+              created: dt.datetime) -> dict[str, Any]:
+    """One step of pipeline job `job` as run history lists it under the job: every key of the recorded run, with
+    the values the emulator knows (ids, names, status, compute, error) and null, empty or the recorded constant
+    for the rest. The step's status is the job's (Azure's steps move on their own; the emulator runs none)."""
+    name, props = job["name"], view["properties"]
+    node = (job["properties"].get("jobs") or {}).get(node_name) or {}
+    run_id = _run_uuid(workspace_path, "jobs", name, node_name)
+    compute = str(node.get("computeId") or props.get("computeId") or "").rsplit("/", 1)[-1] or None
+    component = str(node.get("componentId") or "")
+    component_name = component.split("/components/", 1)[1].split("/", 1)[0] if "/components/" in component else None
+    node_id, parent_uuid = run_id[:8], _run_uuid(workspace_path, "jobs", name)
+    status = "NotStarted" if props["status"] in ("NotStarted", "Queued") else props["status"]
+    failed = status == "Failed" and props.get("error")
+    error = {"error": {"code": props["error"].get("code"), "severity": None, "message": props["error"].get("message"),
+                       "messageFormat": None, "messageParameters": {}, "referenceCode": None, "detailsUri": None,
+                       "target": None, "details": [], "innerError": None, "debugInfo": None, "additionalInfo": None},
+             "correlation": None, "environment": None, "location": None, "time": "0001-01-01T00:00:00+00:00",
+             "componentName": None} if failed else None
+    return {
+        "runNumber": int(created.timestamp()), "rootRunId": name, "createdUtc": created.isoformat(),
+        "createdBy": NO_USER, "userId": None, "token": None, "tokenExpiryTimeUtc": None, "error": error,
+        "warnings": [], "revision": 1, "statusRevision": 1, "runUuid": _run_uuid(run_id),
+        "parentRunUuid": parent_uuid, "rootRunUuid": parent_uuid,
+        "lastStartTimeUtc": None, "currentComputeTime": None, "computeDuration": None, "effectiveStartTimeUtc": None,
+        "lastModifiedBy": NO_USER, "lastModifiedUtc": created.isoformat(), "duration": None,
+        "cancelationReason": None, "currentAttemptId": 1, "runId": run_id, "parentRunId": name,
+        "experimentId": _run_uuid(workspace_path, "experiments", str(props.get("experimentName") or "Default")),
+        "status": status, "startTimeUtc": None, "endTimeUtc": None, "scheduleId": None, "displayName": node_name,
+        "name": component_name, "dataContainerId": f"dcid.{run_id}", "description": None, "hidden": False,
+        "runType": STEP_RUN_TYPE, "runTypeV2": STEP_RUN_TYPE_V2,
+        "properties": {"azureml.runsource": STEP_RUN_TYPE, "azureml.nodeid": node_id, "azureml.pipelinerunid": name,
+                       "azureml.pipeline": name, "azureml.rootpipelinerunid": name,
+                       **({"_azureml.ClusterName": compute} if compute else {})},
+        "parameters": {}, "actionUris": {}, "scriptName": None, "target": compute, "uniqueChildRunComputeTargets": [],
+        "tags": {"azureml.nodeid": node_id, "azureml.pipeline": name}, "settings": {}, "services": {},
+        "inputDatasets": [], "outputDatasets": [], "runDefinition": None, "jobSpecification": None,
+        "primaryMetricName": None, "createdFrom": None, "cancelUri": None, "completeUri": None, "diagnosticsUri": "",
+        "computeRequest": None,
+        "compute": {"target": compute, "targetType": "amlcompute", "vmSize": None, "instanceType": None,
+                    "instanceCount": None, "gpuCount": None, "priority": None, "region": None, "armId": None,
+                    "properties": None} if compute else None,
+        "retainForLifetimeOfWorkspace": None, "queueingInfo": None, "inputs": None, "outputs": None}
+
+
 class HistoryRoutes:
-    """Operations, jobs moving through their states, run details and run logs."""
+    """Operations, jobs moving through their states, run details, run logs and a pipeline job's child runs."""
 
     owner: Any
     _send: Any
@@ -66,6 +131,20 @@ class HistoryRoutes:
         if "error" in props:
             details["error"] = {"error": props["error"]}
         self._send(200, details)
+
+    def _run_children(self, run_id: str) -> None:
+        """`GET /history/v1.0/<workspace>/runs/<job>/children`: `{"value": [run, …]}`, one run per node of the
+        pipeline job, as recorded (no `nextLink`: the emulator answers one page). 404 for an unknown job."""
+        e = self.owner
+        props = self._job_properties(run_id)
+        if props is None:
+            return
+        key = f"{e.workspace_path}/jobs/{run_id}".lower()
+        job = e.resources[key]
+        view = {"properties": props}
+        created = clock.now() - dt.timedelta(seconds=e.elapsed(key))
+        self._send(200, {"value": [child_run(e.workspace_path, job, view, node, created)
+                                   for node in job["properties"].get("jobs") or {}]})
 
     def _logs(self, run_id: str) -> None:
         e = self.owner

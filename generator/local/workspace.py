@@ -10,7 +10,7 @@ LocalExecutor attached (`--target local`) jobs really train and deployments real
 It does not reproduce the service's own validation.
 
 Split by concern: this module holds the Emulator and the request dispatch; routes_arm.py (ARM
-resources, their provisioning and the scoring route), routes_history.py (operations, job states, run details, logs), routes_registry.py (registry discovery
+resources, their provisioning and the scoring route), routes_history.py (operations, job states, run details, logs, child runs), routes_registry.py (registry discovery
 and models) and routes_storage.py (blobs) are mixins of its handler; tls.py handles connections and
 persist.py the state a daemon keeps across restarts.
 """
@@ -83,9 +83,11 @@ class Behaviour:
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
-    # Retry-After on operations in progress. No public source gives Azure's value: the recorded operation answers of
-    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK
-    # polled there every 30 s (endpoint) and 5 s (deployment). The emulator asks for a short wait so tests are quick.
+    # Retry-After on operations in progress: Azure's value is not known. Read: the operation polls of recording
+    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
+    # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header
+    # long running operation polling interval Azure Resource Manager" finds ARM's rule that 201/202 answers should carry
+    # one (typespec-azure retry-after lint) and no Azure ML value. The emulator asks for a short wait so tests are quick.
     poll_after: float = 0.05
 
 
@@ -314,6 +316,8 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
             self._mlflow(url.path, url.query, body)
         elif url.path.startswith("/history/") and url.path.endswith("/details"):
             self._run_details(url.path.split("/")[-2])
+        elif url.path.startswith("/history/") and url.path.endswith("/children"):
+            self._run_children(url.path.split("/")[-2])
         elif url.path.startswith("/logs/"):
             self._logs(url.path.split("/")[2])
         elif url.path.startswith("/operations/"):
