@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from generator import naming
+from generator import naming, rollout
 from generator.component import FILE_TYPES, URI_PREFIXES, literal
 from generator.spec import Spec
 from generator.sweep import Point
@@ -120,6 +120,7 @@ def _deployment(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": f"{SCHEMA_BASE}/managedOnlineDeployment.schema.json",
         "deployment": deployment,
+        "name": rollout.deployment_name(data),
         "endpoint_name": data["endpoint"]["name"],
         "model": f"azureml:{data['registered_model']['name']}:{naming.model_version(data)}",
         "liveness_probe": deployment["liveness_probe"],

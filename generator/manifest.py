@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import naming
+from generator import naming, rollout
 from generator.entities import data_file, job_file_stem, registry_model_uri
 from generator.spec import Spec
 
@@ -27,7 +27,7 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
     folder = f"generated/{spec.experiment}"
     version = naming.model_version(data)
     endpoint = data["endpoint"]["name"]
-    deployment = data["deployment"]["name"]
+    deployment = rollout.deployment_name(data)
     train, test = data["data"]["train_split"], data["data"]["test_split"]
     return [
         _resource("compute", "compute", data["compute"]["name"], [],
@@ -42,14 +42,27 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
         _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
                   endpoint=endpoint),
-        _resource("traffic", "traffic", endpoint, ["deployment"],
-                  f'az ml online-endpoint update --name {endpoint} '
-                  f'--traffic "{deployment}={data["deployment"]["traffic_percent"]}"',
-                  traffic={deployment: data["deployment"]["traffic_percent"]}),
-        _resource("smoke-test", "invoke", endpoint, ["traffic"],
+        _traffic(data, endpoint, deployment, folder, spec.file),
+        _resource("smoke-test", "invoke", endpoint, ["rollout" if data.get("rollout") else "traffic"],
                   f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} "
                   f"--request-file {folder}/sample-request.json", "sample-request.json", deployment=deployment),
     ]
+
+
+def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> dict[str, Any]:
+    """The deployment's share of live traffic at once, or, with a rollout, the staged blue/green rollout (each stage
+    with the `az ml` command that does it by hand)."""
+    if not data.get("rollout"):
+        return _resource("traffic", "traffic", endpoint, ["deployment"],
+                         f'az ml online-endpoint update --name {endpoint} '
+                         f'--traffic "{deployment}={data["deployment"]["traffic_percent"]}"',
+                         traffic={deployment: data["deployment"]["traffic_percent"]})
+    plan = data["rollout"]
+    return _resource("rollout", "rollout", endpoint, ["deployment"],
+                     f"python -m generator apply {spec_file}  # or, by hand, the stages' commands in order",
+                     "sample-request.json", deployment=deployment, mirror_percent=plan["mirror_percent"],
+                     traffic_steps=plan["traffic_steps"], keep_previous=plan["keep_previous"],
+                     stages=rollout.stages(data, endpoint, f"{folder}/sample-request.json"))
 
 
 def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:

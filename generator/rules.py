@@ -162,6 +162,9 @@ def _endpoint(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
                                                     f"shorten it to 25 at most (it has {len(endpoint['name'])})")
 
 
+DEPLOY_MODEL_TIMEOUT_MS = 90_000  # the deploy_model registry component's stated maximum (0.0.12)
+
+
 @rule("deployment")
 def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     deployment = data["deployment"]
@@ -171,6 +174,12 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
     if deployment["traffic_percent"] == 0:
         yield located.problem(("deployment", "traffic_percent"), "the deployment gets no traffic; the smoke test "
                                                                  "still calls it by name", severity=WARNING)
+    if deployment["request_timeout_ms"] > DEPLOY_MODEL_TIMEOUT_MS:
+        yield located.problem(("deployment", "request_timeout_ms"), f"above {DEPLOY_MODEL_TIMEOUT_MS}: the sources "
+                              "disagree: the deployment YAML reference (MicrosoftDocs/azure-ai-docs reference-yaml-"
+                              "deployment-managed-online.md @ecec4d11) allows up to 180000, the azureml registry's "
+                              "deploy_model component (0.0.12) says 'Max limit is 90000'; Microsoft's LLM samples use "
+                              "90000", severity=WARNING)
     known = catalog.vm_size(deployment["instance_type"])
     retired = checks.retired_size(deployment["instance_type"], clock.today(), ("deployment", "instance_type"))
     yield from _located(located, checks.announced_retirement(deployment["instance_type"], clock.today(),

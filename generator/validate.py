@@ -161,7 +161,7 @@ def check_sample_request(path: Path, file: str) -> list[Problem]:
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
-                    "traffic", "invoke"})
+                    "traffic", "rollout", "invoke"})
 
 
 def _regular_file(path: Path) -> bool:
@@ -216,7 +216,7 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
             problems.append(Problem(file, 0, 0, "", "not a regular file (a symlink, a folder or missing): "
                                                     "run `make render`"))
             continue
-        if kind == "invoke":
+        if kind in ("invoke", "rollout"):  # both send the sample request
             problems += check_sample_request(path, file)
             continue
         try:

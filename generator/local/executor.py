@@ -254,6 +254,13 @@ class LocalExecutor:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
+    def stop_deployment(self, endpoint: str, name: str) -> None:
+        """Stop one deployment's scoring server (it was deleted)."""
+        with self.lock:
+            stopped = self.deployments.pop((endpoint.lower(), name.lower()), None)
+        if stopped is not None:
+            self._stop(stopped)
+
     def stop_endpoint(self, endpoint: str) -> None:
         """Stop every scoring server of an endpoint."""
         with self.lock:

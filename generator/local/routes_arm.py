@@ -19,6 +19,9 @@ from generator.local.scoring import scoring_error
 from generator.request import parse_request
 
 MAX_SCORE_BODY = 1 << 20  # as the scoring server
+# Which deployment answered: a header of this local workspace (not one Azure documents), so a test or a person can
+# count how the live traffic was split.
+LOCAL_DEPLOYMENT_HEADER = "x-azml-local-deployment"
 
 ARM_TYPES = {("computes", 2): "Microsoft.MachineLearningServices/workspaces/computes",
              ("onlineendpoints", 2): "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
@@ -125,10 +128,19 @@ class ArmRoutes:
         if e.behaviour.scoring_answer is not None:
             self._send(*e.behaviour.scoring_answer)
             return
+        deployment, copy_to = self._pick_deployment(endpoint, path)
+        if copy_to is not None:  # the mirror's answer is dropped, as Azure does
+            e.mirrored[(endpoint.lower(), copy_to)] += 1
+            if e.executor is not None:
+                e.executor.score(endpoint, copy_to, body, self.headers.get("Authorization", ""))
+        if deployment is not None:
+            e.scored[(endpoint.lower(), deployment)] += 1
+        if deployment in e.behaviour.failing_scoring:
+            self._send(500, scoring_error(500, f"deployment {deployment} failed to answer (the emulator was told to)"))
+            return
         if e.executor is not None:
-            deployment = self.headers.get("azureml-model-deployment")
             status, answer = e.executor.score(endpoint, deployment, body, self.headers.get("Authorization", ""))
-            self._send(status, answer)
+            self._send(status, answer, {LOCAL_DEPLOYMENT_HEADER: deployment or ""})
             return
         try:
             conversation, _ = parse_request(body)
@@ -137,6 +149,17 @@ class ArmRoutes:
             self._send(400, scoring_error(400, str(exc)))
             return
         self._send(200, {"output": f"(emulated answer to: {last[:60]})"})
+
+    def _pick_deployment(self, endpoint: str, path: str) -> tuple[str | None, str | None]:
+        """The deployment named by the azureml-model-deployment header (never mirrored), else the one the live
+        traffic picks, and the deployment a copy is mirrored to (generator/local/routing.py)."""
+        named = self.headers.get("azureml-model-deployment")
+        if named:
+            return named.lower(), None
+        props = self.owner.resources[path].get("properties", {})
+        chosen, copy_to = self.owner.router.route(endpoint.lower(), props.get("traffic") or {},
+                                                  props.get("mirrorTraffic") or {})
+        return (chosen.lower() if chosen else None), (copy_to.lower() if copy_to else None)
 
     # ------------------------------------------------------------ workspace resources
     def _workspace(self, sub: str, url: Any, body: bytes) -> None:
@@ -295,8 +318,11 @@ class ArmRoutes:
 
     def _delete(self, kind: str, key: str) -> None:
         e = self.owner
-        if e.executor is not None and key.split("/")[-2] == "onlineendpoints":
-            e.executor.stop_endpoint(key.rsplit("/", 1)[-1])
+        parts = key.split("/")
+        if e.executor is not None and parts[-2] == "onlineendpoints":
+            e.executor.stop_endpoint(parts[-1])
+        elif e.executor is not None and parts[-2] == "deployments" and parts[-4] == "onlineendpoints":
+            e.executor.stop_deployment(parts[-3], parts[-1])
         with e.lock:
             existed = e.resources.pop(key, None)
             for other in [k for k in e.resources if k.startswith(key + "/")]:

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +34,7 @@ from generator.local.routes_history import HistoryRoutes
 from generator.local.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
 from generator.local.routes_registry import RegistryRoutes, registry_models
 from generator.local.routes_storage import StorageRoutes
+from generator.local.routing import Router
 from generator.local.tls import QuietHandler, TLSServer, server_context
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
@@ -62,6 +64,7 @@ class Behaviour:
     endpoint_conflict_in: str = "request"
     failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed
     failing_deployments: set[str] = field(default_factory=set)
+    failing_scoring: set[str] = field(default_factory=set)  # deployments whose scoring answers 500 (a bad model)
     quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
         "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
         "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
@@ -120,6 +123,9 @@ class Emulator:
         self.executor = executor
         self.on_change: Callable[[], None] | None = None  # called after every request that may change state
         self.mlflow_store: str | None = None  # tracking URI of the store the MLflow routes answer from
+        self.router = Router()
+        self.scored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> requests it answered
+        self.mirrored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> copies it got
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":

@@ -9,7 +9,7 @@ from generator.runner.cost import describe_age, endpoint_age
 from generator.runner.steps.common import job_status, state_of
 from generator.runner.steps.registry import PLANNERS
 
-ACTIONS = ("invoke", "traffic", "select")  # actions, not resources the workspace holds
+ACTIONS = ("invoke", "traffic", "rollout", "select")  # actions, not resources the workspace holds
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def status_rows(session: Any) -> list[StatusRow]:
             state = f"{job_status(current)}  {link}".rstrip()
         if res.kind == "online_endpoint" and current is not None:
             state = f"{state_of(current)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
+            mirror = {k: v for k, v in dict(getattr(current, "mirror_traffic", None) or {}).items() if int(v)}
+            state += f"  mirror {mirror}" if mirror else ""
             age = endpoint_age(current.tags)
             if age is not None:
                 state += "\n" + " " * 14 + describe_age(age, endpoint_hourly(session))

@@ -13,14 +13,15 @@ from generator.runner.steps.deployment import apply_deployment, plan_deployment
 from generator.runner.steps.endpoint import apply_endpoint, plan_endpoint
 from generator.runner.steps.job import apply_job, plan_job
 from generator.runner.steps.model import apply_model, plan_model
+from generator.runner.steps.rollout import apply_rollout, plan_rollout
 from generator.runner.steps.traffic import apply_invoke, apply_traffic, plan_invoke, plan_traffic
 from generator.runner.sweep import apply_select, plan_select
 
 PLANNERS: dict[str, Callable[[Context, Resource], Action]] = {
     "compute": plan_compute, "data": plan_data, "online_endpoint": plan_endpoint, "pipeline_job": plan_job,
     "select": plan_select, "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic,
-    "invoke": plan_invoke}
+    "rollout": plan_rollout, "invoke": plan_invoke}
 APPLIERS: dict[str, Callable[[Context, Resource, Action], None]] = {
     "compute": apply_compute, "data": apply_data, "online_endpoint": apply_endpoint, "pipeline_job": apply_job,
     "select": apply_select, "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic,
-    "invoke": apply_invoke}
+    "rollout": apply_rollout, "invoke": apply_invoke}
