@@ -137,3 +137,30 @@ def test_a_saved_plan_is_refused_when_a_generated_file_changed(session: SimpleNa
     saved["generated"]["deployment.yml"] = "0" * 64
     assert moved_since(saved, _plan(session)) == [
         "generated/phi4-ultrachat/deployment.yml changed since the plan was made"]
+
+
+def test_apply_executes_the_plan_it_was_shown_without_planning_again(session: SimpleNamespace,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graph runs each row's applier with the plan's own Action; only a deferred action is decided again."""
+    from generator.runner import graph
+    from generator.runner.plan import Action
+
+    planned = _plan(session)
+    calls: list[tuple[str, Action]] = []
+    replanned: list[str] = []
+    monkeypatch.setattr(graph, "APPLIERS", {kind: (lambda ctx, res, action: calls.append((res.id, action)))
+                                             for kind in graph.APPLIERS})
+    monkeypatch.setattr(graph, "PLANNERS", {kind: (lambda ctx, res: replanned.append(res.id) or Action(Verb.RUN))
+                                             for kind in graph.PLANNERS})
+    compute = next(row for row in planned.rows if row.resource.kind == "compute")
+    compute.action.verb = Verb.UNCHANGED  # as if the cluster existed when the plan was shown
+    model = next(row for row in planned.rows if row.resource.kind == "model")
+    model.action.deferred = True
+    context = Context(ml=session.ml, experiment=session.experiment, out=Printer(), endpoint_name=session.endpoint_name)
+    outcomes = graph.Graph(planned, context).run()
+    shown = {row.resource.id: row.action for row in planned.rows}
+    assert replanned == ["model"]
+    assert [rid for rid, _ in calls] and "compute" not in [rid for rid, _ in calls]
+    assert all(action is shown[rid] for rid, action in calls if rid != "model")
+    assert outcomes["compute"].status == "unchanged" and all(
+        outcomes[rid].status == "done" for rid, _ in calls)
