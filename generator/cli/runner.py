@@ -196,19 +196,24 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     from generator.runner import destroy as deleting
     from generator.runner.cost import describe_age
 
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target,
+                           names_only=True)
     if expired:
-        found, total = deleting.expired_endpoints(session)
+        expiry = deleting.expired_endpoints(session)
+        found = expiry.expired
+        for name, why in expiry.unreadable:
+            click.echo(f"warning: skipped endpoint {name}: {why}; fix or remove the tag, or delete it by hand",
+                       err=True)
         if not found:
-            click.echo(f"no expired endpoints among the workspace's {total} (only endpoints this tool created "
+            click.echo(f"no expired endpoints among the workspace's {expiry.total} (only endpoints this tool created "
                        "with endpoint.expires_after can expire)")
             return
         for name, age in found:
             click.echo(f"expired   {name:<32} {describe_age(age, None)}")
         if _confirmed("destroy --expired", f"{len(found)} endpoint(s)",
                       f"these {len(found)} endpoint(s) and their deployments", yes):
-            deleting.delete_endpoints(session, [name for name, _ in found])
-            click.echo(f"deleted {len(found)} expired endpoint(s)")
+            deleted = deleting.delete_endpoints(session, [name for name, _ in found], click.echo)
+            click.echo(f"deleted {deleted} expired endpoint(s)")
         return
     doomed = deleting.doomed(session, delete_compute)
     if not _confirmed("destroy", doomed.describe(), doomed.describe(), yes):

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import Target, probe, registry_client, workspace_client
-from generator.runner.errors import explain
+from generator.runner.errors import RunnerError, explain
 from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
 from generator.runner.output import Printer
 
@@ -45,6 +45,67 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
     experiment = load_experiment(folder)
     experiment.source_spec = loaded
     return experiment
+
+
+def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None]) -> Experiment:
+    """What `destroy` needs of `spec`: only the names. The loaded, fresh experiment when the spec still validates
+    and generated/ matches it; else (the model retired since, a catalog moved, generated/ stale or missing) the
+    names from the manifest apply last used, or from the spec's own YAML, saying so through `warn`."""
+    from generator.paths import display_path
+    from generator.runner.manifest import Resource
+
+    try:
+        return load_ready_experiment(spec, root, validate=False)
+    except (InvalidInput, StaleOutput, UsageError, RunnerError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, InvalidInput) and exc.problems:
+            why = str(exc.problems[0]) + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else "")
+    file = display_path(Path(spec), root)
+    raw = _raw_names(Path(spec) if Path(spec).is_absolute() else root / spec, file)
+    folder = root / "generated" / raw["experiment"]
+    try:
+        experiment = load_experiment(folder)
+    except Exception:  # noqa: BLE001 - a missing or broken manifest: the spec's own names are what is left
+        experiment = None
+    if experiment is not None and experiment.spec == file:
+        warn(f"{file} cannot be used as it is ({why}); destroy uses the names in {display_path(folder, root)}"
+             "/manifest.yml, which apply last used")
+        return experiment
+    warn(f"{file} cannot be used as it is ({why}); destroy uses the names written in it")
+    resources = [Resource("endpoint", "online_endpoint", raw["endpoint"], [], ""),
+                 Resource("compute", "compute", raw["compute"], [], "")]
+    return Experiment(name=raw["experiment"], folder=folder, spec=file, foundation_model="", data_files={},
+                      resources=resources, endpoint_suffix=raw["suffix"])
+
+
+def _raw_names(path: Path, file: str) -> dict[str, str]:
+    """experiment.name, endpoint.name, endpoint.name_suffix and compute.name as written in the spec's YAML."""
+    import yaml
+
+    from generator.rules import COMPUTE_NAME, ONLINE_NAME
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput([Problem(file, 0, 0, "", f"cannot be read, so destroy does not know what to delete "
+                                                    f"({type(exc).__name__}); delete the endpoint by name with "
+                                                    "`az ml online-endpoint delete -n NAME`")]) from None
+
+    def name(section: str, key: str = "name", default: str | None = None) -> str:
+        value = data.get(section) if isinstance(data, dict) else None
+        value = value.get(key, default) if isinstance(value, dict) else default
+        if not isinstance(value, str) or not value:
+            raise InvalidInput([Problem(file, 0, 0, f"{section}.{key}", "is not a name, so destroy does not know what "
+                                                                       "to delete; delete it by name with `az ml`")])
+        return value
+
+    names = {"experiment": name("experiment"), "endpoint": name("endpoint"),
+             "suffix": name("endpoint", "name_suffix", "none"), "compute": name("compute")}
+    if not ONLINE_NAME.match(names["endpoint"]) or not COMPUTE_NAME.match(names["compute"]):
+        raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"{names['endpoint']!r} or compute "
+                                    f"{names['compute']!r} is no name Azure accepts, so nothing of that name exists "
+                                    "to delete")])
+    return names
 
 
 class Session:

@@ -1,0 +1,118 @@
+"""Issue 24 against the workspace emulator: clean-up that always works, odd tags, odd prices, one job listing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from generator.local.workspace import Emulator
+from tests.e2e.test_cost_e2e import T0, _edit_spec, priced  # noqa: F401 - the fixture
+from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
+from tests.unit.test_cost import FakePrices, fake_prices  # noqa: F401 - the fixture
+
+
+def _endpoints(emulator: Emulator) -> list[str]:
+    prefix = f"{emulator.workspace_path}/onlineendpoints".lower()
+    return sorted(k.rsplit("/", 1)[1] for k in emulator.resources
+                  if k.startswith(prefix + "/") and k.count("/") == prefix.count("/") + 1)
+
+
+def _add_endpoint(emulator: Emulator, name: str, tags: dict[str, str]) -> None:
+    """A copy of ours under another name, with `tags` (what another run, a person or another tool left)."""
+    prefix = f"{emulator.workspace_path}/onlineendpoints".lower()
+    ours = emulator.resources[f"{prefix}/ultrachat-completion"]
+    other = copy.deepcopy(ours)
+    other.update(name=name, id=ours["id"].rsplit("/", 1)[0] + "/" + name, tags=tags)
+    emulator.resources[f"{prefix}/{name}"] = other
+
+
+def _retire_every_model_in_2100(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the catalog had since announced that fine-tuning every model retires on 2100-01-01."""
+    import datetime as dt
+
+    from generator import catalog
+
+    monkeypatch.setattr(catalog.Stage, "retired", lambda self, today: today >= dt.date(2100, 1, 1))
+
+
+def _no_traceback(*texts: str) -> None:
+    for text in texts:
+        assert "Traceback" not in text, text
+
+
+def test_destroy_works_after_the_model_retired(workspace: tuple[Path, Emulator],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    _retire_every_model_in_2100(monkeypatch)
+    monkeypatch.setenv("AZML_TODAY", "2199-01-01")
+    assert run("plan").exit_code == 2  # the spec no longer validates
+    result = run("destroy", "--yes")
+    assert result.exit_code == 0, result.stderr
+    _no_traceback(result.stdout, result.stderr)
+    assert "destroy uses the names in generated/phi4-ultrachat/manifest.yml" in result.stderr
+    assert _endpoints(emulator) == []
+    assert emulator.count("DELETE") == 1  # only the endpoint: no compute without --compute
+
+
+def test_destroy_works_with_a_stale_generated_folder_and_with_none(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace("run: 1 ", "run: 7 ", 1))  # not rendered: generated/ is stale
+    stale = run("destroy", "--yes")
+    assert stale.exit_code == 0, stale.stderr
+    assert "does not match" in stale.stderr and _endpoints(emulator) == []
+    assert run("apply", "--no-yes").exit_code != 0  # apply still refuses a stale generated/
+    import shutil
+
+    shutil.rmtree(project / "generated")
+    gone = run("destroy", "--yes")
+    assert gone.exit_code == 0, gone.stderr
+    assert "destroy uses the names written in it" in gone.stderr
+    assert "endpoint ultrachat-completion does not exist; nothing to delete" in gone.stdout
+
+
+def test_one_odd_tag_is_reported_and_skipped_and_the_others_still_go(
+        priced: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    project, emulator = priced
+    _edit_spec(project, "  name: ultrachat-completion", "  expires_after: 8h\n  name: ultrachat-completion")
+    assert run("apply").exit_code == 0
+    odd = {"naive-date": {"azml-gen.expires-after": "8h", "azml-gen.created-at": "2026-11-25T08:00:00"},
+           "huge-duration": {"azml-gen.expires-after": "9" * 30 + "d", "azml-gen.created-at": T0},
+           "not-a-date": {"azml-gen.expires-after": "8h", "azml-gen.created-at": "yesterday"},
+           "also-expired": {"azml-gen.expires-after": "1h", "azml-gen.created-at": T0}}
+    for name, tags in odd.items():
+        _add_endpoint(emulator, name, tags)
+    monkeypatch.setenv("AZML_NOW", "2026-11-25T17:00:00+00:00")
+    # status survives the same tags on the experiment's own endpoint
+    prefix = f"{emulator.workspace_path}/onlineendpoints".lower()
+    emulator.resources[f"{prefix}/ultrachat-completion"]["tags"] = dict(odd["naive-date"])
+    status = run("status")
+    assert status.exit_code == 0, status.stderr
+    assert "age and expiry unknown: tag azml-gen.created-at='2026-11-25T08:00:00' has no timezone" in status.stdout
+    emulator.resources[f"{prefix}/ultrachat-completion"]["tags"] = {"azml-gen.expires-after": "8h",
+                                                                    "azml-gen.created-at": T0}
+    result = run("destroy", "--expired", "--yes")
+    assert result.exit_code == 0, result.stderr
+    _no_traceback(result.stdout, result.stderr)
+    for name in ("naive-date", "huge-duration", "not-a-date"):
+        assert f"warning: skipped endpoint {name}: " in result.stderr
+    assert "deleted 2 expired endpoint(s)" in result.stdout
+    assert _endpoints(emulator) == ["huge-duration", "naive-date", "not-a-date"]
+
+
+def test_destroy_expired_needs_no_valid_spec(priced: tuple[Path, Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
+    project, emulator = priced
+    _edit_spec(project, "  name: ultrachat-completion", "  expires_after: 8h\n  name: ultrachat-completion")
+    assert run("apply").exit_code == 0
+    monkeypatch.setenv("AZML_NOW", "2026-11-26T17:00:00+00:00")
+    _retire_every_model_in_2100(monkeypatch)
+    monkeypatch.setenv("AZML_TODAY", "2199-01-01")
+    result = run("destroy", "--expired", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "deleted 1 expired endpoint(s)" in result.stdout and _endpoints(emulator) == []
