@@ -49,7 +49,7 @@ def _offline_plan(spec: str, root: Path) -> None:
 def _show(planned: Plan, estimate: list[str] | None, output_format: str) -> None:
     """Print the plan as text, Markdown or JSON (the estimate lines ride along)."""
     if output_format == "json":
-        click.echo(json.dumps({**planned.as_json(), "estimate": estimate or []}, indent=2))
+        click.echo(json.dumps({**planned.as_json(), "estimate": estimate or []}, indent=2, allow_nan=False))
     elif output_format == "markdown":
         click.echo(planned.markdown(estimate), nl=False)
     else:
@@ -271,7 +271,7 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     out = png or root / "metrics" / f"compare-{rows[0].job}.png"
     side_by_side.plot(rows, out)
     if output_format == "json":
-        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2))
+        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2, allow_nan=False))
         return
     click.echo(side_by_side.table(rows))
     click.echo(f"eval-loss curves: {out}")

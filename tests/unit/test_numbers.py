@@ -122,3 +122,42 @@ def test_endpoints_without_our_tags_are_not_ours() -> None:
 
 def test_json_stays_json() -> None:
     json.loads(json.dumps({"x": None}, allow_nan=False))
+
+
+def _row(job: str, eval_loss: float | None) -> "RunRow":
+    from generator.runner.compare import RunRow
+
+    return RunRow(job, "x", {}, final_train_loss=1.0, final_eval_loss=eval_loss, best_eval_loss=eval_loss,
+                  best_eval_step=1)
+
+
+@pytest.mark.parametrize("goal", ["minimize", "maximize"])
+def test_a_diverged_point_never_wins_a_sweep(goal: str) -> None:
+    from generator.runner.sweep import choose
+
+    rows = [_row("p-nan", math.nan), _row("p-2", 2.0), _row("p-inf", -math.inf if goal == "minimize" else math.inf),
+            _row("p-1", 1.0)]
+    assert choose(rows, "eval_loss", goal).job == ("p-1" if goal == "minimize" else "p-2")
+
+
+def test_when_every_point_diverged_nothing_is_selected() -> None:
+    from generator.runner.sweep import choose
+
+    with pytest.raises(RunnerError, match=r"every point's eval_loss is NaN or infinite .*nothing is selected"):
+        choose([_row("a", math.nan), _row("b", math.inf)], "eval_loss", "minimize")
+
+
+def test_a_tie_goes_to_the_first_point_and_is_reported() -> None:
+    from generator.runner.sweep import choose, ties
+
+    rows = [_row("a", 2.0), _row("b", 1.0), _row("c", 1.0)]
+    best = choose(rows, "eval_loss", "minimize")
+    assert best.job == "b" and ties(rows, best, "eval_loss") == ["c"]
+
+
+def test_compare_json_of_a_diverged_run_is_valid_json() -> None:
+    from generator.runner.compare import as_json
+
+    document = json.dumps(as_json([_row("a", math.nan), _row("b", 1.0)]), allow_nan=False)
+    runs = json.loads(document)["runs"]
+    assert runs[0]["final_eval_loss"] is None and runs[0]["diverged"] is True and runs[1]["diverged"] is False
