@@ -3,6 +3,8 @@ print the final figures and draw the loss curves."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,22 +88,10 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
 def calibration(session: Any, tokens_per_epoch: int) -> Any:
     """The latest finished run of the experiment as a Calibration (its train_runtime and the tokens of its epochs),
     None when no run has finished, or why a finished run's metrics could not be read."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    from generator import naming
     from generator.estimate import Calibration
-    from generator.runner.steps.common import job_status
 
     data = session.experiment.source_spec.data
-    finished = None
-    for run in range(int(data["experiment"]["run"]), 0, -1):
-        name = naming.job_name({**data, "experiment": {**data["experiment"], "run": run}})
-        try:
-            if job_status(session.ml.jobs.get(name)) == "Completed":
-                finished = name
-                break
-        except ResourceNotFoundError:
-            continue
+    finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
     if finished is None:
         return None
     try:
@@ -117,5 +107,28 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     epochs = found.data.params.get("num_train_epochs")
     if not runtime or not epochs:
         return f"{finished} logged no train_runtime metric or num_train_epochs parameter"
-    return Calibration(finished, tokens_per_epoch * int(float(epochs)), float(runtime))
+    try:
+        runtime, epochs = float(runtime), float(epochs)
+    except (TypeError, ValueError):
+        runtime = epochs = math.nan
+    if not (math.isfinite(runtime) and runtime > 0 and math.isfinite(epochs) and 1 <= epochs <= 10_000):
+        return (f"{finished} logged train_runtime {found.data.metrics.get('train_runtime')!r} and num_train_epochs "
+                f"{found.data.params.get('num_train_epochs')!r}, which are no usable figures")
+    return Calibration(finished, tokens_per_epoch * int(epochs), runtime)
+
+
+def latest_finished_run(ml: Any, experiment: str, run: int) -> str | None:
+    """The name of the experiment's latest Completed job `<experiment>-run<N>` with N <= run, from one listing of the
+    workspace's jobs (never a request per run number: `run: 3000` is one listing, not 3000 gets)."""
+    from generator.runner.steps.common import job_status
+
+    pattern = re.compile(re.escape(experiment) + r"-run([1-9][0-9]{0,8})", re.IGNORECASE)
+    best: tuple[int, str] | None = None
+    for job in ml.jobs.list():
+        match = pattern.fullmatch(str(getattr(job, "name", "") or ""))
+        if match is None or int(match.group(1)) > run or job_status(job) != "Completed":
+            continue
+        if best is None or int(match.group(1)) > best[0]:
+            best = (int(match.group(1)), job.name)
+    return None if best is None else best[1]
 

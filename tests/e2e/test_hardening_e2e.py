@@ -116,3 +116,15 @@ def test_destroy_expired_needs_no_valid_spec(priced: tuple[Path, Emulator], monk
     result = run("destroy", "--expired", "--yes")
     assert result.exit_code == 0, result.stderr
     assert "deleted 1 expired endpoint(s)" in result.stdout and _endpoints(emulator) == []
+
+
+def test_looking_for_earlier_runs_lists_the_jobs_once(priced: tuple[Path, Emulator]) -> None:
+    project, emulator = priced
+    assert run("apply").exit_code == 0  # run 1 finishes in the emulator
+    _edit_spec(project, "run: 1 ", "run: 3000 ")
+    before = emulator.count("GET", "/jobs")
+    result = run("plan")
+    assert result.exit_code == 0, result.stderr
+    assert "phi4-ultrachat-run1 finished" in result.stdout  # found by the listing (its metrics are not served)
+    # the plan's own GET of phi4-ultrachat-run3000 plus one listing: not one request per run number
+    assert emulator.count("GET", "/jobs") - before <= 4
