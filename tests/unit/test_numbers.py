@@ -161,3 +161,12 @@ def test_compare_json_of_a_diverged_run_is_valid_json() -> None:
     document = json.dumps(as_json([_row("a", math.nan), _row("b", 1.0)]), allow_nan=False)
     runs = json.loads(document)["runs"]
     assert runs[0]["final_eval_loss"] is None and runs[0]["diverged"] is True and runs[1]["diverged"] is False
+
+
+@pytest.mark.parametrize("rate", ["-1", "0", "0.0"])
+def test_a_learning_rate_a_job_would_reject_is_refused_at_render(project: Path, rate: str) -> None:
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("learning_rate: 5.0e-6", f"learning_rate: {rate}", 1))
+    with pytest.raises(InvalidInput) as refused:
+        load_spec(spec, project)
+    assert any("finetune.parameters.learning_rate: must be above 0" in str(p) for p in refused.value.problems)
