@@ -142,11 +142,9 @@ class Session:
 
     def metrics_client(self) -> Any:
         """An MLflow client on where this workspace's jobs log their metrics."""
-        from mlflow.tracking import MlflowClient
+        from generator.runner.metrics import open_store, tracking_uri
 
-        from generator.runner.metrics import tracking_uri
-
-        return MlflowClient(tracking_uri(self))
+        return open_store(tracking_uri(self))
 
     def registry(self, name: str) -> Any:
         """MLClient for registry `name`."""
