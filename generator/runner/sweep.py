@@ -15,7 +15,7 @@ from typing import Any
 from generator.runner.compare import RunRow, collect, table
 from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError
 from generator.runner.manifest import Resource
-from generator.runner.plan import Action, Reason, Verb
+from generator.runner.plan import Action, FieldChange, Reason, Verb
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
 JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
@@ -122,11 +122,20 @@ def judged(points: list[Resource]) -> str:
 def plan_select(ctx: Any, res: Resource) -> Action:
     """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
     points = point_jobs(ctx, res)
-    tags = _model_tags(ctx.ml, ctx.experiment) or {}
+    registered = _model_tags(ctx.ml, ctx.experiment)
+    tags = registered or {}
     chosen = next((p for p in points if p.name == tags.get(SELECTED_TAG)), None)
     if chosen is not None and tags.get(JUDGED_TAG) == judged(points):
         ctx.selected[res.id] = chosen.id
         return Action(Verb.UNCHANGED, [f"{chosen.name} was selected and registered"], reason=Reason.EQUAL)
+    if registered is not None and chosen is None:
+        model = ctx.experiment.by_kind("model")
+        source = tags.get(SELECTED_TAG) or "another job"
+        return Action(Verb.REFUSE, [f"{model.name}:{model.extra['version']} was registered from {source}, which is "
+                                    "no longer a point of the sweep, and a model version is immutable: bump "
+                                    f"experiment.run in {ctx.experiment.spec} and render to sweep again"],
+                      reason=Reason.SELECTED_OTHER_POINT,
+                      changes=[FieldChange("tags.pipeline_job", source, None, False)])
     best = "lowest" if res.extra["goal"] == "minimize" else "highest"
     return Action(Verb.RUN, [f"pick the point with the {best} {res.extra['metric']} of {len(points)}, once every "
                              "point has finished"], reason=Reason.ACTION)
