@@ -128,3 +128,33 @@ def test_looking_for_earlier_runs_lists_the_jobs_once(priced: tuple[Path, Emulat
     assert "phi4-ultrachat-run1 finished" in result.stdout  # found by the listing (its metrics are not served)
     # the plan's own GET of phi4-ultrachat-run3000 plus one listing: not one request per run number
     assert emulator.count("GET", "/jobs") - before <= 4
+
+
+def test_plan_shows_what_a_job_and_a_model_version_keep_as_drift(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    spec = project / SPEC
+    text = spec.read_text()
+    for old, new in (("  description: Fine-tune Phi-4 for chat completion on ultrachat_200k",
+                      "  description: Fine-tune Phi-4, second try"),
+                     ("    force_rerun: true", "    force_rerun: false"),
+                     ("  description: Phi-4 fine tuned model for ultrachat 200k chat-completion",
+                      "  description: a better description")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    spec.write_text(text)
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    plan = run("plan", "--format", "json")
+    assert plan.exit_code == 0, plan.stderr
+    rows = {row["id"]: row for row in json.loads(plan.stdout)["resource_changes"]}
+    job = {c["path"]: c for c in rows["pipeline-job"]["changes"]}
+    assert job["description"]["after"] == "Fine-tune Phi-4, second try" and not job["description"]["updatable"]
+    assert job["settings.force_rerun"]["before"] is True and job["settings.force_rerun"]["after"] is False
+    model = {c["path"]: c for c in rows["model"]["changes"]}
+    assert model["description"]["after"] == "a better description" and not model["description"]["updatable"]
+    text_plan = run("plan")
+    assert "settings.force_rerun: True -> False (cannot change): cannot change in place" in text_plan.stdout
