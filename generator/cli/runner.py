@@ -197,7 +197,7 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     from generator.runner.cost import describe_age
 
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target,
-                           names_only=True)
+                           names_only=True, shared_ok=expired)
     if expired:
         expiry = deleting.expired_endpoints(session)
         found = expiry.expired
@@ -215,7 +215,7 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
             deleted = deleting.delete_endpoints(session, [name for name, _ in found], click.echo)
             click.echo(f"deleted {deleted} expired endpoint(s)")
         return
-    doomed = deleting.doomed(session, delete_compute)
+    doomed = deleting.doomed(session, delete_compute, spec)
     if not _confirmed("destroy", doomed.describe(), doomed.describe(), yes):
         return
     deleting.destroy(session, doomed, click.echo)

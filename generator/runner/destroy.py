@@ -22,9 +22,20 @@ class Doomed:
         return " and ".join(what)
 
 
-def doomed(session: Any, with_compute: bool) -> Doomed:
-    """What `destroy` deletes for the session's experiment."""
-    return Doomed(session.endpoint_name, session.experiment.by_kind("compute").name if with_compute else None)
+def doomed(session: Any, with_compute: bool, spec: str | None = None) -> Doomed:
+    """What `destroy` deletes for the session's experiment; --compute is refused for a compute another spec uses
+    (sharing a cluster with the same settings is allowed, and deleting it would stop that experiment)."""
+    compute = session.experiment.by_kind("compute").name if with_compute else None
+    if compute and spec is not None:
+        from generator.errors import UsageError
+        from generator.runner.session import others_naming
+
+        shared = others_naming(session.root, spec, "compute", compute)
+        if shared:
+            raise UsageError(f"compute {compute} is also used by {', '.join(shared)}: destroy --compute would stop "
+                             "that experiment's training; nothing was deleted. Drop --compute, or delete the compute "
+                             f"by name (`az ml compute delete -n {compute}`) once no experiment needs it")
+    return Doomed(session.endpoint_name, compute)
 
 
 def destroy(session: Any, what: Doomed, say: Callable[[str], None]) -> None:

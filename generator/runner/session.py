@@ -47,10 +47,26 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
     return experiment
 
 
-def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None]) -> Experiment:
+def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, check_shared: bool = True) -> Experiment:
     """What `destroy` needs of `spec`: only the names. The loaded, fresh experiment when the spec still validates
     and generated/ matches it; else (the model retired since, a catalog moved, generated/ stale or missing) the
-    names from the manifest apply last used, or from the spec's own YAML, saying so through `warn`."""
+    names from the manifest apply last used, or from the spec's own YAML, saying so through `warn`. Refused when
+    another spec names the same endpoint: whose it is cannot be known, so nothing is deleted."""
+    from generator.paths import display_path
+
+    file = display_path(Path(spec), root)
+    experiment = _names_to_delete(spec, root, file, warn)
+    endpoint = experiment.by_kind("online_endpoint").name
+    shared = others_naming(root, spec, "endpoint", endpoint) if check_shared else []
+    if shared:
+        raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"endpoint {endpoint} is also named by "
+                                    f"{', '.join(shared)}: destroy of {file} could delete that experiment's endpoint, "
+                                    "so nothing was deleted; give each spec its own endpoint.name, or delete the "
+                                    "endpoint by name with `az ml online-endpoint delete`")])
+    return experiment
+
+
+def _names_to_delete(spec: str, root: Path, file: str, warn: Callable[[str], None]) -> Experiment:
     from generator.paths import display_path
     from generator.runner.manifest import Resource
 
@@ -60,7 +76,6 @@ def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None]) -> Ex
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, InvalidInput) and exc.problems:
             why = str(exc.problems[0]) + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else "")
-    file = display_path(Path(spec), root)
     raw = _raw_names(Path(spec) if Path(spec).is_absolute() else root / spec, file)
     folder = root / "generated" / raw["experiment"]
     try:
@@ -76,6 +91,29 @@ def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None]) -> Ex
                  Resource("compute", "compute", raw["compute"], [], "")]
     return Experiment(name=raw["experiment"], folder=folder, spec=file, foundation_model="", data_files={},
                       resources=resources, endpoint_suffix=raw["suffix"])
+
+
+def others_naming(root: Path, spec: str, section: str, name: str) -> list[str]:
+    """The project's other spec files whose `section.name` is `name` (Azure compares names case-insensitively),
+    read as raw YAML so that a spec which no longer validates still counts."""
+    import yaml
+
+    from generator.paths import display_path
+
+    mine = (Path(spec) if Path(spec).is_absolute() else root / spec).resolve()
+    found = []
+    for path in sorted((root / "specs").glob("*.y*ml")) if (root / "specs").is_dir() else []:
+        if path.suffix not in (".yaml", ".yml") or path.resolve() == mine:
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        value = (data.get(section) or {}).get("name") if isinstance(data, dict) and isinstance(
+            data.get(section), dict) else None
+        if isinstance(value, str) and value.lower() == name.lower():
+            found.append(display_path(path, root))
+    return found
 
 
 def _raw_names(path: Path, file: str) -> dict[str, str]:

@@ -158,3 +158,27 @@ def test_plan_shows_what_a_job_and_a_model_version_keep_as_drift(workspace: tupl
     assert model["description"]["after"] == "a better description" and not model["description"]["updatable"]
     text_plan = run("plan")
     assert "settings.force_rerun: True -> False (cannot change): cannot change in place" in text_plan.stdout
+
+
+def test_destroy_never_deletes_what_another_spec_names(workspace: tuple[Path, Emulator]) -> None:
+    import shutil
+
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    other = project / "specs" / "other.yaml"
+    shutil.copy(project / SPEC, other)
+    text = other.read_text().replace("name: phi4-ultrachat", "name: other", 1)
+    other.write_text(text.replace("  name: ultrachat-completion", "  name: ULTRACHAT-completion", 1))
+    # the two specs now share an endpoint (case-insensitively): phi4-ultrachat no longer validates
+    result = run("destroy", "--yes")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "is also named by specs/other.yaml" in result.stderr or "other.yaml" in result.stderr
+    assert emulator.count("DELETE") == 0 and _endpoints(emulator) == ["ultrachat-completion"]
+    other.unlink()
+    shutil.copy(project / SPEC, other)
+    other.write_text(other.read_text().replace("name: phi4-ultrachat", "name: other", 1)
+                     .replace("  name: ultrachat-completion", "  name: other-ep", 1)
+                     .replace("name: Phi-4-ultrachat-200k", "name: Phi-4-other", 1))
+    shared = run("destroy", "--compute", "--yes")
+    assert shared.exit_code == 2 and "compute gpu-cluster-big is also used by specs/other.yaml" in shared.stderr
+    assert emulator.count("DELETE") == 0
