@@ -14,7 +14,7 @@ import click
 
 from generator.cli.handle import at_terminal
 from generator.cli.target import open_session, spec_options, workspace_options
-from generator.errors import UsageError
+from generator.errors import ExitCode, UsageError
 from generator.runner.plan import Plan
 
 
@@ -46,10 +46,14 @@ def _offline_plan(spec: str, root: Path) -> None:
         click.echo(line)
 
 
-def _show(planned: Plan, estimate: list[str] | None, output_format: str) -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines ride along)."""
+def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "") -> None:
+    """Print the plan as text, Markdown or JSON (the estimate lines ride along; a budget refusal makes the JSON
+    plan not applyable, as apply would refuse it)."""
     if output_format == "json":
-        click.echo(json.dumps({**planned.as_json(), "estimate": estimate or []}, indent=2, allow_nan=False))
+        document = {**planned.as_json(), "estimate": estimate or []}
+        if over_budget:
+            document["applyable"] = False
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
     elif output_format == "markdown":
         click.echo(planned.markdown(estimate), nl=False)
     else:
@@ -82,14 +86,33 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     if output_format == "text":
         _model_lines(session.experiment)
     planned = make_plan(session, session.context())
-    _show(planned, estimate_block(session.experiment.source_spec, session_costs(session)), output_format)
+    report = session_costs(session)
+    over_budget = _budget_refusal(session, planned, report)
+    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget)
     if out_file:
         save(planned, out_file)
         click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
     if planned.refused:
         click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)",
                    err=True)
+    if over_budget:
+        click.echo(f"error: apply would refuse (without --over-budget): {over_budget}", err=True)
+        ctx.exit(ExitCode.ERROR)
     ctx.exit(planned.exit_code(detailed_exitcode))
+
+
+def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
+    """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
+    from generator.runner.cost import check_budget
+    from generator.runner.errors import RunnerError
+
+    if session.local or not planned.billed:
+        return ""
+    try:
+        check_budget(session.experiment.source_spec, report)
+    except RunnerError as exc:
+        return str(exc)
+    return ""
 
 
 @click.command()

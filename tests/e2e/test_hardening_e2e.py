@@ -182,3 +182,29 @@ def test_destroy_never_deletes_what_another_spec_names(workspace: tuple[Path, Em
     shared = run("destroy", "--compute", "--yes")
     assert shared.exit_code == 2 and "compute gpu-cluster-big is also used by specs/other.yaml" in shared.stderr
     assert emulator.count("DELETE") == 0
+
+
+def test_plan_says_apply_would_refuse_on_the_budget(priced: tuple[Path, Emulator]) -> None:
+    project, emulator = priced
+    _edit_spec(project, "registered_model:", "budget:\n  max_usd: 50\n\nregistered_model:")
+    plan = run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 1, plan.stdout + plan.stderr
+    assert "error: apply would refuse (without --over-budget): the upper estimate $99.09 exceeds" in plan.stderr
+    document = run("plan", "--format", "json")
+    assert document.exit_code == 1 and json.loads(document.stdout)["applyable"] is False
+    assert run("apply").exit_code == 2 and emulator.count("PUT") == 0
+
+
+def test_a_nan_price_with_a_budget_means_apply_refuses(priced: tuple[Path, Emulator],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.unit.test_cost as fake
+    from tests.unit.test_cost import item
+
+    monkeypatch.setattr(fake, "PAGE_2", [item("Virtual Machines NCads A100 v4 Series", "NC24ads A100 v4", math.nan)])
+    project, emulator = priced
+    _edit_spec(project, "registered_model:", "budget:\n  max_usd: 500\n\nregistered_model:")
+    plan = run("plan")
+    assert plan.exit_code == 1 and "no usable price" in plan.stdout
+    refused = run("apply")
+    assert refused.exit_code == 2 and "cannot be held against it: nothing was created" in refused.stderr
+    assert emulator.count("PUT") == 0
