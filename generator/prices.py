@@ -128,7 +128,8 @@ def pick_meter(items: list[dict[str, Any]], tier: str) -> dict[str, Any] | None:
         return any(word in text for word in LOW_PRIORITY_WORDS)
 
     wanted = [item for item in items
-              if usable_price(item.get("retailPrice")) is not None and item.get("type") == "Consumption" and "windows" not in str(item.get("productName", "")).lower()
+              if usable_price(item.get("retailPrice")) is not None
+              and item.get("type") == "Consumption" and "windows" not in str(item.get("productName", "")).lower()
               and str(item.get("unitOfMeasure", "")).lower() == "1 hour"
               and item.get("currencyCode", "USD") == "USD"
               and low_priority(item) == (tier == "low_priority")]

@@ -58,8 +58,9 @@ def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list
     except (OSError, yaml.YAMLError):
         return []
     held = dict(current.tags or {})
+    wanted = sorted((desired.get("tags") or {}).items())
     return fixed_changes([("description", current.description or "", desired.get("description") or "")] + [
-        (f"tags.{key}", held.get(key, "(unset)"), str(value)) for key, value in sorted((desired.get("tags") or {}).items())])
+        (f"tags.{key}", held.get(key, "(unset)"), str(value)) for key, value in wanted])
 
 
 def apply_model(ctx: Context, res: Resource, action: Action) -> None:
