@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from generator.errors import GeneratorError
+from generator.errors import ExitCode, GeneratorError
 
 ENV = "AZML_TODAY"
 
 
 class ClockError(GeneratorError, ValueError):
-    """AZML_TODAY is set but is not a date."""
+    """AZML_TODAY is set but is not a date (or AZML_NOW not a time): the user's input, exit 2."""
+
+    default_exit_code = ExitCode.INVALID
 
 
 def today() -> dt.date:
@@ -22,7 +24,7 @@ def today() -> dt.date:
     try:
         return dt.date.fromisoformat(pinned)
     except ValueError:
-        raise ClockError(f"{ENV}={pinned!r} is not a date; use YYYY-MM-DD") from None
+        raise ClockError(f"{ENV}={pinned!r} is not a date; use YYYY-MM-DD, or unset it to use today") from None
 
 
 NOW_ENV = "AZML_NOW"
@@ -36,7 +38,8 @@ def now() -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(pinned)
     except ValueError:
-        raise ClockError(f"{NOW_ENV}={pinned!r} is not a time; use e.g. 2026-11-25T12:00:00+00:00") from None
+        raise ClockError(f"{NOW_ENV}={pinned!r} is not a time; use e.g. 2026-11-25T12:00:00+00:00, or unset it to "
+                         "use the current time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 

@@ -122,7 +122,14 @@ def check_value(spec: ComponentInput, value: Any) -> str | None:
         return f"input of type {spec.type} cannot be set from finetune.parameters"
     if spec.min is not None and value < spec.min:
         return f"must be at least {spec.min:g}, got {value!r}"
+    if spec.type == "number" and spec.name in POSITIVE and not value > 0:
+        return f"must be above 0, got {value!r}: {POSITIVE[spec.name]}"
     return None
+
+
+# Inputs the interface publishes no minimum for, but that a billed job would reject or waste: the fact, with its source.
+POSITIVE = {"learning_rate": "the fine-tuning step's optimizer (torch.optim.AdamW) raises 'Invalid learning rate' for "
+                             "a negative one, and 0 trains nothing (pytorch/pytorch torch/optim/adamw.py)"}
 
 
 def literal(spec: ComponentInput, value: Any) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import urllib.error
 import urllib.parse
@@ -37,6 +38,7 @@ CACHE_FILE = "prices.json"
 TIMEOUT = 10.0
 MAX_PAGES = 20
 LOW_PRIORITY_WORDS = ("spot", "low priority")
+MAX_USD_PER_HOUR = 1000.0  # far above any VM size's hourly price (the largest GPU sizes list under $150/h)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,26 @@ class Price:
 
 class PriceUnavailable(GeneratorError):
     """No price can be given; the message says why (offline, no meter, an error of the API)."""
+
+
+def usable_price(value: Any) -> float | None:
+    """`value` as an hourly price in USD when it is one a VM size can have (a finite number above 0 and at most
+    MAX_USD_PER_HOUR), else None: NaN, infinity, a negative, zero, a string or a boolean is no price."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and 0 < value <= MAX_USD_PER_HOUR else None
+
+
+def cached_price(entry: Any) -> Price | None:
+    """A price cache entry as a Price, or None when it is malformed (edited by hand, written by another version,
+    or holding a price no VM size can have)."""
+    names = set(Price.__dataclass_fields__)
+    if not isinstance(entry, dict) or set(entry) != names or usable_price(entry.get("usd_per_hour")) is None:
+        return None
+    if not all(isinstance(entry[name], str) for name in names - {"usd_per_hour"}):
+        return None
+    return Price(**{**entry, "usd_per_hour": float(entry["usd_per_hour"])})
 
 
 def price_filter(sku: str, region: str) -> str:
@@ -91,6 +113,10 @@ def fetch_items(sku: str, region: str, base_url: str | None = None) -> list[dict
             raise PriceUnavailable(f"the Azure Retail Prices API could not be reached ({reason})") from None
         except ValueError:
             raise PriceUnavailable("the Azure Retail Prices API answered something that is not JSON") from None
+        if not isinstance(page, dict) or not isinstance(page.get("Items") or [], list) \
+                or not isinstance(page.get("NextPageLink") or "", str):
+            raise PriceUnavailable("the Azure Retail Prices API answered JSON without the documented shape "
+                                   "({Items: [...], NextPageLink: ...}); try again later")
         items += [item for item in page.get("Items") or [] if isinstance(item, dict)]
         url = page.get("NextPageLink")
     return items
@@ -107,11 +133,12 @@ def pick_meter(items: list[dict[str, Any]], tier: str) -> dict[str, Any] | None:
         return any(word in text for word in LOW_PRIORITY_WORDS)
 
     wanted = [item for item in items
-              if item.get("type") == "Consumption" and "windows" not in str(item.get("productName", "")).lower()
+              if usable_price(item.get("retailPrice")) is not None
+              and item.get("type") == "Consumption" and "windows" not in str(item.get("productName", "")).lower()
               and str(item.get("unitOfMeasure", "")).lower() == "1 hour"
               and item.get("currencyCode", "USD") == "USD"
               and low_priority(item) == (tier == "low_priority")]
-    return min(wanted, key=lambda item: float(item.get("retailPrice", 0))) if wanted else None
+    return min(wanted, key=lambda item: float(item["retailPrice"])) if wanted else None
 
 
 class PriceBook:
@@ -123,34 +150,44 @@ class PriceBook:
         self.today = (today or dt.date.today()).isoformat()
 
     def _cache(self) -> dict[str, Any]:
+        """The cache file's entries; an unreadable or malformed file counts as empty (it is rewritten whole by the
+        next answer), and json's NaN and Infinity are refused rather than read as prices."""
+        def no_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not a price")
+
         try:
-            return json.loads(self.cache_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            cache = json.loads(self.cache_path.read_text(encoding="utf-8"), parse_constant=no_constant)
+        except (OSError, ValueError, RecursionError):
             return {}
+        return cache if isinstance(cache, dict) else {}
 
     def _remember(self, key: str, price: Price) -> None:
         cache = self._cache()
         cache[key] = price.__dict__
-        write_atomically(self.cache_path, json.dumps(cache, indent=1, sort_keys=True))
+        cache = {k: v for k, v in cache.items() if cached_price(v) is not None}
+        write_atomically(self.cache_path, json.dumps(cache, indent=1, sort_keys=True, allow_nan=False))
 
     def price(self, sku: str, region: str, tier: str = "dedicated") -> Price:
         """The hourly price, or PriceUnavailable saying why there is none."""
         key = f"{region.lower()}/{sku.lower()}/{tier}"
-        cached = self._cache().get(key)
-        if cached is not None and (not self.online or cached.get("read_on") == self.today):
-            return Price(**cached)
+        cached = cached_price(self._cache().get(key))
+        if cached is not None and (not self.online or cached.read_on == self.today):
+            return cached
         if not self.online:
             raise PriceUnavailable("offline, and no price of it is cached (a `plan` with a connection caches it)")
         try:
             items = fetch_items(sku, region)
         except PriceUnavailable:
             if cached is not None:
-                return Price(**cached)  # the last answer, with its date
+                return cached  # the last answer, with its date
             raise
         meter = pick_meter(items, tier)
         if meter is None:
+            odd = [item.get("retailPrice") for item in items if usable_price(item.get("retailPrice")) is None]
+            why = (f" (it answered {len(odd)} item(s) whose retailPrice is no usable price, e.g. {odd[0]!r}; the price "
+                   "is unknown until it answers a finite price above 0)") if odd else ""
             raise PriceUnavailable(f"the Azure Retail Prices API lists no Linux {tier.replace('_', ' ')} hourly meter "
-                                   f"for {sku} in {region}")
+                                   f"for {sku} in {region}{why}")
         price = Price(sku=sku, region=region.lower(), tier=tier, usd_per_hour=float(meter["retailPrice"]),
                       meter=str(meter.get("meterName", "")), product=str(meter.get("productName", "")),
                       read_on=self.today)

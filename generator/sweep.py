@@ -80,6 +80,20 @@ def at_point(data: dict[str, Any], point: Point) -> dict[str, Any]:
     return result
 
 
+def _unlogged_metric(metric: str, swept: dict[str, Any], base: dict[str, Any], located: Located) -> list[Problem]:
+    """eval_loss is logged only when the fine-tuning step evaluates: a point with evaluation_strategy "disable"
+    (the component's enum: epoch, steps, disable) logs none, so the sweep could never be judged by it."""
+    if metric != "eval_loss":
+        return []
+    values = swept.get("evaluation_strategy") or [base.get("evaluation_strategy")]
+    if "disable" not in values:
+        return []
+    where = ("sweep", "parameters", "evaluation_strategy") if "evaluation_strategy" in swept else \
+        ("finetune", "parameters", "evaluation_strategy")
+    return [located.problem(where, "evaluation_strategy disable logs no eval_loss, and sweep.select.metric is "
+                                   "eval_loss: evaluate (epoch or steps), or select by train_loss")]
+
+
 def check_sweep(data: dict[str, Any], located: Located, interface: ComponentInterface,
                 facts: ModelFacts | None) -> list[Problem]:
     """Every problem of the sweep section: each name and value checked as finetune.parameters are, each point's
@@ -95,6 +109,7 @@ def check_sweep(data: dict[str, Any], located: Located, interface: ComponentInte
     if select["metric"] in LOSSES and select["goal"] != "minimize":
         problems.append(located.problem(("sweep", "select", "goal"), f"{select['metric']} is a loss: lower is "
                                                                      "better, so the goal is minimize"))
+    problems += _unlogged_metric(select["metric"], sweep["parameters"], data["finetune"]["parameters"], located)
     if any(p.severity != WARNING for p in problems):
         return problems
     grid = points(data)

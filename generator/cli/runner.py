@@ -14,7 +14,7 @@ import click
 
 from generator.cli.handle import at_terminal
 from generator.cli.target import open_session, spec_options, workspace_options
-from generator.errors import UsageError
+from generator.errors import ExitCode, UsageError
 from generator.runner.plan import Plan
 
 
@@ -46,10 +46,14 @@ def _offline_plan(spec: str, root: Path) -> None:
         click.echo(line)
 
 
-def _show(planned: Plan, estimate: list[str] | None, output_format: str) -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines ride along)."""
+def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "") -> None:
+    """Print the plan as text, Markdown or JSON (the estimate lines ride along; a budget refusal makes the JSON
+    plan not applyable, as apply would refuse it)."""
     if output_format == "json":
-        click.echo(json.dumps({**planned.as_json(), "estimate": estimate or []}, indent=2))
+        document = {**planned.as_json(), "estimate": estimate or []}
+        if over_budget:
+            document["applyable"] = False
+        click.echo(json.dumps(document, indent=2, allow_nan=False))
     elif output_format == "markdown":
         click.echo(planned.markdown(estimate), nl=False)
     else:
@@ -82,14 +86,33 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     if output_format == "text":
         _model_lines(session.experiment)
     planned = make_plan(session, session.context())
-    _show(planned, estimate_block(session.experiment.source_spec, session_costs(session)), output_format)
+    report = session_costs(session)
+    over_budget = _budget_refusal(session, planned, report)
+    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget)
     if out_file:
         save(planned, out_file)
         click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
     if planned.refused:
         click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)",
                    err=True)
+    if over_budget:
+        click.echo(f"error: apply would refuse (without --over-budget): {over_budget}", err=True)
+        ctx.exit(ExitCode.ERROR)
     ctx.exit(planned.exit_code(detailed_exitcode))
+
+
+def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
+    """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
+    from generator.runner.cost import check_budget
+    from generator.runner.errors import RunnerError
+
+    if session.local or not planned.billed:
+        return ""
+    try:
+        check_budget(session.experiment.source_spec, report)
+    except RunnerError as exc:
+        return str(exc)
+    return ""
 
 
 @click.command()
@@ -196,21 +219,26 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
     from generator.runner import destroy as deleting
     from generator.runner.cost import describe_age
 
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target,
+                           names_only=True, shared_ok=expired)
     if expired:
-        found, total = deleting.expired_endpoints(session)
+        expiry = deleting.expired_endpoints(session)
+        found = expiry.expired
+        for name, why in expiry.unreadable:
+            click.echo(f"warning: skipped endpoint {name}: {why}; fix or remove the tag, or delete it by hand",
+                       err=True)
         if not found:
-            click.echo(f"no expired endpoints among the workspace's {total} (only endpoints this tool created "
+            click.echo(f"no expired endpoints among the workspace's {expiry.total} (only endpoints this tool created "
                        "with endpoint.expires_after can expire)")
             return
         for name, age in found:
             click.echo(f"expired   {name:<32} {describe_age(age, None)}")
         if _confirmed("destroy --expired", f"{len(found)} endpoint(s)",
                       f"these {len(found)} endpoint(s) and their deployments", yes):
-            deleting.delete_endpoints(session, [name for name, _ in found])
-            click.echo(f"deleted {len(found)} expired endpoint(s)")
+            deleted = deleting.delete_endpoints(session, [name for name, _ in found], click.echo)
+            click.echo(f"deleted {deleted} expired endpoint(s)")
         return
-    doomed = deleting.doomed(session, delete_compute)
+    doomed = deleting.doomed(session, delete_compute, spec)
     if not _confirmed("destroy", doomed.describe(), doomed.describe(), yes):
         return
     deleting.destroy(session, doomed, click.echo)
@@ -266,7 +294,7 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     out = png or root / "metrics" / f"compare-{rows[0].job}.png"
     side_by_side.plot(rows, out)
     if output_format == "json":
-        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2))
+        click.echo(json.dumps({**side_by_side.as_json(rows), "png": str(out)}, indent=2, allow_nan=False))
         return
     click.echo(side_by_side.table(rows))
     click.echo(f"eval-loss curves: {out}")

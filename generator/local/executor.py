@@ -56,6 +56,9 @@ class LocalJob:
     process: subprocess.Popen | None = None
 
 
+STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
+
+
 @dataclass
 class LocalDeployment:
     """A deployment served by a local scoring server."""
@@ -243,6 +246,12 @@ class LocalExecutor:
                 "properties", {}).get("traffic", {})
             deployment = max(traffic, key=traffic.get) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
+        if target is not None and not target.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading
+            return 503, scoring_error(503, f"deployment {deployment!r} on endpoint {endpoint} is starting (the local "
+                                           "workspace is loading its model); try again in a minute")
+        if target is not None and target.error:
+            return 503, scoring_error(503, f"deployment {deployment!r} on endpoint {endpoint} failed to start "
+                                           f"({target.error}); see {target.folder / 'scoring.log'}")
         if target is None or target.port is None:
             return 404, scoring_error(404, f"no running deployment {deployment!r} on endpoint {endpoint}")
         request = urllib.request.Request(f"https://127.0.0.1:{target.port}/score", data=body, method="POST",

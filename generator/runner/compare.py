@@ -6,6 +6,7 @@ works wherever `metrics` works: the local workspace, or Azure through its MLflow
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def collect(client: Any, runs: list[tuple[str, str]]) -> list[RunRow]:
         if evals:
             row.eval_curve = evals
             row.final_eval_loss = evals[-1][1]
-            row.best_eval_step, row.best_eval_loss = min(evals, key=lambda point: point[1])
+            finite = [point for point in evals if math.isfinite(point[1])] or evals
+            row.best_eval_step, row.best_eval_loss = min(finite, key=lambda point: point[1])
         rows.append(row)
     return rows
 
@@ -70,13 +72,22 @@ def table(rows: list[RunRow]) -> str:
     return "\n".join(lines)
 
 
+def _json_number(value: float | None) -> float | None:
+    """A figure as JSON can hold it: NaN and infinity (a diverged run) become null, with `diverged` set."""
+    return value if value is None or math.isfinite(value) else None
+
+
 def as_json(rows: list[RunRow]) -> dict[str, Any]:
-    """The same data for scripts: the differing parameter names and one object per run."""
+    """The same data for scripts: the differing parameter names and one object per run. Valid JSON always: a NaN
+    or infinite loss is null, and the run says `"diverged": true`."""
     names = differing(rows)
     return {"differing_parameters": names, "runs": [
         {"run": row.job, "experiment": row.experiment, "parameters": {n: row.params.get(n) for n in names},
-         "final_train_loss": row.final_train_loss, "final_eval_loss": row.final_eval_loss,
-         "best_eval_loss": row.best_eval_loss, "best_eval_step": row.best_eval_step} for row in rows]}
+         "final_train_loss": _json_number(row.final_train_loss), "final_eval_loss": _json_number(row.final_eval_loss),
+         "best_eval_loss": _json_number(row.best_eval_loss), "best_eval_step": row.best_eval_step,
+         "diverged": any(v is not None and not math.isfinite(v)
+                         for v in (row.final_train_loss, row.final_eval_loss, row.best_eval_loss))}
+        for row in rows]}
 
 
 def label(row: RunRow, names: list[str]) -> str:

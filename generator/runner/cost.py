@@ -8,6 +8,7 @@ what status and `destroy --expired` say about a running endpoint.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,32 +103,59 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
         report.no_upper = "the training time cannot be estimated"
         return report
     ep_hours, why = endpoint_hours(spec)
-    report.upper_usd = hours.high * train_price.usd_per_hour * figures.train_nodes + per_hour * ep_hours
+    upper = hours.high * train_price.usd_per_hour * figures.train_nodes + per_hour * ep_hours
+    if not math.isfinite(upper) or upper < 0:
+        report.no_upper = f"the upper estimate came out as {upper}, which is no amount of money"
+        add(f"  upper estimate   unknown: {report.no_upper}")
+        return report
+    report.upper_usd = upper
     add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound, plus the endpoint {why}")
     return report
 
 
-def budget_lines(spec: Any, report: CostReport) -> list[str]:
-    """The budget line plan prints (none without budget.max_usd)."""
+def _budget(spec: Any) -> float | None:
+    """budget.max_usd, refused when it is no amount (validation refuses NaN and infinity; this guards the rest)."""
     budget = (spec.data.get("budget") or {}).get("max_usd")
     if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
+        raise RunnerError(f"budget.max_usd in {spec.file} is {budget!r}, which is no amount of money: give a number "
+                          "of US dollars above 0", EXIT_INPUT)
+    return float(budget)
+
+
+def _usable_upper(report: CostReport) -> float | None:
+    """The upper estimate when it is a finite amount; else None, with why in report.no_upper."""
+    upper = report.upper_usd
+    if upper is not None and (not math.isfinite(upper) or upper < 0):
+        report.no_upper = report.no_upper or f"the upper estimate came out as {upper}, which is no amount of money"
+        return None
+    return upper
+
+
+def budget_lines(spec: Any, report: CostReport) -> list[str]:
+    """The budget line plan prints (none without budget.max_usd)."""
+    budget = _budget(spec)
+    if budget is None:
         return []
-    if report.upper_usd is None:
+    if _usable_upper(report) is None:
         return [f"  budget           max_usd {_money(budget)}: no upper estimate ({report.no_upper}); apply refuses"]
     verdict = "within it" if report.upper_usd <= budget else "OVER it: apply refuses"
     return [f"  budget           upper estimate {_money(report.upper_usd)} against max_usd {_money(budget)}: {verdict}"]
 
 
 def check_budget(spec: Any, report: CostReport) -> None:
-    """Raise (exit 2) when the spec's budget is exceeded by the upper estimate, or no estimate can be made."""
-    budget = (spec.data.get("budget") or {}).get("max_usd")
+    """Raise (exit 2) when the spec's budget is exceeded by the upper estimate, or no estimate can be made: an
+    unknown or non-finite figure never passes the comparison."""
+    budget = _budget(spec)
     if budget is None:
         return
-    if report.upper_usd is None:
+    upper = _usable_upper(report)
+    if upper is None:
         raise RunnerError(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
                           "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.",
                           EXIT_INPUT)
-    if report.upper_usd > budget:
+    if not upper <= budget:
         raise RunnerError(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
                           f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
                           "endpoint.expires_after, raise the budget, or pass --over-budget.", EXIT_INPUT)
@@ -152,14 +180,41 @@ class EndpointAge:
         return self.expires is not None and self.now >= self.expires
 
 
+class TagError(ValueError):
+    """An endpoint carries this tool's tags, but their values cannot be read (the message says which and why)."""
+
+
+MAX_EXPIRY = dt.timedelta(days=3660)  # ten years: beyond it an expiry tag is a typo, not a plan
+
+
 def endpoint_age(tags: dict[str, str] | None) -> EndpointAge | None:
-    """Age and expiry from the tags apply wrote; None for an endpoint this tool did not create (or tags it can't read)."""
-    tags = tags or {}
-    try:
-        created = dt.datetime.fromisoformat(tags[CREATED_TAG])
-        expires = created + clock.parse_duration(tags[EXPIRES_TAG]) if tags.get(EXPIRES_TAG) else None
-    except (KeyError, ValueError):
+    """Age and expiry from the tags apply wrote; None for an endpoint this tool did not create. TagError when the
+    tags are ours but malformed (edited by hand or by another tool: a date without a timezone, a duration that
+    is no duration or one beyond any date), so that a caller reports that endpoint and goes on with the others."""
+    tags = tags if isinstance(tags, dict) else {}
+    if CREATED_TAG not in tags:
         return None
+    raw = tags[CREATED_TAG]
+    try:
+        created = dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise TagError(f"tag {CREATED_TAG}={raw!r} is not a time like 2026-11-25T08:00:00+00:00") from None
+    if created.tzinfo is None:
+        raise TagError(f"tag {CREATED_TAG}={raw!r} has no timezone, so its age is unknown (apply writes UTC, "
+                       "e.g. 2026-11-25T08:00:00+00:00)")
+    expires = None
+    if tags.get(EXPIRES_TAG):
+        try:
+            after = clock.parse_duration(tags[EXPIRES_TAG])
+        except (ValueError, OverflowError):
+            raise TagError(f"tag {EXPIRES_TAG}={tags[EXPIRES_TAG]!r} is not a duration like 8h or 3d") from None
+        if after > MAX_EXPIRY:
+            raise TagError(f"tag {EXPIRES_TAG}={tags[EXPIRES_TAG]!r} is longer than ten years")
+        try:
+            expires = created + after
+        except OverflowError:
+            raise TagError(f"tags {CREATED_TAG}={raw!r} and {EXPIRES_TAG}={tags[EXPIRES_TAG]!r} give an expiry "
+                           "beyond any date") from None
     return EndpointAge(created, expires, clock.now())
 
 

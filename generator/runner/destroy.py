@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from generator.runner.cost import EndpointAge, endpoint_age
+from generator.runner.cost import EndpointAge, TagError, endpoint_age
 from generator.runner.steps.common import not_found, wait_poller
 
 
@@ -22,9 +22,20 @@ class Doomed:
         return " and ".join(what)
 
 
-def doomed(session: Any, with_compute: bool) -> Doomed:
-    """What `destroy` deletes for the session's experiment."""
-    return Doomed(session.endpoint_name, session.experiment.by_kind("compute").name if with_compute else None)
+def doomed(session: Any, with_compute: bool, spec: str | None = None) -> Doomed:
+    """What `destroy` deletes for the session's experiment; --compute is refused for a compute another spec uses
+    (sharing a cluster with the same settings is allowed, and deleting it would stop that experiment)."""
+    compute = session.experiment.by_kind("compute").name if with_compute else None
+    if compute and spec is not None:
+        from generator.errors import UsageError
+        from generator.runner.session import others_naming
+
+        shared = others_naming(session.root, spec, "compute", compute)
+        if shared:
+            raise UsageError(f"compute {compute} is also used by {', '.join(shared)}: destroy --compute would stop "
+                             "that experiment's training; nothing was deleted. Drop --compute, or delete the compute "
+                             f"by name (`az ml compute delete -n {compute}`) once no experiment needs it")
+    return Doomed(session.endpoint_name, compute)
 
 
 def destroy(session: Any, what: Doomed, say: Callable[[str], None]) -> None:
@@ -43,16 +54,46 @@ def destroy(session: Any, what: Doomed, say: Callable[[str], None]) -> None:
             say(f"[destroy] compute {what.compute} does not exist; nothing to delete")
 
 
-def expired_endpoints(session: Any) -> tuple[list[tuple[str, EndpointAge]], int]:
-    """The workspace's endpoints whose expiry has passed (only endpoints this tool tagged), and how many it has."""
-    endpoints = list(session.ml.online_endpoints.list())
-    found = [(endpoint.name, age) for endpoint in endpoints
-             if (age := endpoint_age(endpoint.tags)) is not None and age.expired]
-    return found, len(endpoints)
+@dataclass
+class Expiry:
+    """What `destroy --expired` found among the workspace's endpoints."""
+
+    expired: list[tuple[str, EndpointAge]]
+    unreadable: list[tuple[str, str]]  # (endpoint, why its tags cannot be read): reported, never deleted
+    total: int
 
 
-def delete_endpoints(session: Any, names: list[str]) -> None:
-    """Delete each endpoint and wait for it."""
+def expired_endpoints(session: Any) -> Expiry:
+    """The workspace's endpoints whose expiry has passed (only endpoints this tool tagged), those whose tags are
+    ours but cannot be read (skipped: one odd tag never stops the clean-up of the others), and how many it has."""
+    found = Expiry([], [], 0)
+    for endpoint in session.ml.online_endpoints.list():
+        found.total += 1
+        try:
+            age = endpoint_age(endpoint.tags)
+        except TagError as exc:
+            found.unreadable.append((endpoint.name, str(exc)))
+            continue
+        if age is not None and age.expired:
+            found.expired.append((endpoint.name, age))
+    return found
+
+
+def delete_endpoints(session: Any, names: list[str], say: Callable[[str], None]) -> int:
+    """Delete each endpoint and wait for it; one that fails is said and the others still go. How many were
+    deleted; RunnerError (naming the failures) after trying them all when any failed."""
+    from generator.runner.errors import EXIT_CLOUD, RunnerError, explain
+
     context = session.context()
+    failed = []
     for name in names:
-        wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=name), f"delete endpoint {name}")
+        try:
+            wait_poller(context, "destroy", session.ml.online_endpoints.begin_delete(name=name),
+                        f"delete endpoint {name}")
+        except Exception as exc:  # the SDK's and the service's errors alike: the next endpoint still goes
+            failed.append(f"{name} ({explain(exc)})")
+            say(f"[destroy] endpoint {name} was not deleted: {explain(exc)}")
+    if failed:
+        raise RunnerError(f"deleted {len(names) - len(failed)} of {len(names)} expired endpoint(s); not deleted: "
+                          f"{', '.join(failed)}: run destroy --expired again", EXIT_CLOUD)
+    return len(names)

@@ -3,6 +3,8 @@ print the final figures and draw the loss curves."""
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,16 +41,69 @@ def tracking_uri(session: Any) -> str:
     return session.ml.workspaces.get(session.ml.workspace_name).mlflow_tracking_uri
 
 
+QUIET_LOGGERS = ("mlflow", "alembic")  # their INFO lines ("Creating initial MLflow database tables...") are not ours
+
+
+def _shown(uri: str) -> str:
+    """The store's URI without any user:password it may carry."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+    return uri
+
+
+def _store_hint() -> str:
+    import os
+
+    return ("check MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else
+            "check that the workspace is running (local: `python -m generator local start`) and has run a job")
+
+
+def store_error(uri: str, exc: BaseException) -> RunnerError:
+    """One line naming the store, what it answered and what to do."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return RunnerError(f"the MLflow store {_shown(str(uri))} cannot be read ({type(exc).__name__}: {first}): "
+                       f"{_store_hint()}", EXIT_INPUT)
+
+
+def open_store(uri: str) -> Any:
+    """An MlflowClient on `uri`. MLflow's and alembic's INFO lines are silenced, and MLflow's HTTP retries
+    shortened (unless set), so an unreachable store is an error in seconds, not minutes; find_run turns what a
+    missing or broken store raises into one line (store_error)."""
+    import logging
+    import os
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(uri)
+    except Exception as exc:  # MLflow, SQLAlchemy, requests and azureml-mlflow each raise their own types
+        raise store_error(uri, exc) from None
+
+
 def find_run(client: Any, experiment: str, job: str) -> Any:
     """The fine-tune run of pipeline job `job`: tagged with it locally, a descendant of it on Azure."""
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        raise RunnerError(f"no MLflow experiment {experiment!r}: has the job {job} run yet?", EXIT_INPUT)
-    for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
-        runs = [r for r in client.search_runs([found.experiment_id], filter_string=query)
-                if "eval_loss" in r.data.metrics or "train_loss" in r.data.metrics]
-        if runs:
-            return runs[0]
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise RunnerError(f"no MLflow experiment {experiment!r}: has the job {job} run yet?", EXIT_INPUT)
+        for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
+            runs = [r for r in client.search_runs([found.experiment_id], filter_string=query)
+                    if "eval_loss" in r.data.metrics or "train_loss" in r.data.metrics]
+            if runs:
+                return runs[0]
+    except RunnerError:
+        raise
+    except Exception as exc:  # a missing or broken store: MLflow, SQLAlchemy and requests raise their own types
+        raise store_error(getattr(client, "tracking_uri", "(unknown)"), exc) from None
     raise RunnerError(f"no run with loss metrics for job {job} in experiment {experiment!r}", EXIT_INPUT)
 
 
@@ -86,28 +141,14 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
 def calibration(session: Any, tokens_per_epoch: int) -> Any:
     """The latest finished run of the experiment as a Calibration (its train_runtime and the tokens of its epochs),
     None when no run has finished, or why a finished run's metrics could not be read."""
-    from azure.core.exceptions import ResourceNotFoundError
-
-    from generator import naming
     from generator.estimate import Calibration
-    from generator.runner.steps.common import job_status
 
     data = session.experiment.source_spec.data
-    finished = None
-    for run in range(int(data["experiment"]["run"]), 0, -1):
-        name = naming.job_name({**data, "experiment": {**data["experiment"], "run": run}})
-        try:
-            if job_status(session.ml.jobs.get(name)) == "Completed":
-                finished = name
-                break
-        except ResourceNotFoundError:
-            continue
+    finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
     if finished is None:
         return None
     try:
-        from mlflow.tracking import MlflowClient
-
-        client = MlflowClient(tracking_uri(session))
+        client = open_store(tracking_uri(session))
         found = find_run(client, data["experiment"]["name"], finished)
     except RunnerError as exc:
         return f"{finished} finished, but its metrics cannot be read ({exc})"
@@ -117,5 +158,28 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     epochs = found.data.params.get("num_train_epochs")
     if not runtime or not epochs:
         return f"{finished} logged no train_runtime metric or num_train_epochs parameter"
-    return Calibration(finished, tokens_per_epoch * int(float(epochs)), float(runtime))
+    try:
+        runtime, epochs = float(runtime), float(epochs)
+    except (TypeError, ValueError):
+        runtime = epochs = math.nan
+    if not (math.isfinite(runtime) and runtime > 0 and math.isfinite(epochs) and 1 <= epochs <= 10_000):
+        return (f"{finished} logged train_runtime {found.data.metrics.get('train_runtime')!r} and num_train_epochs "
+                f"{found.data.params.get('num_train_epochs')!r}, which are no usable figures")
+    return Calibration(finished, tokens_per_epoch * int(epochs), runtime)
+
+
+def latest_finished_run(ml: Any, experiment: str, run: int) -> str | None:
+    """The name of the experiment's latest Completed job `<experiment>-run<N>` with N <= run, from one listing of the
+    workspace's jobs (never a request per run number: `run: 3000` is one listing, not 3000 gets)."""
+    from generator.runner.steps.common import job_status
+
+    pattern = re.compile(re.escape(experiment) + r"-run([1-9][0-9]{0,8})", re.IGNORECASE)
+    best: tuple[int, str] | None = None
+    for job in ml.jobs.list():
+        match = pattern.fullmatch(str(getattr(job, "name", "") or ""))
+        if match is None or int(match.group(1)) > run or job_status(job) != "Completed":
+            continue
+        if best is None or int(match.group(1)) > best[0]:
+            best = (int(match.group(1)), job.name)
+    return None if best is None else best[1]
 

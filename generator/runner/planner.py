@@ -43,7 +43,7 @@ def save(plan: Plan, path: Path) -> None:
     """Write the plan's JSON to `path` (atomically)."""
     from generator.files import write_atomically
 
-    write_atomically(path, json.dumps(plan.as_json(), indent=2) + "\n")
+    write_atomically(path, json.dumps(plan.as_json(), indent=2, allow_nan=False) + "\n")
 
 
 def load_saved(path: Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import Target, probe, registry_client, workspace_client
-from generator.runner.errors import explain
+from generator.runner.errors import RunnerError, explain
 from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
 from generator.runner.output import Printer
 
@@ -45,6 +45,105 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
     experiment = load_experiment(folder)
     experiment.source_spec = loaded
     return experiment
+
+
+def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, check_shared: bool = True) -> Experiment:
+    """What `destroy` needs of `spec`: only the names. The loaded, fresh experiment when the spec still validates
+    and generated/ matches it; else (the model retired since, a catalog moved, generated/ stale or missing) the
+    names from the manifest apply last used, or from the spec's own YAML, saying so through `warn`. Refused when
+    another spec names the same endpoint: whose it is cannot be known, so nothing is deleted."""
+    from generator.paths import display_path
+
+    file = display_path(Path(spec), root)
+    experiment = _names_to_delete(spec, root, file, warn)
+    endpoint = experiment.by_kind("online_endpoint").name
+    shared = others_naming(root, spec, "endpoint", endpoint) if check_shared else []
+    if shared:
+        raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"endpoint {endpoint} is also named by "
+                                    f"{', '.join(shared)}: destroy of {file} could delete that experiment's endpoint, "
+                                    "so nothing was deleted; give each spec its own endpoint.name, or delete the "
+                                    "endpoint by name with `az ml online-endpoint delete`")])
+    return experiment
+
+
+def _names_to_delete(spec: str, root: Path, file: str, warn: Callable[[str], None]) -> Experiment:
+    from generator.paths import display_path
+    from generator.runner.manifest import Resource
+
+    try:
+        return load_ready_experiment(spec, root, validate=False)
+    except (InvalidInput, StaleOutput, UsageError, RunnerError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, InvalidInput) and exc.problems:
+            why = str(exc.problems[0]) + (f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else "")
+    raw = _raw_names(Path(spec) if Path(spec).is_absolute() else root / spec, file)
+    folder = root / "generated" / raw["experiment"]
+    try:
+        experiment = load_experiment(folder)
+    except Exception:  # noqa: BLE001 - a missing or broken manifest: the spec's own names are what is left
+        experiment = None
+    if experiment is not None and experiment.spec == file:
+        warn(f"{file} cannot be used as it is ({why}); destroy uses the names in {display_path(folder, root)}"
+             "/manifest.yml, which apply last used")
+        return experiment
+    warn(f"{file} cannot be used as it is ({why}); destroy uses the names written in it")
+    resources = [Resource("endpoint", "online_endpoint", raw["endpoint"], [], ""),
+                 Resource("compute", "compute", raw["compute"], [], "")]
+    return Experiment(name=raw["experiment"], folder=folder, spec=file, foundation_model="", data_files={},
+                      resources=resources, endpoint_suffix=raw["suffix"])
+
+
+def others_naming(root: Path, spec: str, section: str, name: str) -> list[str]:
+    """The project's other spec files whose `section.name` is `name` (Azure compares names case-insensitively),
+    read as raw YAML so that a spec which no longer validates still counts."""
+    import yaml
+
+    from generator.paths import display_path
+
+    mine = (Path(spec) if Path(spec).is_absolute() else root / spec).resolve()
+    found = []
+    for path in sorted((root / "specs").glob("*.y*ml")) if (root / "specs").is_dir() else []:
+        if path.suffix not in (".yaml", ".yml") or path.resolve() == mine:
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        value = (data.get(section) or {}).get("name") if isinstance(data, dict) and isinstance(
+            data.get(section), dict) else None
+        if isinstance(value, str) and value.lower() == name.lower():
+            found.append(display_path(path, root))
+    return found
+
+
+def _raw_names(path: Path, file: str) -> dict[str, str]:
+    """experiment.name, endpoint.name, endpoint.name_suffix and compute.name as written in the spec's YAML."""
+    import yaml
+
+    from generator.rules import COMPUTE_NAME, ONLINE_NAME
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput([Problem(file, 0, 0, "", f"cannot be read, so destroy does not know what to delete "
+                                                    f"({type(exc).__name__}); delete the endpoint by name with "
+                                                    "`az ml online-endpoint delete -n NAME`")]) from None
+
+    def name(section: str, key: str = "name", default: str | None = None) -> str:
+        value = data.get(section) if isinstance(data, dict) else None
+        value = value.get(key, default) if isinstance(value, dict) else default
+        if not isinstance(value, str) or not value:
+            raise InvalidInput([Problem(file, 0, 0, f"{section}.{key}", "is not a name, so destroy does not know what "
+                                                                       "to delete; delete it by name with `az ml`")])
+        return value
+
+    names = {"experiment": name("experiment"), "endpoint": name("endpoint"),
+             "suffix": name("endpoint", "name_suffix", "none"), "compute": name("compute")}
+    if not ONLINE_NAME.match(names["endpoint"]) or not COMPUTE_NAME.match(names["compute"]):
+        raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"{names['endpoint']!r} or compute "
+                                    f"{names['compute']!r} is no name Azure accepts, so nothing of that name exists "
+                                    "to delete")])
+    return names
 
 
 class Session:
@@ -81,11 +180,9 @@ class Session:
 
     def metrics_client(self) -> Any:
         """An MLflow client on where this workspace's jobs log their metrics."""
-        from mlflow.tracking import MlflowClient
+        from generator.runner.metrics import open_store, tracking_uri
 
-        from generator.runner.metrics import tracking_uri
-
-        return MlflowClient(tracking_uri(self))
+        return open_store(tracking_uri(self))
 
     def registry(self, name: str) -> Any:
         """MLClient for registry `name`."""

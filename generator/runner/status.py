@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.cost import describe_age, endpoint_age
+from generator.runner.cost import TagError, describe_age, endpoint_age
 from generator.runner.steps.common import job_status, state_of
 from generator.runner.steps.registry import PLANNERS
 
@@ -56,8 +56,12 @@ def status_rows(session: Any) -> list[StatusRow]:
             state = f"{state_of(current)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"
             mirror = {k: v for k, v in dict(getattr(current, "mirror_traffic", None) or {}).items() if int(v)}
             state += f"  mirror {mirror}" if mirror else ""
-            age = endpoint_age(current.tags)
-            if age is not None:
-                state += "\n" + " " * 14 + describe_age(age, endpoint_hourly(session))
+            try:
+                age = endpoint_age(current.tags)
+            except TagError as exc:
+                state += "\n" + " " * 14 + f"age and expiry unknown: {exc}"
+            else:
+                if age is not None:
+                    state += "\n" + " " * 14 + describe_age(age, endpoint_hourly(session))
         rows.append(StatusRow(res.id, session.endpoint_name if res.kind == "online_endpoint" else res.name, state))
     return rows

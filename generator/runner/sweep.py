@@ -8,13 +8,14 @@ model's `pipeline_job` tag, so an interrupted sweep resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from typing import Any
 
 from generator.runner.compare import RunRow, collect, table
 from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError
 from generator.runner.manifest import Resource
-from generator.runner.plan import Action, Reason, Verb
+from generator.runner.plan import Action, FieldChange, Reason, Verb
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
 JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
@@ -121,11 +122,20 @@ def judged(points: list[Resource]) -> str:
 def plan_select(ctx: Any, res: Resource) -> Action:
     """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
     points = point_jobs(ctx, res)
-    tags = _model_tags(ctx.ml, ctx.experiment) or {}
+    registered = _model_tags(ctx.ml, ctx.experiment)
+    tags = registered or {}
     chosen = next((p for p in points if p.name == tags.get(SELECTED_TAG)), None)
     if chosen is not None and tags.get(JUDGED_TAG) == judged(points):
         ctx.selected[res.id] = chosen.id
         return Action(Verb.UNCHANGED, [f"{chosen.name} was selected and registered"], reason=Reason.EQUAL)
+    if registered is not None and chosen is None:
+        model = ctx.experiment.by_kind("model")
+        source = tags.get(SELECTED_TAG) or "another job"
+        return Action(Verb.REFUSE, [f"{model.name}:{model.extra['version']} was registered from {source}, which is "
+                                    "no longer a point of the sweep, and a model version is immutable: bump "
+                                    f"experiment.run in {ctx.experiment.spec} and render to sweep again"],
+                      reason=Reason.SELECTED_OTHER_POINT,
+                      changes=[FieldChange("tags.pipeline_job", source, None, False)])
     best = "lowest" if res.extra["goal"] == "minimize" else "highest"
     return Action(Verb.RUN, [f"pick the point with the {best} {res.extra['metric']} of {len(points)}, once every "
                              "point has finished"], reason=Reason.ACTION)
@@ -136,14 +146,30 @@ def score(row: RunRow, metric: str) -> float | None:
     return {"eval_loss": row.final_eval_loss, "train_loss": row.final_train_loss}[metric]
 
 
+def diverged(value: float | None) -> bool:
+    """Whether a logged loss is no result: NaN or infinite (training diverged)."""
+    return value is not None and not math.isfinite(value)
+
+
 def choose(rows: list[RunRow], metric: str, goal: str) -> RunRow:
-    """The best row by `metric` and `goal`; the first in the manifest's order wins a tie."""
+    """The best row by `metric` and `goal` among the points whose metric is finite; the first in the manifest's
+    order wins a tie (`ties` says which points tied). A diverged point (NaN or infinite) never wins; when every
+    point diverged, nothing is selected."""
     missing = [row.job for row in rows if score(row, metric) is None]
     if missing:
         raise RunnerError(f"no {metric} logged by {', '.join(missing)}: the sweep cannot be judged by it "
                           f"(compare shows what each point logged)", EXIT_CLOUD)
+    finite = [row for row in rows if not diverged(score(row, metric))]
+    if not finite:
+        raise RunnerError(f"every point's {metric} is NaN or infinite (training diverged): nothing is selected, "
+                          "registered or deployed; lower the learning rate and bump experiment.run", EXIT_CLOUD)
     sign = 1 if goal == "minimize" else -1
-    return min(rows, key=lambda row: sign * score(row, metric))
+    return min(finite, key=lambda row: sign * score(row, metric))
+
+
+def ties(rows: list[RunRow], best: RunRow, metric: str) -> list[str]:
+    """The other points whose metric equals the best's (the first in the manifest's order won)."""
+    return [row.job for row in rows if row is not best and score(row, metric) == score(best, metric)]
 
 
 def apply_select(ctx: Any, res: Resource, action: Any) -> None:
@@ -154,9 +180,15 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
     best = choose(rows, metric, goal)
     for line in table(rows).splitlines():
         ctx.out.line(res.id, line)
-    others = [score(row, metric) for row in rows if row is not best]
+    for row in rows:
+        if diverged(score(row, metric)):
+            ctx.out.line(res.id, f"left out {row.job}: its {metric} is {score(row, metric)} (diverged)")
+    others = [value for row in rows if row is not best and not diverged(value := score(row, metric))]
     than = f"{'lowest' if goal == 'minimize' else 'highest'} of {len(rows)}" + (
         f"; next {min(others) if goal == 'minimize' else max(others):.4f}" if others else "")
+    tied = ties(rows, best, metric)
+    if tied:
+        than += f"; tied with {', '.join(tied)}: the first in the sweep's order wins a tie"
     ctx.out.line(res.id, f"selected {best.job}: {metric} {score(best, metric):.4f} ({than})")
     ctx.selected[res.id] = next(p.id for p in points if p.name == best.job)
 

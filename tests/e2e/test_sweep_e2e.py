@@ -179,3 +179,23 @@ def test_compare_and_metrics_read_a_sweeps_points(sweep: tuple[Path, Emulator]) 
     review = run("metrics")
     assert review.exit_code == 0, review.stderr
     assert f"of job {JOBS[2]}" in review.stdout.splitlines()[0]
+
+
+def test_plan_refuses_when_the_registered_point_left_the_sweep(sweep: tuple[Path, Emulator]) -> None:
+    project, emulator = sweep
+    for job in JOBS:
+        emulator.gate("job", job).set()
+    assert run("apply").exit_code == 0  # registers JOBS[2] (learning_rate 5e-05, 1 epoch)
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    text = spec.read_text()
+    assert "learning_rate: [1.0e-5, 5.0e-5]" in text
+    spec.write_text(text.replace("learning_rate: [1.0e-5, 5.0e-5]", "learning_rate: [1.0e-5]"))
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    plan = run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 1, plan.stdout + plan.stderr
+    assert "refuse    select" in plan.stdout
+    assert f"Phi-4-ultrachat-200k:1 was registered from {JOBS[2]}, which is no longer a point of the sweep" \
+        in plan.stdout
+    puts = emulator.count("PUT")
+    applied = run("apply")
+    assert applied.exit_code == 2 and emulator.count("PUT") == puts  # refused before anything was created

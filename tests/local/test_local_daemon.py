@@ -132,3 +132,23 @@ def test_a_second_demo_refuses_while_one_runs(tmp_path: Path, monkeypatch: pytes
     assert capsys.readouterr().err == ("error: another `make demo` is running in this project (its local workspace "
                                        "is .local-workspace-demo/); wait for it to finish, then run it again\n")
     assert (folder / "jobs").is_dir()
+
+
+def test_a_restored_deployment_that_is_still_starting_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after `local start` a restored deployment's server is loading: invoke waits for it, then says it is
+    starting (503), never 'no running deployment' for a deployment that exists."""
+    from types import SimpleNamespace
+
+    from generator.local import executor as local_executor
+
+    monkeypatch.setattr(local_executor, "STARTING_WAIT", 0.05)
+    starting = local_executor.LocalDeployment("ep", "blue", tmp_path / "ep-blue")
+    broken = local_executor.LocalDeployment("ep", "green", tmp_path / "ep-green", error="RuntimeError: exited")
+    broken.ready.set()
+    owner = SimpleNamespace(deployments={("ep", "blue"): starting, ("ep", "green"): broken})
+    status, body = local_executor.LocalExecutor.score(owner, "ep", "blue", b"{}", "Bearer k")
+    assert status == 503 and "is starting" in body["error"]["message"]
+    status, body = local_executor.LocalExecutor.score(owner, "ep", "green", b"{}", "Bearer k")
+    assert status == 503 and "failed to start (RuntimeError: exited)" in body["error"]["message"]
+    status, body = local_executor.LocalExecutor.score(owner, "ep", "red", b"{}", "Bearer k")
+    assert status == 404 and "no running deployment 'red'" in body["error"]["message"]

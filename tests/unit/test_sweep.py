@@ -50,3 +50,24 @@ def test_each_swept_learning_rate_is_held_against_the_models_range(tmp_path: Pat
     assert [str(p) for p in problems] == [
         "specs/spec.yaml:85:29: sweep.parameters.learning_rate[1]: warning: learning_rate 5e-05 is outside "
         "Phi-3.5-mini-instruct's recommended range 2e-6..2e-5 (model_specific_defaults learning_rate_min/max)"]
+
+
+def test_a_sweep_selecting_by_eval_loss_without_evaluation_is_refused(tmp_path: Path) -> None:
+    from generator.component import load_interface
+
+    spec = tmp_path / "spec.yaml"
+    shutil.copy(TESTS / "golden_sweep" / "spec.yaml", spec)
+    located = read_located(spec, "specs/spec.yaml")
+    interface = load_interface("chat_completion_pipeline", "0.0.82")
+    for base, swept in (({"evaluation_strategy": "disable"}, {}),
+                        ({}, {"evaluation_strategy": ["epoch", "disable"]})):
+        data = {**located.data, "finetune": {**located.data["finetune"], "parameters": base}}
+        data["sweep"] = {**data["sweep"], "max_concurrent": 2,
+                         "parameters": {**data["sweep"]["parameters"], **swept}}
+        problems = [p for p in check_sweep(data, located, interface, None) if p.severity == "error"]
+        assert [p.message for p in problems] == [
+            "evaluation_strategy disable logs no eval_loss, and sweep.select.metric is eval_loss: evaluate (epoch or "
+            "steps), or select by train_loss"], problems
+        data["sweep"]["select"] = {"metric": "train_loss", "goal": "minimize"}
+        assert not [p for p in check_sweep(data, located, interface, None) if p.severity == "error"]
+        data["sweep"]["select"] = {"metric": "eval_loss", "goal": "minimize"}

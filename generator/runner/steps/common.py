@@ -84,6 +84,22 @@ def field_changes(pairs: list[tuple[str, Any, Any]]) -> list[FieldChange]:
     return [FieldChange(name, old, new) for name, old, new in pairs if old != new]
 
 
+FIXED = "cannot change in place: the workspace keeps the old value; bump experiment.run and render to use the new one"
+
+
+def fixed_changes(pairs: list[tuple[str, Any, Any]]) -> list[FieldChange]:
+    """The fields that differ on something Azure keeps as it was created (a job, a model version)."""
+    return [FieldChange(name, old, new, updatable=False) for name, old, new in pairs if old != new]
+
+
+def with_fixed(action: Action, changes: list[FieldChange]) -> Action:
+    """`action` with the fields it cannot change shown as drift (its verb stays: apply would not touch them)."""
+    if changes:
+        action.changes = [*action.changes, *changes]
+        action.details = [*action.details, *(f"{c.text()}: {FIXED}" for c in changes)]
+    return action
+
+
 def drift(changes: list[FieldChange], current: Any, observed: dict[str, Any]) -> Action:
     """`update` with the changed fields, or `unchanged` when there are none."""
     if changes:

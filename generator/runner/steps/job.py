@@ -13,7 +13,7 @@ from generator.runner.errors import EXIT_CLOUD, RunnerError
 from generator.runner.manifest import Resource
 from generator.runner.output import elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
-from generator.runner.steps.common import RUNNING, Context, job_status, not_found
+from generator.runner.steps.common import RUNNING, Context, fixed_changes, job_status, not_found, with_fixed
 
 def plan_job(ctx: Context, res: Resource) -> Action:
     """Absent → submit; running → attach; completed → unchanged; other inputs or a failed job → refuse."""
@@ -32,12 +32,14 @@ def plan_job(ctx: Context, res: Resource) -> Action:
                                     f"bump experiment.run in {ctx.experiment.spec} and render to train again"],
                       current, Reason.JOB_RUNNING_INPUTS_DIFFER if running else Reason.JOB_DONE_INPUTS_DIFFER,
                       changes, observed)
+    fixed = job_setting_changes(ctx, res, current)
     if status in RUNNING:
-        return Action(Verb.ATTACH, [f"job {res.name} is {status}: wait for it (nothing is submitted again)"], current,
-                      Reason.JOB_RUNNING, [], observed)
+        return with_fixed(Action(Verb.ATTACH, [f"job {res.name} is {status}: wait for it (nothing is submitted again)"],
+                                 current, Reason.JOB_RUNNING, [], observed), fixed)
     if status == "Completed":
-        return Action(Verb.UNCHANGED, [f"job {res.name} completed with these inputs (bump experiment.run to train "
-                                       "again)"], current, Reason.JOB_COMPLETED, [], observed)
+        return with_fixed(Action(Verb.UNCHANGED, [f"job {res.name} completed with these inputs (bump experiment.run "
+                                                  "to train again)"], current, Reason.JOB_COMPLETED, [], observed),
+                          fixed)
     return Action(Verb.REFUSE, [f"job {res.name} is {status}; a finished job is not re-submitted: bump "
                                 f"experiment.run in {ctx.experiment.spec} and render to train again. {studio}".strip()],
                   current, Reason.JOB_ENDED, [], observed)
@@ -72,6 +74,25 @@ def job_input_changes(ctx: Context, res: Resource, current: Any) -> list[FieldCh
             if old != new:
                 changes.append(FieldChange(name, old, new, updatable=False))
     return changes
+
+
+def job_setting_changes(ctx: Context, res: Resource, current: Any) -> list[FieldChange]:
+    """The job's description, display name, tags and settings (finetune.settings) that the rendered file now sets
+    otherwise: a submitted job keeps them, so plan shows them as drift that cannot change."""
+    from azure.ai.ml import load_job
+
+    try:
+        desired = ctx.load(res, load_job)._to_rest_object().as_dict()["properties"]
+        existing = current._to_rest_object().as_dict()["properties"]
+    except Exception:  # a job this tool did not submit (another shape): nothing to compare
+        return []
+    pairs = [(name, existing.get(key) or "", desired.get(key) or "")
+             for name, key in (("description", "description"), ("display_name", "displayName"))]
+    pairs += [(f"tags.{key}", (existing.get("tags") or {}).get(key, "(unset)"), value)
+              for key, value in sorted((desired.get("tags") or {}).items())]
+    pairs += [(f"settings.{key}", (existing.get("settings") or {}).get(key, "(unset)"), value)
+              for key, value in sorted((desired.get("settings") or {}).items()) if not key.startswith("_")]
+    return fixed_changes(pairs)
 
 
 def apply_job(ctx: Context, res: Resource, action: Action) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from generator.runner.errors import EXIT_CLOUD, RunnerError
 from generator.runner.manifest import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
-from generator.runner.steps.common import Context, not_found
+from generator.runner.steps.common import Context, fixed_changes, not_found, with_fixed
 from generator.runner.sweep import JUDGED_TAG, judged, point_jobs
 
 def _chosen_file(ctx: Context, res: Resource) -> Path | None:
@@ -28,7 +29,8 @@ def plan_model(ctx: Context, res: Resource) -> Action:
         if current is None:
             return Action(Verb.CREATE, [f"register {res.name}:{version} from the job's trained_model output"],
                           reason=Reason.ABSENT)
-        return Action(Verb.UNCHANGED, [f"{res.name}:{version} is registered"], current, Reason.EQUAL, [], observed)
+        return with_fixed(Action(Verb.UNCHANGED, [f"{res.name}:{version} is registered"], current, Reason.EQUAL, [],
+                                 observed), _fixed(ctx, res, res.file, current))
     chosen = _chosen_file(ctx, res)
     wanted = yaml.safe_load(chosen.read_text(encoding="utf-8"))["tags"]["pipeline_job"] if chosen else None
     if current is None:
@@ -42,8 +44,23 @@ def plan_model(ctx: Context, res: Resource) -> Action:
                                     f"experiment.run in {ctx.experiment.spec} and render to sweep again"], current,
                       Reason.SELECTED_OTHER_POINT, [FieldChange("tags.pipeline_job", source, wanted, False)],
                       observed)
-    return Action(Verb.UNCHANGED, [f"{res.name}:{version} is registered from {source}"], current,
-                  Reason.EQUAL if wanted else Reason.DECIDED_AT_APPLY, [], observed, deferred=not wanted)
+    return with_fixed(Action(Verb.UNCHANGED, [f"{res.name}:{version} is registered from {source}"], current,
+                             Reason.EQUAL if wanted else Reason.DECIDED_AT_APPLY, [], observed, deferred=not wanted),
+                      _fixed(ctx, res, chosen, current))
+
+
+def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list:
+    """The model file's description and tags that the registered version holds otherwise (a version keeps them)."""
+    if file is None:
+        return []
+    try:
+        desired = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    held = dict(current.tags or {})
+    wanted = sorted((desired.get("tags") or {}).items())
+    return fixed_changes([("description", current.description or "", desired.get("description") or "")] + [
+        (f"tags.{key}", held.get(key, "(unset)"), str(value)) for key, value in wanted])
 
 
 def apply_model(ctx: Context, res: Resource, action: Action) -> None:

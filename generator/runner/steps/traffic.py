@@ -55,13 +55,15 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
         return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
                                               request_file=str(request_file))
     except (AttributeError, TypeError) as exc:
+        logs = (f"{ctx.local_state / 'deployments' / f'{ctx.endpoint_name}-{deployment}' / 'scoring.log'}"
+                if ctx.local and ctx.local_state is not None else
+                f"az ml online-deployment get-logs --endpoint-name {ctx.endpoint_name} --name {deployment}")
         # azure-ai-ml 1.35's validate_response (_utils/_endpoint_utils.py) crashes on some error answers: a body
         # whose "error" is not an object (AttributeError), and any 408, which it maps to
         # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint answered an error that azure-ai-ml "
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
-                          "request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: "
-                          f"az ml online-deployment get-logs --endpoint-name {ctx.endpoint_name} --name {deployment}",
+                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}",
                           EXIT_CLOUD) from None
     except HttpResponseError as exc:
         raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
