@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from generator.catalog import StandIn, local_stand_in
 
@@ -117,3 +117,19 @@ def convert(gguf: Path, folder: Path, stamp: dict[str, str]) -> None:
     (staging / STAMP).write_text(json.dumps({**stamp, "parameters": parameters}, indent=2), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted conversion's leftovers, never a finished one
     staging.rename(folder)
+
+
+PLAN_PARAMETERS = ("num_train_epochs", "per_device_train_batch_size", "learning_rate", "lr_scheduler_type",
+                   "max_seq_length", "lora_r", "lora_alpha")
+
+
+def plan_line(experiment: Any) -> str:
+    """What local plan/apply say about the model: the stand-in for the spec's model and the values it trains with."""
+    name = experiment.foundation_model.split("/models/", 1)[-1].split("/", 1)[0]
+    line = local_stand_in().stands_in_line(name)
+    spec = getattr(experiment.source_spec, "data", None) or {}
+    given = {**experiment.parameters_from_model, **((spec.get("finetune") or {}).get("parameters") or {})}
+    used = [f"{key}={given[key]}" for key in PLAN_PARAMETERS if key in given]
+    if used:
+        line += f"\nfine-tuned here with the spec's {', '.join(used)}"
+    return line

@@ -192,9 +192,14 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True) -> Ex
     return experiment
 
 
-def _model_lines(experiment: Experiment) -> None:
-    """The foundation model's pin and the parameters its defaults supplied, as plan prints them."""
+def _model_lines(experiment: Experiment, local: bool = False) -> None:
+    """The foundation model's pin and the parameters its defaults supplied, as plan prints them (and, on the
+    local target, the model that stands in for it)."""
     click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
+    if local:
+        from generator.local.standin import plan_line
+
+        click.echo(plan_line(experiment))
     if experiment.parameters_from_model:
         click.echo("parameters from the model's model_specific_defaults: "
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
@@ -280,7 +285,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
             click.echo(line)
         return
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target, validate=False)
-    _model_lines(session.experiment)
+    _model_lines(session.experiment, session.local)
     result = make_plan(session, session.context())
     print_plan(result, estimate_block(session.experiment.source_spec, session_costs(session)))
     code = result.exit_code(detailed_exitcode)
@@ -310,6 +315,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
 
     session = Session(ctx, spec, root, config, subscription, resource_group, workspace, target=target)
     start = time.monotonic()
+    if session.local:
+        _model_lines(session.experiment, local=True)
     context = session.context(stream_logs=stream_logs)
     planned = make_plan(session, context)
     if planned.refused:
@@ -575,7 +582,7 @@ def local() -> None:
 @local.command("start")
 @root_option
 @click.option("--model", "models", multiple=True, metavar="NAME=DIR",
-              help="Serve registry model NAME from a local Hugging Face model folder instead of the tiny one.")
+              help="Serve registry model NAME from a local Hugging Face model folder instead of the stand-in.")
 def local_start(root: Path, models: tuple[str, ...]) -> None:
     """Start the local workspace (apply --target local starts it too)."""
     import json
