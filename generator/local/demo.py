@@ -16,6 +16,7 @@ import shutil
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -111,18 +112,15 @@ def base_beside_tuned(state_dir: Path, max_new_tokens: int = 40) -> str:
     trained_model output, and answer greedily, so the two answers differ only by the fine-tuning.
     """
     import gc
-    import warnings
 
     import yaml
 
     from generator.catalog import local_stand_in
     from generator.local.standin import ensure_stand_in
 
-    with warnings.catch_warnings():  # MLflow warns about predict's missing type hints (left out on purpose)
-        warnings.simplefilter("ignore")
-        import mlflow.pyfunc
+    import mlflow.pyfunc
 
-        from generator.local.pyfunc import ChatModel
+    from generator.local.pyfunc import ChatModel
 
     spec = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8"))
     conversation = spec["smoke_test"]["messages"]
@@ -132,9 +130,7 @@ def base_beside_tuned(state_dir: Path, max_new_tokens: int = 40) -> str:
     base_answer = base.chat(conversation, greedy)
     del base
     gc.collect()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tuned = mlflow.pyfunc.load_model(str(state_dir / "jobs" / JOB / "outputs" / "trained_model"))
+    tuned = mlflow.pyfunc.load_model(str(state_dir / "jobs" / JOB / "outputs" / "trained_model"))
     tuned_answer = tuned.unwrap_python_model().chat(conversation, greedy)
     return (f"{one_line(conversation[-1]['content'], 80)} (greedy, {max_new_tokens} tokens): base "
             f"{local_stand_in().name} {one_line(base_answer)} | tuned {one_line(tuned_answer)}")
@@ -195,7 +191,9 @@ def main() -> None:
         finally:
             stop(local_state_dir(Path(".")))
         click.secho("\n== The base model beside the tuned one", bold=True)
-        compared = base_beside_tuned(state_dir)
+        with warnings.catch_warnings():  # MLflow warns that ChatModel.predict has no type hints (on purpose)
+            warnings.simplefilter("ignore")
+            compared = base_beside_tuned(state_dir)
     click.secho("\n== Done", bold=True)
     if change:
         before, after = change
