@@ -222,7 +222,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                 start = time.perf_counter()
                 loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
                 (loss / p["gradient_accumulation_steps"]).backward()
-                window.append(float(loss))
+                window.append(float(loss.detach()))
                 if (i + 1) % p["gradient_accumulation_steps"] == 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), p["max_grad_norm"])
                     optimizer.step()
