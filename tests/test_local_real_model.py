@@ -73,14 +73,17 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _redirect_fds(target: IO[str]) -> Iterator[None]:
-    """Send file descriptors 1 and 2 (this process's output and its children's) to `target` for a while."""
+    """Send this process's output (sys.stdout/sys.stderr, which pytest replaces) and its children's (file
+    descriptors 1 and 2) to `target` for a while."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
     os.dup2(target.fileno(), 1)
     os.dup2(target.fileno(), 2)
     try:
-        yield
+        with contextlib.redirect_stdout(target), contextlib.redirect_stderr(target):
+            yield
+            target.flush()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
