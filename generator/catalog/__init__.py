@@ -1,6 +1,6 @@
 """The registry catalog: facts about registry models and VM sizes, each with its source.
 
-The facts live in `models.yml` and `vm_sizes.yml` beside this module; this module is the only
+The facts live in `models.yml`, `vm_sizes.yml` and `local_stand_in.yml` beside this module; this module is the only
 reader. Render's rules, the runner's pre-flight, the local workspace's registry and the
 `catalog` commands all ask it. It never touches the network and never imports azure-ai-ml.
 """
@@ -19,6 +19,7 @@ import yaml
 CATALOG_DIR = Path(__file__).resolve().parent
 MODELS_FILE = CATALOG_DIR / "models.yml"
 SIZES_FILE = CATALOG_DIR / "vm_sizes.yml"
+STAND_IN_FILE = CATALOG_DIR / "local_stand_in.yml"
 
 
 @dataclass(frozen=True)
@@ -250,3 +251,36 @@ def suggest_sizes(name: str) -> list[str]:
     """Known size names close to `name` (for "did you mean")."""
     names = {s.name.lower(): s.name for s in vm_sizes()}
     return [names[n] for n in difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.8)]
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The small real model the local target serves in place of any registry model, with the source of each fact."""
+
+    name: str
+    package: str
+    version: str
+    file: str
+    file_sha256: str
+    license: str
+    architecture: str
+    parameters: float
+    context_window: int
+    source: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def stands_in_line(self, model_name: str) -> str:
+        """The one line local plan/apply and `catalog models` print about the stand-in."""
+        return (f"{model_name} is stood in for by {self.name} on this machine ({self.package} {self.version}, "
+                f"{self.license}, {self.parameters / 1e6:.1f}M parameters, context window {self.context_window})")
+
+
+@lru_cache(maxsize=1)
+def local_stand_in() -> StandIn:
+    """The local target's stand-in model (generator/catalog/local_stand_in.yml)."""
+    raw = yaml.safe_load(STAND_IN_FILE.read_text(encoding="utf-8"))["stand_in"]
+    return StandIn(name=raw["name"], package=raw["package"], version=str(raw["version"]), file=raw["file"],
+                   file_sha256=raw["file_sha256"], license=raw["license"], architecture=raw["architecture"],
+                   parameters=float(raw["parameters"]), context_window=int(raw["context_window"]),
+                   source=raw["source"], sources={k.removesuffix("_source"): v for k, v in raw.items()
+                                                  if k.endswith("_source")})

@@ -41,6 +41,8 @@ def models_command(task: str) -> None:
         click.echo(f"  inference min    {_minimum(m.inference.min_sku_spec)}")
         click.echo(f"  context window   {m.text_context_window or 'not published'}")
         click.echo(f"  source           {m.source_text()}")
+    stand_in = catalog.local_stand_in()
+    click.echo(f"\n--target local: {stand_in.stands_in_line('each model above')}; source: {stand_in.source}")
 
 
 @catalog_group.command("refresh")

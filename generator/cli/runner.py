@@ -18,9 +18,14 @@ from generator.errors import ExitCode, UsageError
 from generator.runner.plan import Plan
 
 
-def _model_lines(experiment: Any) -> None:
-    """The foundation model's pin and the parameters its defaults supplied, as plan prints them."""
+def _model_lines(experiment: Any, local: bool = False) -> None:
+    """The foundation model's pin and the parameters its defaults supplied, as plan prints them (and, on the
+    local target, the model that stands in for it)."""
     click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
+    if local:
+        from generator.local.standin import plan_line
+
+        click.echo(plan_line(experiment))
     if experiment.parameters_from_model:
         click.echo("parameters from the model's model_specific_defaults: "
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
@@ -84,7 +89,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
         return
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
     if output_format == "text":
-        _model_lines(session.experiment)
+        _model_lines(session.experiment, session.local)
     planned = make_plan(session, session.context())
     report = session_costs(session)
     over_budget = _budget_refusal(session, planned, report)
@@ -136,6 +141,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
 
     saved = load_saved(plan_file) if plan_file else None
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True)
+    if session.local:
+        _model_lines(session.experiment, local=True)
     context = session.context(stream_logs=stream_logs)
     planned = make_plan(session, context)
     if saved is not None:

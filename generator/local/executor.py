@@ -19,15 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.catalog import local_stand_in
 from generator.local.finetune import THREADS_VARIABLE
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
-from generator.local.tinymodel import ensure_foundation_model
-from generator.paths import PROJECT_DIR
 
-TOKENIZER_CORPUS = PROJECT_DIR / "samples" / "ultrachat_mini"
-MODELS_FILE = "models.json"  # registry model name -> a real local Hugging Face model folder
+MODELS_FILE = "models.json"  # registry model name -> a local Hugging Face model folder that replaces the stand-in
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
              "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -82,10 +80,6 @@ class LocalExecutor:
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
-        # Jobs start side by side (a sweep): one at a time imports transformers (its lazy module is not
-        # thread-safe: a concurrent import fails with "cannot import name PreTrainedTokenizerFast") and builds
-        # the tiny foundation model's folder.
-        self.model_lock = threading.Lock()
 
     # ------------------------------------------------------------------ resolving references
     def _resource(self, arm_id: str) -> dict[str, Any]:
@@ -100,17 +94,16 @@ class LocalExecutor:
         target.write_bytes(content)
         return target
 
-    def foundation_model_dir(self, uri: str) -> Path:
-        """The local folder of a registry model: one the user named (`local start --model`), else the tiny one."""
+    def foundation_model_dir(self, uri: str) -> Path | None:
+        """The local folder of a registry model that the user named (`local start --model`), else None: the job
+        then fine-tunes the catalog's stand-in (generator/local/standin.py), converting it on first use."""
         name = uri.split("/models/", 1)[1].split("/", 1)[0]
         chosen = self.state_dir / MODELS_FILE
         if chosen.is_file():
             folder = json.loads(chosen.read_text(encoding="utf-8")).get(name)
             if folder:
                 return Path(folder)
-        with self.model_lock:
-            return ensure_foundation_model(self.state_dir / "models" / name,
-                                           sorted(TOKENIZER_CORPUS.glob("*.jsonl")))
+        return None
 
     def model_dir(self, model_arm_id: str) -> Path:
         """The MLflow folder of a registered model (its path is a job output)."""
@@ -140,8 +133,11 @@ class LocalExecutor:
             node = next(iter(props["jobs"].values()))
             inputs = node["inputs"]
             parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
+            registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
+            chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
             spec = {
-                "model_dir": str(self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])),
+                "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
+                "foundation_model": registry_model,
                 "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
                 "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
                 "parameters": parameters,
@@ -153,7 +149,9 @@ class LocalExecutor:
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
             env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
             with open(log, "w", encoding="utf-8") as handle:
-                handle.write(f"[local] {job.name}: fine-tuning {Path(spec['model_dir']).name} on this CPU\n")
+                what = (f"{chosen.name} (local start --model)" if chosen else
+                        local_stand_in().stands_in_line(registry_model).split(" (")[0])
+                handle.write(f"[local] {job.name}: fine-tuning on this CPU; {what}\n")
                 handle.flush()
                 job.status = "Running"
                 job.process = subprocess.Popen([sys.executable, "-m", "generator.local.finetune",

@@ -1,10 +1,16 @@
 """The local chat-completion fine-tune: what chat_completion_pipeline does, on a CPU, for real.
 
-Run by the local workspace as `python -m generator.local.finetune JOB_JSON`. Reads the uploaded
-train/test jsonl, applies LoRA when `apply_lora` is true, computes the loss on assistant tokens
-only, honours the pipeline's parameters (epochs, batch sizes, learning rate, scheduler,
-max_seq_length, seed, …; GPU-only ones are reported as ignored), logs train/eval loss per step to
-MLflow and writes the merged model as an MLflow model folder: the job's `trained_model` output.
+Run by the local workspace as `python -m generator.local.finetune JOB_JSON`. Fine-tunes the catalog's
+stand-in (SmolLM2-135M-Instruct, converted on first use by generator/local/standin.py) or the folder the
+job names. Reads the uploaded train/test jsonl, formats each conversation with the model's own chat
+template, applies LoRA when `apply_lora` is true, honours the pipeline's parameters (epochs, batch
+sizes, learning rate, scheduler, max_seq_length, seed, …; GPU-only ones are reported as ignored),
+logs train/eval loss per step to MLflow and writes the merged model as an MLflow model folder: the
+job's `trained_model` output.
+
+The loss is computed on the assistant turns only (system and user tokens are labelled -100): the usual
+chat SFT convention, which is also what the cloud's chat-completion fine-tune trains. The model learns
+to answer, not to predict the user's questions, and the eval loss measures the answers.
 """
 
 from __future__ import annotations
@@ -23,9 +29,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.component import load_interface
+from generator.local.standin import ensure_stand_in
 
 GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
-LORA_TARGETS = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]
+# LoRA's target modules per architecture (config.model_type): the attention query and value projections for
+# Llama (SmolLM2), as peft's own default for Llama; the tiny Phi-3 test double fuses them into qkv_proj.
+LORA_TARGETS = {"llama": ["q_proj", "v_proj"], "phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"]}
 IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision", "apply_ort", "num_nodes_finetune",
                   "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
                   "dataloader_num_workers", "compute_model_import", "compute_preprocess", "compute_finetune",
@@ -83,9 +92,11 @@ def log(message: str) -> None:
 def assistant_mask(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
     """(input ids, 1 for assistant tokens) of a conversation.
 
-    Uses the template's {% generation %} markers when it has them (the tiny model's does); a real
-    model's template usually has none, so the mask is then built from the lengths of the prefixes
-    up to each assistant turn.
+    Uses the template's {% generation %} markers when it has them (the tiny test double's does); a real
+    model's template usually has none (SmolLM2's ChatML template has none), so the mask is then built
+    from the lengths of the tokenised prefixes: the conversation up to the assistant turn with the
+    generation prompt, and up to the end of that turn. The mask covers the answer and its end-of-turn
+    token, so the model learns where to stop.
     """
     if GENERATION_BLOCK.search(tokenizer.chat_template or ""):
         out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
@@ -164,21 +175,25 @@ def train(job: dict[str, Any]) -> dict[str, float]:
     random.seed(p["seed"])
     torch.manual_seed(p["seed"])
     torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE) or 0) or max(1, torch.get_num_threads()))
-    tokenizer = AutoTokenizer.from_pretrained(job["model_dir"])
-    model = AutoModelForCausalLM.from_pretrained(job["model_dir"])
+    model_dir = job.get("model_dir") or str(ensure_stand_in(say=log))
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     max_len = p["max_seq_length"] if p["max_seq_length"] > 0 else model.config.max_position_embeddings
     train_set = encode(tokenizer, [Path(job["train_file"])], max_len)
     test_set = batches(encode(tokenizer, [Path(job["test_file"])], max_len), p["per_device_eval_batch_size"],
                        tokenizer.pad_token_id, None)
-    log(f"train {len(train_set)} conversations, test {sum(len(b[0]) for b in test_set)}; max_seq_length {max_len}")
+    log(f"train {len(train_set)} conversations, test {sum(len(b[0]) for b in test_set)}; max_seq_length {max_len}; "
+        f"learning_rate {p['learning_rate']:g}, {p['num_train_epochs']} epoch(s), batch "
+        f"{p['per_device_train_batch_size']}")
     if p["apply_lora"]:
         from peft import LoraConfig, get_peft_model
 
+        targets = LORA_TARGETS[model.config.model_type]
         model = get_peft_model(model, LoraConfig(r=p["lora_r"], lora_alpha=p["lora_alpha"],
-                                                 lora_dropout=p["lora_dropout"], target_modules=LORA_TARGETS,
+                                                 lora_dropout=p["lora_dropout"], target_modules=targets,
                                                  task_type="CAUSAL_LM"))
         trainable = sum(x.numel() for x in model.parameters() if x.requires_grad)
-        log(f"LoRA r={p['lora_r']} alpha={p['lora_alpha']} on {', '.join(LORA_TARGETS)}: {trainable:,} trainable")
+        log(f"LoRA r={p['lora_r']} alpha={p['lora_alpha']} on {', '.join(targets)}: {trainable:,} trainable")
     rng = random.Random(p["seed"])
     per_epoch = math.ceil(len(train_set) / p["per_device_train_batch_size"] / p["gradient_accumulation_steps"])
     total_steps = p["max_steps"] if p["max_steps"] > 0 else per_epoch * p["num_train_epochs"]
@@ -197,6 +212,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
         mlflow.log_metric("eval_loss", initial, step=0)
         log(f"step 0: eval_loss {initial:.4f}")
         step, tokens, seconds, window = 0, 0, 0.0, []
+        last_eval = (0, initial)  # (step, eval loss): the final figure is not computed twice for one step
         train_started = time.perf_counter()  # train_runtime: the training loop's wall time, as HF's Trainer logs it
         for epoch in range(p["num_train_epochs"]):
             if step >= total_steps:
@@ -206,7 +222,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                 start = time.perf_counter()
                 loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
                 (loss / p["gradient_accumulation_steps"]).backward()
-                window.append(float(loss))
+                window.append(float(loss.detach()))
                 if (i + 1) % p["gradient_accumulation_steps"] == 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), p["max_grad_norm"])
                     optimizer.step()
@@ -219,17 +235,18 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                         log(f"step {step}/{total_steps}: train_loss {sum(window) / len(window):.4f}")
                         window = []
                     if p["evaluation_strategy"] == "steps" and step % p["eval_steps"] == 0:
-                        mlflow.log_metric("eval_loss", evaluate(model, test_set), step=step)
+                        last_eval = (step, evaluate(model, test_set))
+                        mlflow.log_metric("eval_loss", last_eval[1], step=step)
                 seconds += time.perf_counter() - start
                 tokens += int(mask.sum())
                 if step >= total_steps:
                     break
             if p["evaluation_strategy"] != "disable":
-                eval_loss = evaluate(model, test_set)
-                mlflow.log_metric("eval_loss", eval_loss, step=step)
-                log(f"epoch {epoch + 1}: eval_loss {eval_loss:.4f}")
+                last_eval = (step, last_eval[1] if last_eval[0] == step else evaluate(model, test_set))
+                mlflow.log_metric("eval_loss", last_eval[1], step=step)
+                log(f"epoch {epoch + 1}: eval_loss {last_eval[1]:.4f}")
         train_runtime = time.perf_counter() - train_started
-        final = evaluate(model, test_set)
+        final = last_eval[1] if last_eval[0] == step else evaluate(model, test_set)
         metrics = {"initial_eval_loss": initial, "final_eval_loss": final, "train_runtime": train_runtime,
                    "train_tokens_per_second": tokens / max(seconds, 1e-9), "train_steps": float(step)}
         mlflow.log_metrics(metrics)

@@ -1,10 +1,10 @@
-"""The local target: the whole demo flow for real on this CPU, and the scoring server's contract."""
+"""The local target's scoring server contract, on the tiny random test double (sub-second answers); the demo
+with the real stand-in model is in test_local_real_model.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -18,54 +18,6 @@ import pytest
 from tests.conftest import REPO
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
-
-
-def _copy_project(root: Path) -> None:
-    for folder in ("specs", "samples", "generated"):
-        shutil.copytree(REPO / folder, root / folder)
-
-
-def test_demo_runs_the_seed_flow_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capfd: pytest.CaptureFixture[str]) -> None:
-    from generator.cli.demo import run_step
-    from generator.local.daemon import ensure_running, read_state, stop
-    from generator.local.daemon import LOCAL_STATE_ENV
-
-    _copy_project(tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    monkeypatch.delenv(LOCAL_STATE_ENV, raising=False)  # the demo sets its own; restored after the test
-    other = ensure_running(tmp_path / ".local-workspace")  # another experiment's local workspace
-    try:
-        run_step(["demo"])
-        assert read_state(tmp_path / ".local-workspace") == other  # the demo left it running, untouched
-    finally:
-        stop(tmp_path / ".local-workspace")
-    out = capfd.readouterr().out
-    for step in ("1. Select and explore the training data", "4. Pick the foundation model", "5. Review training",
-                 "6. Test the endpoint with sample data", "7. Delete the online endpoint"):
-        assert step in out
-    assert "ignored on CPU: apply_deepspeed=true, deepspeed_stage=2" in out
-    assert "LoRA r=8 alpha=16 on qkv_proj, o_proj, gate_up_proj, down_proj" in out
-    assert "[pipeline-job] phi4-ultrachat-demo-run1: Completed" in out
-    assert '[smoke-test] answer: {"output": ' in out
-    # local mode speaks of the local workspace; library logs go to the job's libraries.log, not the terminal
-    assert "quota: all dedicated cluster vCPUs in the local workspace (its emulated quota)" in out
-    assert "submitted phi4-ultrachat-demo-run1: log: .local-workspace-demo/jobs/phi4-ultrachat-demo-run1/std_log.txt" \
-        in out
-    for noise in ("ml.azure.com", "Web View", "region westeurope", "INFO mlflow", "UserWarning", "continue in Azure"):
-        assert noise not in out, noise
-    assert "mlflow" in (tmp_path / ".local-workspace-demo" / "jobs" / "phi4-ultrachat-demo-run1" /
-                        "libraries.log").read_text()
-    before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
-    assert after < before and "lower" in out
-    png = tmp_path / "metrics" / "phi4-ultrachat-demo-run1.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "data" / "ultrachat_mini" / "conversation-length.png").is_file()
-    assert "local workspace stopped" in out
-    assert not (tmp_path / ".local-workspace-demo" / "workspace.json").exists()
-    peak = float(out.split("peak memory ")[1].split(" GiB")[0])
-    assert peak < 2.0
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,18 @@ def test_a_local_sweep_trains_both_points_and_deploys_the_best(tmp_path: Path, m
     from generator.local.daemon import stop
     from generator.cli.demo import run_step
     from generator.local.daemon import LOCAL_STATE_ENV
+    from generator.local.tinymodel import ensure_foundation_model
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    # the tiny random test double stands in for Phi-4 (`local start --model`): two points train in seconds
+    tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
     monkeypatch.setenv(LOCAL_STATE_ENV, ".local-workspace-sweep")
     try:
-        for args in (["data", "prepare", SPEC], ["render", SPEC], ["apply", SPEC, "--target", "local", "--yes"]):
+        for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC],
+                     ["apply", SPEC, "--target", "local", "--yes"]):
             run_step(args)
         applied = capfd.readouterr().out
         run_step(["compare", SPEC, "--target", "local", "--format", "json"])

