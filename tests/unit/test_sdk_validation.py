@@ -52,7 +52,7 @@ def test_pipeline_job_rest_body(rendered: Path) -> None:
     assert inputs == {
         "mlflow_model_path": "azureml://registries/azureml/models/Phi-4/versions/8",
         "compute_model_import": "gpu-cluster-big", "compute_preprocess": "gpu-cluster-big",
-        "compute_finetune": "gpu-cluster-big", "compute_model_evaluation": "gpu-cluster-big",
+        "compute_finetune": "gpu-cluster-big",
         "number_of_gpu_to_use_finetuning": "1",
         "train_file_path": "phi4-ultrachat-train_sft:1", "test_file_path": "phi4-ultrachat-test_sft:1",
         "num_train_epochs": "3", "per_device_train_batch_size": "1", "per_device_eval_batch_size": "1",
