@@ -83,6 +83,9 @@ class Behaviour:
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
+    # Figures an evaluation job (a pipeline job with a compute_metrics node) logs when it completes, by job name: the
+    # emulator writes them to `Emulator.mlflow_store` as Azure lays them out (routes_mlflow.log_evaluation_runs).
+    evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     # Retry-After on operations in progress. No public source gives Azure's value: the recorded operation answers of
     # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK
     # polled there every 30 s (endpoint) and 5 s (deployment). The emulator asks for a short wait so tests are quick.
@@ -118,6 +121,7 @@ class Emulator:
         self.executor = executor
         self.on_change: Callable[[], None] | None = None  # called after every request that may change state
         self.mlflow_store: str | None = None  # tracking URI of the store the MLflow routes answer from
+        self.evaluations_logged: set[str] = set()  # evaluation jobs whose figures are in mlflow_store
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":

@@ -16,6 +16,12 @@ from tests.emulator.harness import EmulatorCredential, RejectingCredential, inst
 from generator.local.workspace import Emulator
 
 SPEC = "specs/phi4-ultrachat.yaml"
+# compute_metrics' figures of the example's evaluation jobs: the tuned model beats its base on every metric.
+EVALUATION_FIGURES = {
+    "phi4-ultrachat-run1-eval-base": {"rouge1": 0.31, "rouge2": 0.11, "rougeL": 0.20, "rougeLsum": 0.27,
+                                      "bleu_1": 0.25, "bleu_4": 0.05},
+    "phi4-ultrachat-run1-eval-tuned": {"rouge1": 0.36, "rouge2": 0.14, "rougeL": 0.24, "rougeLsum": 0.31,
+                                       "bleu_1": 0.29, "bleu_4": 0.07}}
 
 
 @pytest.fixture
@@ -32,6 +38,11 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
     monkeypatch.chdir(project)
+    # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
+    # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
+    emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", emulator.mlflow_store)
+    emulator.behaviour.evaluation_metrics.update(EVALUATION_FIGURES)
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
@@ -102,13 +113,15 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     second = run("apply")
     assert second.exit_code == 0, second.stdout + second.stderr
     assert emulator.count("PUT") == puts  # nothing created or updated twice
-    for rid in ("compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic"):
+    for rid in ("compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "eval-base", "eval-tuned",
+                "deployment", "traffic"):
         assert f"[{rid}] unchanged" in second.stdout, rid
+    assert "[gate] figures from Phi-4-ultrachat-200k:1's tags (nothing evaluated again)" in second.stdout
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 8 + ["run", "estimate", "Plan:"]
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
+        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"] + ["unchanged"] * 2 + ["run", "estimate", "Plan:"]
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
