@@ -192,6 +192,6 @@ def _evaluation(spec: Spec) -> list[Entity]:
         return []
     models = {"base": registry_model_uri(spec), "tuned": tuned_model_ref(spec.data)}
     return [Entity(evaluation.CODE_FILE, "", {"source": evaluation.CODE_SOURCE}),
-            Entity(evaluation.COMPONENT_FILE, "component-eval-data.yml.j2", evaluation.component_context(spec)),
-            *(Entity(evaluation.job_file(role), "evaluation-job.yml.j2", evaluation.job_context(spec, role, uri))
+            Entity(evaluation.COMPONENT_FILE, "component-eval-data.yml.j2", evaluation.component_context(spec, SCHEMA_BASE)),
+            *(Entity(evaluation.job_file(role), "evaluation-job.yml.j2", evaluation.job_context(spec, role, uri, SCHEMA_BASE))
               for role, uri in models.items())]

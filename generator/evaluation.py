@@ -76,12 +76,10 @@ def metrics_config(evaluation: dict[str, Any]) -> str:
     return json.dumps({"metrics": list(evaluation["metrics"])}, separators=(",", ":"))
 
 
-def component_context(spec: Any) -> dict[str, Any]:
+def component_context(spec: Any, schema_base: str) -> dict[str, Any]:
     """The values of templates/component-eval-data.yml.j2."""
-    from generator.entities import SCHEMA_BASE
-
     return {
-        "schema": f"{SCHEMA_BASE}/commandComponent.schema.json",
+        "schema": f"{schema_base}/commandComponent.schema.json",
         "name": COMPONENT_NAME,
         "version": component_version(),
         "display_name": "Chat conversations to model_prediction rows",
@@ -99,17 +97,15 @@ def test_data_asset(data: dict[str, Any]) -> str:
     return f"azureml:{naming.data_asset_name(data, data['evaluation']['test_split'])}:{naming.model_version(data)}"
 
 
-def job_context(spec: Any, role: str, model_uri: str) -> dict[str, Any]:
+def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[str, Any]:
     """The values of templates/evaluation-job.yml.j2 for the `role` model at `model_uri`."""
-    from generator.entities import SCHEMA_BASE
-
     data = spec.data
     evaluation = data["evaluation"]
     for node, pinned in (("model_prediction", PREDICTION), ("compute_metrics", METRICS)):
         assert load_interface(*pinned) is not None, f"{node}: no interface on file for {pinned}"
     what = "the foundation model (pinned registry version)" if role == "base" else "the fine-tuned, registered model"
     return {
-        "schema": f"{SCHEMA_BASE}/pipelineJob.schema.json",
+        "schema": f"{schema_base}/pipelineJob.schema.json",
         "name": job_name(data, role),
         "display_name": f"{naming.job_name(data)}-eval-{role}",
         "experiment_name": spec.experiment,
