@@ -43,6 +43,9 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", emulator.mlflow_store)
     emulator.behaviour.evaluation_metrics.update(EVALUATION_FIGURES)
+    for run_number in (2, 3):  # tests that bump experiment.run evaluate again under the new job names
+        emulator.behaviour.evaluation_metrics.update({name.replace("-run1-", f"-run{run_number}-"): figures
+                                                      for name, figures in EVALUATION_FIGURES.items()})
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
@@ -484,7 +487,7 @@ def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(works
     assert ("refuse    pipeline-job  phi4-ultrachat-run1\n          pipeline-job phi4-ultrachat-run1: learning_rate "
             "5e-06 -> 0.002 (the job finished with the old values): bump experiment.run in specs/phi4-ultrachat.yaml "
             "and render to train again") in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 7 unchanged, 1 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 9 unchanged, 1 refused"
     assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
     puts = emulator.count("PUT")
     applied = run("apply")
@@ -515,7 +518,7 @@ def test_apply_without_a_terminal_needs_yes_before_billed_resources(workspace: t
     result = run("apply", "--no-yes")
     assert result.exit_code == 2
     assert ("apply would start billed resources (create compute, create endpoint, create pipeline-job, create "
-            "deployment); pass --yes to confirm without a terminal") in result.stderr
+            "eval-base, create eval-tuned, create deployment); pass --yes to confirm without a terminal") in result.stderr
     assert emulator.count("PUT") == 0
 
 
@@ -556,7 +559,7 @@ def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator]
     monkeypatch.setattr(commands, "at_terminal", lambda: True)
     result = CliRunner().invoke(main, ["apply", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
     assert result.exit_code == 0, result.output
-    assert "Plan: 8 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
+    assert "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
     assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
     assert "apply cancelled: nothing was created" in result.stdout
     assert emulator.count("PUT") == 0
