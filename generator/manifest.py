@@ -89,7 +89,8 @@ def _evaluation_data(spec: Spec, folder: str, version: str) -> list[dict[str, An
 
 
 def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
-    """The base model's evaluation (it needs only the compute and the data, so it runs while training runs), the
+    """The base model's evaluation (like training it waits only for the compute, the data and the endpoint, so no GPU
+    time is spent before the endpoint exists; it runs while training runs), the
     tuned model's (after registration), and the gate: it reads both, tags the registered model with the figures and
     lets traffic through only when the tuned model beats its base (`evaluation.gate`)."""
     from generator import evaluation
@@ -101,7 +102,7 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     test = "data-eval" if evaluation_split_differs(data) else "data-test"
     gate = section.get("gate")
     jobs = [_resource(evaluation.resource_id(role), "evaluation_job", evaluation.job_name(data, role),
-                      ["compute", test] + (["model"] if role == "tuned" else []),
+                      ["compute", test] + (["endpoint"] if role == "base" else ["model"]),
                       f"az ml job create --file {folder}/{evaluation.job_file(role)} --stream",
                       evaluation.job_file(role), role=role,
                       model=registry_model_uri(spec) if role == "base" else tuned_model_ref(data))

@@ -162,7 +162,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     first = apply_interrupted_while_waiting(monkeypatch)
     assert first.exit_code == 130, first.stdout + first.stderr
     assert "run the same command again to resume" in first.stderr
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1  # the training job (evaluations aside)
     assert emulator.count("PUT", "/models/") == 0
     monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
     logs_read = emulator.count("GET", "/logs/phi4-ultrachat-run1")
@@ -177,7 +177,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     assert "attach: job phi4-ultrachat-run1 is" in second.stdout
     assert "[emulator] step finetune: running" in second.stdout  # the job's logs stream while apply waits
     assert "Execution Summary" in second.stdout
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
     assert emulator.count("PUT", "/deployments/demo") == 1
 
 
@@ -194,7 +194,7 @@ def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Em
     again = run("apply")
     assert again.exit_code == 2
     assert "a finished job is not re-submitted: bump experiment.run" in again.stderr
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_apply_succeeds_through_injected_429s_and_503s(workspace: tuple[Path, Emulator]) -> None:
@@ -228,13 +228,13 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
     assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 6 unchanged, 0 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 8 unchanged, 0 refused"
     assert plan.exit_code == 0 and run("plan", "--detailed-exitcode").exit_code == 2
     puts = emulator.count("PUT", "/jobs/")
     applied = run("apply")
     assert applied.exit_code == 0, applied.stderr
     assert emulator.count("PUT", "/jobs/") == puts
-    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
+    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
 
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
@@ -346,7 +346,7 @@ def test_the_job_is_submitted_only_once_the_endpoint_exists(workspace: tuple[Pat
     result = run("apply")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert seen == {"jobs while the endpoint was creating": 0, "endpoint state": "Creating"}
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_a_failed_endpoint_is_reported_then_repaired_and_no_job_runs_meanwhile(
@@ -367,7 +367,7 @@ def test_a_failed_endpoint_is_reported_then_repaired_and_no_job_runs_meanwhile(
     fixed = run("apply")
     assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
     assert "[endpoint] repair: provisioning state Failed: apply recreates it" in fixed.stdout
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_a_failed_deployment_is_repaired_by_the_next_apply(workspace: tuple[Path, Emulator]) -> None:

@@ -180,7 +180,7 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
         "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "eval-base", "eval-tuned", "gate",
         "deployment", "traffic", "smoke-test"]
     resources = {r["id"]: r for r in manifest["resources"]}
-    assert resources["eval-base"]["depends_on"] == ["compute", "data-test"]  # runs while training runs
+    assert resources["eval-base"]["depends_on"] == ["compute", "data-test", "endpoint"]  # beside training
     assert "model" in resources["eval-tuned"]["depends_on"]  # after registration
     assert "gate" in resources["traffic"]["depends_on"] and "gate" not in resources["deployment"]["depends_on"]
 
