@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from generator.diagnostics import Problem, number_hint
+from generator.diagnostics import WARNING, Problem, number_hint
 from generator.paths import COMPONENTS_DIR
 from generator.source import Located
 
@@ -28,7 +28,6 @@ MANAGED_INPUTS: dict[str, str] = {
     "compute_model_import": "compute.name",
     "compute_preprocess": "compute.name",
     "compute_finetune": "compute.name",
-    "compute_model_evaluation": "compute.name",
     "number_of_gpu_to_use_finetuning": "compute.gpus_per_node (or the known GPU count of compute.size)",
     "mlflow_model_path": "foundation_model",
     "pytorch_model_path": "foundation_model",
@@ -53,6 +52,7 @@ class ComponentInput:
     min: float | None = None
     optional: bool = True
     description: str = ""
+    unused: str = ""  # declared, but no step of this version reads it: why, with its source
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ class ComponentInterface:
                 message = check_value(self.inputs[name], value)
                 if message:
                     problems.append(located.problem(path, message))
+                elif self.inputs[name].unused:
+                    problems.append(located.problem(path, f"{name} has no effect: {self.inputs[name].unused}; "
+                                                          "evaluate with the spec's evaluation: section instead "
+                                                          "(docs/evaluation.md)", severity=WARNING, key=True))
         return problems
 
     def unknown_message(self, name: str) -> str:
@@ -169,6 +173,7 @@ def load_interface(name: str, version: str) -> ComponentInterface | None:
             min=item.get("min"),
             optional=item.get("optional", True),
             description=item.get("description", ""),
+            unused=item.get("unused", ""),
         )
         for key, item in raw["inputs"].items()
     }

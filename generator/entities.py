@@ -19,7 +19,7 @@ class Entity:
     """One generated file: its name, the template that lays it out, and the template's values."""
 
     file: str
-    template: str
+    template: str  # "" for a verbatim copy of `context["source"]` (a component's code)
     context: dict[str, Any]
 
 
@@ -159,9 +159,40 @@ def entities(spec: Spec) -> list[Entity]:
         Entity("compute.yml", "compute.yml.j2", _compute(data)),
         Entity("data-train.yml", "data.yml.j2", _data_asset(data, "training", data["data"]["train_split"])),
         Entity("data-test.yml", "data.yml.j2", _data_asset(data, "test", data["data"]["test_split"])),
+        *_evaluation_data(data),
         *jobs,
         *models,
+        *_evaluation(spec),
         Entity("endpoint.yml", "endpoint.yml.j2", _endpoint(data)),
         Entity("deployment.yml", "deployment.yml.j2", _deployment(data)),
         Entity("sample-request.json", "sample-request.json.j2", {"request": sample_request(data)}),
     ]
+
+
+def evaluation_split_differs(data: dict[str, Any]) -> bool:
+    """Whether evaluation reads a split of its own (not data.test_split), which then gets its own data asset."""
+    return "evaluation" in data and data["evaluation"]["test_split"] != data["data"]["test_split"]
+
+
+def _evaluation_data(data: dict[str, Any]) -> list[Entity]:
+    if not evaluation_split_differs(data):
+        return []
+    return [Entity("data-eval.yml", "data.yml.j2", _data_asset(data, "evaluation", data["evaluation"]["test_split"]))]
+
+
+def tuned_model_ref(data: dict[str, Any]) -> str:
+    """The registered (tuned) model as a job input: `azureml:<name>:<version>`."""
+    return f"azureml:{data['registered_model']['name']}:{naming.model_version(data)}"
+
+
+def _evaluation(spec: Spec) -> list[Entity]:
+    """The evaluation data component and one evaluation pipeline job per model (base, tuned)."""
+    from generator import evaluation
+
+    if "evaluation" not in spec.data:
+        return []
+    models = {"base": registry_model_uri(spec), "tuned": tuned_model_ref(spec.data)}
+    return [Entity(evaluation.CODE_FILE, "", {"source": evaluation.CODE_SOURCE}),
+            Entity(evaluation.COMPONENT_FILE, "component-eval-data.yml.j2", evaluation.component_context(spec, SCHEMA_BASE)),
+            *(Entity(evaluation.job_file(role), "evaluation-job.yml.j2", evaluation.job_context(spec, role, uri, SCHEMA_BASE))
+              for role, uri in models.items())]

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from generator import naming, rollout
-from generator.entities import data_file, job_file_stem, registry_model_uri
+from generator.entities import (data_file, evaluation_split_differs, job_file_stem, registry_model_uri,
+                                tuned_model_ref)
 from generator.spec import Spec
 
 
@@ -38,7 +39,9 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
         _resource("endpoint", "online_endpoint", endpoint, [],
                   f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
+        *_evaluation_data(spec, folder, version),
         *_training(spec, folder, version),
+        *_evaluation(spec, folder),
         _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
                   endpoint=endpoint),
@@ -51,14 +54,15 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
 
 def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> dict[str, Any]:
     """The deployment's share of live traffic at once, or, with a rollout, the staged blue/green rollout (each stage
-    with the `az ml` command that does it by hand)."""
+    with the `az ml` command that does it by hand). Either waits for the evaluation gate when the spec has one."""
+    after = ["deployment", "gate"] if "evaluation" in data else ["deployment"]
     if not data.get("rollout"):
-        return _resource("traffic", "traffic", endpoint, ["deployment"],
+        return _resource("traffic", "traffic", endpoint, after,
                          f'az ml online-endpoint update --name {endpoint} '
                          f'--traffic "{deployment}={data["deployment"]["traffic_percent"]}"',
                          traffic={deployment: data["deployment"]["traffic_percent"]})
     plan = data["rollout"]
-    return _resource("rollout", "rollout", endpoint, ["deployment"],
+    return _resource("rollout", "rollout", endpoint, after,
                      f"python -m generator apply {spec_file}  # or, by hand, the stages' commands in order",
                      "sample-request.json", deployment=deployment, mirror_percent=plan["mirror_percent"],
                      traffic_steps=plan["traffic_steps"], keep_previous=plan["keep_previous"],
@@ -90,6 +94,42 @@ def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
                       version=version, candidates={job_file_stem(p): f"model-{p.slug}.yml" for p in spec.points})]
 
 
+def _evaluation_data(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
+    """The evaluation split's own data asset, when it is not data.test_split."""
+    if not evaluation_split_differs(spec.data):
+        return []
+    return [_resource("data-eval", "data", naming.data_asset_name(spec.data, spec.data["evaluation"]["test_split"]),
+                      [], f"az ml data create --file {folder}/data-eval.yml", "data-eval.yml", version=version)]
+
+
+def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
+    """The base model's evaluation (like training it waits only for the compute, the data and the endpoint, so no GPU
+    time is spent before the endpoint exists; it runs while training runs), the
+    tuned model's (after registration), and the gate: it reads both, tags the registered model with the figures and
+    lets traffic through only when the tuned model beats its base (`evaluation.gate`)."""
+    from generator import evaluation
+
+    data = spec.data
+    if "evaluation" not in data:
+        return []
+    section = data["evaluation"]
+    test = "data-eval" if evaluation_split_differs(data) else "data-test"
+    gate = section.get("gate")
+    jobs = [_resource(evaluation.resource_id(role), "evaluation_job", evaluation.job_name(data, role),
+                      ["compute", test] + (["endpoint"] if role == "base" else ["model"]),
+                      f"az ml job create --file {folder}/{evaluation.job_file(role)} --stream",
+                      evaluation.job_file(role), role=role,
+                      model=registry_model_uri(spec) if role == "base" else tuned_model_ref(data))
+            for role in evaluation.ROLES]
+    return [*jobs, _resource("gate", "evaluation_gate", data["registered_model"]["name"],
+                             [evaluation.resource_id(role) for role in evaluation.ROLES],
+                             f"python -m generator compare {spec.file} --evaluation"
+                             + (f"  # then: tuned {gate['metric']} - base {gate['metric']} >= {gate['min_gain']:g}"
+                                if gate else ""),
+                             version=naming.model_version(data), metrics=list(section["metrics"]),
+                             **({"metric": gate["metric"], "min_gain": gate["min_gain"]} if gate else {}))]
+
+
 def manifest(spec: Spec) -> dict[str, Any]:
     """The whole manifest: experiment, spec file, foundation model, data files, resources."""
     data = spec.data
@@ -104,6 +144,8 @@ def manifest(spec: Spec) -> dict[str, Any]:
         "data_files": {
             "data-train": data_file(data, data["data"]["train_split"]),
             "data-test": data_file(data, data["data"]["test_split"]),
+            **({"data-eval": data_file(data, data["evaluation"]["test_split"])}
+               if evaluation_split_differs(data) else {}),
         },
         "sweep": {"points": len(spec.points), "max_concurrent": data["sweep"]["max_concurrent"]}
         if spec.points else None,

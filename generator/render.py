@@ -22,7 +22,8 @@ def render_spec(spec: Spec, templates_dir: Path = TEMPLATES_DIR) -> dict[str, st
     """File name → content for every file of the experiment, byte-for-byte deterministic."""
     files: dict[str, str] = {}
     for entity in entities(spec):
-        text = render_template(entity.template, entity.context, templates_dir)
+        text = render_template(entity.template, entity.context, templates_dir) if entity.template else \
+            Path(entity.context["source"]).read_text(encoding="utf-8")
         files[entity.file] = text if entity.file.endswith(".json") else header(spec) + text
     files[MANIFEST] = header(spec) + render_template("manifest.yml.j2", {"manifest": manifest(spec)}, templates_dir)
     return files

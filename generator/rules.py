@@ -272,3 +272,73 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
         elif not (root / value).is_file():
             yield located.problem(("finetune", "parameters", name), f"file {value!r} does not exist "
                                                                     "(paths are relative to the project root)")
+
+
+def evaluation_split(data: dict[str, Any]) -> str:
+    """The split evaluation runs on: evaluation.test_split, else data.test_split."""
+    return data["evaluation"].get("test_split") or data["data"]["test_split"]
+
+
+@rule("evaluation", "data")
+def _evaluation(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    section = data["evaluation"]
+    split = evaluation_split(data)
+    if "test_split" in located_keys(located, ("evaluation",)):
+        if not SPLIT_NAME.fullmatch(split) or ".." in split:
+            yield located.problem(("evaluation", "test_split"), f"a split name becomes a file name "
+                                                                f"({data['data']['dir']}/<split>.jsonl): use letters, "
+                                                                f"digits, '_', '-' and '.', got {split!r}")
+        elif split == data["data"]["train_split"]:
+            yield located.problem(("evaluation", "test_split"), f"the model trains on {split!r} (data.train_split): "
+                                                                "evaluate on held-out conversations, e.g. "
+                                                                f"{data['data']['test_split']}")
+    gate = section.get("gate")
+    if gate is not None and gate["metric"] not in section["metrics"]:
+        yield located.problem(("evaluation", "gate", "metric"), f"the gate's metric {gate['metric']!r} is not "
+                                                                f"computed: add it to evaluation.metrics "
+                                                                f"({', '.join(section['metrics'])})")
+    generation = section["generation"]
+    if generation["do_sample"] and generation["temperature"] == 0:
+        yield located.problem(("evaluation", "generation", "temperature"),
+                              "sampling (do_sample: true) needs a temperature above 0; or leave do_sample false "
+                              "for greedy decoding")
+    elif not generation["do_sample"]:
+        for key in ("temperature", "top_p"):
+            if key in located_keys(located, ("evaluation", "generation")) and (key != "temperature"
+                                                                               or generation[key] != 0):
+                yield located.problem(("evaluation", "generation", key), f"{key} has no effect with greedy "
+                                                                         "decoding (do_sample: false)",
+                                      severity=WARNING)
+
+
+def located_keys(located: Located, path: tuple[str, ...]) -> set[str]:
+    """The keys the spec file itself writes at `path` (before defaults)."""
+    node: Any = located.data
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return set(node) if isinstance(node, dict) else set()
+
+
+@rule("evaluation", "foundation_model", "compute")
+def _evaluation_compute(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    """Prediction loads the model and generates, as a deployment does: its size is checked against the model's
+    inference list and minimum spec (the catalog checks of deployment.instance_type)."""
+    instance_type = data["evaluation"].get("instance_type")
+    size = instance_type or data["compute"]["size"]
+    field = ("evaluation", "instance_type") if instance_type else ("evaluation",)
+    if instance_type:
+        retired = checks.retired_size(size, clock.today(), field)
+        yield from _located(located, retired + checks.announced_retirement(size, clock.today(), field))
+        if retired:
+            return
+        if catalog.vm_size(size) is None:
+            yield located.problem(field, f"unknown VM size {size!r}{_did_you_mean(size)}", severity=WARNING)
+    facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
+    known = catalog.vm_size(size)
+    if facts is None or (known is not None and (known.gpus == 0 and not instance_type or known.is_retired(
+            clock.today()))):
+        return  # no facts to check against, or _compute already refuses the cluster's size
+    where = "" if instance_type else \
+        "compute.size (prediction runs on the compute cluster; set evaluation.instance_type for another size): "
+    for finding in checks.inference_size(facts, size):
+        yield located.problem(field, where + finding.message, severity=finding.severity, key=not instance_type)

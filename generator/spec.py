@@ -102,6 +102,8 @@ def load_spec(path: Path, root: Path) -> Spec:
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
+    if "evaluation" in data:  # a default that is another field's value: evaluate on the spec's test split
+        data["evaluation"].setdefault("test_split", data["data"]["test_split"])
     return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,
                 model_defaults=defaults, warnings=sorted(p for p in problems if p.severity != ERROR), located=located)
 

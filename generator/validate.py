@@ -37,7 +37,8 @@ def _loaders() -> dict[str, Callable[..., Any]]:
                              load_online_endpoint)
 
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)  # its import sets INFO: "experimental class" notices
-    return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "model": load_model,
+    return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "evaluation_job": load_job,
+            "model": load_model,
             "online_endpoint": load_online_endpoint, "online_deployment": load_online_deployment}
 
 
@@ -123,8 +124,8 @@ def _check_node_inputs(located: Located, node_name: str, node: dict[str, Any]) -
 
 def _check_entity(kind: str, located: Located, folder: Path, root: Path, data_must_exist: bool) -> list[Problem]:
     body, problems = located.data, []
-    if kind == "pipeline_job":
-        problems += check_pipeline_job(located)
+    if kind in ("pipeline_job", "evaluation_job"):
+        problems += check_pipeline_job(located) + check_local_components(located, folder, root)
     elif kind == "compute":
         low, high = body.get("min_instances", 0), body.get("max_instances", 1)
         if isinstance(low, int) and isinstance(high, int) and low > high:
@@ -145,6 +146,35 @@ def _check_entity(kind: str, located: Located, folder: Path, root: Path, data_mu
     return problems
 
 
+def check_local_components(located: Located, folder: Path, root: Path) -> list[Problem]:
+    """Each node's component file of our own (`component: ./component-*.yml`): it loads with load_component, and the
+    code folder it uploads exists."""
+    from azure.ai.ml import load_component
+
+    problems = []
+    for node_name, node in (located.data.get("jobs") or {}).items():
+        ref = node.get("component") if isinstance(node, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("./"):
+            continue
+        path = folder / ref[2:]
+        if not _regular_file(path) or path.parent != folder:
+            problems.append(located.problem(("jobs", node_name, "component"), f"{ref} is not a file of "
+                                                                              "this folder: run `make render`"))
+            continue
+        component_file = read_located(path, display_path(path, root))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                load_component(str(path))
+            except Exception as exc:  # as for the other loaders: every SDK complaint is reported
+                problems += sdk_problems(exc, component_file)
+                continue
+        code = component_file.data.get("code") if isinstance(component_file.data, dict) else None
+        if isinstance(code, str) and not (folder / code).exists():
+            problems.append(component_file.problem(("code",), f"the component's code {code} does not exist"))
+    return problems
+
+
 def check_sample_request(path: Path, file: str) -> list[Problem]:
     """The sample request follows the scoring contract (generator/request.py)."""
     from generator.request import parse_request
@@ -161,7 +191,7 @@ def check_sample_request(path: Path, file: str) -> list[Problem]:
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
-                    "traffic", "rollout", "invoke"})
+                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate"})
 
 
 def _regular_file(path: Path) -> bool:

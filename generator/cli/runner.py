@@ -130,10 +130,13 @@ def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
                                           "terminal when apply would start any).")
 @click.option("--over-budget", is_flag=True, help="Apply even when the upper estimate exceeds budget.max_usd or "
                                                   "cannot be made.")
+@click.option("--skip-evaluation-gate", is_flag=True, help="Give the tuned model traffic even when it does not beat "
+                                                           "its base by evaluation.gate.min_gain (the figures are "
+                                                           "still printed and tagged).")
 @click.pass_context
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
           resource_group: str | None, workspace: str | None, target: str, plan_file: Path | None, stream_logs: bool,
-          yes: bool, over_budget: bool) -> None:
+          yes: bool, over_budget: bool, skip_evaluation_gate: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
     from generator.runner.cost import check_budget, estimate_block, session_costs
@@ -143,7 +146,7 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True)
     if session.local:
         _model_lines(session.experiment, local=True)
-    context = session.context(stream_logs=stream_logs)
+    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)
     planned = make_plan(session, context)
     if saved is not None:
         check_saved(saved, planned)

@@ -194,6 +194,14 @@ class ArmRoutes:
                 self._send(200, {"primaryKey": e.behaviour.key, "secondaryKey": e.behaviour.key[::-1]})
         elif parts[-1].lower() == "cancel":
             self._send(202, None)
+        elif kind == "codes" and parts[-1].lower() == "startpendingupload":
+            # The code asset of a component of our own (azure-ai-ml 1.35 _utils/_asset_utils.py
+            # get_storage_info_for_non_registry_asset reads blobReferenceForConsumption.blobUri and .credential.sasUri,
+            # the PendingUploadResponseDto of the 2023-04 REST API); the upload then goes to the emulated blob store.
+            blob = f"https://emustore.blob.{e.storage_suffix}/azureml-blobstore/LocalUpload/{parts[1]}/{parts[3]}"
+            self._send(200, {"blobReferenceForConsumption": {"blobUri": blob, "credential": {
+                "credentialType": "SAS", "sasUri": f"{blob}?sv=2021-08-06&sig=emulated"}},
+                "pendingUploadId": parts[1], "pendingUploadType": "TemporaryBlobReference"})
         else:
             self._not_found("/".join(parts))
 
@@ -351,7 +359,7 @@ class ArmRoutes:
                 return
             children = [r for k, r in e.resources.items()
                         if k.startswith(key + "/") and k.count("/") == key.count("/") + 1]
-        if children or kind in ("models", "data", "computes", "onlineendpoints", "jobs") and (
+        if children or kind in ("models", "data", "computes", "onlineendpoints", "jobs", "codes", "components") and (
                 len(parts) in (1, 3) or parts[-1].lower() in ("versions", "deployments")):
             if parts[-1].lower() == "versions":
                 children.sort(key=lambda r: e.created.get(r["id"].lower(), 0), reverse=True)

@@ -189,4 +189,19 @@ class HistoryRoutes:
             props["status"] = "Completed"
             for output in props.get("outputs") or {}:
                 props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
+            self._log_evaluation(name, props)
         return view
+
+    def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
+        """A completed evaluation job's figures (Behaviour.evaluation_metrics), logged once to the MLflow store."""
+        from generator.local.routes_mlflow import log_evaluation_runs
+
+        e = self.owner
+        figures = e.behaviour.evaluation_metrics.get(name)
+        if figures is None or e.mlflow_store is None or "compute_metrics" not in (props.get("jobs") or {}):
+            return
+        with e.lock:
+            if name in e.evaluations_logged:
+                return
+            e.evaluations_logged.add(name)
+        log_evaluation_runs(e.mlflow_store, str(props.get("experimentName") or "Default"), name, figures)

@@ -22,7 +22,10 @@ class StorageRoutes:
         e, key = self.owner, url.path
         query = parse_qs(url.query)
         bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
-        if e.behaviour.datastore_auth != "key" and not bearer or e.behaviour.datastore_auth == "identity-no-role":
+        # A code upload goes to the SAS URI startPendingUpload handed out (routes_arm.py): a SAS needs no role.
+        sas = "sig" in query and key.startswith("/azureml-blobstore/LocalUpload/")
+        if not sas and (e.behaviour.datastore_auth != "key" and not bearer
+                        or e.behaviour.datastore_auth == "identity-no-role"):
             # Azure Storage's answer to a token without a data role on the account: code, header and message as in a
             # recorded storage answer (an azure-sdk nock recording, 2019-09-11; the search index names no path for it)
             # and as quoted in Microsoft's Python docs on authenticating to Blob storage.

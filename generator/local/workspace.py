@@ -86,6 +86,9 @@ class Behaviour:
     # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
     # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
+    # Figures an evaluation job (a pipeline job with a compute_metrics node) logs when it completes, by job name: the
+    # emulator writes them to `Emulator.mlflow_store` as Azure lays them out (routes_mlflow.log_evaluation_runs).
+    evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     # Retry-After on operations in progress: Azure's value is not known. Read: the operation polls of recording
     # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
     # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header
@@ -126,6 +129,7 @@ class Emulator:
         self.router = Router()
         self.scored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> requests it answered
         self.mirrored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> copies it got
+        self.evaluations_logged: set[str] = set()  # evaluation jobs whose figures are in mlflow_store
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "Emulator":

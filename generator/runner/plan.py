@@ -33,7 +33,7 @@ class Verb(StrEnum):
 CHANGING = frozenset({Verb.CREATE, Verb.UPDATE, Verb.REPAIR})
 ACTING = CHANGING | {Verb.ATTACH, Verb.RUN}  # the verbs whose step calls the resource's applier
 # Kinds whose creation or update starts something Azure bills by the hour.
-BILLED = frozenset({"compute", "pipeline_job", "online_endpoint", "online_deployment"})
+BILLED = frozenset({"compute", "pipeline_job", "evaluation_job", "online_endpoint", "online_deployment"})
 
 
 class Reason(StrEnum):

@@ -25,7 +25,7 @@ def test_a_saved_plan_is_applied_exactly(workspace: tuple[Path, Emulator]) -> No
     applied = run("apply", "--plan", "plan.json", "--no-yes")  # a reviewed plan needs no --yes
     assert applied.exit_code == 0, applied.output
     assert "applying the saved plan plan.json: nothing moved since it was made" in applied.stdout
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/") == 3  # training and the two evaluations
 
 
 def test_a_saved_plan_is_refused_when_the_workspace_moved_and_nothing_is_touched(
@@ -58,7 +58,7 @@ def test_plan_json_and_markdown(workspace: tuple[Path, Emulator]) -> None:
     as_json = run("plan", "--format", "json")
     assert as_json.exit_code == 0
     document = json.loads(as_json.stdout)  # nothing but the document on stdout
-    assert document["summary"]["create"] == 8 and document["estimate"]
+    assert document["summary"]["create"] == 10 and document["estimate"]
     markdown = run("plan", "--format", "markdown")
     assert markdown.stdout.startswith("### Plan for `phi4-ultrachat`")
     assert "| + create | `pipeline-job` |" in markdown.stdout

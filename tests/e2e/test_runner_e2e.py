@@ -16,6 +16,12 @@ from tests.emulator.harness import EmulatorCredential, RejectingCredential, inst
 from generator.local.workspace import Emulator
 
 SPEC = "specs/phi4-ultrachat.yaml"
+# compute_metrics' figures of the example's evaluation jobs: the tuned model beats its base on every metric.
+EVALUATION_FIGURES = {
+    "phi4-ultrachat-run1-eval-base": {"rouge1": 0.31, "rouge2": 0.11, "rougeL": 0.20, "rougeLsum": 0.27,
+                                      "bleu_1": 0.25, "bleu_4": 0.05},
+    "phi4-ultrachat-run1-eval-tuned": {"rouge1": 0.36, "rouge2": 0.14, "rougeL": 0.24, "rougeLsum": 0.31,
+                                       "bleu_1": 0.29, "bleu_4": 0.07}}
 
 
 @pytest.fixture
@@ -32,6 +38,14 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
     monkeypatch.chdir(project)
+    # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
+    # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
+    emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", emulator.mlflow_store)
+    emulator.behaviour.evaluation_metrics.update(EVALUATION_FIGURES)
+    for run_number in (2, 3):  # tests that bump experiment.run evaluate again under the new job names
+        emulator.behaviour.evaluation_metrics.update({name.replace("-run1-", f"-run{run_number}-"): figures
+                                                      for name, figures in EVALUATION_FIGURES.items()})
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
@@ -102,13 +116,15 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     second = run("apply")
     assert second.exit_code == 0, second.stdout + second.stderr
     assert emulator.count("PUT") == puts  # nothing created or updated twice
-    for rid in ("compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic"):
+    for rid in ("compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "eval-base", "eval-tuned",
+                "deployment", "traffic"):
         assert f"[{rid}] unchanged" in second.stdout, rid
+    assert "[gate] figures from Phi-4-ultrachat-200k:1's tags (nothing evaluated again)" in second.stdout
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 8 + ["run", "estimate", "Plan:"]
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
+        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"] + ["unchanged"] * 2 + ["run", "estimate", "Plan:"]
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
@@ -146,7 +162,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     first = apply_interrupted_while_waiting(monkeypatch)
     assert first.exit_code == 130, first.stdout + first.stderr
     assert "run the same command again to resume" in first.stderr
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1  # the training job (evaluations aside)
     assert emulator.count("PUT", "/models/") == 0
     monkeypatch.setattr(reconcile, "wait_for_job", real_wait)
     logs_read = emulator.count("GET", "/logs/phi4-ultrachat-run1")
@@ -161,7 +177,7 @@ def test_apply_interrupted_after_submitting_the_job_resumes_without_a_second_job
     assert "attach: job phi4-ultrachat-run1 is" in second.stdout
     assert "[emulator] step finetune: running" in second.stdout  # the job's logs stream while apply waits
     assert "Execution Summary" in second.stdout
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
     assert emulator.count("PUT", "/deployments/demo") == 1
 
 
@@ -178,7 +194,7 @@ def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Em
     again = run("apply")
     assert again.exit_code == 2
     assert "a finished job is not re-submitted: bump experiment.run" in again.stderr
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_apply_succeeds_through_injected_429s_and_503s(workspace: tuple[Path, Emulator]) -> None:
@@ -212,13 +228,13 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
     assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 6 unchanged, 0 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 8 unchanged, 0 refused"
     assert plan.exit_code == 0 and run("plan", "--detailed-exitcode").exit_code == 2
     puts = emulator.count("PUT", "/jobs/")
     applied = run("apply")
     assert applied.exit_code == 0, applied.stderr
     assert emulator.count("PUT", "/jobs/") == puts
-    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 8 unchanged, 0 refused"
+    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
 
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
@@ -330,7 +346,7 @@ def test_the_job_is_submitted_only_once_the_endpoint_exists(workspace: tuple[Pat
     result = run("apply")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert seen == {"jobs while the endpoint was creating": 0, "endpoint state": "Creating"}
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_a_failed_endpoint_is_reported_then_repaired_and_no_job_runs_meanwhile(
@@ -351,7 +367,7 @@ def test_a_failed_endpoint_is_reported_then_repaired_and_no_job_runs_meanwhile(
     fixed = run("apply")
     assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
     assert "[endpoint] repair: provisioning state Failed: apply recreates it" in fixed.stdout
-    assert emulator.count("PUT", "/jobs/") == 1
+    assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
 
 def test_a_failed_deployment_is_repaired_by_the_next_apply(workspace: tuple[Path, Emulator]) -> None:
@@ -471,7 +487,7 @@ def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(works
     assert ("refuse    pipeline-job  phi4-ultrachat-run1\n          pipeline-job phi4-ultrachat-run1: learning_rate "
             "5e-06 -> 0.002 (the job finished with the old values): bump experiment.run in specs/phi4-ultrachat.yaml "
             "and render to train again") in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 7 unchanged, 1 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 9 unchanged, 1 refused"
     assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
     puts = emulator.count("PUT")
     applied = run("apply")
@@ -502,7 +518,7 @@ def test_apply_without_a_terminal_needs_yes_before_billed_resources(workspace: t
     result = run("apply", "--no-yes")
     assert result.exit_code == 2
     assert ("apply would start billed resources (create compute, create endpoint, create pipeline-job, create "
-            "deployment); pass --yes to confirm without a terminal") in result.stderr
+            "eval-base, create eval-tuned, create deployment); pass --yes to confirm without a terminal") in result.stderr
     assert emulator.count("PUT") == 0
 
 
@@ -543,7 +559,7 @@ def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator]
     monkeypatch.setattr(commands, "at_terminal", lambda: True)
     result = CliRunner().invoke(main, ["apply", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
     assert result.exit_code == 0, result.output
-    assert "Plan: 8 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
+    assert "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
     assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
     assert "apply cancelled: nothing was created" in result.stdout
     assert emulator.count("PUT") == 0

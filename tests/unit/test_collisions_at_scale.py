@@ -41,4 +41,4 @@ def test_names_differing_only_in_case_collide_and_each_group_is_reported_once(tm
     problems = collisions(specs, [])
     endpoint = [p for p in problems if p.path == "endpoint.name"]
     assert len(endpoint) == 1 and endpoint[0].file == "specs/copy-0000.yaml"
-    assert "is also used by specs/copy-0001.yaml:65, specs/copy-0002.yaml:65: each experiment" in endpoint[0].message
+    assert "is also used by specs/copy-0001.yaml:74, specs/copy-0002.yaml:74: each experiment" in endpoint[0].message

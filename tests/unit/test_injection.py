@@ -24,7 +24,8 @@ def _render(spec_data: dict) -> dict[str, object]:
         (root / "specs").mkdir()
         (root / "specs" / "x.yaml").write_text(yaml.safe_dump(spec_data), encoding="utf-8")
         files = render_spec(load_spec(root / "specs" / "x.yaml", root))
-    return {name: json.loads(text) if name.endswith(".json") else yaml.safe_load(text) for name, text in files.items()}
+    return {name: json.loads(text) if name.endswith(".json") else yaml.safe_load(text) for name, text in files.items()
+            if not name.endswith(".py")}  # a component's code, copied verbatim (no spec value reaches it)
 
 
 BASELINE = _render(BASE)

@@ -73,10 +73,11 @@ def test_render_prints_one_line_per_file(project: Path, cli) -> None:
     *files, defaults = first.stdout.splitlines()
     assert files == [f"created   generated/phi4-ultrachat/{name}" for name in sorted(
         ["compute.yml", "data-train.yml", "data-test.yml", "pipeline-job.yml", "model.yml", "endpoint.yml",
-         "deployment.yml", "sample-request.json", "manifest.yml"])]
+         "deployment.yml", "sample-request.json", "manifest.yml", "eval_data.py", "component-eval-data.yml",
+         "evaluation-base.yml", "evaluation-tuned.yml"])]
     assert defaults.startswith("phi4-ultrachat: from Phi-4's model_specific_defaults: deepspeed_stage=3, ")
     second = cli("render", root=project)
-    assert second.stdout.splitlines()[0] == "9 file(s) unchanged"  # a count, not a line per file
+    assert second.stdout.splitlines()[0] == "13 file(s) unchanged"  # a count, not a line per file
 
 
 def test_output_is_deterministic_and_has_headers(project: Path, cli, tmp_path_factory) -> None:
@@ -164,7 +165,7 @@ def test_a_crash_mid_swap_is_repaired_by_the_next_render(project: Path, cli) -> 
     (generated / ".phi4-ultrachat.new-def").mkdir()
     result = cli("render", root=project)
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == "9 file(s) unchanged"
+    assert result.stdout.splitlines()[0] == "13 file(s) unchanged"
     assert [p.name for p in generated.iterdir()] == ["phi4-ultrachat"]
 
 
@@ -211,5 +212,5 @@ def test_console_script_and_module_entry_points_agree(project: Path) -> None:
                             capture_output=True, text=True, cwd=REPO)
     console = subprocess.run([str(script), "render", "--root", str(project)], capture_output=True, text=True)
     assert module.returncode == 0 and console.returncode == 0
-    assert console.stdout.splitlines()[0] == "9 file(s) unchanged" and module.stdout.startswith("created   ")
+    assert console.stdout.splitlines()[0] == "13 file(s) unchanged" and module.stdout.startswith("created   ")
     assert console.stdout.splitlines()[1:] == module.stdout.splitlines()[9:]  # the same model-defaults line

@@ -52,7 +52,7 @@ def test_pipeline_job_rest_body(rendered: Path) -> None:
     assert inputs == {
         "mlflow_model_path": "azureml://registries/azureml/models/Phi-4/versions/8",
         "compute_model_import": "gpu-cluster-big", "compute_preprocess": "gpu-cluster-big",
-        "compute_finetune": "gpu-cluster-big", "compute_model_evaluation": "gpu-cluster-big",
+        "compute_finetune": "gpu-cluster-big",
         "number_of_gpu_to_use_finetuning": "1",
         "train_file_path": "phi4-ultrachat-train_sft:1", "test_file_path": "phi4-ultrachat-test_sft:1",
         "num_train_epochs": "3", "per_device_train_batch_size": "1", "per_device_eval_batch_size": "1",
@@ -113,11 +113,11 @@ def test_validate_catches_what_the_sdk_lets_through(project: Path, rendered: Pat
         f"{folder}/compute.yml:7:16: min_instances: min_instances (5) > max_instances (2)",
         f"{folder}/pipeline-job.yml:10:3: settings.force_rerunn: unknown pipeline setting 'force_rerunn' "
         "(the SDK sends it as-is and the service rejects it)",
-        f"{folder}/pipeline-job.yml:34:7: jobs.chat_completion_pipeline.inputs.num_train_epoch: "
+        f"{folder}/pipeline-job.yml:33:7: jobs.chat_completion_pipeline.inputs.num_train_epoch: "
         "chat_completion_pipeline 0.0.82 has no input 'num_train_epoch'",
-        f"{folder}/pipeline-job.yml:35:7: jobs.chat_completion_pipeline.inputs.lr: "
+        f"{folder}/pipeline-job.yml:34:7: jobs.chat_completion_pipeline.inputs.lr: "
         "chat_completion_pipeline 0.0.82 has no input 'lr'",
-        f"{folder}/pipeline-job.yml:35:11: jobs.chat_completion_pipeline.inputs.lr: binds to parent.inputs.lr, "
+        f"{folder}/pipeline-job.yml:34:11: jobs.chat_completion_pipeline.inputs.lr: binds to parent.inputs.lr, "
         "which the pipeline does not declare under inputs:",
         f"{folder}/model.yml:2:1: path: a model needs a path",
         f"{folder}/deployment.yml:7:17: instance_count: instance_count must be at least 1, got -1",
@@ -171,13 +171,18 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
     for resource in manifest["resources"]:
         assert set(resource["depends_on"]) <= seen, resource["id"]
         seen.add(resource["id"])
-        assert resource["az"].startswith("az ml ")
+        # the gate is no Azure operation: its line says how to read the figures it compares
+        assert resource["az"].startswith("az ml " if resource["kind"] != "evaluation_gate" else "python -m generator ")
         if "file" in resource:
             assert (rendered / resource["file"]).is_file()
             assert f"generated/phi4-ultrachat/{resource['file']}" in resource["az"]
     assert [r["id"] for r in manifest["resources"]] == [
-        "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "deployment", "traffic",
-        "smoke-test"]
+        "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "eval-base", "eval-tuned", "gate",
+        "deployment", "traffic", "smoke-test"]
+    resources = {r["id"]: r for r in manifest["resources"]}
+    assert resources["eval-base"]["depends_on"] == ["compute", "data-test", "endpoint"]  # beside training
+    assert "model" in resources["eval-tuned"]["depends_on"]  # after registration
+    assert "gate" in resources["traffic"]["depends_on"] and "gate" not in resources["deployment"]["depends_on"]
 
 
 def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
@@ -186,3 +191,35 @@ def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
     result = cli("check", root=REPO)
     assert result.exit_code == 0, result.stderr
     assert "generated/ is up to date and valid (3 experiment(s))" in result.stdout
+
+
+def test_evaluation_files_load_with_the_sdk_and_use_the_pinned_registry_components(rendered: Path) -> None:
+    from generator.component import load_interface
+
+    component = sdk.load_component(rendered / "component-eval-data.yml")
+    assert (component.name, component.code, str(component.environment)) == (
+        "chat_eval_data", "./eval_data.py",
+        "azureml://registries/azureml/environments/model-evaluation/labels/latest")
+    assert (rendered / "eval_data.py").is_file()
+    models = {"base": "azureml://registries/azureml/models/Phi-4/versions/8", "tuned": "Phi-4-ultrachat-200k:1"}
+    for role, model in models.items():
+        props = sdk.load_job(rendered / f"evaluation-{role}.yml")._to_rest_object().as_dict()["properties"]
+        assert props["settings"]["default_compute"] == "gpu-cluster-big"
+        jobs = props["jobs"]
+        assert list(jobs) == ["eval_data", "model_prediction", "compute_metrics"]
+        prediction, metrics = jobs["model_prediction"], jobs["compute_metrics"]
+        assert prediction["componentId"] == "azureml://registries/azureml/components/model_prediction/versions/0.0.37"
+        assert metrics["componentId"] == "azureml://registries/azureml/components/compute_metrics/versions/0.0.36"
+        for node, pinned in ((prediction, ("model_prediction", "0.0.37")), (metrics, ("compute_metrics", "0.0.36"))):
+            interface = load_interface(*pinned)
+            assert set(node["inputs"]) <= set(interface.inputs)
+            assert {n for n, i in interface.inputs.items() if not i.optional} - {"device", "task"} <= set(node["inputs"])
+        assert prediction["inputs"]["mlflow_model"]["uri"] == model
+        assert prediction["inputs"]["label_column_name"]["value"] == "ground_truth"
+        assert prediction["inputs"]["input_column_names"]["value"] == "messages"
+        assert yaml.safe_load(prediction["inputs"]["evaluation_config_params"]["value"]) == {
+            "generator_config": {"max_new_tokens": 256, "do_sample": False}}
+        assert yaml.safe_load(metrics["inputs"]["evaluation_config_params"]["value"])["metrics"][2] == "rougeL"
+        assert metrics["outputs"]["evaluation_result"]["value"] == "${{parent.outputs.evaluation_result}}"
+    assert validate_experiment(rendered, rendered.parent.parent) == [] or all(
+        p.severity == "warning" for p in validate_experiment(rendered, rendered.parent.parent))

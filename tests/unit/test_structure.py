@@ -94,8 +94,8 @@ def test_no_module_is_over_400_lines() -> None:
 def test_only_the_cli_package_exits() -> None:
     exits = []
     for name, path in _modules().items():
-        if name.startswith("generator.cli"):
-            continue
+        if name.startswith(("generator.cli", "generator.evaldata")):  # evaldata: a component's own program, whose
+            continue  # exit status is its Azure ML job's result (never imported for anything but its functions)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit" \
                     and isinstance(node.func.value, ast.Name) and node.func.value.id in ("sys", "ctx"):

@@ -35,6 +35,7 @@ class Context:
     metrics_client: Callable[[], Any] | None = None  # an MlflowClient on the workspace's runs, made when needed
     slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
     selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
+    skip_evaluation_gate: bool = False  # apply --skip-evaluation-gate: traffic even when the gate is not met
 
     def where_to_look(self, job: Any) -> str:
         """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""

@@ -11,6 +11,7 @@ from generator.runner.steps.compute import apply_compute, plan_compute
 from generator.runner.steps.data import apply_data, plan_data
 from generator.runner.steps.deployment import apply_deployment, plan_deployment
 from generator.runner.steps.endpoint import apply_endpoint, plan_endpoint
+from generator.runner.steps.evaluation import apply_evaluation_job, apply_gate, plan_evaluation_job, plan_gate
 from generator.runner.steps.job import apply_job, plan_job
 from generator.runner.steps.model import apply_model, plan_model
 from generator.runner.steps.rollout import apply_rollout, plan_rollout
@@ -20,8 +21,10 @@ from generator.runner.sweep import apply_select, plan_select
 PLANNERS: dict[str, Callable[[Context, Resource], Action]] = {
     "compute": plan_compute, "data": plan_data, "online_endpoint": plan_endpoint, "pipeline_job": plan_job,
     "select": plan_select, "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic,
-    "rollout": plan_rollout, "invoke": plan_invoke}
+    "rollout": plan_rollout, "invoke": plan_invoke, "evaluation_job": plan_evaluation_job,
+    "evaluation_gate": plan_gate}
 APPLIERS: dict[str, Callable[[Context, Resource, Action], None]] = {
     "compute": apply_compute, "data": apply_data, "online_endpoint": apply_endpoint, "pipeline_job": apply_job,
     "select": apply_select, "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic,
-    "rollout": apply_rollout, "invoke": apply_invoke}
+    "rollout": apply_rollout, "invoke": apply_invoke, "evaluation_job": apply_evaluation_job,
+    "evaluation_gate": apply_gate}

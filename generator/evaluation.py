@@ -1,0 +1,133 @@
+"""The spec's `evaluation:` as Azure ML entities: an evaluation pipeline job per model (base and tuned) and the
+command component that turns the held-out conversations into model_prediction's rows.
+
+The registry components are pinned, with their interfaces in generator/components/ (model_prediction 0.0.37,
+compute_metrics 0.0.36, Azure/azureml-assets assets/training/model_evaluation/components/*/spec.yaml @4b41f8cc).
+chat_completion_pipeline 0.0.82 runs no evaluation of its own (its model_prediction / compute_metrics block is
+commented out since 0.0.79, azureml-assets 7e4bfd9b4f), so this is the only evaluation the flow runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from generator import naming
+from generator.component import load_interface
+from generator.evaldata.eval_data import INPUT_COLUMN, LABEL_COLUMN
+from generator.paths import PROJECT_DIR
+
+PREDICTION = ("model_prediction", "0.0.37")
+METRICS = ("compute_metrics", "0.0.36")
+REGISTRY = "azureml"
+# The environment of both registry components (their spec.yaml @4b41f8cc): it has Python, all eval_data.py needs.
+ENVIRONMENT = "azureml://registries/azureml/environments/model-evaluation/labels/latest"
+CODE_FILE = "eval_data.py"  # the component's code: a standalone script, copied into generated/<experiment>/ at
+CODE_SOURCE = PROJECT_DIR / "generator" / "evaldata" / CODE_FILE  # render (what is reviewed is what runs); the
+# component's `code:` is that one file, so the snapshot Azure uploads holds nothing else
+COMPONENT_FILE = "component-eval-data.yml"
+COMPONENT_NAME = "chat_eval_data"
+ROLES = ("base", "tuned")
+
+
+def component_version() -> str:
+    """The data component's version: a digest of its code, so a changed script is a new component version."""
+    return "1." + hashlib.sha256(CODE_SOURCE.read_bytes()).hexdigest()[:12]
+
+
+def registry_component(name_version: tuple[str, str]) -> str:
+    """azureml:// URI of a pinned registry component."""
+    return f"azureml://registries/{REGISTRY}/components/{name_version[0]}/versions/{name_version[1]}"
+
+
+def job_name(data: dict[str, Any], role: str) -> str:
+    """The evaluation job of `role` (base or tuned): `<experiment>-run<run>-eval-<role>`."""
+    return f"{naming.job_name(data)}-eval-{role}"
+
+
+def job_file(role: str) -> str:
+    """The evaluation job's file in generated/<experiment>/."""
+    return f"evaluation-{role}.yml"
+
+
+def resource_id(role: str) -> str:
+    """The evaluation job's id in the manifest."""
+    return f"eval-{role}"
+
+
+def prediction_config(evaluation: dict[str, Any]) -> str:
+    """model_prediction's evaluation_config_params: the generation settings as its `generator_config`
+    (src/utils.py filter_pipeline_params reads generator_config; src/task_factory/text/chat_completion.py passes it
+    as the request's `parameters`). Greedy: only max_new_tokens and do_sample=false; sampling adds temperature and
+    top_p."""
+    generation = evaluation["generation"]
+    config: dict[str, Any] = {"max_new_tokens": generation["max_new_tokens"], "do_sample": generation["do_sample"]}
+    if generation["do_sample"]:
+        config["temperature"] = generation["temperature"]
+        if "top_p" in generation:
+            config["top_p"] = generation["top_p"]
+    return json.dumps({"generator_config": config}, separators=(",", ":"))
+
+
+def metrics_config(evaluation: dict[str, Any]) -> str:
+    """compute_metrics' evaluation_config_params: the metrics to compute (azureml-examples
+    sdk/python/foundation-models/system/evaluation/chat-completion/eval-config.json @085cd6ea uses the same key)."""
+    return json.dumps({"metrics": list(evaluation["metrics"])}, separators=(",", ":"))
+
+
+def component_context(spec: Any, schema_base: str) -> dict[str, Any]:
+    """The values of templates/component-eval-data.yml.j2."""
+    return {
+        "schema": f"{schema_base}/commandComponent.schema.json",
+        "name": COMPONENT_NAME,
+        "version": component_version(),
+        "display_name": "Chat conversations to model_prediction rows",
+        "description": "Each conversation cut before its last assistant turn (messages), that turn as the reference "
+                       "answer (ground_truth), for model_prediction's chat-completion task",
+        "code": f"./{CODE_FILE}",
+        "environment": ENVIRONMENT,
+        "command": f"python {CODE_FILE} --conversations ${{{{inputs.conversations}}}} "
+                   f"--max_samples ${{{{inputs.max_samples}}}} --output ${{{{outputs.test_data}}}}",
+    }
+
+
+def test_data_asset(data: dict[str, Any]) -> str:
+    """The data asset evaluation reads (the test split's, or the evaluation split's own)."""
+    return f"azureml:{naming.data_asset_name(data, data['evaluation']['test_split'])}:{naming.model_version(data)}"
+
+
+def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[str, Any]:
+    """The values of templates/evaluation-job.yml.j2 for the `role` model at `model_uri`."""
+    data = spec.data
+    evaluation = data["evaluation"]
+    for node, pinned in (("model_prediction", PREDICTION), ("compute_metrics", METRICS)):
+        assert load_interface(*pinned) is not None, f"{node}: no interface on file for {pinned}"
+    what = "the foundation model (pinned registry version)" if role == "base" else "the fine-tuned, registered model"
+    return {
+        "schema": f"{schema_base}/pipelineJob.schema.json",
+        "name": job_name(data, role),
+        "display_name": f"{naming.job_name(data)}-eval-{role}",
+        "experiment_name": spec.experiment,
+        "description": f"Evaluate {what} on the first {evaluation['max_samples']} conversations of "
+                       f"{evaluation['test_split']}: {', '.join(evaluation['metrics'])}",
+        "compute": f"azureml:{data['compute']['name']}",
+        "data_component": f"./{COMPONENT_FILE}",
+        "test_data": test_data_asset(data),
+        "max_samples": evaluation["max_samples"],
+        "prediction_component": registry_component(PREDICTION),
+        "metrics_component": registry_component(METRICS),
+        "instance_type": evaluation.get("instance_type"),
+        "model": model_uri,
+        "input_column": INPUT_COLUMN,
+        "label_column": LABEL_COLUMN,
+        "prediction_config": prediction_config(evaluation),
+        "metrics_config": metrics_config(evaluation),
+        "bindings": {
+            "test_data": "${{parent.jobs.eval_data.outputs.test_data}}",
+            "ground_truth": "${{parent.jobs.model_prediction.outputs.ground_truth}}",
+            "predictions": "${{parent.jobs.model_prediction.outputs.predictions}}",
+            "prediction_probabilities": "${{parent.jobs.model_prediction.outputs.prediction_probabilities}}",
+            "evaluation_result": "${{parent.outputs.evaluation_result}}",
+        },
+    }

@@ -1,0 +1,88 @@
+"""The evaluation jobs (base and tuned) and the gate before traffic.
+
+An evaluation job is a pipeline job: submitted once per name, attached to while it runs (steps/job.py). When the
+registered model already carries the figures of these very jobs (tags a previous apply wrote), nothing runs again.
+The gate reads both jobs' figures, prints base against tuned, tags the registered model with them, and refuses
+traffic when the tuned model does not beat its base by `evaluation.gate.min_gain` (exit 2), unless apply was given
+--skip-evaluation-gate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.runner import evaluation as figures
+from generator.runner.manifest import Resource
+from generator.runner.plan import Action, Reason, Verb
+from generator.runner.steps.common import Context, not_found
+from generator.runner.steps.job import apply_job, plan_job
+
+
+def _gate(ctx: Context) -> Resource:
+    return ctx.experiment.by_kind("evaluation_gate")
+
+
+def _jobs(ctx: Context) -> dict[str, str]:
+    """role → evaluation job name."""
+    return {r.extra["role"]: r.name for r in ctx.experiment.resources if r.kind == "evaluation_job"}
+
+
+def _tagged(ctx: Context) -> tuple[Any, list[figures.Row] | None]:
+    """The registered model (or None) and the figures its tags hold for these jobs (or None)."""
+    gate = _gate(ctx)
+    model = not_found(lambda: ctx.ml.models.get(gate.name, version=str(gate.extra["version"])))
+    if model is None:
+        return None, None
+    return model, figures.from_tags(dict(model.tags or {}), list(gate.extra["metrics"]), _jobs(ctx))
+
+
+def plan_evaluation_job(ctx: Context, res: Resource) -> Action:
+    """Figures already on the model's tags → unchanged (nothing runs again); else as a pipeline job."""
+    _, tagged = _tagged(ctx)
+    if tagged is not None:
+        return Action(Verb.UNCHANGED, [f"{res.name}: its figures are on the registered model's tags"],
+                      reason=Reason.EQUAL, observed={"tagged": True})
+    return plan_job(ctx, res)
+
+
+def apply_evaluation_job(ctx: Context, res: Resource, action: Action) -> None:
+    """Submit the evaluation job (unless it runs already) and wait for it to end."""
+    apply_job(ctx, res, action)
+
+
+def plan_gate(ctx: Context, res: Resource) -> Action:
+    """An action on every apply: compare the figures (from the model's tags when a previous apply wrote them)."""
+    rule = (f"traffic only when tuned {res.extra['metric']} - base {res.extra['metric']} >= "
+            f"{float(res.extra['min_gain']):g}" if "metric" in res.extra else "no gate: report only")
+    return Action(Verb.RUN, [f"compare base and tuned on {', '.join(res.extra['metrics'])}; {rule}"],
+                  reason=Reason.ACTION)
+
+
+def apply_gate(ctx: Context, res: Resource, action: Action) -> None:
+    """Print base against tuned, tag the registered model with the figures, and judge the gate."""
+    names, jobs = list(res.extra["metrics"]), _jobs(ctx)
+    model, result = _tagged(ctx)
+    if result is None:
+        client = ctx.metrics_client()
+        base, tuned = (figures.find_metrics(client, ctx.experiment.name, jobs[role], names) for role in ("base",
+                                                                                                          "tuned"))
+        result = figures.rows(names, base, tuned)
+        if model is not None:
+            model.tags = {**(model.tags or {}), **figures.tags(result, jobs)}
+            ctx.ml.models.create_or_update(model)
+            ctx.out.line(res.id, f"tagged {res.name}:{res.extra['version']} with its evaluation figures")
+    else:
+        ctx.out.line(res.id, f"figures from {res.name}:{res.extra['version']}'s tags (nothing evaluated again)")
+    for line in figures.table(result).splitlines():
+        ctx.out.line(res.id, line)
+    if "metric" not in res.extra:
+        return
+    refused = figures.judge(result, res.extra["metric"], float(res.extra["min_gain"]))
+    if refused is None:
+        ctx.out.line(res.id, f"gate passed: {res.extra['metric']} tuned - base >= {float(res.extra['min_gain']):g}")
+    elif ctx.skip_evaluation_gate:
+        ctx.out.line(res.id, f"gate NOT met ({refused}); traffic anyway: --skip-evaluation-gate")
+    else:
+        raise figures.EvaluationGateFailed(
+            f"evaluation gate: {refused}: the tuned model gets no traffic\n{figures.table(result)}\n  "
+            "apply --skip-evaluation-gate gives it traffic anyway", result)

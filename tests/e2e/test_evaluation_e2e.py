@@ -1,0 +1,67 @@
+"""Evaluation end to end with the real MLClient against the emulator: base and tuned are evaluated, the figures
+are read from MLflow where compute_metrics logs them, and the gate keeps traffic from a tuned model that scores
+lower than its base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.local.workspace import Emulator
+from tests.e2e.test_runner_e2e import EVALUATION_FIGURES, run, workspace  # noqa: F401 - the fixture
+
+BASE, TUNED = "phi4-ultrachat-run1-eval-base", "phi4-ultrachat-run1-eval-tuned"
+
+
+def _traffic_puts(emulator: Emulator) -> int:
+    """PUTs of the endpoint itself (traffic lives on the endpoint; its creation sends none)."""
+    return sum(1 for method, path in emulator.requests if method == "PUT"
+               and path.split("?")[0].lower().endswith("/onlineendpoints/ultrachat-completion"))
+
+
+def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_the_figures(
+        workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    emulator.behaviour.evaluation_metrics[TUNED] = {**EVALUATION_FIGURES[TUNED], "rougeL": 0.18}  # base: 0.20
+    result = run("apply")
+    out = result.stdout + result.stderr
+    assert result.exit_code == 2, out
+    assert "evaluation gate: the tuned model's rougeL 0.1800 is -0.0200 against its base's 0.2000" in out
+    assert "[traffic] not run: gate did not succeed" in out
+    assert "[smoke-test] not run: traffic did not succeed" in out
+    lines = [line.split("] ", 1)[1].split() for line in result.stdout.splitlines() if line.startswith("[gate] ")
+             and ("rougeL " in line or "metric" in line)]
+    assert ["metric", "base", "tuned", "delta"] in lines and ["rougeL", "0.2000", "0.1800", "-0.0200"] in lines
+    ws = emulator.workspace_path.lower()
+    assert ws + "/onlineendpoints/ultrachat-completion/deployments/demo" in emulator.resources
+    endpoint = emulator.resources[ws + "/onlineendpoints/ultrachat-completion"]["properties"]
+    assert endpoint["traffic"] == {}
+    assert _traffic_puts(emulator) == 1  # the endpoint's creation only: no traffic update was sent
+    # the model carries its figures, so the next apply reads them and evaluates nothing again
+    tags = emulator.resources[ws + "/models/phi-4-ultrachat-200k/versions/1"]["properties"]["tags"]
+    assert (tags["evaluation.base.rougeL"], tags["evaluation.tuned.rougeL"]) == ("0.2", "0.18")
+    assert tags["evaluation.tuned.job"] == TUNED
+    jobs = emulator.count("PUT", "/jobs/")
+    again = run("apply")
+    assert again.exit_code == 2 and emulator.count("PUT", "/jobs/") == jobs
+    assert f"[eval-tuned] unchanged: {TUNED} ({TUNED}: its figures are on the registered model's tags)" in again.stdout
+    # an explicit override gives it traffic
+    forced = run("apply", "--skip-evaluation-gate")
+    assert forced.exit_code == 0, forced.stdout + forced.stderr
+    assert "gate NOT met" in forced.stdout and "--skip-evaluation-gate" in forced.stdout
+    assert emulator.resources[ws + "/onlineendpoints/ultrachat-completion"]["properties"]["traffic"] == {"demo": 100}
+
+
+def test_the_base_evaluation_runs_while_training_runs(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    training = emulator.gate("job", "phi4-ultrachat-run1")
+    import threading
+
+    finished: list[int] = []
+    thread = threading.Thread(target=lambda: finished.append(run("apply").exit_code))
+    thread.start()
+    emulator.wait_until(lambda: any(m == "PUT" and p.split("?")[0].lower().endswith(f"/jobs/{BASE}")
+                                    for m, p in emulator.requests), "the base evaluation is submitted")
+    assert not any(m == "PUT" and p.split("?")[0].lower().endswith(f"/jobs/{TUNED}") for m, p in emulator.requests)
+    training.set()
+    thread.join(120)
+    assert finished == [0]
