@@ -282,18 +282,27 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
 @click.command()
 @workspace_options(click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False)))
 @click.option("--runs", help="Earlier experiment.run numbers of one SPEC to compare, e.g. 1,2,3.")
+@click.option("--evaluation", is_flag=True, help="Instead: base against tuned model on the evaluation metrics.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path),
-              help="Eval-loss curves PNG (default: metrics/compare-<first run>.png).")
+              help="Eval-loss curves PNG (default: metrics/compare-<first run>.png; with --evaluation a bar chart, "
+                   "metrics/evaluation-<first experiment>.png).")
 @click.pass_context
 def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path | None, subscription: str | None,
-            resource_group: str | None, workspace: str | None, target: str, runs: str | None,
+            resource_group: str | None, workspace: str | None, target: str, runs: str | None, evaluation: bool,
             output_format: str, png: Path | None) -> None:
-    """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3)."""
+    """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3);
+    --evaluation compares each SPEC's base and tuned model on the evaluation metrics."""
     import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
     from generator.runner import compare as side_by_side
     from generator.runner.session import load_ready_experiment
 
+    if evaluation:
+        if runs:
+            raise UsageError("--evaluation compares the base and tuned model of each SPEC's current run; drop --runs")
+        _compare_evaluation(ctx, specs, root, (config, subscription, resource_group, workspace, target),
+                            output_format, png)
+        return
     if runs and len(specs) != 1:
         raise UsageError("--runs compares the runs of one spec; give exactly one SPEC with it")
     numbers = side_by_side.run_numbers(runs) if runs else None
@@ -308,6 +317,29 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
         return
     click.echo(side_by_side.table(rows))
     click.echo(f"eval-loss curves: {out}")
+
+
+def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, where: tuple[Any, ...],
+                        output_format: str, png: Path | None) -> None:
+    """compare --evaluation: each spec's base and tuned figures as a table (or JSON) and a bar chart."""
+    from generator.runner import evaluation_compare
+    from generator.runner.steps.common import not_found
+
+    session = open_session(ctx, specs[0], root, *where)
+    client = session.metrics_client()
+    models = []
+    for spec in specs:
+        experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
+        registered = experiment.by_kind("model")
+        model = not_found(lambda: session.ml.models.get(registered.name, version=str(registered.extra["version"])))
+        models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)
+    out = png or root / "metrics" / f"evaluation-{models[0].experiment}.png"
+    evaluation_compare.plot(models, out)
+    if output_format == "json":
+        click.echo(json.dumps({**evaluation_compare.as_json(models), "png": str(out)}, indent=2, allow_nan=False))
+        return
+    click.echo(evaluation_compare.table(models))
+    click.echo(f"bar chart: {out}")
 
 
 COMMANDS = [plan, apply, status, invoke, destroy, metrics, compare]

@@ -15,6 +15,7 @@ assets/training/model_evaluation/src/):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def read_evaluation_result(folder: Path) -> dict[str, float]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunnerError(f"cannot read {path}: {exc}", EXIT_INPUT) from None
-    return {k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in raw.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
 
 
 def find_metrics(client: Any, experiment: str, job: str, names: list[str]) -> dict[str, float]:
@@ -95,6 +97,8 @@ def judge(result: list[Row], metric: str, min_gain: float) -> str | None:
     row = next((r for r in result if r.metric == metric), None)
     if row is None or row.delta is None:
         return f"the gate's metric {metric} has no figure for both models"
+    if not math.isfinite(row.delta):  # a NaN never passes a comparison silently
+        return f"the gate's metric {metric} is not a finite number (base {row.base}, tuned {row.tuned})"
     if row.delta + 1e-12 < min_gain:
         return (f"the tuned model's {metric} {row.tuned:.4f} is {row.delta:+.4f} against its base's {row.base:.4f}; "
                 f"the gate asks for at least {min_gain:+.4f}")
@@ -119,4 +123,6 @@ def from_tags(model_tags: dict[str, str], names: list[str], jobs: dict[str, str]
         found = {role: {n: float(model_tags[f"{TAG_PREFIX}.{role}.{n}"]) for n in names} for role in jobs}
     except (KeyError, ValueError):
         return None
+    if not all(math.isfinite(v) for figures in found.values() for v in figures.values()):
+        return None  # an odd tag is read as no figures: the evaluation runs again
     return rows(names, found["base"], found["tuned"])

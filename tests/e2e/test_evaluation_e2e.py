@@ -65,3 +65,22 @@ def test_the_base_evaluation_runs_while_training_runs(workspace: tuple[Path, Emu
     training.set()
     thread.join(120)
     assert finished == [0]
+
+
+def test_compare_evaluation_shows_base_and_tuned_side_by_side(workspace: tuple[Path, Emulator]) -> None:
+    import json
+
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    shown = run("compare", "--evaluation", "--format", "json")
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    document = json.loads(shown.stdout)
+    rows = {row["model"]: row for row in document["evaluation"]}
+    assert set(rows) == {"base", "tuned"}
+    assert (rows["base"]["job"], rows["tuned"]["job"]) == (BASE, TUNED)
+    assert rows["tuned"]["metrics"]["rougeL"] == EVALUATION_FIGURES[TUNED]["rougeL"]
+    assert rows["tuned"]["source"] == "the registered model's tags"  # what the gate judged
+    assert Path(document["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = run("compare", "--evaluation").stdout.splitlines()
+    assert table[0].split()[:2] == ["experiment", "model"] and "rougeL" in table[0].split()
+    assert any(line.split()[:2] == ["phi4-ultrachat", "tuned"] and "(+" in line for line in table)

@@ -166,3 +166,14 @@ def test_a_learning_rate_a_job_would_reject_is_refused_at_render(project: Path, 
     with pytest.raises(InvalidInput) as refused:
         load_spec(spec, project)
     assert any("finetune.parameters.learning_rate: must be above 0" in str(p) for p in refused.value.problems)
+
+
+def test_a_nan_evaluation_figure_never_passes_the_gate() -> None:
+    from generator.runner.evaluation import Row, from_tags, judge
+
+    assert judge([Row("rougeL", 0.2, float("nan"))], "rougeL", 0.0) is not None
+    assert judge([Row("rougeL", float("nan"), 0.3)], "rougeL", -1.0) is not None
+    assert judge([Row("rougeL", 0.2, 0.3)], "rougeL", 0.05) is None
+    tags = {"evaluation.base.job": "b", "evaluation.tuned.job": "t", "evaluation.base.rougeL": "nan",
+            "evaluation.tuned.rougeL": "0.3"}
+    assert from_tags(tags, ["rougeL"], {"base": "b", "tuned": "t"}) is None  # evaluated again, not trusted

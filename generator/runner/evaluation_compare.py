@@ -1,0 +1,98 @@
+"""`compare --evaluation`: the base and the tuned model of each experiment side by side on the evaluation metrics.
+
+Figures come from the registered model's tags when a gate tagged it (what apply judged), else from the evaluation
+jobs' MLflow runs (generator/runner/evaluation.py find_metrics), so they show before the gate has run too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.errors import UsageError
+from generator.runner.evaluation import TAG_PREFIX, find_metrics
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """One evaluated model: its experiment, its role (base or tuned), its evaluation job, where the figures come
+    from, and the figures (None: not logged)."""
+
+    experiment: str
+    role: str
+    job: str
+    source: str
+    metrics: dict[str, float | None]
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def collect(experiment: Any, client: Any, model_tags: dict[str, str] | None) -> list[ModelFigures]:
+    """Base then tuned figures of `experiment` (an Experiment with an evaluation gate in its manifest)."""
+    gate = next((res for res in experiment.resources if res.kind == "evaluation_gate"), None)
+    if gate is None:
+        raise UsageError(f"{experiment.spec} has no evaluation: section, so there is nothing to compare with "
+                         "--evaluation (docs/evaluation.md)")
+    names = [str(name) for name in gate.extra["metrics"]]
+    out = []
+    for res in experiment.resources:
+        if res.kind != "evaluation_job":
+            continue
+        role = str(res.extra["role"])
+        tags = model_tags or {}
+        if tags.get(f"{TAG_PREFIX}.{role}.job") == res.name:
+            figures = {n: _finite(tags.get(f"{TAG_PREFIX}.{role}.{n}")) for n in names}
+            source = "the registered model's tags"
+        else:
+            logged = find_metrics(client, experiment.name, res.name, names)
+            figures = {n: _finite(logged.get(n)) for n in names}
+            source = "MLflow"
+        out.append(ModelFigures(experiment.name, role, res.name, source, figures))
+    return out
+
+
+def table(models: list[ModelFigures]) -> str:
+    """Models as rows, metrics as columns; a tuned row's cells also show the change from its base."""
+    names = list(models[0].metrics) if models else []
+    base = {m.experiment: m for m in models if m.role == "base"}
+    body = [["experiment", "model", *names]]
+    for model in models:
+        cells = []
+        for name in names:
+            value = model.metrics[name]
+            text = "-" if value is None else f"{value:.4f}"
+            reference = base.get(model.experiment).metrics.get(name) if model.role == "tuned" and \
+                model.experiment in base else None
+            if model.role == "tuned" and value is not None and reference is not None:
+                text += f" ({value - reference:+.4f})"
+            cells.append(text)
+        body.append([model.experiment, model.role, *cells])
+    widths = [max(len(row[i]) for row in body) for i in range(len(body[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body)
+
+
+def as_json(models: list[ModelFigures]) -> dict[str, Any]:
+    """The figures as a JSON document (a missing or non-finite figure is null)."""
+    return {"evaluation": [{"experiment": m.experiment, "model": m.role, "job": m.job, "source": m.source,
+                            "metrics": dict(m.metrics)} for m in models]}
+
+
+def plot(models: list[ModelFigures], out: Path) -> None:
+    """Grouped bars: one group per metric, one bar per evaluated model."""
+    from generator.plots import chart
+
+    names = list(models[0].metrics) if models else []
+    width = 0.8 / max(1, len(models))
+    with chart(out, "evaluation: base against tuned", "metric", "score") as ax:
+        for i, model in enumerate(models):
+            xs = [j + i * width for j in range(len(names))]
+            ax.bar(xs, [model.metrics[n] or 0.0 for n in names], width, label=f"{model.experiment} {model.role}")
+        ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(names))], names)
