@@ -46,6 +46,7 @@ FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradie
 # per month" (third-party pages only).
 HOURS_PER_MONTH = 730
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2  # evaluation: forward pass only
+BYTES_PER_PARAM = 2  # bf16/fp16 weights, as the GPU's dense_tflops figure assumes
 TOKEN_COUNTS = ".token-counts.json"  # written by `data stats --tokenizer`, beside the prepared files
 
 
@@ -88,6 +89,60 @@ class Estimate:
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     sweep: str = ""  # how a sweep's figures were summed
+    evaluation: "EvaluationEstimate | None" = None
+
+
+@dataclass(frozen=True)
+class EvaluationEstimate:
+    """The evaluation jobs (base and tuned): the tokens they generate at most, on which size, for how long."""
+
+    tokens: int
+    size: str
+    tier: str
+    hours: Hours | None
+    missing: str = ""
+
+
+def _hours_text(hours: float) -> str:
+    return f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.2f} h"
+
+
+def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
+    """The two evaluation jobs' generation, at its upper bound: 2 models x max_samples x max_new_tokens generated
+    tokens at FORWARD_FLOPS_PER_PARAM_TOKEN x parameters FLOPs each, on evaluation.instance_type (else the training
+    compute), at the training utilisation range. Decoding one conversation at a time (model_prediction answers one
+    at a time) is limited by memory bandwidth more than by FLOPs: every token reads the weights once, so where the
+    GPU's bandwidth is on file the time is at least BYTES_PER_PARAM x parameters / bandwidth per token, and both
+    ends of the range are raised to that floor. No published decoding utilisation was found, so the floor is a
+    floor, and the line says so. None without an evaluation: section."""
+    section = spec.data.get("evaluation")
+    if not section:
+        return None
+    tokens = 2 * int(section["max_samples"]) * int(section["generation"]["max_new_tokens"])
+    size_name = section.get("instance_type") or spec.data["compute"]["size"]
+    tier = "dedicated" if section.get("instance_type") else str(spec.data["compute"].get("tier", "dedicated"))
+    parameters = model_parameters(spec.data["foundation_model"]["name"])
+    size = catalog.vm_size(size_name)
+    tflops = gpu_tflops(size.gpu if size else None)
+    if parameters is None or tflops is None or size is None or not size.gpus:
+        why = "no parameter count for the model" if parameters is None else f"no GPU throughput for {size_name}"
+        return EvaluationEstimate(tokens, size_name, tier, None, why)
+    flops = FORWARD_FLOPS_PER_PARAM_TOKEN * parameters * tokens
+    peak = tflops * 1e12 * size.gpus
+    low, high = flops / (peak * MFU_HIGH) / 3600, flops / (peak * MFU_LOW) / 3600
+    bandwidth = gpu_memory_gbps(size.gpu)
+    if bandwidth is not None:
+        floor = tokens * BYTES_PER_PARAM * parameters / (bandwidth * 1e9 * size.gpus) / 3600
+        low, high = max(low, floor), max(high, floor)
+        bound = f"at least {_hours_text(floor)} reading {BYTES_PER_PARAM} bytes x parameters per token at {bandwidth:g} GB/s"
+    else:
+        bound = f"no memory bandwidth on file for {size.gpu}, so the memory-bound floor is not counted"
+    hours = Hours(low, high,
+                  f"{FORWARD_FLOPS_PER_PARAM_TOKEN} x {parameters / 1e9:g}B parameters x {tokens:,} generated tokens "
+                  f"(2 models x {section['max_samples']} conversations x {section['generation']['max_new_tokens']} "
+                  f"new tokens at most), {size.gpus} GPU(s) at {tflops:g} TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} "
+                  f"utilisation; decoding one conversation at a time is memory-bound: {bound}")
+    return EvaluationEstimate(tokens, size_name, tier, hours)
 
 
 @lru_cache(maxsize=1)
@@ -108,6 +163,12 @@ def model_parameters(name: str) -> float | None:
     if row is None:
         return None
     return float(row.get("active") or row["parameters"])
+
+
+def gpu_memory_gbps(gpu: str | None) -> float | None:
+    """Memory bandwidth of one `gpu` in GB/s, or None when no source was read."""
+    row = _gpus().get(gpu or "")
+    return float(row["memory_gbps"]) if row and row.get("memory_gbps") else None
 
 
 def gpu_tflops(gpu: str | None) -> float | None:
@@ -206,7 +267,7 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
     the sum over its points: side by side they end sooner, but every point's GPU hours are billed.
     """
     if not spec.points:
-        return _single(spec, calibration_source)
+        return replace(_single(spec, calibration_source), evaluation=evaluation_estimate(spec))
     parts = [_single(spec.at(point), calibration_source) for point in spec.points]
     first = parts[0]
     tokens = None
@@ -222,7 +283,8 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
             "they end sooner; every point's GPU hours are billed)")
     missing = tuple(dict.fromkeys(reason for p in parts for reason in p.missing))
     return replace(first, tokens=tokens, hours=hours, train_nodes=first.train_nodes if same_nodes else 1,
-                   missing=missing, notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)), sweep=note)
+                   missing=missing, notes=tuple(dict.fromkeys(n for p in parts for n in p.notes)), sweep=note,
+                   evaluation=evaluation_estimate(spec))
 
 
 def _eval_tokens(spec: Any, max_len: int, epochs: int) -> int:

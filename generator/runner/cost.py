@@ -78,6 +78,12 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
         add(f"  training time    cannot be estimated: {reason}")
     for note in figures.notes:
         add(f"  training time    not calibrated: {note}")
+    evaluation = figures.evaluation
+    if evaluation is not None and evaluation.hours is not None:
+        add(f"  evaluation time  {_span(evaluation.hours.low, evaluation.hours.high)} on {evaluation.size} "
+            f"({evaluation.hours.assumptions})")
+    elif evaluation is not None:
+        add(f"  evaluation time  cannot be estimated: {evaluation.missing}")
     tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
     train_price = deploy_price = None
     if prices is None or region is None:
@@ -97,19 +103,38 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
         low, high = (h * train_price.usd_per_hour * figures.train_nodes for h in (hours.low, hours.high))
         add(f"  training cost    {_money(low)}-{_money(high)} ({figures.compute_size} x {figures.train_nodes} "
             f"node(s) at {_money(train_price.usd_per_hour)}/h; {train_price.source()})")
+    evaluation_upper = 0.0
+    if evaluation is not None:
+        try:
+            eval_price = prices.price(evaluation.size, region, evaluation.tier)
+        except PriceUnavailable as exc:
+            add(f"  evaluation cost  unknown: {exc}")
+            report.no_upper = f"no price for the evaluation's {evaluation.size} ({exc})"
+            return report
+        if evaluation.hours is None:
+            report.no_upper = f"the evaluation time cannot be estimated ({evaluation.missing})"
+        else:
+            evaluation_upper = evaluation.hours.high * eval_price.usd_per_hour
+            add(f"  evaluation cost  {_money(evaluation.hours.low * eval_price.usd_per_hour)}-"
+                f"{_money(evaluation_upper)} ({evaluation.size} at {_money(eval_price.usd_per_hour)}/h; "
+                f"{eval_price.source()})")
     add(f"  endpoint         {_money(per_hour)}/h, {_money(per_hour * 24)}/day, {_money(per_hour * HOURS_PER_MONTH)}"
         f"/month while it runs ({figures.deployment_size} x {figures.deployment_instances}; {deploy_price.source()})")
     if hours is None:
         report.no_upper = "the training time cannot be estimated"
         return report
+    if report.no_upper:
+        return report
     ep_hours, why = endpoint_hours(spec)
-    upper = hours.high * train_price.usd_per_hour * figures.train_nodes + per_hour * ep_hours
+    upper = hours.high * train_price.usd_per_hour * figures.train_nodes + per_hour * ep_hours + evaluation_upper
     if not math.isfinite(upper) or upper < 0:
         report.no_upper = f"the upper estimate came out as {upper}, which is no amount of money"
         add(f"  upper estimate   unknown: {report.no_upper}")
         return report
     report.upper_usd = upper
-    add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound, plus the endpoint {why}")
+    evaluated = ", the evaluation at its upper bound" if evaluation is not None else ""
+    add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound{evaluated}, plus the endpoint "
+        f"{why}")
     return report
 
 

@@ -20,3 +20,45 @@ def test_evaluation_adds_forward_only_flops() -> None:
 
 def test_the_pinned_component_evaluates_every_epoch_by_default() -> None:
     assert load_interface("chat_completion_pipeline", "0.0.82").default("evaluation_strategy") == "epoch"
+
+
+def _spec_with_evaluation(evaluation: dict) -> object:
+    """The committed example spec with an evaluation: section of its own (no file needed: only data is read)."""
+    from types import SimpleNamespace
+
+    from generator.spec import load_specs
+    from tests.conftest import REPO
+
+    spec = load_specs(REPO, [REPO / "specs" / "phi4-ultrachat.yaml"], check_data=False)[0][0]
+    return SimpleNamespace(data={**spec.data, "evaluation": evaluation})
+
+
+def test_the_evaluation_jobs_are_estimated_at_their_memory_bound_floor_where_bandwidth_is_on_file() -> None:
+    from generator.estimate import evaluation_estimate
+
+    figures = evaluation_estimate(_spec_with_evaluation(
+        {"max_samples": 200, "generation": {"max_new_tokens": 256}, "instance_type": "Standard_ND96amsr_A100_v4"}))
+    tokens = 2 * 200 * 256
+    floor = tokens * 2 * 14e9 / (2039e9 * 8) / 3600  # 8 A100 80GB SXM at 2,039 GB/s (catalog/gpus.yml)
+    compute_high = 2 * 14e9 * tokens / (312e12 * 8 * MFU_LOW) / 3600
+    assert figures.tokens == tokens and figures.size == "Standard_ND96amsr_A100_v4"
+    assert figures.hours.low == pytest.approx(floor) and figures.hours.high == pytest.approx(max(floor, compute_high))
+    assert "at least 2.9 min reading 2 bytes x parameters per token at 2039 GB/s" in figures.hours.assumptions
+
+
+def test_without_a_bandwidth_on_file_the_evaluation_line_says_the_floor_is_not_counted() -> None:
+    from generator.estimate import evaluation_estimate
+
+    figures = evaluation_estimate(_spec_with_evaluation({"max_samples": 10, "generation": {"max_new_tokens": 8}}))
+    assert figures.size == "Standard_NC24ads_A100_v4"  # the training compute, as the job runs there
+    assert "no memory bandwidth on file for A100 80GB PCIe" in figures.hours.assumptions
+
+
+
+def test_a_spec_without_evaluation_has_no_evaluation_estimate() -> None:
+    from types import SimpleNamespace
+
+    from generator.estimate import evaluation_estimate
+
+    spec = _spec_with_evaluation({})
+    assert evaluation_estimate(SimpleNamespace(data={k: v for k, v in spec.data.items() if k != "evaluation"})) is None
