@@ -16,7 +16,6 @@ to answer, not to predict the user's questions, and the eval loss measures the a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from generator.component import load_interface
+from generator.files import exclusive_lock
 from generator.local.standin import ensure_stand_in
 
 GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
@@ -56,13 +56,8 @@ def pip_requirements() -> list[str]:
 def store_lock(tracking_uri: str) -> Iterator[None]:
     """Hold an exclusive lock beside a sqlite MLflow store: two jobs starting side by side (a sweep) would
     otherwise both create its tables ("table … already exists") or the same experiment."""
-    path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(Path(tracking_uri.removeprefix("sqlite:///") + ".lock")):
+        yield
 
 
 def typed_parameters(raw: dict[str, Any]) -> dict[str, Any]:

