@@ -279,6 +279,10 @@ class ArmRoutes:
             e.resources[key] = resource
         if e.executor is not None and kind == "jobs":
             e.executor.submit_job(name, resource)
+        if kind == "jobs" and name in e.behaviour.lost_job_answers:
+            e.behaviour.lost_job_answers.discard(name)
+            self._send(500, error_body("InternalServerError", "the emulator was told to lose this answer"))
+            return
         if e.executor is not None and kind == "onlineendpoints" and len(parts) == 4:
             e.executor.start_deployment(parts[1], name, resource)
             headers["Azure-AsyncOperation"] = self._provisioning(

@@ -65,6 +65,9 @@ class Behaviour:
     failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed
     failing_deployments: set[str] = field(default_factory=set)
     failing_scoring: set[str] = field(default_factory=set)  # deployments whose scoring answers 500 (a bad model)
+    # jobs whose first submission is stored but answered 500, as a connection lost after the service accepted it:
+    # the client's retry then finds the job there
+    lost_job_answers: set[str] = field(default_factory=set)
     quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
         "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
         "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),

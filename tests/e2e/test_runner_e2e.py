@@ -600,3 +600,17 @@ def test_an_endpoints_error_answer_is_shown_as_its_message(workspace: tuple[Path
     result = run("invoke")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [shown]  # one paragraph, no traceback
+
+
+def test_a_lost_answer_to_a_job_submission_never_makes_a_second_job(workspace: tuple[Path, Emulator]) -> None:
+    """The service stores the job but its answer is lost; the client retries and finds it: apply waits for that
+    job instead of failing or submitting again."""
+    project, emulator = workspace
+    emulator.behaviour.lost_job_answers.add("phi4-ultrachat-run1")
+    applied = run("apply")
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "phi4-ultrachat-run1 was created by an earlier attempt of this submission (same inputs)" in applied.stdout
+    ws = emulator.workspace_path.lower()
+    assert sum(1 for key in emulator.resources if key.startswith(ws + "/jobs/phi4-ultrachat-run1")
+               and key.rsplit("/", 1)[-1] == "phi4-ultrachat-run1") == 1
+    assert "[pipeline-job] phi4-ultrachat-run1: Completed" in applied.stdout

@@ -66,9 +66,10 @@ def test_an_empty_workspace_plans_every_resource_created(session: SimpleNamespac
     planned = _plan(session)
     assert {row.resource.kind: row.action.verb for row in planned.rows} == {
         "compute": Verb.CREATE, "data": Verb.CREATE, "online_endpoint": Verb.CREATE, "pipeline_job": Verb.CREATE,
-        "model": Verb.CREATE, "online_deployment": Verb.CREATE, "traffic": Verb.CREATE, "invoke": Verb.RUN}
+        "model": Verb.CREATE, "online_deployment": Verb.CREATE, "traffic": Verb.CREATE, "invoke": Verb.RUN,
+        "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN}
     assert all(row.action.reason == Reason.ABSENT for row in planned.rows if row.action.verb == Verb.CREATE)
-    assert planned.summary() == "Plan: 8 to create, 0 to update, 0 unchanged, 0 refused"
+    assert planned.summary() == "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused"
     assert (planned.exit_code(detailed=True), planned.exit_code(detailed=False)) == (ExitCode.CHANGES, ExitCode.OK)
 
 
@@ -92,7 +93,7 @@ def test_markdown_is_a_table_with_one_row_per_resource(session: SimpleNamespace)
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert rows[0] == "| action | resource | name | details |"
     assert len(rows) == 1 + len(session.experiment.resources)
-    assert "| + create | `compute` |" in text and "**Plan: 8 to create" in text
+    assert "| + create | `compute` |" in text and "**Plan: 10 to create" in text
 
 
 def test_a_finished_job_with_other_inputs_is_refused_with_its_reason_and_fields(session: SimpleNamespace) -> None:

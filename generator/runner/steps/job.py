@@ -101,10 +101,27 @@ def apply_job(ctx: Context, res: Resource, action: Action) -> None:
 
     if action.verb == Verb.CREATE:
         job = ctx.load(res, load_job)
-        submitted = ctx.ml.jobs.create_or_update(job)
-        link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
-        ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
+        try:
+            submitted = ctx.ml.jobs.create_or_update(job)
+        except Exception:  # a retried submission may find the job the first one created: never submit twice
+            submitted = _submitted_before(ctx, res)
+            if submitted is None:
+                raise
+            ctx.out.line(res.id, f"{res.name} was created by an earlier attempt of this submission (same inputs): "
+                                 "waiting for it")
+        else:
+            link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
+            ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
     wait_for_job(ctx, res)
+
+
+def _submitted_before(ctx: Context, res: Resource) -> Any:
+    """The job `res` when the workspace holds it with the inputs the files give (so it is this submission's);
+    None otherwise."""
+    existing = not_found(lambda: ctx.ml.jobs.get(res.name))
+    if existing is None or job_input_changes(ctx, res, existing):
+        return None
+    return existing
 
 
 # What jobs.stream prints about Azure ML Studio, which means nothing for a job of the local workspace.
