@@ -5,7 +5,7 @@ peak RSS of this process and of its children. Figures only, no assertions.
 
 Run: `.venv/bin/python bench/local.py` (needs the local extra: `make demo` installs it). `--smoke` (the test
 suite's check that the script still runs) uses the shared model cache instead of converting anew, 4
-conversations and 2 scoring requests: its figures mean nothing.
+conversations of at most 64 tokens and 2 scoring requests of 8 tokens: its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ CONVERSATIONS = 4 if SMOKE else 64  # the demo's fifth of the sample (specs/loca
 PARAMS = {"num_train_epochs": "1", "per_device_train_batch_size": "2", "gradient_accumulation_steps": "2",
           "per_device_eval_batch_size": "4",
           "learning_rate": "0.0005", "lr_scheduler_type": "cosine", "apply_lora": "true", "lora_r": "8",
-          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "192", "logging_steps": "4", "seed": "42",
+          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "64" if SMOKE else "192", "logging_steps": "4", "seed": "42",
           "evaluation_strategy": "disable"}
 SCORING_REQUESTS = 2 if SMOKE else 10
 
@@ -119,7 +119,7 @@ def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
         context = ssl.create_default_context(cafile=str(ca_pem))
         url = f"https://127.0.0.1:{port_file.read_text()}/score"
         timings: dict[int, list[float]] = {}
-        for tokens in (60,):
+        for tokens in (8,) if SMOKE else (60,):
             body = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "How do volcanoes form?"}]],
                                               "parameters": {"max_new_tokens": tokens, "do_sample": True,
                                                              "temperature": 1.0, "top_p": 1.0}},
@@ -146,7 +146,7 @@ def main() -> None:
         print(f"load SmolLM2-135M-Instruct: cold (convert the wheel's GGUF) {cold:.1f} s, warm (cached folder) "
               f"{warm:.1f} s")
         train = first_rows(SAMPLE / "train_sft.jsonl", tmp / "train.jsonl", CONVERSATIONS)
-        test = first_rows(SAMPLE / "test_sft.jsonl", tmp / "test.jsonl", 12)
+        test = first_rows(SAMPLE / "test_sft.jsonl", tmp / "test.jsonl", 2 if SMOKE else 12)
         ours_rate = ours(model_dir, train, test, tmp)
         hf_rate = hf_trainer(model_dir, train, tmp)
         targets = ", ".join(finetune.LORA_TARGETS["llama"])
