@@ -19,6 +19,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import yaml  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from generator.cli import main  # noqa: E402
@@ -35,7 +36,10 @@ SEED_ORDER = ["compute", "data-train", "data-test", "pipeline-job", "model", "en
 
 def _project(root: Path, cloud: dict[str, Any]) -> None:
     (root / "specs").mkdir(parents=True)
-    shutil.copy(REPO / "specs" / "phi4-ultrachat.yaml", root / "specs")
+    # like with like: the seed's flow had no evaluation jobs, so the spec's evaluation: section is left out
+    spec = yaml.safe_load((REPO / "specs" / "phi4-ultrachat.yaml").read_text(encoding="utf-8"))
+    spec.pop("evaluation", None)
+    (root / "specs" / "phi4-ultrachat.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     data = root / "data" / "ultrachat_200k"
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):
