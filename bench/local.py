@@ -29,7 +29,7 @@ os.environ.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TQDM_DISAB
 
 from generator.local import finetune  # noqa: E402
 from generator.local.connect import make_certificates  # noqa: E402
-from generator.local.scoring import KEY_VARIABLE  # noqa: E402
+from generator.local.scoring import KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE  # noqa: E402
 from generator.local.standin import CACHE_VARIABLE, ensure_stand_in  # noqa: E402
 
 SAMPLE = REPO / "samples" / "ultrachat_mini"
@@ -111,8 +111,10 @@ def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
     server_pem, ca_pem = make_certificates(tmp / "tls")
     key = os.urandom(16).hex()
     port_file = tmp / "port"
+    # latency is what is measured, so the server's own request timeout (a 408) must not cut a slow answer short
+    env = {**os.environ, KEY_VARIABLE: key, REQUEST_TIMEOUT_VARIABLE: "600000"}
     process = subprocess.Popen([sys.executable, "-m", "generator.local.scoring", str(model), str(port_file),
-                                str(server_pem)], env={**os.environ, KEY_VARIABLE: key}, cwd=REPO,
+                                str(server_pem)], env=env, cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while not port_file.is_file():
