@@ -1,4 +1,4 @@
-"""What makes the local workspace real: jobs train in a subprocess, deployments serve in one.
+"""What makes the local workspace real: jobs train (or evaluate) in a subprocess, deployments serve in one.
 
 The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
 deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog import local_stand_in
-from generator.local.finetune import THREADS_VARIABLE
+from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
@@ -80,6 +80,7 @@ class LocalExecutor:
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
+        self.store_ready = False  # the MLflow store's tables exist (_ensure_store)
 
     # ------------------------------------------------------------------ resolving references
     def _resource(self, arm_id: str) -> dict[str, Any]:
@@ -126,42 +127,97 @@ class LocalExecutor:
         job.folder.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
 
+    def _finetune_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """(module, job.json, first log line) of a fine-tuning pipeline job."""
+        node = next(iter(props["jobs"].values()))
+        inputs = node["inputs"]
+        parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
+        registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
+        chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
+        spec = {
+            "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
+            "foundation_model": registry_model,
+            "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
+            "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
+            "parameters": parameters,
+            "output_dir": str(job.folder / "outputs" / "trained_model"),
+            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
+            "experiment": props.get("experimentName") or job.name,
+            "run_name": job.name,
+        }
+        what = (f"{chosen.name} (local start --model)" if chosen else
+                local_stand_in().stands_in_line(registry_model).split(" (")[0])
+        return "generator.local.finetune", spec, f"fine-tuning on this CPU; {what}"
+
+    def _evaluation_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """(module, job.json, first log line) of an evaluation pipeline job (eval_data → model_prediction →
+        compute_metrics, generated/<experiment>/evaluation-*.yml): its model is a registry model (the stand-in, or
+        the folder `local start --model` names) or a registered model (its job's trained_model output)."""
+        nodes = props["jobs"]
+        data, prediction = nodes["eval_data"]["inputs"], nodes["model_prediction"]["inputs"]
+        model_uri = prediction["mlflow_model"]["uri"]
+        spec: dict[str, Any] = {"model_dir": None, "mlflow_model": None}
+        if "/registries/" in model_uri:  # the base model: the pinned registry version
+            name = model_uri.split("/models/", 1)[1].split("/", 1)[0]
+            chosen = self.foundation_model_dir(model_uri)
+            spec["model_dir"] = str(chosen) if chosen else None
+            what = (f"{name}: {chosen.name} (local start --model)" if chosen else
+                    local_stand_in().stands_in_line(name).split(" (")[0])
+        else:  # the registered model
+            spec["mlflow_model"] = str(self.model_dir(model_uri))
+            what = "/".join(model_uri.rstrip("/").split("/")[-3::2])
+        literal = {k: v.get("value") for node in nodes.values() for k, v in node["inputs"].items()
+                   if v.get("job_input_type") == "literal"}
+        spec.update({
+            "model_name": what,
+            "conversations": str(self._data_file(data["conversations"]["uri"], job.folder / "conversations.jsonl")),
+            "max_samples": int(data["max_samples"]["value"]),
+            "generator_config": json.loads(prediction["evaluation_config_params"]["value"] or "{}").get(
+                "generator_config", {}),
+            "metrics": json.loads(nodes["compute_metrics"]["inputs"]["evaluation_config_params"]["value"])["metrics"],
+            "task": literal.get("task"),
+            "output_dir": str(job.folder / "outputs"),
+            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
+            "experiment": props.get("experimentName") or job.name,
+            "run_name": job.name,
+        })
+        return "generator.local.evaluate", spec, f"evaluating on this CPU; {what}"
+
+    def _ensure_store(self) -> None:
+        """Create the MLflow store's tables once, under the store's lock, before any job runs: two processes that
+        open a new sqlite store side by side (a training and an evaluation job, or the runner reading metrics)
+        would otherwise both run MLflow's migrations, and one fails ("No such constraint: …")."""
+        with self.lock:
+            if self.store_ready:
+                return
+            from mlflow.tracking import MlflowClient
+
+            uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
+            with store_lock(uri):
+                MlflowClient(uri).search_experiments(max_results=1)
+            self.store_ready = True
+
     def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
         log = job.folder / "std_log.txt"
         try:
+            self._ensure_store()
             props = resource["properties"]
-            node = next(iter(props["jobs"].values()))
-            inputs = node["inputs"]
-            parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
-            registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
-            chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
-            spec = {
-                "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
-                "foundation_model": registry_model,
-                "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
-                "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
-                "parameters": parameters,
-                "output_dir": str(job.folder / "outputs" / "trained_model"),
-                "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-                "experiment": props.get("experimentName") or job.name,
-                "run_name": job.name,
-            }
+            evaluation = "compute_metrics" in (props.get("jobs") or {})
+            module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
             env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
             with open(log, "w", encoding="utf-8") as handle:
-                what = (f"{chosen.name} (local start --model)" if chosen else
-                        local_stand_in().stands_in_line(registry_model).split(" (")[0])
-                handle.write(f"[local] {job.name}: fine-tuning on this CPU; {what}\n")
+                handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
                 job.status = "Running"
-                job.process = subprocess.Popen([sys.executable, "-m", "generator.local.finetune",
-                                                str(job.folder / "job.json")], stdout=handle,
-                                               stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
+                job.process = subprocess.Popen([sys.executable, "-m", module, str(job.folder / "job.json")],
+                                               stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
                 code = job.process.wait()
             if code == 0:
                 job.status = "Completed"
             else:
-                job.status, job.error = "Failed", f"fine-tuning exited with code {code}: {self._last_line(log)}"
+                what = "evaluation" if evaluation else "fine-tuning"
+                job.status, job.error = "Failed", f"{what} exited with code {code}: {self._last_line(log)}"
         except Exception as exc:  # any failure to start the job is the job's failure, shown by jobs.get
             job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
             with open(log, "a", encoding="utf-8") as handle:
