@@ -220,7 +220,8 @@ def run(job: dict[str, Any]) -> dict[str, float]:
     started = time.perf_counter()
     model = load_model(job)
     loaded = time.perf_counter() - started
-    log(f"model_prediction: {job['model_name']} loaded in {loaded:.1f} s; generation {json.dumps(job['generator_config'])}")
+    log(f"model_prediction: {job['model_name']} loaded in {loaded:.1f} s; "
+        f"generation {json.dumps(job['generator_config'])}")
     answers, tokens, seconds = predict(model, rows, job["generator_config"])
     truths = [row[LABEL_COLUMN] for row in rows]
     write_jsonl(outputs / "model_prediction" / "predictions.jsonl", [{"predictions": a} for a in answers])

@@ -163,13 +163,13 @@ class LocalExecutor:
             spec["model_dir"] = str(chosen) if chosen else None
             what = (f"{name}: {chosen.name} (local start --model)" if chosen else
                     local_stand_in().stands_in_line(name).split(" (")[0])
+            spec["model_name"] = f"{chosen.name} (for {name})" if chosen else f"{local_stand_in().name} (for {name})"
         else:  # the registered model
             spec["mlflow_model"] = str(self.model_dir(model_uri))
-            what = "/".join(model_uri.rstrip("/").split("/")[-3::2])
+            what = spec["model_name"] = ":".join(model_uri.rstrip("/").split("/")[-3::2])
         literal = {k: v.get("value") for node in nodes.values() for k, v in node["inputs"].items()
                    if v.get("job_input_type") == "literal"}
         spec.update({
-            "model_name": what,
             "conversations": str(self._data_file(data["conversations"]["uri"], job.folder / "conversations.jsonl")),
             "max_samples": int(data["max_samples"]["value"]),
             "generator_config": json.loads(prediction["evaluation_config_params"]["value"] or "{}").get(
