@@ -52,6 +52,9 @@ class LocalJob:
     status: str = "Queued"
     error: str | None = None
     process: subprocess.Popen | None = None
+    evaluation: bool = False  # an evaluation job (it and the jobs after it wait: _blockers)
+    waiting: bool = False  # queued behind other jobs: it takes no share of the cores yet
+    submitted: float = field(default_factory=time.monotonic)
 
 
 STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
@@ -122,7 +125,8 @@ class LocalExecutor:
         with self.lock:
             if name in self.jobs:
                 return
-            job = LocalJob(name, self.state_dir / "jobs" / name)
+            job = LocalJob(name, self.state_dir / "jobs" / name,
+                           evaluation="compute_metrics" in (resource.get("properties", {}).get("jobs") or {}))
             self.jobs[name] = job
         job.folder.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
@@ -197,16 +201,44 @@ class LocalExecutor:
                 MlflowClient(uri).search_experiments(max_results=1)
             self.store_ready = True
 
+    def _blockers(self, job: LocalJob) -> list[str]:
+        """The unfinished jobs submitted before `job` that it waits for: all of them, except that fine-tunes do not
+        wait for fine-tunes (a sweep's points train side by side, sharing the cores).
+
+        An evaluation job loads a model in its own process, as a fine-tune does. Side by side, the demo's training and
+        base evaluation took its processes to 3.77 GiB (the demo's limit is 3 GiB: docs/local.md), and on a machine's
+        few shared cores they finish no sooner than one after the other. On Azure each job gets its own compute."""
+        with self.lock:
+            return [other.name for other in self.jobs.values() if other is not job
+                    and other.status in ("Queued", "Running") and other.submitted < job.submitted
+                    and (job.evaluation or other.evaluation)]
+
+    def _wait_for_memory(self, job: LocalJob, handle: Any) -> None:
+        """Keep a job queued while _blockers names a job; say so once in its log."""
+        job.waiting = True
+        try:
+            said = False
+            while blockers := self._blockers(job):
+                if not said:
+                    handle.write(f"[local] queued behind {', '.join(blockers)}: one model-loading job at a time on "
+                                 "this machine (memory)\n")
+                    handle.flush()
+                    said = True
+                time.sleep(0.5)
+        finally:
+            job.waiting = False
+
     def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
         log = job.folder / "std_log.txt"
         try:
             self._ensure_store()
             props = resource["properties"]
-            evaluation = "compute_metrics" in (props.get("jobs") or {})
+            evaluation = job.evaluation
             module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
-            env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
             with open(log, "w", encoding="utf-8") as handle:
+                self._wait_for_memory(job, handle)
+                env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
                 handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
                 job.status = "Running"
@@ -230,7 +262,7 @@ class LocalExecutor:
         process takes every core by default, and two such processes on two cores run slower than one after the
         other."""
         with self.lock:
-            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running"))
+            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running") and not job.waiting)
         return max(1, (os.cpu_count() or 1) // max(1, running))
 
     @staticmethod

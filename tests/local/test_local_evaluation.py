@@ -1,6 +1,7 @@
 """The local evaluation, for real but cheaply: the metrics on fixed texts (values worked out by hand and by the
 libraries azureml-metrics calls), and the demo spec's evaluation jobs end to end with the tiny random test double:
-the local workspace runs them like any pipeline job, the gate reads their figures from MLflow and tags the model.
+the local workspace runs them like any pipeline job, the gate reads their figures from MLflow, tags the model and
+refuses traffic to a tuned model that does not beat its base.
 The real model's evaluation is checked on the one demo run of tests/local/test_local_real_model.py."""
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def test_the_metrics_of_a_corpus_are_the_libraries_figures() -> None:
     assert 0 < got["bleu_4"] < got["bleu_1"] < 1
 
 
-def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_tags_the_model(
+def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -92,14 +93,22 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_tags_the_mode
     state = tmp_path / ".local-workspace-eval"
     monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
     try:
-        for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC],
-                     ["apply", SPEC, "--target", "local", "--yes"]):
+        for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC]):
             run_step(args)
-        applied = capfd.readouterr().out
-        run_step(["apply", SPEC, "--target", "local", "--yes"])
-        again = capfd.readouterr().out
+        # the random double does not beat its base by the demo's gate (rougeL +0.02): apply refuses traffic
+        with pytest.raises(SystemExit) as refused:
+            run_step(["apply", SPEC, "--target", "local", "--yes"])
+        captured = capfd.readouterr()
+        applied = captured.out + captured.err
+        with pytest.raises(SystemExit) as refused_again:
+            run_step(["apply", SPEC, "--target", "local", "--yes"])
+        captured = capfd.readouterr()
+        again = captured.out + captured.err
     finally:
         stop(state)
+    assert refused.value.code == refused_again.value.code == 2
+    assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
+    assert "[traffic] not run: gate did not succeed" in applied
     for job in EVALUATIONS.values():
         assert f"{job}: Completed" in applied, applied
         log = (state / "jobs" / job / "std_log.txt").read_text()
@@ -109,6 +118,10 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_tags_the_mode
         assert list(result) == METRICS and all(0 <= v <= 1 for v in result.values())
         predictions = (state / "jobs" / job / "outputs" / "model_prediction" / "predictions.jsonl").read_text()
         assert len(predictions.splitlines()) == 12
+    # one model-loading job at a time on this machine: the fine-tune and the base evaluation, submitted side by
+    # side, run one after the other (executor.py _blockers)
+    starts = [(state / "jobs" / job / "std_log.txt").read_text().splitlines()[0] for job in (JOB, EVALUATIONS["base"])]
+    assert [line.startswith("[local] queued behind ") for line in starts].count(True) == 1, starts
     assert f"evaluating on this CPU; Phi-4: {tiny.name} (local start --model)" in (
         state / "jobs" / EVALUATIONS["base"] / "std_log.txt").read_text()
     # the gate read both jobs' figures from the compute_metrics step runs and printed base against tuned
@@ -126,7 +139,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_tags_the_mode
     for name in METRICS:
         row = next(cells for cells in gate if cells[0] == name)
         assert row[1:3] == [f"{figures['base'][name]:.4f}", f"{figures['tuned'][name]:.4f}"]
-    # the registered model carries the figures, so the second apply evaluates nothing again
+    # the registered model carries the figures, so the second apply evaluates nothing again (and refuses again)
     saved = json.loads((state / "resources.json").read_text())["resources"]
     model = next(body for key, body in saved.items() if "/models/phi-4-ultrachat-demo/versions/1" in key)
     tags = model["properties"]["tags"]
