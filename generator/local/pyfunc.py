@@ -60,6 +60,7 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         if deadline_s is not None and time.monotonic() - started >= deadline_s:
             raise TimeoutError(f"generation did not finish within {deadline_s:g} s")
         new_tokens = output[0][inputs["input_ids"].shape[1]:]
+        self.last_new_tokens = len(new_tokens)  # what the answer cost (the local evaluation reports tokens/s)
         return self.tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]

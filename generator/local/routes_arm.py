@@ -18,6 +18,8 @@ from generator import catalog, clock
 from generator.local.scoring import scoring_error
 from generator.request import parse_request
 
+UPLOAD_PREFIX = "/azureml-blobstore/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
+
 MAX_SCORE_BODY = 1 << 20  # as the scoring server
 # Which deployment answered: a header of this local workspace (not one Azure documents), so a test or a person can
 # count how the live traffic was split.
@@ -198,9 +200,11 @@ class ArmRoutes:
             # The code asset of a component of our own (azure-ai-ml 1.35 _utils/_asset_utils.py
             # get_storage_info_for_non_registry_asset reads blobReferenceForConsumption.blobUri and .credential.sasUri,
             # the PendingUploadResponseDto of the 2023-04 REST API); the upload then goes to the emulated blob store.
-            blob = f"https://emustore.blob.{e.storage_suffix}/azureml-blobstore/LocalUpload/{parts[1]}/{parts[3]}"
+            # The SAS is signed for that folder with the workspace's credential (workspace.py signature_valid).
+            folder = f"{UPLOAD_PREFIX}{parts[1]}/{parts[3]}"
+            blob = f"https://emustore.blob.{e.storage_suffix}{folder}"
             self._send(200, {"blobReferenceForConsumption": {"blobUri": blob, "credential": {
-                "credentialType": "SAS", "sasUri": f"{blob}?sv=2021-08-06&sig=emulated"}},
+                "credentialType": "SAS", "sasUri": f"{blob}?sv=2021-08-06&sig={e.signature(folder)}"}},
                 "pendingUploadId": parts[1], "pendingUploadType": "TemporaryBlobReference"})
         else:
             self._not_found("/".join(parts))

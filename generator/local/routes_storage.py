@@ -9,6 +9,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from generator.local.routes_arm import UPLOAD_PREFIX
+
 
 class StorageRoutes:
     """Blobs of the workspace's storage account, kept in the Emulator's memory."""
@@ -23,7 +25,7 @@ class StorageRoutes:
         query = parse_qs(url.query)
         bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
         # A code upload goes to the SAS URI startPendingUpload handed out (routes_arm.py): a SAS needs no role.
-        sas = "sig" in query and key.startswith("/azureml-blobstore/LocalUpload/")
+        sas = "sig" in query and key.startswith(UPLOAD_PREFIX)
         if not sas and (e.behaviour.datastore_auth != "key" and not bearer
                         or e.behaviour.datastore_auth == "identity-no-role"):
             # Azure Storage's answer to a token without a data role on the account: code, header and message as in a

@@ -29,7 +29,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock
-from generator.local.routes_arm import WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
+from generator.local.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
 from generator.local.routes_history import HistoryRoutes
 from generator.local.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
 from generator.local.routes_registry import RegistryRoutes, registry_models
@@ -177,12 +177,20 @@ class Emulator:
             return self.base_url + path
         return f"{self.base_url}{path}?sig={hmac.new(secret.encode(), path.encode(), 'sha256').hexdigest()}"
 
+    def signature(self, path: str) -> str:
+        """The signature of `path` (a placeholder when the workspace requires no credential)."""
+        secret = self.behaviour.token_secret
+        return hmac.new(secret.encode(), path.encode(), "sha256").hexdigest() if secret else "emulated"
+
     def signature_valid(self, url: Any) -> bool:
-        """Whether `url` (split) carries the signature `signed_url` gave its path."""
+        """Whether `url` (split) carries the signature `signed_url` gave its path; under a code upload's folder
+        (`/azureml-blobstore/LocalUpload/<name>/<version>`, whose SAS startPendingUpload hands out), the folder's."""
         secret = self.behaviour.token_secret
         given = parse_qs(url.query).get("sig", [""])[0]
-        return bool(secret and given) and hmac.compare_digest(
-            given, hmac.new(secret.encode(), url.path.encode(), "sha256").hexdigest())
+        path = url.path
+        if path.startswith(UPLOAD_PREFIX):
+            path = "/".join(path.split("/")[:5])
+        return bool(secret and given) and hmac.compare_digest(given, self.signature(path))
 
     def gate(self, kind: str, name: str) -> threading.Event:
         """A closed gate that holds resource `name` of `kind` (job, endpoint, deployment, compute) until set."""

@@ -176,3 +176,30 @@ def test_the_demo_shows_the_base_answer_beside_the_tuned_one_in_english(demo_run
         assert len(ENGLISH & _words(answer)) >= 3, answer
     smoke = json.loads(demo_run["out"].split("[smoke-test] answer: ")[1].splitlines()[0])["output"]
     assert len(_words(smoke)) >= 5 and _words(smoke) & ENGLISH, smoke
+
+
+def test_the_demo_evaluates_base_against_tuned_with_real_metrics(demo_run: dict[str, Any]) -> None:
+    out = demo_run["out"]
+    metrics = ["rouge1", "rouge2", "rougeL", "rougeLsum", "bleu_1", "bleu_2", "bleu_3", "bleu_4"]
+    for job in ("phi4-ultrachat-demo-run1-eval-base", "phi4-ultrachat-demo-run1-eval-tuned"):
+        assert f"{job}: Completed" in out
+    gate = {line.split("] ", 1)[1].split()[0]: line.split("] ", 1)[1].split()[1:] for line in out.splitlines()
+            if line.startswith("[gate] ") and line.split("] ", 1)[1].split()[0] in metrics}
+    assert sorted(gate) == sorted(metrics)
+    assert "evaluation, base SmolLM2-135M-Instruct against the tuned model, on the first 12 held-out" in out
+    summary = out.split("evaluation, base SmolLM2-135M-Instruct against the tuned model")[1].splitlines()
+    rows = {cells[0]: cells[1:] for cells in (line.split() for line in summary[1:10]) if cells and cells[0] in metrics}
+    assert rows == gate  # the closing table shows the figures the gate read
+    for name, (base, tuned, delta) in rows.items():
+        assert 0 <= float(base) <= 1 and 0 <= float(tuned) <= 1, name
+        assert abs(float(tuned) - float(base) - float(delta)) < 2e-4, name
+    # real English answers share words with the references: a random model's would not (the test double's ~0.003)
+    assert float(rows["rouge1"][0]) > 0.1 and float(rows["rouge1"][1]) > 0.1
+    assert "[gate] gate passed: rougeL tuned - base >= 0.02" in out  # specs/local-demo.yaml's gate
+    # on this machine the fine-tune and the evaluations run one after the other (one model-loading job at a time),
+    # in the order they were submitted: the base evaluation and the fine-tune are submitted side by side
+    jobs = demo_run["root"] / ".local-workspace-demo" / "jobs"
+    logs = {job: (jobs / job / "std_log.txt").read_text() for job in ("phi4-ultrachat-demo-run1",
+                                                                      "phi4-ultrachat-demo-run1-eval-base")}
+    assert (logs["phi4-ultrachat-demo-run1-eval-base"].startswith("[local] queued behind phi4-ultrachat-demo-run1: ")
+            or logs["phi4-ultrachat-demo-run1"].startswith("[local] queued behind phi4-ultrachat-demo-run1-eval-base: "))

@@ -1,0 +1,148 @@
+"""The local evaluation, for real but cheaply: the metrics on fixed texts (values worked out by hand and by the
+libraries azureml-metrics calls), and the demo spec's evaluation jobs end to end with the tiny random test double:
+the local workspace runs them like any pipeline job, the gate reads their figures from MLflow, tags the model and
+refuses traffic to a tuned model that does not beat its base.
+The real model's evaluation is checked on the one demo run of tests/local/test_local_real_model.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
+SPEC = "specs/local-demo.yaml"
+JOB = "phi4-ultrachat-demo-run1"
+EVALUATIONS = {"base": f"{JOB}-eval-base", "tuned": f"{JOB}-eval-tuned"}
+METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum", "bleu_1", "bleu_2", "bleu_3", "bleu_4"]
+
+
+def test_the_13a_tokenizer_splits_punctuation_but_not_numbers() -> None:
+    from generator.local.evaluate import tokenize_13a
+
+    assert tokenize_13a("Hello, world. It costs 1,000.50 (or 3-4 days)!") == [
+        "Hello", ",", "world", ".", "It", "costs", "1,000.50", "(", "or", "3", "-", "4", "days", ")", "!"]
+
+
+def test_the_metrics_of_fixed_texts_are_the_hand_computed_ones() -> None:
+    from generator.local.evaluate import compute_metrics
+
+    # one answer: 5 of its 6 unigrams and 3 of its 5 bigrams are in the 6-token reference, no 3- or 4-gram is
+    got = compute_metrics(["the cat is on the mat"], ["the cat sat on the mat"], METRICS)
+    assert list(got) == METRICS
+    assert got["rouge1"] == pytest.approx(5 / 6) and got["rouge2"] == pytest.approx(3 / 5)
+    assert got["rougeL"] == pytest.approx(5 / 6) and got["rougeLsum"] == pytest.approx(5 / 6)
+    assert got["bleu_1"] == pytest.approx(5 / 6)  # same length: no brevity penalty
+    assert got["bleu_2"] == pytest.approx(math.sqrt(5 / 6 * 3 / 5))
+    assert got["bleu_3"] == pytest.approx((5 / 6 * 3 / 5 * 1 / 4) ** (1 / 3))  # "on the mat" matches
+    assert got["bleu_4"] == 0.0  # no 4-gram matches: BLEU-4 is 0 without smoothing, as in tensorflow/nmt
+    # a short answer pays the brevity penalty: 3 tokens against 6, every unigram matches
+    assert compute_metrics(["the cat sat"], ["the cat sat on the mat"], ["bleu_1"])["bleu_1"] == pytest.approx(
+        math.exp(1 - 6 / 3))
+    assert compute_metrics([""], ["anything"], ["bleu_1", "rouge1"]) == {"bleu_1": 0.0, "rouge1": 0.0}
+    with pytest.raises(ValueError, match="not computed locally"):
+        compute_metrics(["a"], ["a"], ["perplexity"])
+
+
+@pytest.mark.filterwarnings("ignore:\\nThe hypothesis contains 0 counts")
+def test_the_metrics_of_a_corpus_are_the_libraries_figures() -> None:
+    """Several answers: ROUGE is rouge_score's per-answer F-measure, aggregated (bootstrap mid, close to the mean);
+    BLEU is a corpus BLEU, which equals nltk's corpus_bleu when no answer is shorter than n tokens."""
+    from nltk.translate.bleu_score import corpus_bleu
+    from rouge_score import rouge_scorer
+
+    from generator.local.evaluate import compute_metrics, tokenize_13a
+
+    answers = ["Drink water, sleep well and take short breaks.", "The capital of France is Paris, of course.",
+               "Use a timer: work 25 minutes, then rest for 5."]
+    truths = ["Sleep well, drink plenty of water and take breaks.", "The capital of France is Paris.",
+              "Work for 25 minutes with a timer, then take a 5 minute break."]
+    got = compute_metrics(answers, truths, METRICS)
+    again = compute_metrics(answers, truths, METRICS)
+    assert got == again  # the bootstrap is seeded
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=False)
+    for name in ("rouge1", "rougeL"):
+        mean = sum(scorer.score(t, a)[name].fmeasure for a, t in zip(answers, truths)) / 3
+        assert got[name] == pytest.approx(mean, abs=0.02)
+    for n in (1, 2, 3, 4):
+        expected = corpus_bleu([[tokenize_13a(t)] for t in truths], [tokenize_13a(a) for a in answers],
+                               weights=(1 / n,) * n)
+        assert got[f"bleu_{n}"] == pytest.approx(expected, rel=1e-9), n
+    assert 0 < got["bleu_4"] < got["bleu_1"] < 1
+
+
+def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from generator.cli.demo import run_step
+    from generator.local.daemon import LOCAL_STATE_ENV, stop
+    from generator.local.tinymodel import ensure_foundation_model
+
+    for folder in ("specs", "samples"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    # the tiny random test double stands in for Phi-4 (`local start --model`): it trains and answers in seconds
+    tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
+    state = tmp_path / ".local-workspace-eval"
+    monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
+    try:
+        for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC]):
+            run_step(args)
+        # the random double does not beat its base by the demo's gate (rougeL +0.02): apply refuses traffic
+        with pytest.raises(SystemExit) as refused:
+            run_step(["apply", SPEC, "--target", "local", "--yes"])
+        captured = capfd.readouterr()
+        applied = captured.out + captured.err
+        with pytest.raises(SystemExit) as refused_again:
+            run_step(["apply", SPEC, "--target", "local", "--yes"])
+        captured = capfd.readouterr()
+        again = captured.out + captured.err
+    finally:
+        stop(state)
+    assert refused.value.code == refused_again.value.code == 2
+    assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
+    assert "[traffic] not run: gate did not succeed" in applied
+    for job in EVALUATIONS.values():
+        assert f"{job}: Completed" in applied, applied
+        log = (state / "jobs" / job / "std_log.txt").read_text()
+        assert "eval_data: 12 held-out conversation(s)" in log and "model_prediction: 12/12 answered" in log, log
+        result = json.loads((state / "jobs" / job / "outputs" / "evaluation_result" / "evaluationResult" /
+                             "metrics.json").read_text())
+        assert list(result) == METRICS and all(0 <= v <= 1 for v in result.values())
+        predictions = (state / "jobs" / job / "outputs" / "model_prediction" / "predictions.jsonl").read_text()
+        assert len(predictions.splitlines()) == 12
+    # one model-loading job at a time on this machine: the fine-tune and the base evaluation, submitted side by
+    # side, run one after the other (executor.py _blockers)
+    starts = [(state / "jobs" / job / "std_log.txt").read_text().splitlines()[0] for job in (JOB, EVALUATIONS["base"])]
+    assert [line.startswith("[local] queued behind ") for line in starts].count(True) == 1, starts
+    assert f"evaluating on this CPU; Phi-4: {tiny.name} (local start --model)" in (
+        state / "jobs" / EVALUATIONS["base"] / "std_log.txt").read_text()
+    # the gate read both jobs' figures from the compute_metrics step runs and printed base against tuned
+    gate = [line.split("] ", 1)[1].split() for line in applied.splitlines() if line.startswith("[gate] ")]
+    assert ["metric", "base", "tuned", "delta"] in gate
+    client = MlflowClient(f"sqlite:///{state / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("phi4-ultrachat-demo").experiment_id
+    figures = {}
+    for role, job in EVALUATIONS.items():
+        runs = client.search_runs([experiment], filter_string=f"tags.mlflow.rootRunId = '{job}'")
+        assert sorted(r.info.run_name for r in runs) == ["compute_metrics", "eval_data", "model_prediction"]
+        step = next(r for r in runs if r.info.run_name == "compute_metrics")
+        figures[role] = step.data.metrics
+        assert sorted(step.data.metrics) == sorted(METRICS)
+    for name in METRICS:
+        row = next(cells for cells in gate if cells[0] == name)
+        assert row[1:3] == [f"{figures['base'][name]:.4f}", f"{figures['tuned'][name]:.4f}"]
+    # the registered model carries the figures, so the second apply evaluates nothing again (and refuses again)
+    saved = json.loads((state / "resources.json").read_text())["resources"]
+    model = next(body for key, body in saved.items() if "/models/phi-4-ultrachat-demo/versions/1" in key)
+    tags = model["properties"]["tags"]
+    assert float(tags["evaluation.tuned.rougeL"]) == figures["tuned"]["rougeL"]
+    assert tags["evaluation.base.job"] == EVALUATIONS["base"]
+    assert "] submitted" not in again and "its figures are on the registered model's tags" in again
