@@ -144,7 +144,8 @@ class Emulator:
 
         self.server = TLSServer(Handler, server_context(self._cert, self._key))
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # shutdown() waits up to one poll interval; the default 0.5 s is paid by every test that stops an emulator
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

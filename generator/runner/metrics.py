@@ -76,12 +76,13 @@ def open_store(uri: str) -> Any:
     import logging
     import os
 
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     from mlflow.tracking import MlflowClient
+
+    for name in QUIET_LOGGERS:  # after the import: importing mlflow sets its own loggers to INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     try:
         return MlflowClient(uri)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ def test_nested_aliases_are_refused_not_expanded(tmp_path: Path) -> None:
             in done.stderr)
 
 
+@pytest.mark.slow
 def test_deep_nesting_is_refused(tmp_path: Path) -> None:
     done = _render_alone(tmp_path, "x: " + "[" * 5000 + "]" * 5000 + "\n")
     assert done.returncode == 2 and "Traceback" not in done.stderr
