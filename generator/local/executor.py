@@ -53,7 +53,6 @@ class LocalJob:
     error: str | None = None
     process: subprocess.Popen | None = None
     evaluation: bool = False  # an evaluation job (it and the jobs after it wait: _blockers)
-    waiting: bool = False  # queued behind other jobs: it takes no share of the cores yet
     submitted: float = field(default_factory=time.monotonic)
 
 
@@ -215,18 +214,14 @@ class LocalExecutor:
 
     def _wait_for_memory(self, job: LocalJob, handle: Any) -> None:
         """Keep a job queued while _blockers names a job; say so once in its log."""
-        job.waiting = True
-        try:
-            said = False
-            while blockers := self._blockers(job):
-                if not said:
-                    handle.write(f"[local] queued behind {', '.join(blockers)}: one model-loading job at a time on "
-                                 "this machine (memory)\n")
-                    handle.flush()
-                    said = True
-                time.sleep(0.5)
-        finally:
-            job.waiting = False
+        said = False
+        while blockers := self._blockers(job):
+            if not said:
+                handle.write(f"[local] queued behind {', '.join(blockers)}: one model-loading job at a time on "
+                             "this machine (memory)\n")
+                handle.flush()
+                said = True
+            time.sleep(0.5)
 
     def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
         log = job.folder / "std_log.txt"
@@ -258,12 +253,16 @@ class LocalExecutor:
             save_job_status(job.folder, job.status, job.error)
 
     def _threads_per_job(self) -> int:
-        """This machine's cores shared among the jobs running now (a sweep's points side by side): each torch
-        process takes every core by default, and two such processes on two cores run slower than one after the
-        other."""
+        """This machine's cores shared among the jobs that run side by side (a sweep's points): each torch process
+        takes every core by default, and two such processes on two cores run slower than one after the other.
+
+        A job counts when nothing blocks it (_blockers, decided by the order of submission), not by whether its
+        thread has reached its queue yet: the demo's fine-tune once got one core of two because the base
+        evaluation, submitted a moment later, had not yet said it waits."""
         with self.lock:
-            running = sum(1 for job in self.jobs.values() if job.status in ("Queued", "Running") and not job.waiting)
-        return max(1, (os.cpu_count() or 1) // max(1, running))
+            side_by_side = sum(1 for job in self.jobs.values()
+                               if job.status in ("Queued", "Running") and not self._blockers(job))
+        return max(1, (os.cpu_count() or 1) // max(1, side_by_side))
 
     @staticmethod
     def _last_line(log: Path) -> str:

@@ -107,6 +107,29 @@ def test_the_base_model_answers_a_fixed_prompt_with_real_words(stand_in_folder: 
     assert {"study", "studying", "focused", "focus"} & _words(study), study
 
 
+def test_answers_in_batches_are_the_answers_one_by_one_in_the_callers_order(stand_in_folder: Path) -> None:
+    """The local evaluation answers in batches (chat_many): same greedy answers and token counts as chat(), in
+    the order asked, whatever the batch size."""
+    from generator.local.pyfunc import ChatModel
+
+    model = ChatModel()
+    model.load(str(stand_in_folder))
+    greedy = {"do_sample": False, "max_new_tokens": 16}
+    conversations = [[{"role": "user", "content": "Name a large ocean."}],
+                     [{"role": "user", "content": "What is the capital of France?"}],
+                     [{"role": "user", "content": "I want to learn to cook. Where do I start?"},
+                      {"role": "assistant", "content": "Start with simple dishes such as eggs and pasta."},
+                      {"role": "user", "content": "Which pasta dish is the easiest?"}]]
+    one_by_one = []
+    for conversation in conversations:
+        one_by_one.append((model.chat(conversation, greedy), model.last_new_tokens))
+    seen: list[tuple[int, int]] = []
+    assert model.chat_many(conversations, greedy, progress=lambda *done: seen.append(done)) == one_by_one
+    assert seen[-1] == (3, sum(count for _, count in one_by_one)) and len(seen) == 1  # one batch
+    assert model.chat_many(conversations, greedy, batch_tokens=1) == one_by_one  # one conversation a batch
+    assert "Paris" in one_by_one[1][0]
+
+
 def test_the_stand_in_is_converted_once_into_a_folder_keyed_by_the_wheels_content(stand_in_folder: Path) -> None:
     from generator.catalog import local_stand_in
     from generator.local.standin import ensure_stand_in, installed_gguf
