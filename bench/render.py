@@ -37,18 +37,33 @@ def make_project(root: Path, count: int, shared: bool = False) -> None:
         (root / "specs" / f"exp-{i:04d}.yaml").write_text(spec, encoding="utf-8")
 
 
-def time_render(count: int, repeats: int) -> list[float]:
-    """Wall seconds of `python -m generator render` (a fresh process, as `make render` runs it)."""
-    times = []
+def time_render(count: int, repeats: int) -> tuple[list[float], list[float], list[float]]:
+    """Wall seconds of `python -m generator render` (a fresh process, as `make render` runs it) into an empty
+    generated/, of the same render again (nothing to write: loading, checking and rendering only), and of writing as
+    many plain files as the first render wrote (this disk's speed just then: it varies from run to run)."""
+    first, again, disk = [], [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             make_project(root, count)
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "generator", "render", "--root", str(root)], cwd=REPO,
-                           check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-    return times
+            for times in (first, again):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "generator", "render", "--root", str(root)], cwd=REPO,
+                               check=True, capture_output=True)
+                times.append(time.perf_counter() - start)
+            files = [path for path in (root / "generated").rglob("*") if path.is_file()]
+            disk.append(plain_writes(root / "plain", len(files)))
+    return first, again, disk
+
+
+def plain_writes(folder: Path, count: int) -> float:
+    """Seconds to create `count` small files in folders of 13, with nothing else (the disk's share of a render)."""
+    start = time.perf_counter()
+    for i in range(count):
+        if i % 13 == 0:
+            (folder / str(i)).mkdir(parents=True)
+        (folder / str(i - i % 13) / f"{i}.yml").write_text("x" * 1300, encoding="utf-8")
+    return time.perf_counter() - start
 
 
 def shared_errors(count: int) -> tuple[float, int]:
@@ -76,10 +91,11 @@ def main() -> None:
     print(f"import generator.cli: {time_import() * 1000:.0f} ms")
     for count in counts:
         repeats = 5 if count == 1 else 3 if count <= 200 else 1
-        times = time_render(count, repeats)
+        times, again, disk = time_render(count, repeats)
         print(f"render {count:>4} spec(s): median {statistics.median(times):.2f} s "
               f"(min {min(times):.2f}, max {max(times):.2f}, {repeats} run(s), "
-              f"{statistics.median(times) / count * 1000:.1f} ms per spec)")
+              f"{statistics.median(times) / count * 1000:.1f} ms per spec); again, nothing to write: "
+              f"{statistics.median(again):.2f} s; the same number of plain file writes: {statistics.median(disk):.2f} s")
     seconds, lines = shared_errors(max(counts))
     print(f"render {max(counts):>4} copies sharing one endpoint: {seconds:.2f} s, {lines} error line(s)")
 

@@ -99,9 +99,15 @@ def _full_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str,
 _Validator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": _full_pattern})
 
 
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    """One validator for every spec: building it resolves the schema's references each time."""
+    return _Validator(spec_schema())
+
+
 def check_schema(located: Located) -> list[Problem]:
     """Every JSON Schema violation in the spec, each located at its field."""
-    validator = _Validator(spec_schema())
+    validator = _validator()
     problems: list[Problem] = []
     for error in validator.iter_errors(located.data):
         if tuple(error.absolute_path)[:2] == COMPONENT_CHECKED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,6 +18,7 @@ from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
 from generator.source import Located, read_located
+from generator.workers import map_over_cores
 
 
 @dataclass
@@ -184,6 +186,14 @@ def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
                    f"{what} {_value(spec, path)!r} is also used by {shown}{detail}: {fix}")
 
 
+def _load_or_problems(path: Path, root: Path) -> Spec | list[Problem]:
+    """load_spec, with the problems of an invalid spec returned rather than raised (for map_over_cores)."""
+    try:
+        return load_spec(path, root)
+    except InvalidInput as exc:
+        return list(exc.problems)
+
+
 def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:
     """Load every spec (and check its prepared data files, when `check_data` and they exist).
 
@@ -193,14 +203,12 @@ def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) ->
     from generator.data.records import check_prepared
 
     specs, problems = [], []
-    for path in paths:
-        try:
-            spec = load_spec(path, root)
-        except InvalidInput as exc:
-            problems += exc.problems
+    for loaded in map_over_cores(partial(_load_or_problems, root=root), list(paths)):
+        if isinstance(loaded, list):
+            problems += loaded
             continue
-        problems += spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
-        specs.append(spec)
+        problems += loaded.warnings + (check_prepared(loaded.root, loaded.data) if check_data else [])
+        specs.append(loaded)
     problems += collisions(specs, _neighbours(root, specs))
     errors = [p for p in problems if p.severity == ERROR]
     if errors:

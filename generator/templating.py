@@ -34,12 +34,17 @@ def yaml_scalar(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ".nan"
-        return yaml.safe_dump(value).split("\n", 1)[0]
+        return _yaml_float(value)
     if value is None:
         return "null"
     if isinstance(value, str):
         return _yaml_string(value)
     raise TypeError(f"a template may only print scalars, got {type(value).__name__}: {value!r}")
+
+
+@lru_cache(maxsize=1024)
+def _yaml_float(value: float) -> str:
+    return yaml.safe_dump(value).split("\n", 1)[0]
 
 
 @lru_cache(maxsize=8192)

@@ -13,6 +13,7 @@ from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
 from generator import writer
+from generator.workers import map_over_cores
 
 
 def discover_specs(root: Path) -> list[Path]:
@@ -43,7 +44,7 @@ def model_defaults_line(spec: Spec) -> str:
 def render(specs: tuple[str, ...], root: Path) -> None:
     """Render SPECS (default: every spec in specs/) into generated/<experiment>/."""
     loaded = load_specs(root, _spec_paths(root, specs))
-    rendered = [(spec, render_spec(spec)) for spec in loaded]
+    rendered = list(zip(loaded, map_over_cores(render_spec, loaded)))
     generated = root / "generated"
     changes = []
     try:
