@@ -38,7 +38,7 @@ CONVERSATIONS = 4 if SMOKE else 64  # the demo's fifth of the sample (specs/loca
 PARAMS = {"num_train_epochs": "1", "per_device_train_batch_size": "2", "gradient_accumulation_steps": "2",
           "per_device_eval_batch_size": "4",
           "learning_rate": "0.0005", "lr_scheduler_type": "cosine", "apply_lora": "true", "lora_r": "8",
-          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "64" if SMOKE else "192", "logging_steps": "4",
+          "lora_alpha": "16", "lora_dropout": "0.05", "max_seq_length": "64" if SMOKE else "128", "logging_steps": "4",
           "seed": "42",
           "evaluation_strategy": "disable"}
 SCORING_REQUESTS = 2 if SMOKE else 10
