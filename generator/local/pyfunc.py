@@ -101,7 +101,9 @@ class ChatModel(mlflow.pyfunc.PythonModel):
             else:
                 groups.append([i])
         answers: dict[int, tuple[str, int]] = {}
-        pad = self.tokenizer.pad_token_id
+        stop = self.model.generation_config.eos_token_id
+        pad = self.tokenizer.pad_token_id  # a model folder without a pad token pads with its end-of-turn token
+        pad = pad if pad is not None else (stop[0] if isinstance(stop, list) else stop)
         for group in groups:
             width = max(len(prompts[i]) for i in group)
             ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in group])

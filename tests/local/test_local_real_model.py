@@ -127,6 +127,8 @@ def test_answers_in_batches_are_the_answers_one_by_one_in_the_callers_order(stan
     assert model.chat_many(conversations, greedy, progress=lambda *done: seen.append(done)) == one_by_one
     assert seen[-1] == (3, sum(count for _, count in one_by_one)) and len(seen) == 1  # one batch
     assert model.chat_many(conversations, greedy, batch_tokens=1) == one_by_one  # one conversation a batch
+    model.tokenizer.pad_token = None  # a model folder without a pad token: padded with its end-of-turn token
+    assert model.chat_many(conversations, greedy) == one_by_one
     assert "Paris" in one_by_one[1][0]
 
 
