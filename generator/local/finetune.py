@@ -142,6 +142,24 @@ def batches(examples: list[tuple[list[int], list[int]]], size: int, pad: int, rn
     return out
 
 
+def assistant_loss(model: Any, ids: Any, mask: Any, labels: Any) -> Any:
+    """Mean cross-entropy of the next token over the labelled (assistant) positions: the loss
+    `model(..., labels=labels).loss` computes, with the output layer applied only where a label is.
+
+    The output layer (SmolLM2: 49,152 words x 576) and the softmax over the vocabulary are a fifth of a
+    forward pass per position, and about half of the demo's positions are system, user or padding tokens
+    whose logits the loss never reads: skipping them makes a training step about a tenth cheaper.
+    """
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # under peft's LoRA wrapper
+    hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = base.get_output_embeddings()(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
 def evaluate(model: Any, data: list[Any]) -> float:
     """Mean loss per assistant token over `data`."""
     import torch
@@ -151,7 +169,7 @@ def evaluate(model: Any, data: list[Any]) -> float:
     with torch.no_grad():
         for ids, mask, labels in data:
             tokens = int((labels[:, 1:] != -100).sum())
-            total += float(model(input_ids=ids, attention_mask=mask, labels=labels).loss) * tokens
+            total += float(assistant_loss(model, ids, mask, labels)) * tokens
             count += tokens
     model.train()
     return total / max(1, count)
@@ -215,7 +233,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
             for i, (ids, mask, labels) in enumerate(batches(train_set, p["per_device_train_batch_size"],
                                                             tokenizer.pad_token_id, rng)):
                 start = time.perf_counter()
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                loss = assistant_loss(model, ids, mask, labels)
                 (loss / p["gradient_accumulation_steps"]).backward()
                 window.append(float(loss.detach()))
                 if (i + 1) % p["gradient_accumulation_steps"] == 0:

@@ -132,6 +132,34 @@ def test_answers_in_batches_are_the_answers_one_by_one_in_the_callers_order(stan
     assert "Paris" in one_by_one[1][0]
 
 
+def test_the_assistant_loss_is_the_models_own_loss_and_gradient(stand_in_folder: Path) -> None:
+    """The fine-tune applies the output layer only where a label is: the same loss, and the same LoRA gradients,
+    as the model's own `labels=` loss over every position."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator.local.finetune import LORA_TARGETS, assistant_loss, batches, encode
+
+    tokenizer = AutoTokenizer.from_pretrained(stand_in_folder)
+    model = AutoModelForCausalLM.from_pretrained(stand_in_folder, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, task_type="CAUSAL_LM",
+                                             target_modules=LORA_TARGETS[model.config.model_type], init_lora_weights=False))
+    examples = encode(tokenizer, [REPO / "samples" / "ultrachat_mini" / "test_sft.jsonl"], 96)[:3]
+    ids, mask, labels = batches(examples, 3, tokenizer.pad_token_id, None)[0]
+    assert int((labels == -100).sum()) > 0 and int((mask == 0).sum()) > 0  # user turns and padding are skipped
+
+    def loss_and_grads(compute: Any) -> tuple[float, list[Any]]:
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    ours, our_grads = loss_and_grads(lambda: assistant_loss(model, ids, mask, labels))
+    theirs, their_grads = loss_and_grads(lambda: model(input_ids=ids, attention_mask=mask, labels=labels).loss)
+    assert ours == pytest.approx(theirs, rel=1e-5) and 1.0 < ours < 6.0
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(our_grads, their_grads))
+
+
 def test_the_stand_in_is_converted_once_into_a_folder_keyed_by_the_wheels_content(stand_in_folder: Path) -> None:
     from generator.catalog import local_stand_in
     from generator.local.standin import ensure_stand_in, installed_gguf

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
-import io
 import re
-import sys
 import time
-from typing import Any, Iterator
+from typing import Any
 
 from generator.runner.errors import EXIT_CLOUD, RunnerError
 from generator.runner.manifest import Resource
@@ -124,45 +123,38 @@ def _submitted_before(ctx: Context, res: Resource) -> Any:
     return existing
 
 
-# What jobs.stream prints about Azure ML Studio, which means nothing for a job of the local workspace.
-_STUDIO_LINES = ("RunId:", "Web View:", "Execution Summary", "=====")
+# How often a local job's log file is read and its state asked while it runs (the runner's poll interval when
+# longer). A state GET costs the runner a few milliseconds of the CPU the job trains on.
+LOCAL_LOG_POLL = 1.0
 
 
-class _DropStudioLines(io.TextIOBase):
-    """A stdout stand-in that passes every complete line except the SDK's Studio headers and footers."""
+def follow_local_log(ctx: Context, res: Resource) -> None:
+    """Print a local-workspace job's log as it grows, until the job ends.
 
-    def __init__(self, target: Any):
-        self._target, self._pending = target, ""
-
-    def write(self, text: str) -> int:
-        """Buffer until a newline, then pass the line on unless it is a Studio line."""
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
+    The log is a file on this machine (`<local state>/jobs/<name>/std_log.txt`). The SDK's jobs.stream is not
+    used here: it waits between polls on a curve made for cloud jobs of hours (azure-ai-ml
+    operations/_job_ops_helper.py `_wait_before_polling`: 60 / (1 + 100 e^(-t/20)) seconds, about 50 s
+    between polls two minutes in), which kept a local apply waiting up to a minute after its job had ended.
+    """
+    assert ctx.local_state is not None
+    path = ctx.local_state / "jobs" / res.name / "std_log.txt"
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    offset, pending = 0, ""
+    while True:
+        ended = job_status(ctx.ml.jobs.get(res.name)) not in RUNNING  # asked first: an ended job's log is whole
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as log:
+            log.seek(offset)
+            chunk = log.read()
+            offset += len(chunk)
+            pending += decoder.decode(chunk)
+        *lines, pending = pending.split("\n")
         for line in lines:
-            if not line.startswith(_STUDIO_LINES):
-                self._target.write(line + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        """Pass a trailing partial line on, then flush."""
-        if self._pending and not self._pending.startswith(_STUDIO_LINES):
-            self._target.write(self._pending)
-        self._pending = ""
-        self._target.flush()
-
-
-@contextlib.contextmanager
-def studio_lines_dropped(local: bool) -> Iterator[None]:
-    """On the local target, hide the stream's Studio links (they point at ml.azure.com with made-up ids)."""
-    if not local:
-        yield
-        return
-    filtered = _DropStudioLines(sys.stdout)
-    with contextlib.redirect_stdout(filtered):
-        try:
-            yield
-        finally:
-            filtered.flush()
+            ctx.out.line("", line)
+        if ended:
+            if pending:
+                ctx.out.line("", pending)
+            return
+        time.sleep(max(ctx.poll_interval, LOCAL_LOG_POLL))
 
 
 def wait_for_job(ctx: Context, res: Resource) -> None:
@@ -171,11 +163,13 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
     status = None
     side_by_side = "sweep_point" in res.extra and ctx.slots is not None and ctx.slots.capacity > 1
     if ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
-        try:
-            with studio_lines_dropped(ctx.local):
+        if ctx.local_state is not None:
+            follow_local_log(ctx, res)
+        else:
+            try:
                 ctx.ml.jobs.stream(res.name)
-        except Exception as exc:  # a failed job raises here; the state check below reports it
-            ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
+            except Exception as exc:  # a failed job raises here; the state check below reports it
+                ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
     while True:
         job = ctx.ml.jobs.get(res.name)
         now = time.monotonic()
