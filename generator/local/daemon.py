@@ -153,12 +153,13 @@ def serve(state_dir: Path) -> None:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = _take_lock(state_dir)
-    from generator.local import persist
+    from generator.local import persist, warm
     from generator.local.connect import cloud_settings, make_certificates
-    from generator.local.executor import LocalExecutor
+    from generator.local.executor import QUIET_ENV, LocalExecutor
     from generator.local.workspace import Behaviour, Emulator
 
     server_pem, ca_pem = make_certificates(state_dir / "tls")
+    warm.start(QUIET_ENV)  # jobs and scoring servers fork from it, their libraries imported once
     executor = LocalExecutor(state_dir, server_pem, ca_pem)
     # Its own credential (kept in workspace.json, readable by its owner only); blobs go up with it too (identity).
     behaviour = Behaviour(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")

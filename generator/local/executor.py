@@ -1,4 +1,5 @@
-"""What makes the local workspace real: jobs train (or evaluate) in a subprocess, deployments serve in one.
+"""What makes the local workspace real: jobs train (or evaluate) in a child process, deployments serve in one
+(both forked from a process that has imported the libraries once: generator/local/warm.py).
 
 The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
 deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
@@ -10,7 +11,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog import local_stand_in
+from generator.local import warm
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
+from generator.local.warm import WarmProcess
 
 MODELS_FILE = "models.json"  # registry model name -> a local Hugging Face model folder that replaces the stand-in
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
@@ -51,7 +53,7 @@ class LocalJob:
     folder: Path
     status: str = "Queued"
     error: str | None = None
-    process: subprocess.Popen | None = None
+    process: WarmProcess | None = None
     evaluation: bool = False  # an evaluation job (it and the jobs after it wait: _blockers)
     submitted: float = field(default_factory=time.monotonic)
 
@@ -66,7 +68,7 @@ class LocalDeployment:
     endpoint: str
     name: str
     folder: Path
-    process: subprocess.Popen | None = None
+    process: WarmProcess | None = None
     port: int | None = None
     error: str | None = None
     ready: threading.Event = field(default_factory=threading.Event)
@@ -237,8 +239,7 @@ class LocalExecutor:
                 handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
                 job.status = "Running"
-                job.process = subprocess.Popen([sys.executable, "-m", module, str(job.folder / "job.json")],
-                                               stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
+                job.process = warm.launch(module, [str(job.folder / "job.json")], log, env, self.state_dir)
                 code = job.process.wait()
             if code == 0:
                 job.status = "Completed"
@@ -302,10 +303,10 @@ class LocalExecutor:
             model = self.model_dir(resource["properties"]["model"])
             env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key,
                    REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
-            with open(folder / "scoring.log", "w", encoding="utf-8") as handle:
-                deployment.process = subprocess.Popen(
-                    [sys.executable, "-m", "generator.local.scoring", str(model), str(port_file), str(self.cert_pem)],
-                    stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.state_dir)
+            log = folder / "scoring.log"
+            log.write_text("", encoding="utf-8")
+            deployment.process = warm.launch("generator.local.scoring", [str(model), str(port_file), str(self.cert_pem)],
+                                             log, env, self.state_dir)
             while not port_file.is_file():
                 if deployment.process.poll() is not None:
                     raise RuntimeError(f"scoring server exited with code {deployment.process.returncode}")

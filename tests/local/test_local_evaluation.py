@@ -16,6 +16,11 @@ import pytest
 from tests.conftest import REPO
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
+# MLflow's first import configures logging with dictConfig, which closes every logging handler that exists; absl
+# (imported by rouge-score) makes one on the sys.stderr of the moment, here pytest's capture file. Imported the
+# other way round in one worker, the gate test below closed pytest's capture and the worker crashed ("lost
+# sys.stderr"). The evaluation job imports mlflow first too (generator/local/evaluate.py main).
+import mlflow  # noqa: E402,F401
 SPEC = "specs/local-demo.yaml"
 JOB = "phi4-ultrachat-demo-run1"
 EVALUATIONS = {"base": f"{JOB}-eval-base", "tuned": f"{JOB}-eval-tuned"}

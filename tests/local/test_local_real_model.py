@@ -225,9 +225,17 @@ def test_the_demos_eval_loss_starts_where_a_pretrained_model_does_and_falls(demo
 
 def test_the_demo_shows_the_base_answer_beside_the_tuned_one_in_english(demo_run: dict[str, Any]) -> None:
     line = next(line for line in demo_run["out"].splitlines() if "| tuned " in line)
-    base, tuned = line.split(": base SmolLM2-135M-Instruct ")[1].split(" | tuned ")
+    base, rest = line.split(": base SmolLM2-135M-Instruct ")[1].split(" | tuned ")
+    tuned, reference = rest.split(" | reference ")
     for answer in (json.loads(base), json.loads(tuned)):
         assert len(ENGLISH & _words(answer)) >= 3, answer
+    # the answers the gate scored: the evaluation jobs' first predictions, beside the held-out reference
+    jobs = demo_run["root"] / ".local-workspace-demo" / "jobs"
+    for role, shown in (("base", base), ("tuned", tuned)):
+        written = (jobs / f"phi4-ultrachat-demo-run1-eval-{role}" / "outputs" / "model_prediction" /
+                   "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0]
+        assert " ".join(json.loads(written)["predictions"].split())[:150] in json.loads(shown)
+    assert json.loads(reference).rstrip("…") in (REPO / "samples" / "ultrachat_mini" / "test_sft.jsonl").read_text(encoding="utf-8")
     smoke = json.loads(demo_run["out"].split("[smoke-test] answer: ")[1].splitlines()[0])["output"]
     assert len(_words(smoke)) >= 5 and _words(smoke) & ENGLISH, smoke
 
