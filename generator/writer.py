@@ -27,7 +27,11 @@ GENERATED_MARK = "# generated from "
 
 
 class WriteError(GeneratorError):
-    """generated/ could not be written or read safely; the message says what and where."""
+    """generated/ could not be written or read safely; the message says what and where, `changes` what was done."""
+
+    def __init__(self, message: str, changes: list["Change"] | None = None):
+        super().__init__(message)
+        self.changes = changes or []
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,35 @@ def write_experiment(folder: Path, files: dict[str, str]) -> list[Change]:
     finally:
         if staging is not None:
             remove_path(staging)
+    return changes
+
+
+def _write_one(job: tuple[Path, dict[str, str]]) -> tuple[list[Change], str | None]:
+    """write_experiment for one (folder, files), its failure as a message."""
+    folder, files = job
+    try:
+        return write_experiment(folder, files), None
+    except WriteError as exc:
+        return [], str(exc)
+
+
+def write_experiments(jobs: list[tuple[Path, dict[str, str]]]) -> list[Change]:
+    """write_experiment for each (folder, files), on every core when there are many (generator/workers.py): most of
+    a fresh render of many experiments is the disk creating their files.
+
+    Each folder is written whole or left as it was. Raises WriteError naming every folder that could not be
+    written, after the others are, with `changes` holding what was done.
+    """
+    from generator.workers import map_over_cores
+
+    changes: list[Change] = []
+    errors: list[str] = []
+    for done, error in map_over_cores(_write_one, jobs):
+        changes += done
+        if error:
+            errors.append(error)
+    if errors:
+        raise WriteError("\n".join(errors), changes=changes)
     return changes
 
 

@@ -187,7 +187,7 @@ def forget_earlier_run(state_dir: Path) -> None:
 @click.command("demo")
 def demo() -> None:
     """The seed notebook's whole flow, offline, on this machine (what `make demo` runs)."""
-    from generator.local.daemon import LOCAL_STATE_ENV, local_state_dir, stop
+    from generator.local.daemon import LOCAL_STATE_ENV, ensure_running, local_state_dir, stop
 
     start = time.monotonic()
     change, compared, evaluated = None, None, None
@@ -199,6 +199,9 @@ def demo() -> None:
     forget_earlier_run(state_dir)
     with demo_lock, PeakMemory() as memory:
         try:
+            # started now, its warm process (generator/local/warm.py) imports torch and friends while the data
+            # is explored, rendered and planned, instead of while the fine-tune waits
+            ensure_running(state_dir)
             for number, (title, commands) in enumerate(STEPS, start=1):
                 click.secho(f"\n== {number}. {title}", bold=True)
                 for args in commands:

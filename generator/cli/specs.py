@@ -51,8 +51,11 @@ def render(specs: tuple[str, ...], root: Path) -> None:
         writer.check_generated_dir(generated, root)
         with writer.locked(generated):
             writer.clean_staging(generated)
-            for spec, files in rendered:
-                changes += writer.write_experiment(generated / spec.experiment, files)
+            try:
+                changes += writer.write_experiments([(generated / spec.experiment, files) for spec, files in rendered])
+            except writer.WriteError as exc:
+                changes += exc.changes
+                raise
             if not specs:
                 for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
                     changes += writer.remove_folder(folder)

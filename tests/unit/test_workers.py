@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import writer
 from generator.errors import InvalidInput
 from generator.render import render_spec
 from generator.spec import load_specs
@@ -55,3 +56,20 @@ def test_an_invalid_spec_among_many_is_reported_from_its_worker(tmp_path: Path) 
         load_specs(tmp_path, sorted((tmp_path / "specs").glob("*.yaml")), check_data=False)
     errors = [p for p in refused.value.problems if p.severity == "error"]
     assert [(p.file, p.path) for p in errors] == [("specs/exp-042.yaml", "experiment.run")]
+
+
+def test_many_folders_are_written_by_the_workers_and_a_failed_one_is_named(tmp_path: Path) -> None:
+    files = {"a.yml": "a: 1\n", "b.yml": "b: 2\n"}
+    (tmp_path / "not-a-folder").write_text("a file where a parent folder should be", encoding="utf-8")
+    jobs = [(tmp_path / "generated" / f"exp-{i:03d}", files) for i in range(PARALLEL_FROM)]
+    jobs.insert(42, (tmp_path / "not-a-folder" / "exp-bad", files))
+    with pytest.raises(writer.WriteError) as failed:
+        writer.write_experiments(jobs)
+    assert "not-a-folder" in str(failed.value) and len(str(failed.value).splitlines()) == 1
+    assert len(failed.value.changes) == 2 * PARALLEL_FROM  # every other folder was written, and reported
+    assert all(change.status == "created" for change in failed.value.changes)
+    for folder, _ in jobs[:42] + jobs[43:]:
+        assert {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir()} == files
+    assert not list((tmp_path / "generated").glob(".*"))  # no staging folder left
+    again = writer.write_experiments(jobs[:42] + jobs[43:])  # the same files again: nothing to do
+    assert len(again) == 2 * PARALLEL_FROM and all(change.status == "unchanged" for change in again)
