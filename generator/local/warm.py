@@ -8,7 +8,10 @@ a child per job that runs the module's `main()` as the command line did: the sam
 variables, working folder, and output into the job's log.
 
 The forkserver itself never runs torch code: a child forked from a process whose OpenMP threads had started would
-inherit none of them. Shared pages of the imported libraries are counted once by PSS, not once per process.
+inherit none of them. Shared pages of the imported libraries are counted once by PSS, not once per process. It
+listens on a Unix socket file that only this user can open (mode 0600, in a temporary folder of mode 0700:
+CPython 3.11 multiprocessing.forkserver `ensure_running`), as the workspace's own credential keeps other local users
+out of its HTTPS port.
 """
 
 from __future__ import annotations
