@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog import local_stand_in
-from generator.local import warm
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.persist import save_job_status
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
@@ -239,7 +238,7 @@ class LocalExecutor:
                 handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
                 job.status = "Running"
-                job.process = warm.launch(module, [str(job.folder / "job.json")], log, env, self.state_dir)
+                job.process = WarmProcess(module, [str(job.folder / "job.json")], log, env, self.state_dir)
                 code = job.process.wait()
             if code == 0:
                 job.status = "Completed"
@@ -305,8 +304,8 @@ class LocalExecutor:
                    REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
             log = folder / "scoring.log"
             log.write_text("", encoding="utf-8")
-            deployment.process = warm.launch("generator.local.scoring", [str(model), str(port_file), str(self.cert_pem)],
-                                             log, env, self.state_dir)
+            args = [str(model), str(port_file), str(self.cert_pem)]
+            deployment.process = WarmProcess("generator.local.scoring", args, log, env, self.state_dir)
             while not port_file.is_file():
                 if deployment.process.poll() is not None:
                     raise RuntimeError(f"scoring server exited with code {deployment.process.returncode}")

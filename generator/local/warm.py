@@ -22,7 +22,6 @@ import multiprocessing.forkserver
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 # What the jobs import, measured: after these, a job's first tokenizer and model load imports nothing more.
 PRELOAD = ["torch", "transformers", "mlflow", "mlflow.pyfunc", "peft", "transformers.optimization",
@@ -55,7 +54,8 @@ def _main(module: str, args: list[str], log: str, env: dict[str, str], cwd: str)
 
 
 class WarmProcess:
-    """A job forked from the warm process, with the part of subprocess.Popen's interface the executor uses."""
+    """`python -m module *args` run as a child of the warm process (see the module's docstring), with the part of
+    subprocess.Popen's interface the executor uses."""
 
     def __init__(self, module: str, args: list[str], log: Path, env: dict[str, str], cwd: Path):
         self._process = _CONTEXT.Process(target=_main, args=(module, list(args), str(log), dict(env), str(cwd)),
@@ -89,7 +89,3 @@ class WarmProcess:
         """SIGKILL."""
         self._process.kill()
 
-
-def launch(module: str, args: list[str], log: Path, env: dict[str, str], cwd: Path) -> Any:
-    """Run `python -m module *args` as a child of the warm process (see the module's docstring)."""
-    return WarmProcess(module, args, log, env, cwd)

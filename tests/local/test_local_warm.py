@@ -22,7 +22,7 @@ def warm_process() -> None:
 def test_a_job_gets_its_arguments_environment_folder_and_log_and_exits_with_its_code(tmp_path: Path) -> None:
     log = tmp_path / "std_log.txt"
     log.write_text("[local] header written by the executor\n", encoding="utf-8")
-    child = warm.launch("tests.local.warm_child", ["3"], log, {"WARM_TEST_VARIABLE": "seen"}, tmp_path)
+    child = warm.WarmProcess("tests.local.warm_child", ["3"], log, {"WARM_TEST_VARIABLE": "seen"}, tmp_path)
     assert child.wait(120) == 3 and child.returncode == 3 and child.poll() == 3
     header, report, stderr = log.read_text(encoding="utf-8").splitlines()
     assert header == "[local] header written by the executor"  # appended to, not overwritten
@@ -37,7 +37,7 @@ def test_a_job_gets_its_arguments_environment_folder_and_log_and_exits_with_its_
 def test_a_running_job_can_be_stopped(tmp_path: Path) -> None:
     log = tmp_path / "std_log.txt"
     log.touch()
-    child = warm.launch("tests.local.warm_child", ["sleep"], log, {}, tmp_path)
+    child = warm.WarmProcess("tests.local.warm_child", ["sleep"], log, {}, tmp_path)
     while "sleeping" not in log.read_text(encoding="utf-8"):
         assert child.poll() is None
         time.sleep(0.05)
