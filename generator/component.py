@@ -64,6 +64,13 @@ class ComponentInterface:
     inputs: Mapping[str, ComponentInput]
     outputs: Mapping[str, str]
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled by name and version when this is the pinned interface: every spec loaded by a worker
+        (generator/workers.py) carries one, and the process that receives them has it loaded already."""
+        if load_interface(self.name, self.version) is self:
+            return load_interface, (self.name, self.version)
+        return super().__reduce_ex__(protocol)
+
     def default(self, name: str) -> Any:
         """The component's default for input `name` (None when it has none)."""
         return self.inputs[name].default

@@ -186,32 +186,40 @@ def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
                    f"{what} {_value(spec, path)!r} is also used by {shown}{detail}: {fix}")
 
 
-def _load_or_problems(path: Path, root: Path) -> Spec | list[Problem]:
-    """load_spec, with the problems of an invalid spec returned rather than raised (for map_over_cores)."""
-    try:
-        return load_spec(path, root)
-    except InvalidInput as exc:
-        return list(exc.problems)
-
-
-def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:
-    """Load every spec (and check its prepared data files, when `check_data` and they exist).
-
-    Returns the specs and their warnings; raises InvalidInput with every problem of every spec
-    when any of them is an error.
-    """
+def load_one(path: Path, root: Path, check_data: bool = True) -> tuple[Spec | None, list[Problem]]:
+    """load_spec and (when `check_data`) the check of its prepared data files: the spec (None when it does not load)
+    and its problems, returned rather than raised, so that workers can load many (generator/workers.py)."""
     from generator.data.records import check_prepared
 
+    try:
+        spec = load_spec(path, root)
+    except InvalidInput as exc:
+        return None, list(exc.problems)
+    return spec, spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
+
+
+def settle(root: Path, loaded: Iterable[tuple[Spec | None, list[Problem]]]) -> tuple[list[Spec], list[Problem]]:
+    """The specs load_one loaded and their warnings, once the checks that span experiments (collisions, also with
+    the project's other specs) have passed; raises InvalidInput with every problem of every spec when any of them
+    is an error."""
     specs, problems = [], []
-    for loaded in map_over_cores(partial(_load_or_problems, root=root), list(paths)):
-        if isinstance(loaded, list):
-            problems += loaded
-            continue
-        problems += loaded.warnings + (check_prepared(loaded.root, loaded.data) if check_data else [])
-        specs.append(loaded)
+    for spec, found in loaded:
+        problems += found
+        if spec is not None:
+            specs.append(spec)
     problems += collisions(specs, _neighbours(root, specs))
     errors = [p for p in problems if p.severity == ERROR]
     if errors:
         raise InvalidInput(problems, f"{len(errors)} error(s) in {len({p.file for p in errors})} spec file(s); "
                                      "nothing was written")
     return specs, problems
+
+
+def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> tuple[list[Spec], list[Problem]]:
+    """Load every spec (and check its prepared data files, when `check_data` and they exist), on every core when
+    there are many.
+
+    Returns the specs and their warnings; raises InvalidInput with every problem of every spec
+    when any of them is an error.
+    """
+    return settle(root, map_over_cores(partial(load_one, root=root, check_data=check_data), list(paths)))

@@ -1,4 +1,4 @@
-"""Write generated/<experiment>/ atomically and defensively: render into a temp folder, then swap it in.
+"""Write generated/<experiment>/ atomically and defensively: write into a temp folder (`stage`), then swap it in.
 
 A failure before the swap leaves the previous folder untouched and removes the temp folder; files the
 spec no longer produces disappear with the old folder. Nothing here follows a symlink: a symlink in
@@ -117,14 +117,15 @@ def _describe(exc: OSError, folder: Path) -> str:
     return f"cannot write {folder.parent.name}/{folder.name}: {exc.strerror or exc}{detail}"
 
 
-def write_experiment(folder: Path, files: dict[str, str]) -> list[Change]:
-    """Make `folder` hold exactly `files`; nothing is touched when it already does.
+def stage(folder: Path, files: dict[str, str]) -> tuple[list[Change], Path | None]:
+    """How `folder` differs from `files` (one Change per file), and a hidden temp folder beside it that holds exactly
+    `files`, ready for swap_in (None when `folder` already holds them: nothing is written).
 
-    Raises WriteError, with the previous folder intact and no temp folder left, when it cannot.
+    Raises WriteError, leaving no temp folder, when the files cannot be written.
     """
     changes = diff(folder, files)
     if all(change.status == "unchanged" for change in changes):
-        return changes
+        return changes, None
     staging: Path | None = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +135,19 @@ def write_experiment(folder: Path, files: dict[str, str]) -> list[Change]:
                 handle.write(text)
             os.chmod(staging / name, 0o644)
         os.chmod(staging, 0o755)
+    except OSError as exc:
+        if staging is not None:
+            remove_path(staging)
+        raise WriteError(_describe(exc, folder) + "; the folder is unchanged") from exc
+    return changes, staging
+
+
+def swap_in(folder: Path, staging: Path) -> None:
+    """Put the folder `stage` wrote in place of `folder` (two renames), then remove the old one.
+
+    Raises WriteError, with the previous folder intact and the temp folder removed, when it cannot.
+    """
+    try:
         if folder.is_symlink() or folder.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
             os.rmdir(retired)
@@ -143,46 +157,17 @@ def write_experiment(folder: Path, files: dict[str, str]) -> list[Change]:
             except OSError:
                 os.rename(retired, folder)
                 raise
-            staging = None
-            remove_path(retired)
         else:
             os.rename(staging, folder)
-            staging = None
+            return
     except OSError as exc:
-        raise WriteError(_describe(exc, folder) + "; the folder is unchanged") from exc
-    finally:
-        if staging is not None:
+        if staging.exists():
             remove_path(staging)
-    return changes
-
-
-def _write_one(job: tuple[Path, dict[str, str]]) -> tuple[list[Change], str | None]:
-    """write_experiment for one (folder, files), its failure as a message."""
-    folder, files = job
+        raise WriteError(_describe(exc, folder) + "; the folder is unchanged") from exc
     try:
-        return write_experiment(folder, files), None
-    except WriteError as exc:
-        return [], str(exc)
-
-
-def write_experiments(jobs: list[tuple[Path, dict[str, str]]]) -> list[Change]:
-    """write_experiment for each (folder, files), on every core when there are many (generator/workers.py): most of
-    a fresh render of many experiments is the disk creating their files.
-
-    Each folder is written whole or left as it was. Raises WriteError naming every folder that could not be
-    written, after the others are, with `changes` holding what was done.
-    """
-    from generator.workers import map_over_cores
-
-    changes: list[Change] = []
-    errors: list[str] = []
-    for done, error in map_over_cores(_write_one, jobs):
-        changes += done
-        if error:
-            errors.append(error)
-    if errors:
-        raise WriteError("\n".join(errors), changes=changes)
-    return changes
+        remove_path(retired)
+    except OSError:
+        pass  # the new folder is in place; clean_staging removes this leftover at the next render
 
 
 def is_generated_folder(folder: Path) -> bool:

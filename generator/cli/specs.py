@@ -13,7 +13,7 @@ from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
 from generator import writer
-from generator.workers import map_over_cores
+from generator.build import render_project
 
 
 def discover_specs(root: Path) -> list[Path]:
@@ -43,24 +43,10 @@ def model_defaults_line(spec: Spec) -> str:
 @root_option
 def render(specs: tuple[str, ...], root: Path) -> None:
     """Render SPECS (default: every spec in specs/) into generated/<experiment>/."""
-    loaded = load_specs(root, _spec_paths(root, specs))
-    rendered = list(zip(loaded, map_over_cores(render_spec, loaded)))
-    generated = root / "generated"
-    changes = []
     try:
-        writer.check_generated_dir(generated, root)
-        with writer.locked(generated):
-            writer.clean_staging(generated)
-            try:
-                changes += writer.write_experiments([(generated / spec.experiment, files) for spec, files in rendered])
-            except writer.WriteError as exc:
-                changes += exc.changes
-                raise
-            if not specs:
-                for folder in writer.orphans(generated, {spec.experiment for spec in loaded}):
-                    changes += writer.remove_folder(folder)
-    except writer.WriteError:
-        _echo_changes(changes, root)
+        loaded, changes = render_project(root, _spec_paths(root, specs), all_specs=not specs, on_loaded=report)
+    except writer.WriteError as exc:
+        _echo_changes(exc.changes, root)
         raise
     _echo_changes(changes, root)
     for spec in loaded:
@@ -69,10 +55,17 @@ def render(specs: tuple[str, ...], root: Path) -> None:
 
 
 def _echo_changes(changes: list[writer.Change], root: Path) -> None:
+    folders: dict[Path, str] = {}  # display_path once per folder, not once per file: a render may write thousands
+    lines = []
     for change in changes:
         if change.status != "unchanged":
             was = f" (was {change.reason})" if change.reason else ""
-            click.echo(f"{change.status:<9} {display_path(change.path, root)}{was}")
+            folder = change.path.parent
+            if folder not in folders:
+                folders[folder] = display_path(folder, root)
+            lines.append(f"{change.status:<9} {folders[folder]}/{change.path.name}{was}")
+    if lines:
+        click.echo("\n".join(lines))
     unchanged = sum(1 for change in changes if change.status == "unchanged")
     if unchanged:
         click.echo(f"{unchanged} file(s) unchanged")
