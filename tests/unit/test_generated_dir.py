@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from generator import writer
 from tests.conftest import REPO
 
 EXPERIMENT = "phi4-ultrachat"
@@ -153,3 +155,18 @@ def test_a_second_render_waits_for_the_first(rendered: Path, project: Path) -> N
     assert second.returncode == 0, err
     assert f"updated   generated/{EXPERIMENT}/compute.yml" in out
     assert "max_instances: 4" in (rendered / "compute.yml").read_text()
+
+
+def test_generated_files_are_readable_by_all_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    writer._umask.cache_clear()
+    try:
+        _, staging = writer.stage(tmp_path / "exp", {"a.yml": "name: é\n"})
+        assert staging is not None
+        writer.swap_in(tmp_path / "exp", staging)
+    finally:
+        os.umask(previous)
+        writer._umask.cache_clear()
+    assert stat.S_IMODE((tmp_path / "exp" / "a.yml").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "exp").stat().st_mode) == 0o755
+    assert (tmp_path / "exp" / "a.yml").read_bytes() == "name: é\n".encode("utf-8")

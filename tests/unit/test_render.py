@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import builtins
 import os
 import re
 import shutil
@@ -139,18 +138,19 @@ def test_a_failure_while_writing_keeps_the_old_folder(project: Path, cli, monkey
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     spec = project / "specs" / "phi4-ultrachat.yaml"
     spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: 4"))
-    real_open, calls = builtins.open, []
+    real_open, calls = os.open, []
 
-    def failing_open(file, mode="r", *args, **kwargs):
-        if ("w" in mode or "x" in mode) and ".new-" in str(file):
-            calls.append(file)
+    def failing_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and ".new-" in str(path):
+            calls.append(path)
             if len(calls) == 3:
                 raise OSError(28, "No space left on device")
-        return real_open(file, mode, *args, **kwargs)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", failing_open)
+    monkeypatch.setattr(os, "open", failing_open)
     result = cli("render", root=project)
-    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "open", real_open)
+    assert len(calls) == 3  # the third file of the new folder failed
     assert result.exit_code == 1
     assert result.stderr == ("error: cannot write generated/phi4-ultrachat: No space left on device; "
                              "the folder is unchanged\n")
