@@ -13,6 +13,7 @@ start, so `local stop` / `local start` keeps every experiment.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -148,6 +149,12 @@ def _take_lock(state_dir: Path) -> IO[str]:
     return handle
 
 
+def _prepare_store(executor: Any) -> None:
+    """executor.prepare_store in the background; a failure is left for the first job, whose own call reports it."""
+    with contextlib.suppress(Exception):
+        executor.prepare_store()
+
+
 def serve(state_dir: Path) -> None:
     """Run the local workspace until SIGTERM, restoring and saving its state under `state_dir`."""
     state_dir = state_dir.resolve()
@@ -165,6 +172,8 @@ def serve(state_dir: Path) -> None:
     behaviour = Behaviour(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
     workspace = Emulator(str(server_pem), str(server_pem), behaviour, executor=executor)
     executor.workspace = workspace
+    # the MLflow store made now, beside the runner's first commands: the first job would otherwise wait for it
+    threading.Thread(target=_prepare_store, args=(executor,), daemon=True).start()
     workspace.mlflow_store = f"sqlite:///{state_dir / 'mlflow.db'}"  # the jobs' store, also over azureml-mlflow
     workspace.start()  # nobody knows its port before workspace.json is written below
     restored = persist.restore(workspace, executor, state_dir)

@@ -7,8 +7,11 @@ deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on del
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import threading
@@ -22,6 +25,7 @@ from typing import Any
 from generator.catalog import local_stand_in
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.persist import save_job_status
+from generator.local.standin import cache_root
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
 from generator.local.warm import WarmProcess
@@ -60,6 +64,29 @@ class LocalJob:
 STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
 
 
+EMPTY_STORE = "mlflow-{version}-empty-store.db"  # in cache_root(): a new MLflow store, copied for each workspace
+
+
+def _mlflow_version() -> str:
+    """The installed MLflow's version, read from its package metadata (importing MLflow takes 2 s): the full package
+    or mlflow-skinny, which the local extra installs."""
+    for name in ("mlflow", "mlflow-skinny"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            return importlib.metadata.version(name)
+    raise ModuleNotFoundError("MLflow is not installed: install the local extra (make demo does)")
+
+
+def _make_empty_store(template: Path) -> None:
+    """Create an empty sqlite MLflow store at `template` (MLflow's migrations), written whole or not at all."""
+    from mlflow.tracking import MlflowClient
+
+    template.parent.mkdir(parents=True, exist_ok=True)
+    building = template.with_name(f"{template.name}.{os.getpid()}.new")
+    building.unlink(missing_ok=True)
+    MlflowClient(f"sqlite:///{building}").search_experiments(max_results=1)
+    os.replace(building, template)
+
+
 @dataclass
 class LocalDeployment:
     """A deployment served by a local scoring server."""
@@ -83,7 +110,8 @@ class LocalExecutor:
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
-        self.store_ready = False  # the MLflow store's tables exist (_ensure_store)
+        self.store_ready = False  # the MLflow store's tables exist (prepare_store)
+        self.store_guard = threading.Lock()
 
     # ------------------------------------------------------------------ resolving references
     def _resource(self, arm_id: str) -> dict[str, Any]:
@@ -187,18 +215,27 @@ class LocalExecutor:
         })
         return "generator.local.evaluate", spec, f"evaluating on this CPU; {what}"
 
-    def _ensure_store(self) -> None:
-        """Create the MLflow store's tables once, under the store's lock, before any job runs: two processes that
-        open a new sqlite store side by side (a training and an evaluation job, or the runner reading metrics)
-        would otherwise both run MLflow's migrations, and one fails ("No such constraint: …")."""
-        with self.lock:
+    def prepare_store(self) -> None:
+        """Make the MLflow store's tables once, under the store's lock, before any job runs or any MLflow read is
+        answered: two processes that open a new sqlite store side by side (a training and an evaluation job, or the
+        runner reading metrics) would otherwise both run MLflow's migrations, and one fails ("No such constraint").
+
+        A new store is a copy of an empty one made once per MLflow version and kept in the model cache
+        (EMPTY_STORE): MLflow's import and its migrations of a new sqlite file take 4 to 5 s of CPU, and the daemon
+        did them when the demo's fine-tune was submitted, which waited for them."""
+        with self.store_guard:
             if self.store_ready:
                 return
-            from mlflow.tracking import MlflowClient
-
             uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
+            db = self.state_dir / "mlflow.db"
             with store_lock(uri):
-                MlflowClient(uri).search_experiments(max_results=1)
+                if not db.exists():
+                    template = cache_root() / EMPTY_STORE.format(version=_mlflow_version())
+                    if not template.is_file():
+                        _make_empty_store(template)
+                    copy = db.with_name(db.name + ".copy")
+                    shutil.copyfile(template, copy)
+                    os.replace(copy, db)
             self.store_ready = True
 
     def _blockers(self, job: LocalJob) -> list[str]:
@@ -227,7 +264,7 @@ class LocalExecutor:
     def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
         log = job.folder / "std_log.txt"
         try:
-            self._ensure_store()
+            self.prepare_store()
             props = resource["properties"]
             evaluation = job.evaluation
             module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)

@@ -193,8 +193,10 @@ def train(job: dict[str, Any]) -> dict[str, float]:
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     max_len = p["max_seq_length"] if p["max_seq_length"] > 0 else model.config.max_position_embeddings
     train_set = encode(tokenizer, [Path(job["train_file"])], max_len)
-    test_set = batches(encode(tokenizer, [Path(job["test_file"])], max_len), p["per_device_eval_batch_size"],
-                       tokenizer.pad_token_id, None)
+    # evaluated in batches of conversations of similar length: the same per-token mean loss over less padding (the
+    # demo's 12 test conversations: 1,328 positions against 1,536 in file order)
+    test_set = batches(sorted(encode(tokenizer, [Path(job["test_file"])], max_len), key=lambda e: len(e[0])),
+                       p["per_device_eval_batch_size"], tokenizer.pad_token_id, None)
     log(f"train {len(train_set)} conversations, test {sum(len(b[0]) for b in test_set)}; max_seq_length {max_len}; "
         f"learning_rate {p['learning_rate']:g}, {p['num_train_epochs']} epoch(s), batch "
         f"{p['per_device_train_batch_size']}")

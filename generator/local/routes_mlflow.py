@@ -72,6 +72,8 @@ class MlflowRoutes:
         args = {k: v[0] for k, v in parse_qs(query).items()}
         if self.command == "POST":
             args.update(json.loads(body or b"{}"))
+        if self.owner.executor is not None:  # the local workspace's store: made once, under its lock
+            self.owner.executor.prepare_store()
         client = MlflowClient(store)
 
         def answer(key: str, value: Any) -> None:
