@@ -7,11 +7,8 @@ deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on del
 
 from __future__ import annotations
 
-import contextlib
-import importlib.metadata
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import threading
@@ -24,8 +21,8 @@ from typing import Any
 
 from generator.catalog import local_stand_in
 from generator.local.finetune import THREADS_VARIABLE, store_lock
+from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
-from generator.local.standin import cache_root
 from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
                                      scoring_error)
 from generator.local.warm import WarmProcess
@@ -62,29 +59,6 @@ class LocalJob:
 
 
 STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
-
-
-EMPTY_STORE = "mlflow-{version}-empty-store.db"  # in cache_root(): a new MLflow store, copied for each workspace
-
-
-def _mlflow_version() -> str:
-    """The installed MLflow's version, read from its package metadata (importing MLflow takes 2 s): the full package
-    or mlflow-skinny, which the local extra installs."""
-    for name in ("mlflow", "mlflow-skinny"):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            return importlib.metadata.version(name)
-    raise ModuleNotFoundError("MLflow is not installed: install the local extra (make demo does)")
-
-
-def _make_empty_store(template: Path) -> None:
-    """Create an empty sqlite MLflow store at `template` (MLflow's migrations), written whole or not at all."""
-    from mlflow.tracking import MlflowClient
-
-    template.parent.mkdir(parents=True, exist_ok=True)
-    building = template.with_name(f"{template.name}.{os.getpid()}.new")
-    building.unlink(missing_ok=True)
-    MlflowClient(f"sqlite:///{building}").search_experiments(max_results=1)
-    os.replace(building, template)
 
 
 @dataclass
@@ -220,22 +194,14 @@ class LocalExecutor:
         answered: two processes that open a new sqlite store side by side (a training and an evaluation job, or the
         runner reading metrics) would otherwise both run MLflow's migrations, and one fails ("No such constraint").
 
-        A new store is a copy of an empty one made once per MLflow version and kept in the model cache
-        (EMPTY_STORE): MLflow's import and its migrations of a new sqlite file take 4 to 5 s of CPU, and the daemon
-        did them when the demo's fine-tune was submitted, which waited for them."""
+        A new store is a copy of an empty one (generator/local/mlflow_store.py): the daemon used to run MLflow's
+        migrations when the demo's fine-tune was submitted, which waited for them."""
         with self.store_guard:
             if self.store_ready:
                 return
-            uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
             db = self.state_dir / "mlflow.db"
-            with store_lock(uri):
-                if not db.exists():
-                    template = cache_root() / EMPTY_STORE.format(version=_mlflow_version())
-                    if not template.is_file():
-                        _make_empty_store(template)
-                    copy = db.with_name(db.name + ".copy")
-                    shutil.copyfile(template, copy)
-                    os.replace(copy, db)
+            with store_lock(f"sqlite:///{db}"):
+                create_store(db)
             self.store_ready = True
 
     def _blockers(self, job: LocalJob) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from generator.local import executor as executor_module
+from generator.local import mlflow_store
 from generator.local.executor import LocalExecutor
 from generator.local.standin import CACHE_VARIABLE
 
@@ -29,7 +29,7 @@ def test_a_new_workspace_copies_the_empty_store_made_by_the_first(tmp_path: Path
     def migrations_again(template: Path) -> None:
         raise AssertionError("MLflow's migrations ran again for a version whose empty store is cached")
 
-    monkeypatch.setattr(executor_module, "_make_empty_store", migrations_again)
+    monkeypatch.setattr(mlflow_store, "make_empty_store", migrations_again)
     second = _executor(tmp_path / "second")
     second.prepare_store()
     client = MlflowClient(f"sqlite:///{second.state_dir / 'mlflow.db'}")
