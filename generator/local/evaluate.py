@@ -186,6 +186,7 @@ def write_evaluation_result(folder: Path, metrics: dict[str, float]) -> Path:
 def log_runs(job: dict[str, Any], metrics: dict[str, float], step_metrics: dict[str, dict[str, float]]) -> None:
     """The job's runs as Azure lays them out: the job's run, a child run per step tagged mlflow.rootRunId = job,
     the scalar metrics on the compute_metrics step's run (azureml-assets src/utils.py `_log_metrics`)."""
+    from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
     from generator.local.finetune import store_lock
@@ -199,8 +200,8 @@ def log_runs(job: dict[str, Any], metrics: dict[str, float], step_metrics: dict[
     for step in STEPS:
         run = client.create_run(experiment_id, run_name=step, tags=tags).info.run_id
         figures = metrics if step == "compute_metrics" else step_metrics.get(step, {})
-        for name, value in figures.items():
-            client.log_metric(run, name, float(value))
+        now = int(time.time() * 1000)
+        client.log_batch(run, metrics=[Metric(name, float(value), now, 0) for name, value in figures.items()])
         client.set_terminated(run)
     client.set_terminated(root)
 
