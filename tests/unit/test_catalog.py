@@ -195,3 +195,49 @@ def test_catalog_models_lists_live_models_first() -> None:
     assert lines[2] == "Phi-4  version 8  live"
     assert "Phi-3-mini-4k-instruct  version 15  retired on 2025-08-30 (archived)" in lines
     assert "  inference min    6 vCPUs, 1 GPU(s), 112 GiB memory, 64 GiB disk" in lines
+
+
+def test_nc24rs_v3_is_retired_with_ncv3_and_its_regional_extensions_end_in_turn() -> None:
+    field = ("deployment", "instance_type")
+    assert checks.retired_size("Standard_NC24rs_v3", dt.date(2025, 9, 29), field) == []
+    [on_the_day] = checks.retired_size("Standard_NC24rs_v3", dt.date(2026, 6, 30), field)
+    assert on_the_day.message.startswith(
+        "Standard_NC24rs_v3 was retired on 2025-09-30; it still runs in US Gov Virginia and US Gov Arizona until "
+        "2026-06-30; Jio India West and China North 3 until 2027-06-30 only (MicrosoftDocs/azure-compute-docs "
+        "articles/virtual-machines/ncv3-retirement.md@11277ad7)")
+    [day_after] = checks.retired_size("Standard_NC24rs_v3", dt.date(2026, 7, 1), field)
+    assert "US Gov" not in day_after.message and "Jio India West and China North 3 until 2027-06-30" in day_after.message
+    [after_all] = checks.retired_size("Standard_NC24rs_v3", dt.date(2027, 7, 1), field)
+    assert "still runs" not in after_all.message
+
+
+@pytest.mark.parametrize(("size", "date"), [("Standard_DS3_v2", "2028-05-01"), ("Standard_D12_v2", "2028-05-01"),
+                                            ("Standard_D13_v2", "2028-05-01"), ("Standard_F4s_v2", "2028-11-15")])
+def test_announced_retirements_warn_with_their_date_until_it_comes(size: str, date: str) -> None:
+    field = ("compute", "size")
+    [warning] = checks.announced_retirement(size, dt.date(2026, 11, 30), field)
+    assert warning.severity == checks.WARNING
+    assert warning.message.startswith(f"{size} is announced for retirement on {date} (MicrosoftDocs/azure-compute-docs "
+                                      "articles/virtual-machines/sizes/retirement/retired-sizes-list.md@0bdc5d34)")
+    retired_on = dt.date.fromisoformat(date)
+    assert checks.announced_retirement(size, retired_on, field) == []  # from that day on it is refused instead
+    assert checks.retired_size(size, retired_on, field)
+
+
+# Read from the managed online endpoints SKU list (azure-ai-docs reference-managed-online-endpoints-vm-sku-list.md
+# @1d987e37): its "Family Name" and "Skip 20% Reservation" columns for the sizes on Phi-4's lists.
+SKU_LIST_ROWS = {
+    "Standard_NC24ads_A100_v4": ("standardNCADSA100v4Family", True),
+    "Standard_NC40ads_H100_v5": ("standardNCADSH100v5Family", True),
+    "Standard_ND96isr_H100_v5": ("standardNDv5H100Family", True),
+    "Standard_ND96asr_v4": ("standardNDASv4_A100Family", True),
+    "Standard_ND96amsr_A100_v4": ("standardNDAMSv4_A100Family", True),
+    "Standard_DS3_v2": ("standardDSv2Family", False),
+}
+
+
+@pytest.mark.parametrize("size", sorted(SKU_LIST_ROWS))
+def test_quota_family_and_reservation_are_the_sku_lists(size: str) -> None:
+    known = catalog.vm_size(size)
+    assert (known.quota_family, known.skip_reservation) == SKU_LIST_ROWS[size]
+    assert known.sku_list.endswith("reference-managed-online-endpoints-vm-sku-list.md@1d987e37")

@@ -46,3 +46,18 @@ def test_names_differing_only_in_case_collide_and_each_group_is_reported_once(tm
     endpoint = [p for p in problems if p.path == "endpoint.name"]
     assert len(endpoint) == 1 and endpoint[0].file == "specs/copy-0000.yaml"
     assert "is also used by specs/copy-0001.yaml:74, specs/copy-0002.yaml:74: each experiment" in endpoint[0].message
+
+
+@pytest.mark.slow
+def test_render_of_many_copies_prints_one_line_per_shared_name_and_writes_nothing(tmp_path: Path, cli) -> None:
+    _copies(tmp_path, 120)  # 100 or more are loaded on every core (generator/build.py)
+    result = cli("render", root=tmp_path)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(" is also used by ")[0] for line in lines[:-1]] == [
+        "specs/copy-0000.yaml:16:9: experiment.name: experiment 'phi4-ultrachat'",
+        "specs/copy-0000.yaml:61:9: registered_model.name: registered model 'Phi-4-ultrachat-200k'",
+        "specs/copy-0000.yaml:74:9: endpoint.name: endpoint 'ultrachat-completion'"], result.stderr
+    assert all("specs/copy-0003.yaml" in line and "(and 116 more)" in line for line in lines[:-1])
+    assert lines[-1] == "3 error(s) in 1 spec file(s); nothing was written"
+    assert not (tmp_path / "generated").exists()
