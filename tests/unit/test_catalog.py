@@ -211,14 +211,19 @@ def test_nc24rs_v3_is_retired_with_ncv3_and_its_regional_extensions_end_in_turn(
     assert "still runs" not in after_all.message
 
 
-@pytest.mark.parametrize(("size", "date"), [("Standard_DS3_v2", "2028-05-01"), ("Standard_D12_v2", "2028-05-01"),
-                                            ("Standard_D13_v2", "2028-05-01"), ("Standard_F4s_v2", "2028-11-15")])
-def test_announced_retirements_warn_with_their_date_until_it_comes(size: str, date: str) -> None:
+RETIRED_LIST = "sizes/retirement/retired-sizes-list.md@0bdc5d34"
+
+
+@pytest.mark.parametrize(("size", "date", "page"), [
+    ("Standard_DS3_v2", "2028-05-01", RETIRED_LIST), ("Standard_D12_v2", "2028-05-01", RETIRED_LIST),
+    ("Standard_D13_v2", "2028-05-01", RETIRED_LIST), ("Standard_F4s_v2", "2028-11-15", RETIRED_LIST),
+    ("Standard_E4s_v3", "2029-11-15", "sizes/memory-optimized/ev3-esv3-series.md@680de971")])
+def test_announced_retirements_warn_with_their_date_until_it_comes(size: str, date: str, page: str) -> None:
     field = ("compute", "size")
     [warning] = checks.announced_retirement(size, dt.date(2026, 11, 30), field)
     assert warning.severity == checks.WARNING
     assert warning.message.startswith(f"{size} is announced for retirement on {date} (MicrosoftDocs/azure-compute-docs "
-                                      "articles/virtual-machines/sizes/retirement/retired-sizes-list.md@0bdc5d34)")
+                                      f"articles/virtual-machines/{page})")
     retired_on = dt.date.fromisoformat(date)
     assert checks.announced_retirement(size, retired_on, field) == []  # from that day on it is refused instead
     assert checks.retired_size(size, retired_on, field)
