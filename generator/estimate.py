@@ -33,10 +33,18 @@ from generator.data.records import read_jsonl, record_problems
 from generator.data.stats import CHARS_PER_TOKEN
 from generator.files import sha256, write_atomically
 
-# Model-FLOPs utilisation assumed for fine-tuning on these GPUs. No published source found gives MFU for LoRA with
-# DeepSpeed ZeRO-3 at batch size 1 on one GPU (the example's setting): the range is an assumption, printed as one,
-# and calibration from a finished run replaces it (README, "What it will cost").
-MFU_LOW, MFU_HIGH = 0.20, 0.50
+# Model-FLOPs utilisation for fine-tuning, counted as FLOPS_PER_PARAM_TOKEN x parameters x tokens. The closest
+# published measurement to the example (LoRA, batch size 1, one A100-SXM4-80G): QwenLM/Qwen README.md @03cd81f5,
+# "Profiling of Memory and Speed", Qwen-14B LoRA at batch 1 x gradient accumulation 8 (with gradient checkpointing
+# and Flash Attention 2, no DeepSpeed): 1.6 s/it at 256 tokens, 4.4 at 1,024, 8.4 at 2,048, 17.0 at 4,096, i.e.
+# 4 x 14.2e9 x 8 x length / s/it / 312e12 = 23 % at 256 tokens, 34-35.5 % from 1,024 to 4,096. MFU_HIGH is that
+# best case; MFU_LOW allows below its 256-token figure for ZeRO-3's per-layer gathers and an attention kernel we do
+# not know (an assumption: no published figure for LoRA with ZeRO-3 on one GPU was found). No LoRA figure was found
+# for H100; full-training benchmarks of one stack (mosaicml/llm-foundry scripts/train/benchmarking/README.md
+# @061f2c7c: 13B at 59.6 % on A100-80GB, 39.8 % on H100-80GB) suggest an H100 reaches about 0.7 of the A100's
+# utilisation, so on H100 the range is optimistic. Calibration from a finished run replaces it (README, "What it will
+# cost").
+MFU_LOW, MFU_HIGH = 0.15, 0.35
 FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
 FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradients), full fine-tuning
 # A month of hours for monthly figures. A Microsoft page states 730 for its monthly estimates ("The monthly price

@@ -138,11 +138,11 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
     assert block == [
         "  training tokens  86,523 = 3 epoch(s) x 28,841 (320 conversations, 0 cut at max_seq_length 16384; "
         "estimated as characters / 4)",
-        "  training time    16-46 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 16,590 evaluation "
+        "  training time    16-47 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 16,590 evaluation "
             "tokens (forward only); 1 GPU(s) at 312 peak dense TFLOPS, "
-        "20%-50% utilisation; plus 0.25-0.75 h for model import, preprocessing and conversion)",
+        "15%-35% utilisation; plus 0.25-0.75 h for model import, preprocessing and conversion)",
         "  evaluation time  0-1 min on Standard_NC24ads_A100_v4 (2 x 14B parameters x 102,400 generated tokens "
-        "(2 models x 200 conversations x 256 new tokens at most), 1 GPU(s) at 312 TFLOPS, 20%-50% utilisation; "
+        "(2 models x 200 conversations x 256 new tokens at most), 1 GPU(s) at 312 TFLOPS, 15%-35% utilisation; "
         "decoding one conversation at a time is memory-bound: no memory bandwidth on file for A100 80GB PCIe, so the "
         "memory-bound floor is not counted)",
         "  prices           none: plan --offline does not connect, so the workspace's region is unknown",
