@@ -276,8 +276,18 @@ class ArmRoutes:
                 self._send(400, error_body("UserError", self._unfinished_job_output(props)))
                 return
             elif kind in ("models", "data") and len(parts) == 4:
-                props.setdefault("flavors", {}) if kind == "models" else None
+                # Recordings test_crud_file (models, @0f205ad0) and test_create_uri_file (data, @2238c1b7): a version
+                # answers as workspaces/<kind>/versions, named by its version, with these keys null unless sent.
+                resource["type"] = f"Microsoft.MachineLearningServices/workspaces/{kind}/versions"
+                for absent in ("description", "autoDeleteSetting", "intellectualProperty"):
+                    props.setdefault(absent, None)
                 props.setdefault("isArchived", False)
+                if kind == "models":
+                    props.setdefault("flavors", {})
+                    props.setdefault("jobName", None)
+                    props.update(provisioningState="Succeeded", stage=props.get("stage") or "Development")
+                else:
+                    props.setdefault("stage", None)
             if key not in e.resources:
                 e.created[key] = time.monotonic()
             e.resources[key] = resource
@@ -345,9 +355,14 @@ class ArmRoutes:
                 e.resources.pop(other)
         if existed is None:
             self._send(204, None)
-        else:
-            self._send(202, None, {"Location": e.new_operation(0.0), "Azure-AsyncOperation":
-                                   e.new_operation(0.0)})
+            return
+        # An endpoint's delete answers as recorded in test_online_deployment_create (@04f5fde4): 202, its operation
+        # in the mfeOperationsStatus shape, and x-ms-async-operation-timeout PT30M.
+        online = parts[-2] == "onlineendpoints"
+        headers = {"Location": e.new_operation(0.0), "Azure-AsyncOperation": e.new_operation(0.0, online=online)}
+        if online:
+            headers["x-ms-async-operation-timeout"] = "PT30M"
+        self._send(202, None, headers)
 
     def _get(self, kind: str, parts: list[str], key: str, sub: str, url: Any) -> None:
         e = self.owner

@@ -100,6 +100,8 @@ class HistoryRoutes:
         online = self.owner.operation_bodies.get(op)
         running = status != "Failed" and time.monotonic() < done_at
         body: dict[str, Any] = {"status": "InProgress" if running else status}
+        if status == "Succeeded" and not running:  # the compute recording's last poll (@003b900b)
+            body["percentComplete"] = 100.0
         if online is not None:
             body = {**online, "endTime": "0001-01-01T00:00:00+00:00" if running else clock.now().isoformat(),
                     "percentComplete": 0.0, "status": "Updating" if running else status}

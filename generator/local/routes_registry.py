@@ -42,6 +42,11 @@ class RegistryRoutes:
             return
         registry, name, version = match.groups()
         model = e.behaviour.registry_models.get(name)
+        if model is None and version is None:
+            # Recording test_create_get_download_model_registry (Azure/azure-sdk-assets @0e2fb6b0): the latest-version
+            # list of a model the registry does not hold answers 200 with no versions, not 404.
+            self._send(200, {"value": []})
+            return
         if model is None:
             self._not_found(f"Model {name} in registry {registry}")
             return
@@ -54,8 +59,9 @@ class RegistryRoutes:
                           "isArchived": bool(model.get("archived"))}
             if model.get("system_metadata"):
                 properties["system_metadata"] = model["system_metadata"]
-            return {"id": f"azureml://registries/{registry}/models/{name}/versions/{v}", "name": v,
-                    "type": "Microsoft.MachineLearningServices/registries/models/versions", "properties": properties}
+            # As recorded (test_create_get_download_model_registry @0e2fb6b0): named by the model, of type "models".
+            return {"id": f"azureml://registries/{registry}/models/{name}/versions/{v}", "name": name,
+                    "type": "models", "properties": properties}
         if version is None:  # an archived model lists no version: azure-ai-ml then raises ValidationException
             listed = [] if model.get("archived") else [body(v) for v in reversed(model["versions"])][:1]
             self._send(200, {"value": listed})

@@ -56,7 +56,17 @@ def test_archived_in_the_registry_stops_apply_with_exit_2(workspace: tuple[Path,
     result = run("apply")
     assert result.exit_code == 2, result.stdout + result.stderr
     assert ("error: registry azureml lists no active version of Phi-4 (Asset Phi-4 does not exist in registry "
-            "azureml.): the model is archived or withdrawn") in result.stderr
+            "azureml.): the registry does not hold it, or the model is archived or withdrawn") in result.stderr
+    assert "Traceback" not in result.stderr and emulator.count("PUT") == 0
+
+
+def test_a_model_the_registry_does_not_hold_stops_apply_with_exit_2(workspace: tuple[Path, Emulator]) -> None:
+    _, emulator = workspace
+    del emulator.behaviour.registry_models["Phi-4"]  # Azure answers its latest-version list with no version
+    result = run("apply")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "error: registry azureml lists no active version of Phi-4" in result.stderr
+    assert "the registry does not hold it" in result.stderr
     assert "Traceback" not in result.stderr and emulator.count("PUT") == 0
 
 
