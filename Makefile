@@ -95,8 +95,8 @@ metrics: $(AZURE)
 	@test -n "$(SPEC)" || { echo "usage: make metrics SPEC=specs/<experiment>.yaml [RUNNER_ARGS=--target local]" >&2; exit 2; }
 	@$(PY) -m generator metrics $(SPEC) $(RUNNER_ARGS)
 
-# Two workers, one test file each at a time (a file's tests share its fixtures: the real-model demo runs once, about
-# 5 minutes, beside the rest); each benchmark's smoke run has its own file, so they spread over both workers.
+# Two workers, one test file each at a time (a file's tests share its fixtures: the real-model demo runs once, 1 to 3
+# minutes, beside the rest); each benchmark's smoke run has its own file, so they spread over both workers.
 test: $(DEV)
 	@$(PY) -m pytest -n 2 --dist loadfile
 

@@ -124,7 +124,8 @@ def scoring_latency(model: Path, tmp: Path) -> dict[int, list[float]]:
         timings: dict[int, list[float]] = {}
         for tokens in (8,) if SMOKE else (60,):
             body = json.dumps({"input_data": {"input_string": [[{"role": "user", "content": "How do volcanoes form?"}]],
-                                              "parameters": {"max_new_tokens": tokens, "do_sample": True,
+                                              "parameters": {"max_new_tokens": tokens, "min_new_tokens": tokens,
+                                                             "do_sample": True,
                                                              "temperature": 1.0, "top_p": 1.0}},
                                "params": {}}).encode()
             timings[tokens] = []
@@ -160,7 +161,7 @@ def main() -> None:
         for tokens, seconds in scoring_latency(tmp / "ours", tmp).items():
             ordered = sorted(seconds)
             p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
-            print(f"scoring, max_new_tokens {tokens}: p50 {statistics.median(seconds) * 1000:.0f} ms, "
+            print(f"scoring, {tokens} new tokens (min_new_tokens = max_new_tokens): p50 {statistics.median(seconds) * 1000:.0f} ms, "
                   f"p95 {p95 * 1000:.0f} ms ({len(seconds)} requests)")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20

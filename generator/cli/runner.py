@@ -23,7 +23,7 @@ def _model_lines(experiment: Any, local: bool = False) -> None:
     local target, the model that stands in for it)."""
     click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
     if local:
-        from generator.local.standin import plan_line
+        from generator.local.finetune import plan_line
 
         click.echo(plan_line(experiment))
     if experiment.parameters_from_model:
@@ -31,14 +31,15 @@ def _model_lines(experiment: Any, local: bool = False) -> None:
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
 
 
-def _offline_plan(spec: str, root: Path) -> None:
-    """The order and the az ml commands, without connecting (plan --offline)."""
+def _offline_plan(spec: str, root: Path, local: bool) -> None:
+    """The order and the az ml commands, without connecting (plan --offline; with --target local, the model that
+    stands in and the values it trains with)."""
     from generator.runner.cost import cost_report, estimate_block
     from generator.runner.session import load_ready_experiment
     from generator.sweep import queueing
 
     experiment = load_ready_experiment(spec, root, validate=False)
-    _model_lines(experiment)
+    _model_lines(experiment, local)
     for res in experiment.resources:
         deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
         click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
@@ -85,7 +86,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     if offline:
         if out_file or output_format != "text":
             raise UsageError("--offline prints the order only; --out and --format need the workspace")
-        _offline_plan(spec, root)
+        _offline_plan(spec, root, target == "local")
         return
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
     if output_format == "text":

@@ -147,6 +147,7 @@ class LocalExecutor:
             "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
             "parameters": parameters,
             "output_dir": str(job.folder / "outputs" / "trained_model"),
+            "checkpoint_dir": str(job.folder / "outputs" / "pytorch_model_folder"),
             "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
             "experiment": props.get("experimentName") or job.name,
             "run_name": job.name,

@@ -6,7 +6,9 @@ job names. Reads the uploaded train/test jsonl, formats each conversation with t
 template, applies LoRA when `apply_lora` is true, honours the pipeline's parameters (epochs, batch
 sizes, learning rate, scheduler, max_seq_length, seed, …; GPU-only ones are reported as ignored),
 logs train/eval loss per step to MLflow and writes the merged model as an MLflow model folder: the
-job's `trained_model` output.
+job's `trained_model` output. At the end of each epoch it saves a checkpoint (the LoRA adapter, or the whole model
+without LoRA, with the tokenizer) as `checkpoint-<step>` in the job's `pytorch_model_folder` output, as Hugging
+Face's Trainer names them, keeping the newest `save_total_limit` (all when it is -1, the component's default).
 
 The loss is computed on the assistant turns only (system and user tokens are labelled -100): the usual
 chat SFT convention, which is also what the cloud's chat-completion fine-tune trains. The model learns
@@ -21,12 +23,14 @@ import math
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from generator.catalog import local_stand_in
 from generator.component import load_interface
 from generator.files import exclusive_lock
 from generator.local.standin import ensure_stand_in
@@ -38,7 +42,7 @@ LORA_TARGETS = {"llama": ["q_proj", "v_proj"], "phi3": ["qkv_proj", "o_proj", "g
 IGNORED_ON_CPU = ("apply_deepspeed", "deepspeed_stage", "deepspeed", "precision", "apply_ort", "num_nodes_finetune",
                   "number_of_gpu_to_use_finetuning", "shm_size_finetune", "auto_find_batch_size",
                   "dataloader_num_workers", "compute_model_import", "compute_preprocess", "compute_finetune",
-                  "compute_model_evaluation")
+                  "compute_model_evaluation", "resume_from_checkpoint")  # a local job starts from its model
 THREADS_VARIABLE = "AZML_LOCAL_THREADS"  # torch threads of this job (the executor shares the cores among jobs)
 SERVED_WITH = ("torch", "transformers", "mlflow-skinny")  # the saved model's pip requirements, at the local pins
 
@@ -77,6 +81,32 @@ def typed_parameters(raw: dict[str, Any]) -> dict[str, Any]:
             value = str(value).lower() == "true"
         params[name] = value
     return params
+
+
+# The fine-tune's inputs that decide what the local run trains, in the order plan prints them.
+PLAN_PARAMETERS = ("num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+                   "learning_rate", "lr_scheduler_type", "warmup_steps", "max_seq_length", "apply_lora", "lora_r",
+                   "lora_alpha", "lora_dropout", "seed")
+
+
+def plan_line(experiment: Any) -> str:
+    """What local plan/apply say about the model: the stand-in for the spec's model and the values it trains with,
+    each said to come from the spec, the model's defaults or chat_completion_pipeline's defaults."""
+    name = experiment.foundation_model.split("/models/", 1)[-1].split("/", 1)[0]
+    line = local_stand_in().stands_in_line(name)
+    spec = getattr(experiment.source_spec, "data", None) or {}
+    from_spec = (spec.get("finetune") or {}).get("parameters") or {}
+    from_model = experiment.parameters_from_model
+    used = typed_parameters({**from_model, **from_spec})
+    groups: dict[str, list[str]] = {"the spec's": [], "the model's defaults": [], "the component's defaults": []}
+    for key in PLAN_PARAMETERS:
+        if key in used:
+            origin = ("the spec's" if key in from_spec else "the model's defaults" if key in from_model
+                      else "the component's defaults")
+            value = str(used[key]).lower() if isinstance(used[key], bool) else used[key]
+            groups[origin].append(f"{key}={value}")
+    said = "; ".join(f"{origin} {', '.join(values)}" for origin, values in groups.items() if values)
+    return line + (f"\nfine-tuned here with {said}" if said else "")
 
 
 def log(message: str) -> None:
@@ -209,6 +239,7 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                                                  task_type="CAUSAL_LM"))
         trainable = sum(x.numel() for x in model.parameters() if x.requires_grad)
         log(f"LoRA r={p['lora_r']} alpha={p['lora_alpha']} on {', '.join(targets)}: {trainable:,} trainable")
+    checkpoints = Path(job.get("checkpoint_dir") or Path(job["output_dir"]).parent / "pytorch_model_folder")
     rng = random.Random(p["seed"])
     per_epoch = math.ceil(len(train_set) / p["per_device_train_batch_size"] / p["gradient_accumulation_steps"])
     total_steps = p["max_steps"] if p["max_steps"] > 0 else per_epoch * p["num_train_epochs"]
@@ -260,6 +291,8 @@ def train(job: dict[str, Any]) -> dict[str, float]:
                 last_eval = (step, last_eval[1] if last_eval[0] == step else evaluate(model, test_set))
                 mlflow.log_metric("eval_loss", last_eval[1], step=step)
                 log(f"epoch {epoch + 1}: eval_loss {last_eval[1]:.4f}")
+            saved = save_checkpoint(model, tokenizer, checkpoints, step, p["save_total_limit"])
+            log(f"epoch {epoch + 1}: checkpoint {saved.name} saved")
         train_runtime = time.perf_counter() - train_started
         final = last_eval[1] if last_eval[0] == step else evaluate(model, test_set)
         metrics = {"initial_eval_loss": initial, "final_eval_loss": final, "train_runtime": train_runtime,
@@ -268,6 +301,19 @@ def train(job: dict[str, Any]) -> dict[str, float]:
         log(f"eval_loss {initial:.4f} -> {final:.4f}; {metrics['train_tokens_per_second']:.0f} training tokens/s")
         save_mlflow_model(model, tokenizer, Path(job["output_dir"]), p)
     return metrics
+
+
+def save_checkpoint(model: Any, tokenizer: Any, folder: Path, step: int, limit: int) -> Path:
+    """Save the trainable weights (peft saves only the adapter) and the tokenizer as `folder`/checkpoint-`step`;
+    keep the newest `limit` checkpoints (every one when `limit` is 0 or less)."""
+    path = folder / f"checkpoint-{step}"
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    if limit > 0:
+        saved = sorted(folder.glob("checkpoint-*"), key=lambda found: int(found.name.rsplit("-", 1)[1]))
+        for old in saved[:-limit]:
+            shutil.rmtree(old)
+    return path
 
 
 def save_mlflow_model(model: Any, tokenizer: Any, output: Path, p: dict[str, Any]) -> None:

