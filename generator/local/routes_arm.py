@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
+from generator.local.routes_history import job_services
 from generator.local.scoring import scoring_error
 from generator.request import parse_request
 
@@ -269,9 +270,7 @@ class ArmRoutes:
                 if refused:
                     self._send(400, error_body("UserError", refused))
                     return
-                props.update(status="NotStarted", services={"Studio": {
-                    "endpoint": f"https://ml.azure.com/runs/{name}?wsid={e.workspace_path}", "jobServiceType":
-                    "Studio"}})
+                props.update(status="NotStarted", services=job_services(e, name))
             elif kind == "models" and len(parts) == 4 and self._unfinished_job_output(props):
                 self._send(400, error_body("UserError", self._unfinished_job_output(props)))
                 return

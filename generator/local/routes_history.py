@@ -28,6 +28,21 @@ NO_USER = {key: None for key in ("userObjectId", "userPuId", "userIdp", "userAlt
                                  "userName", "upn", "clientApplicationId", "applicationACR")}
 
 
+def job_services(e: Any, name: str) -> dict[str, Any]:
+    """A job's `services` as its GET answers them in recording
+    pipeline_job/e2etests/test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json
+    (Azure/azure-sdk-assets @6873a4bb, fixture tests/contract/fixtures/pipeline_job_get.json): Tracking (the
+    workspace's MLflow URI and "?") and Studio (`wsid=/subscriptions/<sub>/resourcegroups/<rg>/workspaces/<ws>`), each
+    with port, status, errorMessage, properties and nodes null."""
+    def service(kind: str, endpoint: str) -> dict[str, Any]:
+        return {"jobServiceType": kind, "port": None, "endpoint": endpoint, "status": None, "errorMessage": None,
+                "properties": None, "nodes": None}
+    tracking = e.workspace_body()["properties"]["mlFlowTrackingUri"] + "?"
+    wsid = f"/subscriptions/{e.subscription}/resourcegroups/{e.resource_group}/workspaces/{e.workspace}"
+    return {"Tracking": service("Tracking", tracking),
+            "Studio": service("Studio", f"https://ml.azure.com/runs/{name}?wsid={wsid}")}
+
+
 def _run_uuid(*parts: str) -> str:
     """A stable UUID for a run (Azure's are random; the emulator's derive from the names, so answers repeat)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts).lower()))
@@ -121,7 +136,7 @@ class HistoryRoutes:
         if key not in e.resources:
             self._not_found(f"run {run_id}")
             return None
-        return self._view("jobs", key, e.resources[key])["properties"]
+        return self._view("jobs", key, e.resources[key], run_history=True)["properties"]
 
     def _run_details(self, run_id: str) -> None:
         e = self.owner
@@ -164,8 +179,10 @@ class HistoryRoutes:
             lines.append(f"[emulator] step finetune: {status.lower()}")
         self._send(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
 
-    def _view(self, kind: str, key: str, resource: dict[str, Any]) -> dict[str, Any]:
-        """The resource as GET shows it now (jobs move through their states with time)."""
+    def _view(self, kind: str, key: str, resource: dict[str, Any], run_history: bool = False) -> dict[str, Any]:
+        """The resource as GET shows it now (jobs move through their states with time). A failed job's error is in
+        run history only (`run_history`): the job resource's GET carries none (recording test_pipeline_job_get_child_run
+        @6873a4bb, fixture pipeline_job_get.json)."""
         if kind != "jobs" or key.count("/") != self.owner.workspace_path.count("/") + 2:
             return resource
         e, view = self.owner, copy.deepcopy(resource)
@@ -173,7 +190,7 @@ class HistoryRoutes:
         name = resource["name"]
         if e.executor is not None:
             props["status"], error = e.executor.job_status(name)
-            if error:
+            if error and run_history:
                 props["error"] = {"code": "UserError", "message": error}
             if props["status"] == "Completed":
                 for output in props.get("outputs") or {}:
@@ -186,7 +203,8 @@ class HistoryRoutes:
             props["status"] = "Running"
         elif name in e.behaviour.failing_jobs:
             props["status"] = "Failed"
-            props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
+            if run_history:
+                props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
         else:
             props["status"] = "Completed"
             for output in props.get("outputs") or {}:
