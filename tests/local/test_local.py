@@ -181,3 +181,30 @@ def test_min_new_tokens_reaches_generate_and_is_bounded_by_max_new_tokens() -> N
     assert model._settings({"max_new_tokens": 60, "min_new_tokens": 60})[1]["min_new_tokens"] == 60
     assert model._settings({"max_new_tokens": 8, "min_new_tokens": 60})[1]["min_new_tokens"] == 8
     assert "min_new_tokens" not in model._settings({"max_new_tokens": 8})[1]  # by default it may stop at end of turn
+
+
+def test_a_stand_in_converted_by_other_library_versions_is_converted_again(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from generator.local import standin
+
+    monkeypatch.setenv(standin.CACHE_VARIABLE, str(tmp_path))
+    made: list[dict[str, str]] = []
+
+    def convert(gguf: Path, folder: Path, stamp: dict[str, Any]) -> None:  # stands in for the 15-40 s conversion
+        made.append(stamp["converted_with"])
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / standin.STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+
+    monkeypatch.setattr(standin, "convert", convert)
+    folder = standin.ensure_stand_in(say=lambda line: None)
+    assert standin.ensure_stand_in(say=lambda line: None) == folder and made == [standin.converters()]
+    stamp = json.loads((folder / standin.STAMP).read_text(encoding="utf-8"))
+    stamp["converted_with"]["transformers"] = "4.0.0"
+    (folder / standin.STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+    said: list[str] = []
+    assert standin.ensure_stand_in(say=said.append) == folder
+    assert len(made) == 2 and said[0].startswith(f"{folder.name} was converted with transformers 4.0.0, gguf ")
+    assert standin.converted_with(folder) == standin.converters()

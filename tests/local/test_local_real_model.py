@@ -162,7 +162,7 @@ def test_the_assistant_loss_is_the_models_own_loss_and_gradient(stand_in_folder:
 
 def test_the_stand_in_is_converted_once_into_a_folder_keyed_by_the_wheels_content(stand_in_folder: Path) -> None:
     from generator.catalog import local_stand_in
-    from generator.local.standin import ensure_stand_in, installed_gguf
+    from generator.local.standin import converters, ensure_stand_in, installed_gguf
 
     facts = local_stand_in()
     _, digest = installed_gguf()
@@ -171,6 +171,7 @@ def test_the_stand_in_is_converted_once_into_a_folder_keyed_by_the_wheels_conten
     assert (stand_in_folder / "model.safetensors").is_file() and (stand_in_folder / "tokenizer.json").is_file()
     stamp = json.loads((stand_in_folder / "stand_in.json").read_text(encoding="utf-8"))
     assert round(stamp["parameters"] / 1e5) / 10 == facts.parameters / 1e6 == 134.5  # the catalog's count
+    assert stamp["converted_with"] == converters()  # the transformers and gguf that made the files
     said: list[str] = []
     with pytest.MonkeyPatch.context() as patch:  # later uses read the cache: nothing is converted again
         patch.setattr("generator.local.standin.convert", lambda *args: pytest.fail("converted again"))
