@@ -110,7 +110,7 @@ def evaluation_rows() -> tuple[list, dict] | None:
     from mlflow.tracking import MlflowClient
 
     from generator.local.daemon import local_state_dir, read_state
-    from generator.local.evaluate import METRICS
+    from generator.textmetrics import METRICS
     from generator.runner import evaluation as figures
 
     section = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8")).get("evaluation")

@@ -28,14 +28,14 @@ METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum", "bleu_1", "bleu_2", "bleu_
 
 
 def test_the_13a_tokenizer_splits_punctuation_but_not_numbers() -> None:
-    from generator.local.evaluate import tokenize_13a
+    from generator.textmetrics import tokenize_13a
 
     assert tokenize_13a("Hello, world. It costs 1,000.50 (or 3-4 days)!") == [
         "Hello", ",", "world", ".", "It", "costs", "1,000.50", "(", "or", "3", "-", "4", "days", ")", "!"]
 
 
 def test_the_metrics_of_fixed_texts_are_the_hand_computed_ones() -> None:
-    from generator.local.evaluate import compute_metrics
+    from generator.textmetrics import compute_metrics
 
     # one answer: 5 of its 6 unigrams and 3 of its 5 bigrams are in the 6-token reference, no 3- or 4-gram is
     got = compute_metrics(["the cat is on the mat"], ["the cat sat on the mat"], METRICS)
@@ -61,7 +61,7 @@ def test_the_metrics_of_a_corpus_are_the_libraries_figures() -> None:
     from nltk.translate.bleu_score import corpus_bleu
     from rouge_score import rouge_scorer
 
-    from generator.local.evaluate import compute_metrics, tokenize_13a
+    from generator.textmetrics import compute_metrics, tokenize_13a
 
     answers = ["Drink water, sleep well and take short breaks.", "The capital of France is Paris, of course.",
                "Use a timer: work 25 minutes, then rest for 5."]
