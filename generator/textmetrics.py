@@ -117,23 +117,33 @@ def rouge_per_answer(predictions: Sequence[str], references: Sequence[Sequence[s
     return scores
 
 
-def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], names: Iterable[str]) -> dict[str, float]:
-    """ROUGE F-measures aggregated as azureml-metrics does (rouge_score's BootstrapAggregator, `mid`), 0..1."""
+def rouge_aggregate(per_answer_scores: dict[str, list[float]]) -> dict[str, float]:
+    """The logged ROUGE figures from per-answer F-measures, as azureml-metrics aggregates them: rouge_score's
+    BootstrapAggregator (1,000 resamples of the answers, the median of their means: `mid`), with numpy's global
+    generator seeded with BOOTSTRAP_SEED. The aggregator draws one set of resamples per ROUGE type, in the order
+    the types are given, so a figure depends on which types were computed before it: the same names in the same
+    order give compute_metrics' figure exactly. Each resample takes whole rows, so the F-measure column is all the
+    `mid.fmeasure` of a type depends on."""
     import numpy as np
-    from rouge_score import rouge_scorer, scoring
+    from rouge_score import scoring
 
-    names = list(names)
-    scorer = rouge_scorer.RougeScorer(rouge_types=names, use_stemmer=False)
     aggregator = scoring.BootstrapAggregator()
-    for refs, prediction in zip(references, predictions):
-        aggregator.add_scores(scorer.score_multi(list(refs), prediction))
+    for index in range(len(next(iter(per_answer_scores.values()), []))):
+        aggregator.add_scores({name: scoring.Score(precision=scores[index], recall=scores[index],
+                                                   fmeasure=scores[index])
+                               for name, scores in per_answer_scores.items()})
     state = np.random.get_state()
     np.random.seed(BOOTSTRAP_SEED)
     try:
         result = aggregator.aggregate()
     finally:
         np.random.set_state(state)
-    return {name: float(result[name].mid.fmeasure) for name in names}
+    return {name: float(result[name].mid.fmeasure) for name in per_answer_scores}
+
+
+def rouge(predictions: Sequence[str], references: Sequence[Sequence[str]], names: Iterable[str]) -> dict[str, float]:
+    """ROUGE F-measures aggregated as azureml-metrics does (per answer, then `rouge_aggregate`), 0..1."""
+    return rouge_aggregate(rouge_per_answer(predictions, references, names))
 
 
 def compute_metrics(predictions: Sequence[str], ground_truths: Sequence[str], names: Iterable[str]) -> dict[str, float]:
