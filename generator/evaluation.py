@@ -129,5 +129,7 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
             "predictions": "${{parent.jobs.model_prediction.outputs.predictions}}",
             "prediction_probabilities": "${{parent.jobs.model_prediction.outputs.prediction_probabilities}}",
             "evaluation_result": "${{parent.outputs.evaluation_result}}",
+            "parent_predictions": "${{parent.outputs.predictions}}",
+            "parent_ground_truth": "${{parent.outputs.ground_truth}}",
         },
     }
