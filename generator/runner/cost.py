@@ -85,6 +85,7 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     elif evaluation is not None:
         add(f"  evaluation time  cannot be estimated: {evaluation.missing}")
     tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
+    report.lines += _plan_notes(spec)
     train_price = deploy_price = None
     if prices is None or region is None:
         add(f"  prices           none: {no_price}")
@@ -136,6 +137,20 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound{evaluated}, plus the endpoint "
         f"{why}")
     return report
+
+
+def _plan_notes(spec: Any) -> list[str]:
+    """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
+    risk."""
+    from generator import evaluation
+    from generator.startup import fit_lines, model_type_note
+
+    notes = [f"  {line}" for line in fit_lines(spec)]
+    if model_type_note(spec):
+        notes.append(f"  model type       {model_type_note(spec)}")
+    if "evaluation" in spec.data:
+        notes.append(f"  evaluation env   {evaluation.ENVIRONMENT_RISK}")
+    return notes
 
 
 def _budget(spec: Any) -> float | None:
