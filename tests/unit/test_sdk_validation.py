@@ -148,7 +148,7 @@ def test_check_passes_on_fresh_output_and_fails_on_stale(project: Path, rendered
 
 def test_check_fails_when_the_spec_changed_but_was_not_rendered(project: Path, rendered: Path, cli) -> None:
     spec = project / "specs" / "phi4-ultrachat.yaml"
-    _edit(spec, "traffic_percent: 100", "traffic_percent: 50")
+    _edit(spec, "traffic_percent: 100", "traffic_percent: 0")
     result = cli("check", root=project)
     assert result.exit_code == 1
     assert "stale: generated/phi4-ultrachat/manifest.yml: out of date" in result.stderr
