@@ -127,7 +127,8 @@ def gib(value: float) -> str:
     return f"{value / GIB:,.1f} GiB ({value / 1e9:,.0f} GB)"
 
 
-def _bool(value: Any) -> bool:
+def flag(value: Any) -> bool:
+    """A bool-string parameter ("true"/"false", or a bool) as a bool."""
     return str(value).lower() == "true"
 
 
@@ -175,7 +176,7 @@ def setup(data: dict[str, Any], params: dict[str, Any], root: Path, gpus_per_nod
     size_facts = catalog.model_size(model)
     offload: Offload | None = None
     unread = ""
-    if _bool(params.get("apply_deepspeed")):
+    if flag(params.get("apply_deepspeed")):
         custom = params.get("deepspeed")
         if isinstance(custom, str) and custom:
             config = read_deepspeed_config(root / custom) if "://" not in custom and not custom.startswith(
@@ -186,7 +187,7 @@ def setup(data: dict[str, Any], params: dict[str, Any], root: Path, gpus_per_nod
         else:
             offload = ZERO3 if str(params.get("deepspeed_stage")) == "3" else ZERO2
     return Setup(model=model, parameters=size_facts.parameters if size_facts else None,
-                 lora=_bool(params.get("apply_lora")), precision=str(params.get("precision", "32")),
+                 lora=flag(params.get("apply_lora")), precision=str(params.get("precision", "32")),
                  deepspeed=offload, deepspeed_unread=unread, nodes=int(params.get("num_nodes_finetune") or 1),
                  gpus_per_node=gpus_per_node, size=catalog.vm_size(data["compute"]["size"]),
                  size_name=data["compute"]["size"])

@@ -112,12 +112,12 @@ def _runtime_rules(params: dict[str, Any], facts: ModelFacts | None,
                    root: Path) -> list[tuple[tuple[Any, ...], str, str]]:
     """finetune.py's rules that fail (or silently change) a run only once it reaches the fine-tune step."""
     out: list[tuple[tuple[Any, ...], str, str]] = []
-    deepspeed = fit._bool(params.get("apply_deepspeed"))
-    if deepspeed and fit._bool(params.get("auto_find_batch_size")):
+    deepspeed = fit.flag(params.get("apply_deepspeed"))
+    if deepspeed and fit.flag(params.get("auto_find_batch_size")):
         out.append(((*PARAMS, "auto_find_batch_size"),
                     "with apply_deepspeed the fine-tune fails: \"Deep Speed cannot be coupled with "
                     f"auto_find_batch_size\" ({FINETUNE} lines 886-896); set auto_find_batch_size to false", ERROR))
-    if fit._bool(params.get("apply_ort")):
+    if fit.flag(params.get("apply_ort")):
         out.append(((*PARAMS, "apply_ort"),
                     f"ignored: finetune.py sets apply_ort to false for every task before it runs ({FINETUNE} line "
                     "1340, can_apply_ort lines 1399-1407: \"Disabling ORT for all tasks\", since azureml-assets "
@@ -161,10 +161,10 @@ def model_type_note(spec: Any) -> str:
     """Plan's line when ZeRO-3's model-type rules apply and the model's own defaults vouch for the combination (the
     render warning covers the other cases), else ''."""
     params = fit.effective(spec.data["finetune"]["parameters"], spec.interface)
-    if not fit._bool(params.get("apply_deepspeed")) or str(params.get("deepspeed_stage")) != "3" or params.get(
+    if not fit.flag(params.get("apply_deepspeed")) or str(params.get("deepspeed_stage")) != "3" or params.get(
             "deepspeed") or _zero3_model_type(params, spec.model_facts) or spec.model_facts is None:
         return ""
-    lora = " with LoRA" if fit._bool(params.get("apply_lora")) else ""
+    lora = " with LoRA" if fit.flag(params.get("apply_lora")) else ""
     return (f"ZeRO-3{lora} fails for some model types ({FINETUNE} lines 192-200, 671-735); the model_type of "
             f"{spec.model_facts.name} is not known offline, and its model_specific_defaults set ZeRO-3{lora}, as "
             "Microsoft runs it")
@@ -174,7 +174,7 @@ def _zero3_model_type(params: dict[str, Any], facts: ModelFacts | None) -> list[
     """ZeRO-3 fails for model type mixformer-sequential, and with LoRA for model types off finetune.py's list. The
     registry model's model_type is not known offline: warn, unless the model's own defaults set this combination
     (Microsoft then runs it as its default)."""
-    lora = fit._bool(params.get("apply_lora"))
+    lora = fit.flag(params.get("apply_lora"))
     defaults = facts.model_specific_defaults if facts else {}
     own = str(defaults.get("deepspeed_stage")) == "3" and (not lora or str(defaults.get("apply_lora")).lower() == "true")
     if own:
