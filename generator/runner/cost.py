@@ -85,7 +85,6 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     elif evaluation is not None:
         add(f"  evaluation time  cannot be estimated: {evaluation.missing}")
     tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
-    report.lines += _plan_notes(spec)
     train_price = deploy_price = None
     if prices is None or region is None:
         add(f"  prices           none: {no_price}")
@@ -292,5 +291,5 @@ def session_costs(session: Any) -> CostReport:
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:
-    """The estimate lines plus the budget line."""
-    return report.lines + budget_lines(spec, report)
+    """The estimate lines, the budget line, then the memory block and the evaluation environment's risk."""
+    return report.lines + budget_lines(spec, report) + _plan_notes(spec)
