@@ -1,4 +1,5 @@
-"""Which optional extra (and which `make` target) provides a package, for the message a missing import gets.
+"""Which optional extra (and which `make` target) provides a package, for the message a missing import gets; and
+which extras the steps of a manifest need on a target, checked before plan and apply connect (`require_for`).
 
 The core (requirements.txt) is installed by every make target; the data and local extras by the
 targets that need them. A command run with a Python outside .venv sees the same message, naming
