@@ -286,6 +286,9 @@ def training_needs(s: Setup) -> list[Need]:
     low, high, host_why = _host(s)
     gpu_low, gpu_why = _gpu(s)
     config = f"; {s.deepspeed.source}: {s.deepspeed.cite}" if s.deepspeed and s.deepspeed.cite else ""
+    if s.deepspeed and s.precision != "16" and not s.lora:
+        config += (f"; the estimator assumes 16-bit weights with fp32 master copies, and precision {s.precision} is "
+                   "counted the same")
     return [Need("host memory", "per node", ("compute", "size"), low, high, host_have, host_text, host_why + config),
             Need("GPU memory", "per GPU", ("compute", "size"), gpu_low, gpu_low, gpu_have, gpu_text, gpu_why + config)]
 

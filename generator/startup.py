@@ -21,8 +21,9 @@ from generator.diagnostics import ERROR, WARNING, Problem
 from generator.source import Located
 
 FINETUNE = f"{fit.ASSETS}/finetune.py @{fit.ASSETS_COMMIT}"
-# finetune.py lines 192-200: DEEPSPEED_STAGE3_SUPPORTED_MODEL_TYPES (HfModelTypes from azureml-acft-contrib-hf-nlp
-# 0.0.91 constants/constants.py; PHI3_MINI_4K_INSTRUCT_MODEL_TYPE and LLAMA_SCOUT_MODEL_TYPE at lines 54-56).
+# finetune.py lines 192-200: DEEPSPEED_STAGE3_SUPPORTED_MODEL_TYPES, from HfModelTypes (azureml-acft-contrib-hf-nlp
+# 0.0.91 azureml/acft/contrib/hf/nlp/constants/constants.py lines 113-121) and finetune.py's own
+# PHI3_MINI_4K_INSTRUCT_MODEL_TYPE (line 54) and LLAMA_SCOUT_MODEL_TYPE (line 56).
 ZERO3_LORA_MODEL_TYPES = ("llama", "falcon", "mistral", "mixtral", "phi_longrope", "phi3mini", "llama4")
 MULTINODE = ("azureml-examples sdk/python/foundation-models/system/finetune/Llama-notebooks/multinode-text-"
              "classification/emotion-detection-llama-multinode.ipynb @334bb09d")
@@ -31,16 +32,21 @@ PARAMS = ("finetune", "parameters")
 
 def check_startup(data: dict[str, Any], located: Located, interface: ComponentInterface, facts: ModelFacts | None,
                   root: Path) -> list[Problem]:
-    """Every problem of the spec's run (of each sweep point), each reported once."""
-    runs = [(f"sweep point {point.describe()}: ", sweep.at_point(data, point)) for point in sweep.points(data)]
-    found: dict[tuple[str, str], Problem] = {}
-    for prefix, run in runs or [("", data)]:
+    """Every problem of the spec's run, each reported once; in a sweep, naming the points it concerns unless it
+    concerns them all."""
+    points = sweep.points(data)
+    runs = [(point.describe(), sweep.at_point(data, point)) for point in points] or [("", data)]
+    found: dict[tuple[str, str], tuple[Problem, list[str]]] = {}
+    for name, run in runs:
         for problem in _check_run(run, located, interface, facts, root):
-            key = (problem.path, problem.message)
-            if key not in found:
-                found[key] = problem if not runs else Problem(problem.file, problem.line, problem.col, problem.path,
-                                                              prefix + problem.message, problem.severity)
-    return list(found.values())
+            found.setdefault((problem.path, problem.message), (problem, []))[1].append(name)
+    out = []
+    for problem, names in found.values():
+        if points and len(names) < len(runs):
+            problem = Problem(problem.file, problem.line, problem.col, problem.path,
+                              f"sweep point(s) {'; '.join(names)}: {problem.message}", problem.severity)
+        out.append(problem)
+    return out
 
 
 def _check_run(data: dict[str, Any], located: Located, interface: ComponentInterface, facts: ModelFacts | None,

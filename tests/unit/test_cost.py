@@ -152,10 +152,13 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
     # 320 conversations x 3 epochs at batch 1 = 960 micro-batches; each moves 2 bytes x 14e9 weights at 32 GB/s once
     # (0.875 s) at least, twice beyond the 1e9 live parameters at most: 14 and 27 min over the FLOPs' 1-2 min
     assert 960 * 28e9 / 32e9 / 60 + 15 == pytest.approx(29, abs=0.5)
-    assert block[3] == "  memory (before anything runs; docs/cost.md, Will it fit):"
-    assert block[4].startswith("    host memory      26.1-78.2 GiB (28-84 GB) per node; Standard_NC24ads_A100_v4 has "
-                               "220 GiB: fits")
-    assert block[-1] == "  prices           none: plan --offline does not connect, so the workspace's region is unknown"
+    assert block[3] == "  prices           none: plan --offline does not connect, so the workspace's region is unknown"
+    assert block[4] == "  memory (before anything runs; docs/cost.md, Will it fit):"
+    assert block[5] == ("    host memory      26.1-78.2 GiB (28-84 GB) per node; Standard_NC24ads_A100_v4 has 220 GiB: "
+                        "fits")
+    assert block[6].startswith("                     assumptions: LoRA of Phi-4 (14B parameters) with ZeRO-3 from "
+                               "zero3.json (optimizer and parameters offloaded to CPU) on 1 node(s) x 1 GPU(s): ")
+    assert block[-1].startswith("  evaluation env   model-evaluation/versions/24 (pinned as azureml-examples' ")
 
 
 def test_recorded_tokenizer_counts_replace_the_estimate_while_the_file_is_unchanged(project: Path, cli) -> None:

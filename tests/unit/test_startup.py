@@ -55,7 +55,7 @@ def test_a_sweep_reports_a_problem_of_one_point_with_the_point(project: Path, cl
     spec.write_text(spec.read_text() + "sweep:\n  parameters:\n    apply_lora: [true, false]\n")
     result = cli("render", root=project)
     assert result.exit_code == 2
-    assert "compute.size: sweep point apply_lora=false: a full fine-tune of Phi-4" in result.stderr
+    assert "compute.size: sweep point(s) apply_lora=false: a full fine-tune of Phi-4" in result.stderr
     assert "apply_lora=true" not in result.stderr
 
 
