@@ -170,8 +170,8 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     job = _yaml(experiment, experiment.by_kind("pipeline_job").id)  # a sweep's points share the GPU count
     node = next(iter(job["jobs"].values()))
     gpus_wanted = int(node["inputs"]["number_of_gpu_to_use_finetuning"])
-    nodes = max(finetune_nodes(_yaml(experiment, job.id)) for job in experiment.resources
-                if job.kind == "pipeline_job")
+    nodes = max(finetune_nodes(_yaml(experiment, resource.id)) for resource in experiment.resources
+                if resource.kind == "pipeline_job")
     deployment = _yaml(experiment, "deployment")
 
     from azure.core.exceptions import ResourceNotFoundError
@@ -289,9 +289,9 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     tier = str(compute_file.get("tier", "dedicated")).replace("lowpriority", "low_priority")
     needs: dict[str, int] = {}
     basis = []
-    cluster = sizes[compute_file["size"].lower()]
+    cluster = sizes.get(compute_file["size"].lower())
     counted = existing_compute is None or int(compute_file["max_instances"]) > int(existing_compute.max_instances or 0)
-    if counted:
+    if counted and cluster is not None:
         needs[cluster.family] = needs.get(cluster.family, 0) + int(compute_file["max_instances"]) * vcpus(cluster)
     if "deployment" not in skip_existing:
         found = sizes.get(deployment["instance_type"].lower())
@@ -327,7 +327,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         line = f"family {family} {where}: need {need}, have {row.limit - row.current} of {row.limit} vCPUs"
         (short if need > row.limit - row.current else []).append(line)
         out.line("preflight", f"quota: {line}")
-    short += _node_count(rows, cluster, tier, nodes, counted, where, out)
+    if cluster is not None:
+        short += _node_count(rows, cluster, tier, nodes, counted, where, out)
     total = next((r for r in rows if r.name.lower() == REGIONAL_TOTAL[tier] and r.limit >= 0), None)
     if total is not None:
         need = sum(needs.values())
