@@ -67,6 +67,11 @@ def _data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
 
 
 def _pipeline_job(spec: Spec, point: Point | None = None) -> dict[str, Any]:
+    """The pipeline job's values. On more than one node both outputs of the component are mounted read-write:
+    "Set output mode to mount instead of upload, multinode setting does not work with upload mode" (azureml-examples
+    sdk/python/foundation-models/system/finetune/Llama-notebooks/multinode-text-classification/
+    emotion-detection-llama-multinode.ipynb @334bb09d, which sets pytorch_model_folder and mlflow_model_folder to
+    InputOutputModes.RW_MOUNT)."""
     data = spec.data
     slug = point.slug if point else None
     version = naming.model_version(data)
@@ -92,6 +97,8 @@ def _pipeline_job(spec: Spec, point: Point | None = None) -> dict[str, Any]:
         "file_parameters": {name: {"type": spec.interface.inputs[name].type, "path": path}
                             for name, path in file_inputs.items()},
         "output_binding": "${{parent.outputs.trained_model}}",
+        "rw_mount": int(data["finetune"]["parameters"].get("num_nodes_finetune")
+                        or spec.interface.default("num_nodes_finetune") or 1) > 1,
     }
 
 

@@ -18,6 +18,7 @@ from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
 from generator.source import Located, read_located
+from generator.startup import check_startup
 from generator.workers import map_over_cores
 
 
@@ -104,6 +105,9 @@ def load_spec(path: Path, root: Path) -> Spec:
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
+    problems += check_startup(data, located, interface, facts, root)
+    if any(p.severity == ERROR for p in problems):
+        raise InvalidInput(problems)
     if "evaluation" in data:  # a default that is another field's value: evaluate on the spec's test split
         data["evaluation"].setdefault("test_split", data["data"]["test_split"])
     return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,

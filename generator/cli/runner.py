@@ -88,7 +88,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
             raise UsageError("--offline prints the order only; --out and --format need the workspace")
         _offline_plan(spec, root, target == "local")
         return
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, extras=True)
     if output_format == "text":
         _model_lines(session.experiment, session.local)
     planned = make_plan(session, session.context())
@@ -144,7 +144,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     from generator.runner.planner import check_saved, load_saved, make_plan
 
     saved = load_saved(plan_file) if plan_file else None
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True,
+                           extras=True)
     if session.local:
         _model_lines(session.experiment, local=True)
     context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)

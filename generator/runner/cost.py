@@ -138,6 +138,20 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     return report
 
 
+def _plan_notes(spec: Any) -> list[str]:
+    """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
+    risk."""
+    from generator import evaluation
+    from generator.startup import fit_lines, model_type_note
+
+    notes = [f"  {line}" for line in fit_lines(spec)]
+    if model_type_note(spec):
+        notes.append(f"  model type       {model_type_note(spec)}")
+    if "evaluation" in spec.data:
+        notes.append(f"  evaluation env   {evaluation.ENVIRONMENT_RISK}")
+    return notes
+
+
 def _budget(spec: Any) -> float | None:
     """budget.max_usd, refused when it is no amount (validation refuses NaN and infinity; this guards the rest)."""
     budget = (spec.data.get("budget") or {}).get("max_usd")
@@ -277,5 +291,5 @@ def session_costs(session: Any) -> CostReport:
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:
-    """The estimate lines plus the budget line."""
-    return report.lines + budget_lines(spec, report)
+    """The estimate lines, the budget line, then the memory block and the evaluation environment's risk."""
+    return report.lines + budget_lines(spec, report) + _plan_notes(spec)

@@ -37,14 +37,19 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
         raise StaleOutput(f"generated/{loaded.experiment}/ does not match {loaded.file} ({', '.join(names)}): run "
                           "`make render` first", names, InvalidInput.default_exit_code)
     if validate:
-        from generator.validate import validate_experiment
-
-        problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
-        if problems:
-            raise UsageError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)))
+        check_generated(folder, root)
     experiment = load_experiment(folder)
     experiment.source_spec = loaded
     return experiment
+
+
+def check_generated(folder: Path, root: Path) -> None:
+    """Refuse generated files azure-ai-ml does not load, or whose data files do not exist yet."""
+    from generator.validate import validate_experiment
+
+    problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
+    if problems:
+        raise UsageError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)))
 
 
 def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, check_shared: bool = True) -> Experiment:
