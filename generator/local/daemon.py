@@ -51,7 +51,7 @@ def start_local(root: Path) -> tuple[dict[str, Any], Any, Path, str]:
     Returns its config.json body, its credential, its state folder and its MLflow tracking URI: what the runner
     needs to connect to it like to any workspace.
     """
-    from generator.local.connect import LocalCredential, install_dns
+    from generator.emulator.connect import LocalCredential, install_dns
 
     state_dir = local_state_dir(root)
     try:
@@ -160,10 +160,10 @@ def serve(state_dir: Path) -> None:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = _take_lock(state_dir)
+    from generator.emulator.connect import cloud_settings, make_certificates
+    from generator.emulator.workspace import Behaviour, Emulator
     from generator.local import persist, warm
-    from generator.local.connect import cloud_settings, make_certificates
     from generator.local.executor import QUIET_ENV, LocalExecutor
-    from generator.local.workspace import Behaviour, Emulator
 
     server_pem, ca_pem = make_certificates(state_dir / "tls")
     warm.start(QUIET_ENV)  # jobs and scoring servers fork from it, their libraries imported once

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog import local_stand_in
+from generator.emulator.answers import scoring_error
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
-from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
-                                     scoring_error)
+from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
 from generator.local.warm import WarmProcess
 
 MODELS_FILE = "models.json"  # registry model name -> a local Hugging Face model folder that replaces the stand-in

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from generator.local.workspace import Emulator
+from generator.emulator.workspace import Emulator
 from tests.contract.test_recorded import _fixture, _url, emulator  # noqa: F401  (the fixture)
 
 JOB = "test_680454434153"
@@ -100,7 +100,7 @@ def test_the_sdk_reads_the_recorded_job_get(emulator: tuple[Emulator, requests.S
                                             tmp_path: Path, monkeypatch: Any, fail: bool) -> None:
     """What the runner reads through `jobs.get`: the status, the Studio link (services.Studio.endpoint), the nodes;
     and, once the job failed, the error from run history (generator.runner.steps.job.job_error)."""
-    from generator.local.connect import cloud_settings
+    from generator.emulator.connect import cloud_settings
     from generator.runner.connection import target_from_config, workspace_client
     from generator.runner.steps.common import job_status
     from tests.emulator.harness import EmulatorCredential

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from generator.local.workspace import Emulator
+from generator.emulator.workspace import Emulator
 from tests.contract.test_recorded import _fixture, _url, emulator  # noqa: F401  (the fixture)
 from tests.contract.test_recorded_round_two import ENDPOINT_PUT
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from generator.local.workspace import Emulator
+from generator.emulator.workspace import Emulator
 from tests.contract.test_recorded import _fixture, _url, emulator  # noqa: F401  (the fixture)
 
 ENDPOINT_PUT = {"location": "eastus", "identity": {"type": "SystemAssigned"},
@@ -160,7 +160,7 @@ def test_the_sdk_lists_the_child_runs_by_parent_job_name(emulator: tuple[Emulato
                                                          tmp_path: Any, monkeypatch: Any) -> None:
     """What the recorded test does first: `jobs.list(parent_job_name=…)` and pick the step by display name. Its next
     call, `jobs.get(<child run id>)`, is not in the recording, so it is not replayed."""
-    from generator.local.connect import cloud_settings
+    from generator.emulator.connect import cloud_settings
     from generator.runner.connection import target_from_config, workspace_client
     from tests.emulator.harness import EmulatorCredential
 

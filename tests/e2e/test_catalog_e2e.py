@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from generator import catalog
 from generator.catalog.rest import LEGACY_TAGS
 from generator.cli import main
-from generator.local.workspace import Emulator, registry_models
+from generator.emulator.workspace import Emulator, registry_models
 from tests.emulator.harness import EmulatorCredential
 from tests.e2e.test_runner_e2e import run, workspace  # noqa: F401 - the fixture is used by name
 

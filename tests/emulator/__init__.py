@@ -1,1 +1,1 @@
-"""A local HTTPS fake of the Azure ML service, for testing the runner with the real MLClient."""
+"""Start the workspace emulator (generator/emulator/) for a test."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from generator.local.connect import LocalCredential, cloud_settings, install_dns, make_certificates
-from generator.local.workspace import Behaviour, Emulator
+from generator.emulator.connect import LocalCredential, cloud_settings, install_dns, make_certificates
+from generator.emulator.workspace import Behaviour, Emulator
 
 __all__ = ["EmulatorCredential", "RejectingCredential", "install_dns", "start_emulator"]
 

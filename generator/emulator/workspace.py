@@ -29,13 +29,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock
-from generator.local.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
-from generator.local.routes_history import HistoryRoutes
-from generator.local.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
-from generator.local.routes_registry import RegistryRoutes, registry_models
-from generator.local.routes_storage import StorageRoutes
-from generator.local.routing import Router
-from generator.local.tls import QuietHandler, TLSServer, server_context
+from generator.emulator.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
+from generator.emulator.routes_history import HistoryRoutes
+from generator.emulator.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
+from generator.emulator.routes_registry import RegistryRoutes, registry_models
+from generator.emulator.routes_storage import StorageRoutes
+from generator.emulator.routing import Router
+from generator.emulator.tls import QuietHandler, TLSServer, server_context
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
 # ARM resource types as the recordings show them (test_online_deployment_create, test_aml_compute_create_and_delete).
@@ -82,7 +82,7 @@ class Behaviour:
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
     key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
     # The local workspace's own credential: when set, every request but scoring (which checks the endpoint key)
-    # must carry a bearer token ending in it (generator/local/connect.py LocalCredential), or gets a 401.
+    # must carry a bearer token ending in it (generator/emulator/connect.py LocalCredential), or gets a 401.
     token_secret: str | None = None
     # (status, body) the emulated endpoint answers every scoring request with, as a model that refuses would.
     scoring_answer: tuple[int, Any] | None = None

@@ -1,7 +1,7 @@
 """What azureml-mlflow needs from a workspace: cloud metadata, a token, and the MLflow REST subset it reads.
 
-A mixin of the workspace's request handler (generator/local/workspace.py). Sources of the shapes:
-- cloud metadata (the cloud the SDK's config names, generator/local/connect.py cloud_settings): the list ARM serves at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow
+A mixin of the workspace's request handler (generator/emulator/workspace.py). Sources of the shapes:
+- cloud metadata (the cloud the SDK's config names, generator/emulator/connect.py cloud_settings): the list ARM serves at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow
   1.62.0.post6 (`azureml/mlflow/_common/_cloud/cloud.py` `_arm_to_cli_mapper`: `name`, `authentication.
   loginEndpoint`/`audiences`, `resourceManager`, `suffixes`) when `ARM_CLOUD_METADATA_URL` names it;
 - the token: the App Service managed-identity protocol azure-identity's ManagedIdentityCredential speaks when
@@ -44,7 +44,7 @@ class MlflowRoutes:
                          "sqlServerHostname": "database.azmlemu.test", "acrLoginServer": "azurecr.azmlemu.test"}}])
 
     def _managed_identity_token(self, query: str) -> None:
-        from generator.local.connect import LocalCredential
+        from generator.emulator.connect import LocalCredential
 
         secret = self.owner.behaviour.token_secret
         if secret and self.headers.get("X-IDENTITY-HEADER") != secret:

@@ -1,7 +1,7 @@
 """ARM resources of the workspace, as the emulator serves them: PUT stores (with Azure's defaults and
 provisioning), GET returns, DELETE removes, actions (keys, secrets) answer, and the scoring route checks the key.
 
-A mixin of the emulator's request handler (generator/local/workspace.py), like the other routes_* modules.
+A mixin of the emulator's request handler (generator/emulator/workspace.py), like the other routes_* modules.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
-from generator.local.routes_history import job_services
-from generator.local.scoring import scoring_error
+from generator.emulator.answers import scoring_error
+from generator.emulator.routes_history import job_services
 from generator.request import parse_request
 
 UPLOAD_PREFIX = "/azureml-blobstore/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
@@ -155,7 +155,7 @@ class ArmRoutes:
 
     def _pick_deployment(self, endpoint: str, path: str) -> tuple[str | None, str | None]:
         """The deployment named by the azureml-model-deployment header (never mirrored), else the one the live
-        traffic picks, and the deployment a copy is mirrored to (generator/local/routing.py)."""
+        traffic picks, and the deployment a copy is mirrored to (generator/emulator/routing.py)."""
         named = self.headers.get("azureml-model-deployment")
         if named:
             return named.lower(), None

@@ -1,7 +1,7 @@
 """The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs,
 a pipeline job's child runs.
 
-A mixin of the workspace's request handler (generator/local/workspace.py): `self.owner` is the Emulator,
+A mixin of the workspace's request handler (generator/emulator/workspace.py): `self.owner` is the Emulator,
 `self._send` and `self._not_found` answer.
 """
 
@@ -214,7 +214,7 @@ class HistoryRoutes:
 
     def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
         """A completed evaluation job's figures (Behaviour.evaluation_metrics), logged once to the MLflow store."""
-        from generator.local.routes_mlflow import log_evaluation_runs
+        from generator.emulator.routes_mlflow import log_evaluation_runs
 
         e = self.owner
         figures = e.behaviour.evaluation_metrics.get(name)

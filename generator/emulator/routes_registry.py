@@ -1,6 +1,6 @@
 """The local workspace's registry: discovery and registry models, serving the catalog's facts.
 
-A mixin of the workspace's request handler (generator/local/workspace.py).
+A mixin of the workspace's request handler (generator/emulator/workspace.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The local workspace's blob storage: the calls of a local-file upload (HEAD, GET, list, PUT, metadata).
 
-A mixin of the workspace's request handler (generator/local/workspace.py).
+A mixin of the workspace's request handler (generator/emulator/workspace.py).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from generator.local.routes_arm import UPLOAD_PREFIX
+from generator.emulator.routes_arm import UPLOAD_PREFIX
 
 
 class StorageRoutes:
