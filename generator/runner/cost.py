@@ -16,7 +16,7 @@ from typing import Any
 from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"

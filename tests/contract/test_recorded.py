@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from generator.emulator.workspace import Emulator, error_body, usage_rows
-from generator.runner.errors import EndpointNameTaken, endpoint_error
+from generator.runner.explain import EndpointNameTaken, endpoint_error
 from generator.runner.preflight import UsageRow, _subscription_row
 from tests.emulator.harness import EmulatorCredential, start_emulator
 
