@@ -26,8 +26,8 @@ class StorageRoutes:
         bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
         # A code upload goes to the SAS URI startPendingUpload handed out (routes_arm.py): a SAS needs no role.
         sas = "sig" in query and key.startswith(UPLOAD_PREFIX)
-        if not sas and (e.behaviour.datastore_auth != "key" and not bearer
-                        or e.behaviour.datastore_auth == "identity-no-role"):
+        if not sas and (e.settings.datastore_auth != "key" and not bearer
+                        or e.settings.datastore_auth == "identity-no-role"):
             # Azure Storage's answer to a token without a data role on the account: code, header and message as in a
             # recorded storage answer (an azure-sdk nock recording, 2019-09-11; the search index names no path for it)
             # and as quoted in Microsoft's Python docs on authenticating to Blob storage.

@@ -1,8 +1,9 @@
 """What makes the local workspace real: jobs train (or evaluate) in a child process, deployments serve in one
 (both forked from a process that has imported the libraries once: generator/local/warm.py).
 
-The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
-deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
+The workspace's backend (generator/emulator/backend.py `Backend`): it calls `submit_job` when a pipeline job is
+PUT, `start_deployment` when a deployment is, `score` for the scoring URI and `stop_endpoint` on delete; what the
+executor reads of the workspace goes through the store's read API (`WorkspaceStore`), never its dictionaries.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from generator.catalog import local_stand_in
 from generator.emulator.answers import scoring_error
+from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
@@ -34,7 +36,7 @@ QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PAR
              "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
 
 
-def request_timeout_ms(resource: dict[str, Any]) -> int:
+def request_timeout_ms(resource: Resource) -> int:
     """The deployment's request_settings.request_timeout_ms, from the ISO 8601 duration the SDK sends."""
     import isodate
 
@@ -77,10 +79,10 @@ class LocalDeployment:
 class LocalExecutor:
     """Runs jobs and deployments for the local workspace, keeping their files under `state_dir`."""
 
-    def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path, workspace: Any = None):
+    def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path):
         self.state_dir = state_dir
         self.cert_pem, self.ca_pem = cert_pem, ca_pem
-        self.workspace = workspace
+        self._store: WorkspaceStore | None = None  # the workspace's read API, given by the workspace (attach)
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
@@ -88,15 +90,29 @@ class LocalExecutor:
         self.store_guard = threading.Lock()
 
     # ------------------------------------------------------------------ resolving references
-    def _resource(self, arm_id: str) -> dict[str, Any]:
-        return self.workspace.resources[arm_id.lower()]
+    def attach(self, store: WorkspaceStore) -> None:
+        """Read the workspace through `store` (the workspace calls it when it is made with this backend)."""
+        self._store = store
+
+    @property
+    def store(self) -> WorkspaceStore:
+        """The workspace's store (read API)."""
+        if self._store is None:
+            raise RuntimeError("the executor is not attached to a workspace")
+        return self._store
+
+    def _resource(self, arm_id: str) -> Resource:
+        if (found := self.store.resource(arm_id)) is None:
+            raise KeyError(f"no resource {arm_id} in the local workspace")
+        return found
 
     def _data_file(self, uri: str, target: Path) -> Path:
         """Materialise a data asset (ARM id or azureml: reference) as a local file."""
         data = self._resource(uri) if uri.startswith("/subscriptions/") else None
         data_uri = data["properties"]["dataUri"] if data else uri
-        blob_path = data_uri.split("/paths/", 1)[1]
-        content, _ = self.workspace.blobs[f"/azureml-blobstore/{blob_path}"]
+        blob_path = f"/azureml-blobstore/{data_uri.split('/paths/', 1)[1]}"
+        if (content := self.store.blob(blob_path)) is None:
+            raise KeyError(f"no blob {blob_path} in the local workspace")
         target.write_bytes(content)
         return target
 
@@ -122,7 +138,7 @@ class LocalExecutor:
         """Know a job that ended before this workspace started (restored from its saved state)."""
         self.jobs[name] = LocalJob(name, folder, status, error)
 
-    def submit_job(self, name: str, resource: dict[str, Any]) -> None:
+    def submit_job(self, name: str, resource: Resource) -> None:
         """Start running the pipeline job `name` in the background."""
         with self.lock:
             if name in self.jobs:
@@ -217,7 +233,7 @@ class LocalExecutor:
                     and other.status in ("Queued", "Running") and other.submitted < job.submitted
                     and (job.evaluation or other.evaluation)]
 
-    def _wait_for_memory(self, job: LocalJob, handle: Any) -> None:
+    def _wait_for_memory(self, job: LocalJob, handle: IO[str]) -> None:
         """Keep a job queued while _blockers names a job; say so once in its log."""
         said = False
         while blockers := self._blockers(job):
@@ -228,7 +244,7 @@ class LocalExecutor:
                 said = True
             time.sleep(0.5)
 
-    def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
+    def _run_job(self, job: LocalJob, resource: Resource) -> None:
         log = job.folder / "std_log.txt"
         try:
             self.prepare_store()
@@ -285,7 +301,7 @@ class LocalExecutor:
         return path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else ""
 
     # ------------------------------------------------------------------ deployments
-    def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
+    def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:
         """(Re)start the scoring server of a deployment."""
         key = (endpoint.lower(), name.lower())
         with self.lock:
@@ -297,14 +313,14 @@ class LocalExecutor:
             self.deployments[key] = deployment
         threading.Thread(target=self._serve, args=(deployment, resource), daemon=True).start()
 
-    def _serve(self, deployment: LocalDeployment, resource: dict[str, Any]) -> None:
+    def _serve(self, deployment: LocalDeployment, resource: Resource) -> None:
         folder = deployment.folder
         folder.mkdir(parents=True, exist_ok=True)
         port_file = folder / "port"
         port_file.unlink(missing_ok=True)
         try:
             model = self.model_dir(resource["properties"]["model"])
-            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key,
+            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key,
                    REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
             log = folder / "scoring.log"
             log.write_text("", encoding="utf-8")
@@ -327,12 +343,10 @@ class LocalExecutor:
             return "InProgress"
         return "Failed" if deployment.error else "Succeeded"
 
-    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> tuple[int, Any]:
+    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> ScoringAnswer:
         """Forward a scoring request to the deployment (by header, else the endpoint's traffic)."""
         if deployment is None:
-            traffic = self.workspace.resources.get(
-                f"{self.workspace.workspace_path}/onlineendpoints/{endpoint}".lower(), {}).get(
-                "properties", {}).get("traffic", {})
+            traffic = ((self.store.endpoint(endpoint) or {}).get("properties") or {}).get("traffic") or {}
             deployment = max(traffic, key=traffic.get) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
         if target is not None and not target.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading

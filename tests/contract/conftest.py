@@ -8,8 +8,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from generator.emulator.workspace import Emulator
-from tests.emulator.harness import EmulatorCredential, start_emulator
+from tests.emulator.harness import Emulator, EmulatorCredential, start_emulator
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from generator.emulator.workspace import Emulator
+from tests.emulator.harness import Emulator
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The endpoint of recording test_online_deployment_create, as the deployment tests create it first.

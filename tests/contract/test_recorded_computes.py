@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import requests
 
-from generator.emulator.workspace import Emulator
 from tests.contract.recorded import difference, recording, url
+from tests.emulator.harness import Emulator
 
 
 # What the recorded compute PUT answer carries and the emulator does not; no code here reads these.

@@ -9,9 +9,8 @@ from typing import Any
 
 import requests
 
-from generator.emulator.workspace import Emulator
 from tests.contract.recorded import recording, url
-
+from tests.emulator.harness import Emulator
 
 
 def _blob(emu: Emulator, http: requests.Session, entry: dict[str, Any]) -> requests.Response:

@@ -7,9 +7,8 @@ from typing import Any
 
 import requests
 
-from generator.emulator.workspace import Emulator
 from tests.contract.recorded import ENDPOINT_PUT, recording, url
-
+from tests.emulator.harness import Emulator
 
 
 def _deployment_answer(emu: Emulator, http: requests.Session) -> tuple[dict[str, Any], requests.Response, Any]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import requests
 
-from generator.emulator.workspace import Emulator
 from generator.runner.explain import EndpointNameTaken, endpoint_error
 from tests.contract.recorded import ENDPOINT_PUT, difference, recording, url
+from tests.emulator.harness import Emulator
 
 
 # What the recorded endpoint PUT answer carries and the emulator does not; no code here reads these.

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from generator.emulator.workspace import Emulator
 from tests.contract.recorded import recording, url
+from tests.emulator.harness import Emulator
 
 
 JOB = "test_680454434153"

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import requests
 
-from generator.emulator.workspace import Emulator
 from tests.contract.recorded import recording, url
-
+from tests.emulator.harness import Emulator
 
 
 def test_a_workspace_model_version_is_created_and_read_as_recorded(

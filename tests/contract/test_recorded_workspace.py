@@ -9,10 +9,10 @@ from typing import Any
 
 import requests
 
-from generator.emulator.workspace import Emulator, error_body, usage_rows
+from generator.emulator.workspace import error_body, usage_rows
 from generator.runner.preflight import UsageRow, _subscription_row
 from tests.contract.recorded import difference, recording, url
-from tests.emulator.harness import start_emulator
+from tests.emulator.harness import Emulator, start_emulator
 
 
 # What the recorded workspace GET carries and the emulator does not; no code here reads these fields.

@@ -16,7 +16,7 @@ import pytest
 from generator.local import persist
 from generator.emulator.connect import LocalCredential
 from generator.local.daemon import STATE_FILE, ensure_running, read_state, stop
-from generator.emulator.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.local.test_local_servers import exchange
 
 WS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"

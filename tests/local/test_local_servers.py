@@ -18,7 +18,7 @@ import pytest
 from generator.emulator.connect import LocalCredential, make_certificates
 from generator.local.scoring import make_handler
 from generator.emulator.tls import TLSServer, server_context
-from generator.emulator.workspace import Behaviour, Emulator
+from tests.emulator.harness import Behaviour, Emulator
 
 CLIENT_TIMEOUT = 30.0  # only reached when a server hangs, which is the failure being tested for
 SECRET = "s3cret-segment"
