@@ -177,7 +177,7 @@ def serve(state_dir: Path) -> None:
     workspace = Emulator(str(server_pem), str(server_pem), executor, settings)
     # the MLflow store made now, beside the runner's first commands: the first job would otherwise wait for it
     threading.Thread(target=_prepare_store, args=(executor,), daemon=True).start()
-    workspace.mlflow_store = f"sqlite:///{state_dir / 'mlflow.db'}"  # the jobs' store, also over azureml-mlflow
+    workspace.mlflow_store = executor.layout.tracking_uri  # the jobs' store, also over azureml-mlflow
     workspace.start()  # nobody knows its port before workspace.json is written below
     restored = persist.restore(workspace, executor, state_dir)
     saving = threading.Lock()

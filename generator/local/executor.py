@@ -18,18 +18,18 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from generator.catalog import local_stand_in
 from generator.emulator.answers import scoring_error
 from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
 from generator.local.finetune import THREADS_VARIABLE, store_lock
+from generator.local.jobspec import JobInputs
+from generator.local.layout import Layout
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
 from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
 from generator.local.warm import WarmProcess
 
-MODELS_FILE = "models.json"  # registry model name -> a local Hugging Face model folder that replaces the stand-in
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
              "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
@@ -81,6 +81,7 @@ class LocalExecutor:
 
     def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path):
         self.state_dir = state_dir
+        self.layout = Layout(state_dir)
         self.cert_pem, self.ca_pem = cert_pem, ca_pem
         self._store: WorkspaceStore | None = None  # the workspace's read API, given by the workspace (attach)
         self.jobs: dict[str, LocalJob] = {}
@@ -101,37 +102,9 @@ class LocalExecutor:
             raise RuntimeError("the executor is not attached to a workspace")
         return self._store
 
-    def _resource(self, arm_id: str) -> Resource:
-        if (found := self.store.resource(arm_id)) is None:
-            raise KeyError(f"no resource {arm_id} in the local workspace")
-        return found
-
-    def _data_file(self, uri: str, target: Path) -> Path:
-        """Materialise a data asset (ARM id or azureml: reference) as a local file."""
-        data = self._resource(uri) if uri.startswith("/subscriptions/") else None
-        data_uri = data["properties"]["dataUri"] if data else uri
-        blob_path = f"/azureml-blobstore/{data_uri.split('/paths/', 1)[1]}"
-        if (content := self.store.blob(blob_path)) is None:
-            raise KeyError(f"no blob {blob_path} in the local workspace")
-        target.write_bytes(content)
-        return target
-
-    def foundation_model_dir(self, uri: str) -> Path | None:
-        """The local folder of a registry model that the user named (`local start --model`), else None: the job
-        then fine-tunes the catalog's stand-in (generator/local/standin.py), converting it on first use."""
-        name = uri.split("/models/", 1)[1].split("/", 1)[0]
-        chosen = self.state_dir / MODELS_FILE
-        if chosen.is_file():
-            folder = json.loads(chosen.read_text(encoding="utf-8")).get(name)
-            if folder:
-                return Path(folder)
-        return None
-
-    def model_dir(self, model_arm_id: str) -> Path:
-        """The MLflow folder of a registered model (its path is a job output)."""
-        uri = self._resource(model_arm_id)["properties"]["modelUri"]
-        job = uri.split("azureml://jobs/", 1)[1].split("/", 1)[0]
-        return self.state_dir / "jobs" / job / "outputs" / "trained_model"
+    def inputs(self) -> JobInputs:
+        """What a job names (data assets, models), resolved through the workspace's store."""
+        return JobInputs(self.layout, self.store)
 
     # ------------------------------------------------------------------ jobs
     def adopt_job(self, name: str, folder: Path, status: str, error: str | None) -> None:
@@ -143,68 +116,11 @@ class LocalExecutor:
         with self.lock:
             if name in self.jobs:
                 return
-            job = LocalJob(name, self.state_dir / "jobs" / name,
+            job = LocalJob(name, self.layout.job(name),
                            evaluation="compute_metrics" in (resource.get("properties", {}).get("jobs") or {}))
             self.jobs[name] = job
         job.folder.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
-
-    def _finetune_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """(module, job.json, first log line) of a fine-tuning pipeline job."""
-        node = next(iter(props["jobs"].values()))
-        inputs = node["inputs"]
-        parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
-        registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
-        chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
-        spec = {
-            "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
-            "foundation_model": registry_model,
-            "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
-            "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
-            "parameters": parameters,
-            "output_dir": str(job.folder / "outputs" / "trained_model"),
-            "checkpoint_dir": str(job.folder / "outputs" / "pytorch_model_folder"),
-            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-            "experiment": props.get("experimentName") or job.name,
-            "run_name": job.name,
-        }
-        what = (f"{chosen.name} (local start --model)" if chosen else
-                local_stand_in().stands_in_line(registry_model).split(" (")[0])
-        return "generator.local.finetune", spec, f"fine-tuning on this CPU; {what}"
-
-    def _evaluation_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """(module, job.json, first log line) of an evaluation pipeline job (eval_data → model_prediction →
-        compute_metrics, generated/<experiment>/evaluation-*.yml): its model is a registry model (the stand-in, or
-        the folder `local start --model` names) or a registered model (its job's trained_model output)."""
-        nodes = props["jobs"]
-        data, prediction = nodes["eval_data"]["inputs"], nodes["model_prediction"]["inputs"]
-        model_uri = prediction["mlflow_model"]["uri"]
-        spec: dict[str, Any] = {"model_dir": None, "mlflow_model": None}
-        if "/registries/" in model_uri:  # the base model: the pinned registry version
-            name = model_uri.split("/models/", 1)[1].split("/", 1)[0]
-            chosen = self.foundation_model_dir(model_uri)
-            spec["model_dir"] = str(chosen) if chosen else None
-            what = (f"{name}: {chosen.name} (local start --model)" if chosen else
-                    local_stand_in().stands_in_line(name).split(" (")[0])
-            spec["model_name"] = f"{chosen.name} (for {name})" if chosen else f"{local_stand_in().name} (for {name})"
-        else:  # the registered model
-            spec["mlflow_model"] = str(self.model_dir(model_uri))
-            what = spec["model_name"] = ":".join(model_uri.rstrip("/").split("/")[-3::2])
-        literal = {k: v.get("value") for node in nodes.values() for k, v in node["inputs"].items()
-                   if v.get("job_input_type") == "literal"}
-        spec.update({
-            "conversations": str(self._data_file(data["conversations"]["uri"], job.folder / "conversations.jsonl")),
-            "max_samples": int(data["max_samples"]["value"]),
-            "generator_config": json.loads(prediction["evaluation_config_params"]["value"] or "{}").get(
-                "generator_config", {}),
-            "metrics": json.loads(nodes["compute_metrics"]["inputs"]["evaluation_config_params"]["value"])["metrics"],
-            "task": literal.get("task"),
-            "output_dir": str(job.folder / "outputs"),
-            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-            "experiment": props.get("experimentName") or job.name,
-            "run_name": job.name,
-        })
-        return "generator.local.evaluate", spec, f"evaluating on this CPU; {what}"
 
     def prepare_store(self) -> None:
         """Make the MLflow store's tables once, under the store's lock, before any job runs or any MLflow read is
@@ -216,7 +132,7 @@ class LocalExecutor:
         with self.store_guard:
             if self.store_ready:
                 return
-            db = self.state_dir / "mlflow.db"
+            db = self.layout.mlflow_db
             with store_lock(f"sqlite:///{db}"):
                 create_store(db)
             self.store_ready = True
@@ -245,12 +161,13 @@ class LocalExecutor:
             time.sleep(0.5)
 
     def _run_job(self, job: LocalJob, resource: Resource) -> None:
-        log = job.folder / "std_log.txt"
+        log = self.layout.job_log(job.name)
         try:
             self.prepare_store()
             props = resource["properties"]
             evaluation = job.evaluation
-            module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)
+            inputs = self.inputs()
+            module, spec, first = (inputs.evaluation if evaluation else inputs.finetune)(job.name, props)
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
             with open(log, "w", encoding="utf-8") as handle:
                 self._wait_for_memory(job, handle)
@@ -297,7 +214,7 @@ class LocalExecutor:
     def job_log(self, name: str) -> str:
         """The job's log so far."""
         job = self.jobs.get(name)
-        path = job.folder / "std_log.txt" if job else None
+        path = self.layout.job_log(name) if job else None
         return path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else ""
 
     # ------------------------------------------------------------------ deployments
@@ -308,7 +225,7 @@ class LocalExecutor:
             old = self.deployments.pop(key, None)
         if old is not None:
             self._stop(old)
-        deployment = LocalDeployment(endpoint, name, self.state_dir / "deployments" / f"{endpoint}-{name}")
+        deployment = LocalDeployment(endpoint, name, self.layout.deployment(endpoint, name))
         with self.lock:
             self.deployments[key] = deployment
         threading.Thread(target=self._serve, args=(deployment, resource), daemon=True).start()
@@ -319,10 +236,10 @@ class LocalExecutor:
         port_file = folder / "port"
         port_file.unlink(missing_ok=True)
         try:
-            model = self.model_dir(resource["properties"]["model"])
+            model = self.inputs().model_dir(resource["properties"]["model"])
             env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key,
                    REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
-            log = folder / "scoring.log"
+            log = self.layout.scoring_log(endpoint=deployment.endpoint, name=deployment.name)
             log.write_text("", encoding="utf-8")
             args = [str(model), str(port_file), str(self.cert_pem)]
             deployment.process = WarmProcess("generator.local.scoring", args, log, env, self.state_dir)

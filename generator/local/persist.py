@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from generator.files import write_atomically
+from generator.local.layout import JOB_STATUS, Layout
 
 if TYPE_CHECKING:
     from generator.emulator.workspace import Emulator
 
 STATE_FILE = "resources.json"
 BLOBS_DIR = "blobs"
-JOB_STATUS = "status.json"
 STOPPED_WHILE_RUNNING = "the local workspace was stopped while this job ran; bump experiment.run to train again"
 _digests: dict[str, tuple[bytes, str]] = {}  # blob path -> (the content last hashed, its sha256): hash each once
 
@@ -74,12 +74,13 @@ def restore(workspace: Emulator, executor: Restorable, state_dir: Path) -> int:
         if blob.is_file():
             blobs[path] = (blob.read_bytes(), dict(entry["meta"]))
     workspace.load(saved.get("resources", {}), blobs)
+    layout = Layout(state_dir)
     for key, resource in saved.get("resources", {}).items():
         parts = key.split("/")
         if parts[-2:-1] == ["jobs"]:
-            folder = state_dir / "jobs" / resource["name"]
+            folder = layout.job(resource["name"])
             try:
-                ended = json.loads((folder / JOB_STATUS).read_text(encoding="utf-8"))
+                ended = json.loads(layout.job_status(resource["name"]).read_text(encoding="utf-8"))
                 status, error = ended["status"], ended.get("error")
             except (OSError, ValueError, KeyError):
                 status, error = "Canceled", STOPPED_WHILE_RUNNING
