@@ -1,1 +1,1 @@
-"""Start the workspace emulator (generator/emulator/) for a test."""
+"""The emulator for tests: harness.py starts it (with the hooks a test holds), gated.py is its backend."""
