@@ -36,7 +36,7 @@ def _offline_plan(spec: str, root: Path, local: bool) -> None:
     stands in and the values it trains with)."""
     from generator.runner.cost import cost_report, estimate_block
     from generator.runner.session import load_ready_experiment
-    from generator.sweep import queueing
+    from generator.sweep_points import queueing
 
     experiment = load_ready_experiment(spec, root, validate=False)
     _model_lines(experiment, local)
@@ -110,7 +110,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
 def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
     """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
     from generator.runner.cost import check_budget
-    from generator.runner.errors import RunnerError
+    from generator.runner.explain import RunnerError
 
     if session.local or not planned.billed:
         return ""

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.unit.test_cost import FakePrices, fake_prices  # noqa: F401 - the fixture
 from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.e2e.test_cost_e2e import T0, _edit_spec, priced  # noqa: F401 - the fixture
 from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
 from tests.unit.test_cost import FakePrices, fake_prices  # noqa: F401 - the fixture
