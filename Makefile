@@ -26,6 +26,7 @@ help:
 	@echo "make check                         fail when generated/ is stale or invalid (CI, pre-commit)"
 	@echo "make data [SPEC=specs/x.yaml]      prepare the spec's dataset into data.dir (installs the data extra)"
 	@echo "make plan|apply|status|invoke|destroy|metrics SPEC=specs/x.yaml   against the workspace in config.json"
+	@echo "                                   (plan, apply and metrics install the azure extra: azureml-mlflow)"
 	@echo "make schema                        regenerate finetune.parameters in specs/spec.schema.json"
 	@echo "make test                          run the whole test suite (unit, contract, e2e, local, bench smoke)"
 	@echo "make test-fast                     unit and contract tests without the slow ones (under 30 s)"
@@ -87,7 +88,13 @@ RUNNER_ARGS ?=
 schema: $(CORE)
 	@$(PY) -m generator schema
 
-plan apply status invoke destroy: $(CORE)
+# plan and apply refuse to start when a step needs an extra that is missing (the evaluation gate reads MLflow: the
+# azure extra, which holds the local one), so they install it; status, invoke and destroy need the core only.
+plan apply: $(AZURE)
+	@test -n "$(SPEC)" || { echo "usage: make $@ SPEC=specs/<experiment>.yaml [RUNNER_ARGS=...]" >&2; exit 2; }
+	@$(PY) -m generator $@ $(SPEC) $(RUNNER_ARGS)
+
+status invoke destroy: $(CORE)
 	@test -n "$(SPEC)" || { echo "usage: make $@ SPEC=specs/<experiment>.yaml [RUNNER_ARGS=...]" >&2; exit 2; }
 	@$(PY) -m generator $@ $(SPEC) $(RUNNER_ARGS)
 

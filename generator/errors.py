@@ -60,6 +60,14 @@ class UsageError(GeneratorError):
     default_exit_code = ExitCode.INVALID
 
 
+class MissingExtra(UsageError):
+    """A step the command would run needs an optional extra that is not installed (exit 2, before anything starts)."""
+
+    def __init__(self, message: str, extras: list[str]):
+        super().__init__(message)
+        self.extras = extras
+
+
 class NotLoggedIn(GeneratorError):
     """No Azure token could be had (exit 2: the user must log in first)."""
 

@@ -6,12 +6,16 @@ A stated model, printed with its assumptions, never a hidden guess:
   max_seq_length (the model's context window when it is -1); times the epochs;
 - compute: about 4 x parameters x tokens FLOPs for LoRA fine-tuning, 6 x for full fine-tuning, with the
   model's parameter count (catalog/model_sizes.yml; the active count for a mixture of experts);
-- evaluation: chat_completion_pipeline 0.0.82 evaluates on the test split every epoch by default
+- evaluation jobs (base and tuned, `evaluation:`): decoding one conversation at a time reads every weight per
+  generated token, so the time is at least the weights over the GPU's memory bandwidth per token, plus model load
+  and compute start-up; with a fact missing the line says "cannot be estimated" and why;
+- the fine-tune's own evaluation: chat_completion_pipeline 0.0.82 evaluates on the test split every epoch by default
   (`evaluation_strategy: epoch`, generator/components/chat_completion_pipeline-0.0.82.yml); evaluation is a forward
   pass only, so 2 x parameters x evaluation tokens FLOPs per epoch (the test split, cut like the train split);
 - speed: the GPU's peak dense bf16/fp16 throughput (catalog/gpus.yml) x GPUs used x a model-FLOPs
   utilisation between MFU_LOW and MFU_HIGH, plus FIXED_HOURS for model import, preprocessing and
-  model conversion;
+  model conversion; with ZeRO-3's parameters offloaded to CPU, at least the time the weights take to cross the GPUs'
+  host links every micro-batch (generator/fit.py offload_transfer), or a note that the range is optimistic;
 - calibration: when an earlier run of the experiment finished, its training time (the `train_runtime` metric
   Hugging Face's Trainer logs) and its token count replace the FLOPs model for the fine-tune step;
 - money: hours x instances x the VM size's hourly price (generator/prices.py), never an invented price.
@@ -22,11 +26,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from generator import catalog
 from generator.data.records import read_jsonl, record_problems
@@ -46,6 +48,10 @@ from generator.files import sha256, write_atomically
 # cost").
 MFU_LOW, MFU_HIGH = 0.15, 0.35
 FIXED_HOURS = (0.25, 0.75)  # model import, preprocessing and model conversion: a stated allowance
+# Per evaluation job: starting the compute and loading the model for model_prediction. A stated allowance like
+# FIXED_HOURS: no published figure for either was found.
+EVAL_FIXED_HOURS = (0.1, 0.5)
+EVALUATED_MODELS = ("base", "tuned")
 FLOPS_PER_PARAM_TOKEN = {True: 4, False: 6}  # LoRA (forward + activation gradients), full fine-tuning
 # A month of hours for monthly figures. A Microsoft page states 730 for its monthly estimates ("The monthly price
 # estimates are based on 730 hours of usage.", MicrosoftDocs/azure-stack-docs AKS-Hybrid/pricing.md @db2f1717), but for
@@ -116,13 +122,13 @@ def _hours_text(hours: float) -> str:
 
 
 def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
-    """The two evaluation jobs' generation, at its upper bound: 2 models x max_samples x max_new_tokens generated
-    tokens at FORWARD_FLOPS_PER_PARAM_TOKEN x parameters FLOPs each, on evaluation.instance_type (else the training
-    compute), at the training utilisation range. Decoding one conversation at a time (model_prediction answers one
-    at a time) is limited by memory bandwidth more than by FLOPs: every token reads the weights once, so where the
-    GPU's bandwidth is on file the time is at least BYTES_PER_PARAM x parameters / bandwidth per token, and both
-    ends of the range are raised to that floor. No published decoding utilisation was found, so the floor is a
-    floor, and the line says so. None without an evaluation: section."""
+    """The two evaluation jobs at their upper bound of generated tokens: 2 models x max_samples x max_new_tokens,
+    on evaluation.instance_type (else the training compute). model_prediction answers one conversation at a time, so
+    decoding is limited by memory bandwidth more than by FLOPs: every token reads the weights once, at least
+    BYTES_PER_PARAM x parameters / bandwidth (over the size's GPUs, read in parallel at best), and the FLOPs at the
+    training utilisation range only count where they are slower. Each job also loads the model and starts its
+    compute: EVAL_FIXED_HOURS. Without a bandwidth on file the time cannot be estimated (the FLOPs alone would
+    print minutes for hours of decoding). None without an evaluation: section."""
     section = spec.data.get("evaluation")
     if not section:
         return None
@@ -132,57 +138,49 @@ def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
     parameters = model_parameters(spec.data["foundation_model"]["name"])
     size = catalog.vm_size(size_name)
     tflops = gpu_tflops(size.gpu if size else None)
-    if parameters is None or tflops is None or size is None or not size.gpus:
-        why = "no parameter count for the model" if parameters is None else f"no GPU throughput for {size_name}"
-        return EvaluationEstimate(tokens, size_name, tier, None, why)
+    bandwidth = gpu_memory_gbps(size.gpu if size else None)
+    if parameters is None:
+        return EvaluationEstimate(tokens, size_name, tier, None, "no parameter count for the model "
+                                                                 "(generator/catalog/model_sizes.yml)")
+    if size is None or not size.gpus or tflops is None or bandwidth is None:
+        what = "GPU throughput" if tflops is None else "memory bandwidth"
+        gpu = size.gpu if size and size.gpu else size_name
+        return EvaluationEstimate(tokens, size_name, tier, None, f"no {what} on file for {gpu} "
+                                                                 "(generator/catalog/gpus.yml), so decoding's floor "
+                                                                 "cannot be computed")
     flops = FORWARD_FLOPS_PER_PARAM_TOKEN * parameters * tokens
     peak = tflops * 1e12 * size.gpus
-    low, high = flops / (peak * MFU_HIGH) / 3600, flops / (peak * MFU_LOW) / 3600
-    bandwidth = gpu_memory_gbps(size.gpu)
-    if bandwidth is not None:
-        floor = tokens * BYTES_PER_PARAM * parameters / (bandwidth * 1e9 * size.gpus) / 3600
-        low, high = max(low, floor), max(high, floor)
-        bound = f"at least {_hours_text(floor)} reading {BYTES_PER_PARAM} bytes x parameters per token at {bandwidth:g} GB/s"
-    else:
-        bound = f"no memory bandwidth on file for {size.gpu}, so the memory-bound floor is not counted"
+    floor = tokens * BYTES_PER_PARAM * parameters / (bandwidth * 1e9 * size.gpus) / 3600
+    jobs = len(EVALUATED_MODELS)
+    low = max(flops / (peak * MFU_HIGH) / 3600, floor) + jobs * EVAL_FIXED_HOURS[0]
+    high = max(flops / (peak * MFU_LOW) / 3600, floor) + jobs * EVAL_FIXED_HOURS[1]
     hours = Hours(low, high,
-                  f"{FORWARD_FLOPS_PER_PARAM_TOKEN} x {parameters / 1e9:g}B parameters x {tokens:,} generated tokens "
-                  f"(2 models x {section['max_samples']} conversations x {section['generation']['max_new_tokens']} "
-                  f"new tokens at most), {size.gpus} GPU(s) at {tflops:g} TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} "
-                  f"utilisation; decoding one conversation at a time is memory-bound: {bound}")
+                  f"{tokens:,} generated tokens ({jobs} models x {section['max_samples']} conversations x "
+                  f"{section['generation']['max_new_tokens']} new tokens at most), one conversation at a time: at "
+                  f"least {_hours_text(floor)} reading {BYTES_PER_PARAM} bytes x {parameters / 1e9:g}B parameters "
+                  f"per token at {bandwidth:g} GB/s x {size.gpus} GPU(s), or {FORWARD_FLOPS_PER_PARAM_TOKEN} x "
+                  f"parameters FLOPs per token at {tflops:g} TFLOPS and {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation where "
+                  f"slower; plus {EVAL_FIXED_HOURS[0]:g}-{EVAL_FIXED_HOURS[1]:g} h per job for loading the model and "
+                  "starting the compute")
     return EvaluationEstimate(tokens, size_name, tier, hours)
-
-
-@lru_cache(maxsize=1)
-def _model_sizes() -> dict[str, dict[str, Any]]:
-    raw = yaml.safe_load((catalog.CATALOG_DIR / "model_sizes.yml").read_text(encoding="utf-8")) or {}
-    return {row["name"]: row for row in raw.get("models") or []}
-
-
-@lru_cache(maxsize=1)
-def _gpus() -> dict[str, dict[str, Any]]:
-    raw = yaml.safe_load((catalog.CATALOG_DIR / "gpus.yml").read_text(encoding="utf-8")) or {}
-    return {row["gpu"]: row for row in raw.get("gpus") or []}
 
 
 def model_parameters(name: str) -> float | None:
     """Parameters one token passes through (the active count for a mixture of experts), or None."""
-    row = _model_sizes().get(name)
-    if row is None:
-        return None
-    return float(row.get("active") or row["parameters"])
+    size = catalog.model_size(name)
+    return size.active if size else None
 
 
 def gpu_memory_gbps(gpu: str | None) -> float | None:
     """Memory bandwidth of one `gpu` in GB/s, or None when no source was read."""
-    row = _gpus().get(gpu or "")
-    return float(row["memory_gbps"]) if row and row.get("memory_gbps") else None
+    facts = catalog.gpu(gpu)
+    return facts.memory_gbps if facts else None
 
 
 def gpu_tflops(gpu: str | None) -> float | None:
     """Peak dense tensor TFLOPS of one `gpu` (vm_sizes.yml's name for it), or None when no source was read."""
-    row = _gpus().get(gpu or "")
-    return float(row["dense_tflops"]) if row and row.get("dense_tflops") else None
+    facts = catalog.gpu(gpu)
+    return facts.dense_tflops if facts else None
 
 
 def recorded_token_counts(file: Path) -> tuple[list[int], str] | None:
@@ -295,6 +293,24 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
                    evaluation=evaluation_estimate(spec))
 
 
+def with_offload(spec: Any, hours: Hours, tokens: Tokens) -> Hours:
+    """`hours` with the time ZeRO-3's offloaded parameters take to cross the host link (generator/fit.py): the
+    lower figure is at least that transfer (overlapped with compute), the upper adds it (not overlapped); where the
+    transfer cannot be counted, the assumptions say the range is optimistic."""
+    from generator import fit, naming
+
+    params = fit.effective(spec.data["finetune"]["parameters"], spec.interface)
+    setup = fit.setup(spec.data, params, spec.root, naming.gpus_per_node(spec.data))
+    moved = fit.offload_transfer(setup, tokens.conversations, tokens.epochs,
+                                 int(params.get("per_device_train_batch_size") or 1))
+    if moved is None:
+        return hours
+    if isinstance(moved, str):
+        return replace(hours, assumptions=f"{hours.assumptions}; {moved}")
+    return Hours(max(hours.low, moved.low + FIXED_HOURS[0]), hours.high + moved.high,
+                 f"{hours.assumptions}; {moved.assumptions}")
+
+
 def _eval_tokens(spec: Any, max_len: int, epochs: int) -> int:
     """Tokens evaluated over the run: the test split once per epoch when `evaluation_strategy` is epoch (the
     component's default); 0 for disable, and for steps (how many evaluations that makes is not counted)."""
@@ -338,6 +354,7 @@ def _single(spec: Any, calibration_source: Any = None) -> Estimate:
     if tokens is not None and parameters is not None and tflops is not None:
         lora = str(_parameter(spec, "apply_lora")).lower() == "true"
         hours = training_hours(tokens.total, parameters, lora, tflops, gpus, _eval_tokens(spec, max_len, tokens.epochs))
+        hours = with_offload(spec, hours, tokens)
     return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=data["compute"]["size"],
                     deployment_size=data["deployment"]["instance_type"],
                     deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing),

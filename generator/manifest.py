@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import naming, rollout
+from generator import naming, rollout_stages
 from generator.entities import (data_file, evaluation_split_differs, job_file_stem, registry_model_uri,
                                 tuned_model_ref)
 from generator.spec import Spec
@@ -28,7 +28,7 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
     folder = f"generated/{spec.experiment}"
     version = naming.model_version(data)
     endpoint = data["endpoint"]["name"]
-    deployment = rollout.deployment_name(data)
+    deployment = rollout_stages.deployment_name(data)
     train, test = data["data"]["train_split"], data["data"]["test_split"]
     return [
         _resource("compute", "compute", data["compute"]["name"], [],
@@ -66,7 +66,7 @@ def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
                      f"python -m generator apply {spec_file}  # or, by hand, the stages' commands in order",
                      "sample-request.json", deployment=deployment, mirror_percent=plan["mirror_percent"],
                      traffic_steps=plan["traffic_steps"], keep_previous=plan["keep_previous"],
-                     stages=rollout.stages(data, endpoint, f"{folder}/sample-request.json"))
+                     stages=rollout_stages.stages(data, endpoint, f"{folder}/sample-request.json"))
 
 
 def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
@@ -107,7 +107,7 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     time is spent before the endpoint exists; it runs while training runs), the
     tuned model's (after registration), and the gate: it reads both, tags the registered model with the figures and
     lets traffic through only when the tuned model beats its base (`evaluation.gate`)."""
-    from generator import evaluation
+    from generator import evaluation_jobs
 
     data = spec.data
     if "evaluation" not in data:
@@ -115,14 +115,14 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     section = data["evaluation"]
     test = "data-eval" if evaluation_split_differs(data) else "data-test"
     gate = section.get("gate")
-    jobs = [_resource(evaluation.resource_id(role), "evaluation_job", evaluation.job_name(data, role),
+    jobs = [_resource(evaluation_jobs.resource_id(role), "evaluation_job", evaluation_jobs.job_name(data, role),
                       ["compute", test] + (["endpoint"] if role == "base" else ["model"]),
-                      f"az ml job create --file {folder}/{evaluation.job_file(role)} --stream",
-                      evaluation.job_file(role), role=role,
+                      f"az ml job create --file {folder}/{evaluation_jobs.job_file(role)} --stream",
+                      evaluation_jobs.job_file(role), role=role,
                       model=registry_model_uri(spec) if role == "base" else tuned_model_ref(data))
-            for role in evaluation.ROLES]
+            for role in evaluation_jobs.ROLES]
     return [*jobs, _resource("gate", "evaluation_gate", data["registered_model"]["name"],
-                             [evaluation.resource_id(role) for role in evaluation.ROLES],
+                             [evaluation_jobs.resource_id(role) for role in evaluation_jobs.ROLES],
                              f"python -m generator compare {spec.file} --evaluation"
                              + (f"  # then: tuned {gate['metric']} - base {gate['metric']} >= {gate['min_gain']:g}"
                                 if gate else ""),

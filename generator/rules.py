@@ -162,6 +162,7 @@ def _endpoint(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
                                                     f"shorten it to 25 at most (it has {len(endpoint['name'])})")
 
 
+ENDPOINT_YAML = "MicrosoftDocs/azure-ai-docs articles/machine-learning/reference-yaml-endpoint-online.md @c3ecdba9"
 DEPLOY_MODEL_TIMEOUT_MS = 90_000  # the deploy_model registry component's stated maximum (0.0.12)
 
 
@@ -174,6 +175,13 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
     if deployment["traffic_percent"] == 0:
         yield located.problem(("deployment", "traffic_percent"), "the deployment gets no traffic; the smoke test "
                                                                  "still calls it by name", severity=WARNING)
+    elif deployment["traffic_percent"] != 100 and not data.get("rollout"):
+        yield located.problem(("deployment", "traffic_percent"),
+                              f"without rollout: the deployment is the endpoint's only one, and \"Total traffic has to "
+                              f"either be 0 or sum up to 100\" ({ENDPOINT_YAML}); azure-ai-ml refuses only a sum over "
+                              f"100 (1.35.2 validate_traffic), so {deployment['traffic_percent']} would reach the "
+                              "service: set 100 (or 0), or "
+                              "add a rollout: section to share traffic with the previous version")
     if deployment["request_timeout_ms"] > DEPLOY_MODEL_TIMEOUT_MS:
         yield located.problem(("deployment", "request_timeout_ms"), f"above {DEPLOY_MODEL_TIMEOUT_MS}: the sources "
                               "disagree: the deployment YAML reference (MicrosoftDocs/azure-ai-docs reference-yaml-"

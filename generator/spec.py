@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout, sweep  # noqa: F401 - rollout registers its rule on import
+from generator import catalog, rollout_stages, sweep_points  # noqa: F401 - rollout_stages registers its rule on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
@@ -18,6 +18,7 @@ from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
 from generator.source import Located, read_located
+from generator.startup import check_startup
 from generator.workers import map_over_cores
 
 
@@ -45,13 +46,13 @@ class Spec:
         return self.data["experiment"]["name"]
 
     @property
-    def points(self) -> list[sweep.Point]:
+    def points(self) -> list[sweep_points.Point]:
         """The sweep's points (empty for a single run)."""
-        return sweep.points(self.data)
+        return sweep_points.points(self.data)
 
-    def at(self, point: sweep.Point) -> "Spec":
+    def at(self, point: sweep_points.Point) -> "Spec":
         """This spec as the single job of a sweep point sees it."""
-        return replace(self, data=sweep.at_point(self.data, point))
+        return replace(self, data=sweep_points.at_point(self.data, point))
 
     @property
     def model_version(self) -> str:
@@ -76,7 +77,7 @@ def _defaults(facts: ModelFacts | None, interface: ComponentInterface | None, da
     """The model's defaults for the parameters neither finetune.parameters nor a sweep sets."""
     if facts is None or interface is None:
         return ModelDefaults(), []
-    swept = {name: values[0] for name, values in (sweep.section(data) or {}).get("parameters", {}).items()}
+    swept = {name: values[0] for name, values in (sweep_points.section(data) or {}).get("parameters", {}).items()}
     result = apply_model_defaults(facts, interface, {**data["finetune"]["parameters"], **swept})
     return result, [located.problem(f.field, f.message, severity=f.severity) for f in result.findings
                     if f.field[:2] != ("finetune", "parameters") or f.field[2:3] == () or f.field[2] not in swept]
@@ -100,10 +101,13 @@ def load_spec(path: Path, root: Path) -> Spec:
         raise InvalidInput([located.problem(("finetune", "component"), "no interface on file for this component")])
     facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
     defaults, found = _defaults(facts, interface, data, located)
-    problems += found + sweep.check_sweep(data, located, interface, facts)
+    problems += found + sweep_points.check_sweep(data, located, interface, facts)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
+    problems += check_startup(data, located, interface, facts, root)
+    if any(p.severity == ERROR for p in problems):
+        raise InvalidInput(problems)
     if "evaluation" in data:  # a default that is another field's value: evaluate on the spec's test split
         data["evaluation"].setdefault("test_split", data["data"]["test_split"])
     return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,

@@ -1,7 +1,7 @@
 """The registry catalog: facts about registry models and VM sizes, each with its source.
 
-The facts live in `models.yml`, `vm_sizes.yml` and `local_stand_in.yml` beside this module; this module is the only
-reader. Render's rules, the runner's pre-flight, the local workspace's registry and the
+The facts live in `models.yml`, `vm_sizes.yml`, `gpus.yml`, `model_sizes.yml` and `local_stand_in.yml` beside this
+module; this module is the only reader. Render's rules, the runner's pre-flight, the local workspace's registry and the
 `catalog` commands all ask it. It never touches the network and never imports azure-ai-ml.
 """
 
@@ -20,6 +20,8 @@ CATALOG_DIR = Path(__file__).resolve().parent
 MODELS_FILE = CATALOG_DIR / "models.yml"
 SIZES_FILE = CATALOG_DIR / "vm_sizes.yml"
 STAND_IN_FILE = CATALOG_DIR / "local_stand_in.yml"
+GPUS_FILE = CATALOG_DIR / "gpus.yml"
+MODEL_SIZES_FILE = CATALOG_DIR / "model_sizes.yml"
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,60 @@ def suggest_sizes(name: str) -> list[str]:
     """Known size names close to `name` (for "did you mean")."""
     names = {s.name.lower(): s.name for s in vm_sizes()}
     return [names[n] for n in difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.8)]
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One GPU's figures (gpus.yml); None is a figure no source was read for."""
+
+    name: str
+    dense_tflops: float | None
+    memory_gbps: float | None
+    memory_gb: float | None
+    pcie_gbps: float | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def _gpus() -> dict[str, Gpu]:
+    raw = yaml.safe_load(GPUS_FILE.read_text(encoding="utf-8")) or {}
+
+    def number(value: Any) -> float | None:
+        return float(value) if value not in (None, "") else None
+
+    return {row["gpu"]: Gpu(row["gpu"], number(row.get("dense_tflops")), number(row.get("memory_gbps")),
+                            number(row.get("memory_gb")), number(row.get("pcie_gbps")),
+                            {k: str(v) for k, v in row.items() if k == "source" or k.endswith("_source")})
+            for row in raw.get("gpus") or []}
+
+
+def gpu(name: str | None) -> Gpu | None:
+    """The figures of GPU `name` (vm_sizes.yml's `gpu` column), or None when gpus.yml has no row for it."""
+    return _gpus().get(name or "")
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """A model's parameter count (model_sizes.yml): all of them (what memory holds) and those one token passes
+    through (`active`, for a mixture of experts: what compute and decoding read)."""
+
+    name: str
+    parameters: float
+    active: float
+    source: str
+
+
+@lru_cache(maxsize=1)
+def _model_sizes() -> dict[str, ModelSize]:
+    raw = yaml.safe_load(MODEL_SIZES_FILE.read_text(encoding="utf-8")) or {}
+    return {row["name"]: ModelSize(row["name"], float(row["parameters"]),
+                                   float(row.get("active") or row["parameters"]), str(row["source"]))
+            for row in raw.get("models") or []}
+
+
+def model_size(name: str) -> ModelSize | None:
+    """The parameter counts of registry model `name`, or None when model_sizes.yml has no row for it."""
+    return _model_sizes().get(name)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def _offline_plan(spec: str, root: Path, local: bool) -> None:
     stands in and the values it trains with)."""
     from generator.runner.cost import cost_report, estimate_block
     from generator.runner.session import load_ready_experiment
-    from generator.sweep import queueing
+    from generator.sweep_points import queueing
 
     experiment = load_ready_experiment(spec, root, validate=False)
     _model_lines(experiment, local)
@@ -88,7 +88,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
             raise UsageError("--offline prints the order only; --out and --format need the workspace")
         _offline_plan(spec, root, target == "local")
         return
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, extras=True)
     if output_format == "text":
         _model_lines(session.experiment, session.local)
     planned = make_plan(session, session.context())
@@ -110,7 +110,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
 def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
     """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
     from generator.runner.cost import check_budget
-    from generator.runner.errors import RunnerError
+    from generator.runner.explain import RunnerError
 
     if session.local or not planned.billed:
         return ""
@@ -144,7 +144,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     from generator.runner.planner import check_saved, load_saved, make_plan
 
     saved = load_saved(plan_file) if plan_file else None
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True)
+    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True,
+                           extras=True)
     if session.local:
         _model_lines(session.experiment, local=True)
     context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)

@@ -54,17 +54,24 @@ def connect(ctx: click.Context, root: Path, target: str, config: Path | None = N
 
 def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
                  resource_group: str | None, workspace: str | None, target: str, *, validate: bool = False,
-                 names_only: bool = False, shared_ok: bool = False) -> Any:
+                 names_only: bool = False, shared_ok: bool = False, extras: bool = False) -> Any:
     """Load the spec's experiment (refusing a stale generated/), connect, and return the runner Session.
     `names_only` (destroy): an invalid spec or a stale generated/ still gives the names to delete (refused when
-    another spec names the same endpoint, unless `shared_ok`: destroy --expired deletes by tags, not by the spec)."""
-    from generator.runner.session import Session, cleanup_experiment, load_ready_experiment
+    another spec names the same endpoint, unless `shared_ok`: destroy --expired deletes by tags, not by the spec).
+    `extras` (plan, apply): refuse, before anything connects, when a step of the manifest needs an optional extra
+    that is not installed (generator/extras.py require_for)."""
+    from generator.extras import require_for
+    from generator.runner.session import Session, check_generated, cleanup_experiment, load_ready_experiment
 
     ctx.meta["target"] = target
     if names_only:
         experiment = cleanup_experiment(spec, root, lambda text: click.echo(f"warning: {text}", err=True),
                                         check_shared=not shared_ok)
     else:
-        experiment = load_ready_experiment(spec, root, validate=validate, warn=lambda p: report([p]))
+        experiment = load_ready_experiment(spec, root, validate=False, warn=lambda p: report([p]))
+    if extras:
+        require_for([resource.kind for resource in experiment.resources], target)
+    if validate:
+        check_generated(experiment.folder, root)
     where, credential = connect(ctx, root, target, config, subscription, resource_group, workspace)
     return Session(experiment, where, credential, root)

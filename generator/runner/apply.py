@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.errors import RunnerError
+from generator.runner.explain import RunnerError
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
 from generator.runner.plan import Plan, Verb

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import NotLoggedIn, UsageError
-from generator.runner.errors import LOGIN_HELP
+from generator.runner.explain import LOGIN_HELP
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
 DEFAULT_RETRY = {"retry_total": 8, "retry_backoff_factor": 0.8, "retry_backoff_max": 60}

@@ -16,7 +16,7 @@ from typing import Any
 from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -136,6 +136,20 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     add(f"  upper estimate   {_money(report.upper_usd)}: training at its upper bound{evaluated}, plus the endpoint "
         f"{why}")
     return report
+
+
+def _plan_notes(spec: Any) -> list[str]:
+    """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
+    risk."""
+    from generator import evaluation_jobs
+    from generator.startup import fit_lines, model_type_note
+
+    notes = [f"  {line}" for line in fit_lines(spec)]
+    if model_type_note(spec):
+        notes.append(f"  model type       {model_type_note(spec)}")
+    if "evaluation" in spec.data:
+        notes.append(f"  evaluation env   {evaluation_jobs.ENVIRONMENT_RISK}")
+    return notes
 
 
 def _budget(spec: Any) -> float | None:
@@ -277,5 +291,5 @@ def session_costs(session: Any) -> CostReport:
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:
-    """The estimate lines plus the budget line."""
-    return report.lines + budget_lines(spec, report)
+    """The estimate lines, the budget line, then the memory block and the evaluation environment's risk."""
+    return report.lines + budget_lines(spec, report) + _plan_notes(spec)

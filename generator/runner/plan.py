@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from generator.errors import ExitCode
-from generator.runner.manifest import Resource
+from generator.runner.experiment import Resource
 
 FORMAT_VERSION = "1.0"
 

@@ -27,7 +27,7 @@ def generated_hashes(experiment: Any) -> dict[str, str]:
 def make_plan(session: Any, context: Context) -> Plan:
     """The plan of every resource of the session's experiment (a value: printed by plan, executed by apply)."""
     from generator import __version__
-    from generator.sweep import queueing
+    from generator.sweep_points import queueing
 
     experiment = session.experiment
     queued = None if session.local else queueing(experiment.source_spec.data)  # the local one never queues

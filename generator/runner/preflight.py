@@ -14,8 +14,8 @@ from generator.catalog import ModelFacts, checks
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
-from generator.runner.errors import EXIT_INPUT, RunnerError, explain
-from generator.runner.manifest import Experiment
+from generator.runner.explain import EXIT_INPUT, RunnerError, explain
+from generator.runner.experiment import Experiment
 from generator.runner.output import Printer
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")
@@ -170,6 +170,8 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     job = _yaml(experiment, experiment.by_kind("pipeline_job").id)  # a sweep's points share the GPU count
     node = next(iter(job["jobs"].values()))
     gpus_wanted = int(node["inputs"]["number_of_gpu_to_use_finetuning"])
+    nodes = max(finetune_nodes(_yaml(experiment, resource.id)) for resource in experiment.resources
+                if resource.kind == "pipeline_job")
     deployment = _yaml(experiment, "deployment")
 
     from azure.core.exceptions import ResourceNotFoundError
@@ -201,7 +203,21 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
         shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
         out.line("preflight", f"parameters from {live.facts.name}'s model_specific_defaults (rendered into the job): "
                               f"{shown}")
-    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, local)
+    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, local, nodes)
+
+
+def finetune_nodes(job: dict[str, Any]) -> int:
+    """The nodes a pipeline job's fine-tune step runs on at once: its num_nodes_finetune, else the pinned component's
+    default (generator/components/)."""
+    from generator.component import load_interface
+
+    node = next(iter(job["jobs"].values()))
+    given = node["inputs"].get("num_nodes_finetune")
+    if given is None:
+        name, version = str(node["component"]).rstrip("/").split("/")[-3::2]
+        interface = load_interface(name, version)
+        given = interface.default("num_nodes_finetune") if interface else None
+    return int(given or 1)
 
 
 _FAMILY_NOISE = re.compile(r"standard|family|cluster|dedicated|lowpriority|low priority|vcpus|[^a-z0-9]")
@@ -265,15 +281,18 @@ def _read(what: str, call: Any, out: Printer) -> Any:
 
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],
                 sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer,
-                local: bool = False) -> None:
+                local: bool = False, nodes: int = 1) -> None:
     """Compare the vCPUs the cluster and the deployment need with the subscription's free quota in the region:
-    the family's row at subscription level (not a workspace's or a cluster's), then the regional total."""
+    the family's row at subscription level (not a workspace's or a cluster's), then the regional total. The
+    fine-tune's `nodes` run at once: "The job will wait to acquire given number of nodes before it starts"
+    (startup.MULTINODE), so more than the family's limit can never start, and more than is free waits."""
     tier = str(compute_file.get("tier", "dedicated")).replace("lowpriority", "low_priority")
     needs: dict[str, int] = {}
     basis = []
-    if existing_compute is None or int(compute_file["max_instances"]) > int(existing_compute.max_instances or 0):
-        found = sizes[compute_file["size"].lower()]
-        needs[found.family] = needs.get(found.family, 0) + int(compute_file["max_instances"]) * vcpus(found)
+    cluster = sizes.get(compute_file["size"].lower())
+    counted = existing_compute is None or int(compute_file["max_instances"]) > int(existing_compute.max_instances or 0)
+    if counted and cluster is not None:
+        needs[cluster.family] = needs.get(cluster.family, 0) + int(compute_file["max_instances"]) * vcpus(cluster)
     if "deployment" not in skip_existing:
         found = sizes.get(deployment["instance_type"].lower())
         if found is None:
@@ -282,7 +301,7 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         instances, why = deployment_instances(deployment["instance_type"], int(deployment.get("instance_count", 1)))
         basis.append(why)
         needs[found.family] = needs.get(found.family, 0) + instances * vcpus(found)
-    if not needs:
+    if not needs and nodes <= 1:
         return
     usages = _read("the subscription's quota (compute.list_usage)", ml.compute.list_usage, out)
     if usages is None:
@@ -308,6 +327,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         line = f"family {family} {where}: need {need}, have {row.limit - row.current} of {row.limit} vCPUs"
         (short if need > row.limit - row.current else []).append(line)
         out.line("preflight", f"quota: {line}")
+    if cluster is not None:
+        short += _node_count(rows, cluster, tier, nodes, counted, where, out)
     total = next((r for r in rows if r.name.lower() == REGIONAL_TOTAL[tier] and r.limit >= 0), None)
     if total is not None:
         need = sum(needs.values())
@@ -319,3 +340,26 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         raise RunnerError("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
                           "that family in the Azure portal (Quotas), or lower compute.max_instances / "
                           "deployment.instance_count", EXIT_INPUT)
+
+
+def _node_count(rows: list[UsageRow], cluster: Any, tier: str, nodes: int, counted: bool, where: str,
+                out: Printer) -> list[str]:
+    """The fine-tune's nodes against the family's quota: over its limit, a refusal line; over what is free on an
+    existing cluster (a new or grown cluster's max_instances are counted already), a warning."""
+    from generator.startup import MULTINODE
+
+    row = _subscription_row(rows, cluster.family, tier)
+    need = nodes * vcpus(cluster)
+    line = f"the fine-tune runs on {nodes} node(s) of {cluster.name} at once: {need} vCPUs of family {cluster.family}"
+    if row is None or row.limit < 0:
+        return []
+    if need > row.limit:
+        return [f"{line}, over the family's limit of {row.limit} {where}: it can never start (\"The job will wait "
+                f"to acquire given number of nodes before it starts\", {MULTINODE})"]
+    if not counted and need > row.limit - row.current:
+        out.line("preflight", f"warning: quota: {line}, and {row.limit - row.current} are free {where}: \"The job "
+                              f"will wait to acquire given number of nodes before it starts\" ({MULTINODE}); nodes "
+                              "the cluster holds now count as used here (how many it holds is not read)")
+    elif nodes > 1:
+        out.line("preflight", f"quota: {line}")
+    return []

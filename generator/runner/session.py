@@ -13,8 +13,8 @@ from typing import Any, Callable
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import Target, probe, registry_client, workspace_client
-from generator.runner.errors import RunnerError, explain
-from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
+from generator.runner.explain import RunnerError, explain
+from generator.runner.experiment import Experiment, load_experiment, workspace_suffix
 from generator.runner.output import Printer
 
 
@@ -37,14 +37,19 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
         raise StaleOutput(f"generated/{loaded.experiment}/ does not match {loaded.file} ({', '.join(names)}): run "
                           "`make render` first", names, InvalidInput.default_exit_code)
     if validate:
-        from generator.validate import validate_experiment
-
-        problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
-        if problems:
-            raise UsageError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)))
+        check_generated(folder, root)
     experiment = load_experiment(folder)
     experiment.source_spec = loaded
     return experiment
+
+
+def check_generated(folder: Path, root: Path) -> None:
+    """Refuse generated files azure-ai-ml does not load, or whose data files do not exist yet."""
+    from generator.validate import validate_experiment
+
+    problems = [p for p in validate_experiment(folder, root, data_must_exist=True) if p.severity == "error"]
+    if problems:
+        raise UsageError("generated files are not ready:\n  " + "\n  ".join(map(str, problems)))
 
 
 def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, check_shared: bool = True) -> Experiment:
@@ -68,7 +73,7 @@ def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, ch
 
 def _names_to_delete(spec: str, root: Path, file: str, warn: Callable[[str], None]) -> Experiment:
     from generator.paths import display_path
-    from generator.runner.manifest import Resource
+    from generator.runner.experiment import Resource
 
     try:
         return load_ready_experiment(spec, root, validate=False)

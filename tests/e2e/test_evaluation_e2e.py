@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.e2e.test_runner_e2e import EVALUATION_FIGURES, run, workspace  # noqa: F401 - the fixture
 
 BASE, TUNED = "phi4-ultrachat-run1-eval-base", "phi4-ultrachat-run1-eval-tuned"

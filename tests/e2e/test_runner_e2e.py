@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 from tests.conftest import REPO
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 
 SPEC = "specs/phi4-ultrachat.yaml"
 # compute_metrics' figures of the example's evaluation jobs: the tuned model beats its base on every metric.

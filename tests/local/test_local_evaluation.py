@@ -87,7 +87,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
 
     from generator.cli.demo import run_step
     from generator.local.daemon import LOCAL_STATE_ENV, stop
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)

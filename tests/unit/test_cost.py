@@ -135,18 +135,30 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
     result = cli("plan", "specs/phi4-ultrachat.yaml", "--offline", root=project)
     assert result.exit_code == 0, result.stderr
     block = result.stdout.split("estimate (before anything runs; see README, What it will cost):\n")[1].splitlines()
-    assert block == [
+    assert block[:3] == [
         "  training tokens  86,523 = 3 epoch(s) x 28,841 (320 conversations, 0 cut at max_seq_length 16384; "
         "estimated as characters / 4)",
-        "  training time    16-47 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 16,590 evaluation "
-            "tokens (forward only); 1 GPU(s) at 312 peak dense TFLOPS, "
-        "15%-35% utilisation; plus 0.25-0.75 h for model import, preprocessing and conversion)",
-        "  evaluation time  0-1 min on Standard_NC24ads_A100_v4 (2 x 14B parameters x 102,400 generated tokens "
-        "(2 models x 200 conversations x 256 new tokens at most), 1 GPU(s) at 312 TFLOPS, 15%-35% utilisation; "
-        "decoding one conversation at a time is memory-bound: no memory bandwidth on file for A100 80GB PCIe, so the "
-        "memory-bound floor is not counted)",
-        "  prices           none: plan --offline does not connect, so the workspace's region is unknown",
+        "  training time    29-74 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 16,590 evaluation "
+        "tokens (forward only); 1 GPU(s) at 312 peak dense TFLOPS, 15%-35% utilisation; plus 0.25-0.75 h for model "
+        "import, preprocessing and conversion; parameters offloaded (zero3.json): 960 micro-batches x 28.0 GB of "
+        "weights per GPU host-to-GPU at 32 GB/s (gpus.yml), once per micro-batch overlapped with compute for the lower "
+        "figure, and again in the backward pass beyond stage3_max_live_parameters 1,000,000,000, not overlapped, for "
+        "the upper)",
+        "  evaluation time  37-85 min on Standard_NC24ads_A100_v4 (102,400 generated tokens (2 models x 200 "
+        "conversations x 256 new tokens at most), one conversation at a time: at least 24.7 min reading 2 bytes x 14B "
+        "parameters per token at 1935 GB/s x 1 GPU(s), or 2 x parameters FLOPs per token at 312 TFLOPS and 15%-35% "
+        "utilisation where slower; plus 0.1-0.5 h per job for loading the model and starting the compute)",
     ]
+    # 320 conversations x 3 epochs at batch 1 = 960 micro-batches; each moves 2 bytes x 14e9 weights at 32 GB/s once
+    # (0.875 s) at least, twice beyond the 1e9 live parameters at most: 14 and 27 min over the FLOPs' 1-2 min
+    assert 960 * 28e9 / 32e9 / 60 + 15 == pytest.approx(29, abs=0.5)
+    assert block[3] == "  prices           none: plan --offline does not connect, so the workspace's region is unknown"
+    assert block[4] == "  memory (before anything runs; docs/cost.md, Will it fit):"
+    assert block[5] == ("    host memory      26.1-78.2 GiB (28-84 GB) per node; Standard_NC24ads_A100_v4 has 220 GiB: "
+                        "fits")
+    assert block[6].startswith("                     assumptions: LoRA of Phi-4 (14B parameters) with ZeRO-3 from "
+                               "zero3.json (optimizer and parameters offloaded to CPU) on 1 node(s) x 1 GPU(s): ")
+    assert block[-1].startswith("  evaluation env   model-evaluation/versions/24 (pinned as azureml-examples' ")
 
 
 def test_recorded_tokenizer_counts_replace_the_estimate_while_the_file_is_unchanged(project: Path, cli) -> None:

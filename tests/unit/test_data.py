@@ -184,7 +184,7 @@ def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
 @pytest.mark.slow
 def test_stats_counts_real_tokens_with_a_tokenizer(data_project: Path, cli) -> None:
     pytest.importorskip("transformers", reason="the local extra is part of make test")
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     model = ensure_foundation_model(data_project / "tok", sorted((TESTS.parent / "samples" / "ultrachat_mini")
                                                                  .glob("*.jsonl")))

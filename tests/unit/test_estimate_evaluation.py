@@ -34,7 +34,7 @@ def _spec_with_evaluation(evaluation: dict) -> object:
 
 
 def test_the_evaluation_jobs_are_estimated_at_their_memory_bound_floor_where_bandwidth_is_on_file() -> None:
-    from generator.estimate import evaluation_estimate
+    from generator.estimate import EVAL_FIXED_HOURS, evaluation_estimate
 
     figures = evaluation_estimate(_spec_with_evaluation(
         {"max_samples": 200, "generation": {"max_new_tokens": 256}, "instance_type": "Standard_ND96amsr_A100_v4"}))
@@ -42,17 +42,32 @@ def test_the_evaluation_jobs_are_estimated_at_their_memory_bound_floor_where_ban
     floor = tokens * 2 * 14e9 / (2039e9 * 8) / 3600  # 8 A100 80GB SXM at 2,039 GB/s (catalog/gpus.yml)
     compute_high = 2 * 14e9 * tokens / (312e12 * 8 * MFU_LOW) / 3600
     assert figures.tokens == tokens and figures.size == "Standard_ND96amsr_A100_v4"
-    assert figures.hours.low == pytest.approx(floor) and figures.hours.high == pytest.approx(max(floor, compute_high))
-    assert "at least 2.9 min reading 2 bytes x parameters per token at 2039 GB/s" in figures.hours.assumptions
+    assert figures.hours.low == pytest.approx(floor + 2 * EVAL_FIXED_HOURS[0])
+    assert figures.hours.high == pytest.approx(max(floor, compute_high) + 2 * EVAL_FIXED_HOURS[1])
+    assert "at least 2.9 min reading 2 bytes x 14B parameters per token at 2039 GB/s x 8 GPU(s)" in \
+        figures.hours.assumptions
 
 
-def test_without_a_bandwidth_on_file_the_evaluation_line_says_the_floor_is_not_counted() -> None:
+def test_the_example_evaluation_takes_tens_of_minutes_never_zero() -> None:
+    """Issue 30: 102,400 tokens of a 14B model at 1,935 GB/s (A100 80GB PCIe) is 24.7 min of decoding at least."""
     from generator.estimate import evaluation_estimate
 
-    figures = evaluation_estimate(_spec_with_evaluation({"max_samples": 10, "generation": {"max_new_tokens": 8}}))
+    figures = evaluation_estimate(_spec_with_evaluation({"max_samples": 200, "generation": {"max_new_tokens": 256}}))
     assert figures.size == "Standard_NC24ads_A100_v4"  # the training compute, as the job runs there
-    assert "no memory bandwidth on file for A100 80GB PCIe" in figures.hours.assumptions
+    floor_minutes = 102_400 * 2 * 14e9 / 1935e9 / 60
+    assert floor_minutes == pytest.approx(24.7, abs=0.05)
+    assert figures.hours.low * 60 == pytest.approx(floor_minutes + 12)  # plus 2 jobs x 0.1 h of start-up
+    assert figures.hours.high * 60 == pytest.approx(floor_minutes + 60)
 
+
+def test_without_a_bandwidth_on_file_the_evaluation_cannot_be_estimated() -> None:
+    from generator.estimate import evaluation_estimate
+
+    figures = evaluation_estimate(_spec_with_evaluation(
+        {"max_samples": 10, "generation": {"max_new_tokens": 8}, "instance_type": "Standard_NC4as_T4_v3"}))
+    assert figures.hours is None
+    assert figures.missing == ("no memory bandwidth on file for T4 16GB (generator/catalog/gpus.yml), so decoding's "
+                               "floor cannot be computed")
 
 
 def test_a_spec_without_evaluation_has_no_evaluation_estimate() -> None:

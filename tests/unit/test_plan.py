@@ -13,7 +13,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from generator.errors import ExitCode, PlanMoved
-from generator.runner.manifest import load_experiment
+from generator.runner.experiment import load_experiment
 from generator.runner.output import Printer
 from generator.runner.plan import Reason, Verb
 from generator.runner.planner import check_saved, make_plan, moved_since

@@ -112,12 +112,13 @@ def test_bumping_run_renames_job_and_model_version(project: Path, cli) -> None:
 def test_display_name_follows_the_seed_formula(project: Path, cli) -> None:
     spec = project / "specs" / "phi4-ultrachat.yaml"
     text = spec.read_text().replace("    apply_deepspeed: true\n", "    apply_deepspeed: true\n    gradient_accumulation_steps: 4\n"
-                                    "    max_seq_length: 2048\n    save_total_limit: 1\n    apply_lora: false\n")
+                                    "    max_seq_length: 2048\n    save_total_limit: 1\n    apply_lora: false\n"
+                                    "    num_nodes_finetune: 2\n")
     spec.write_text(text.replace("    apply_lora: true\n", ""))
-    cli("render", root=project)
+    assert cli("render", root=project).exit_code == 0  # a full fine-tune of Phi-4 fits the host memory of 2 nodes
     job = (project / "generated" / "phi4-ultrachat" / "pipeline-job.yml").read_text()
-    # batch 1 x accumulation 4 x 1 GPU (NC24ads_A100_v4) x 1 node; deepspeed stage 3 from Phi-4's model defaults
-    assert "display_name: Phi-4-ultrachat-bs4-cosine-ds3-nolora-save_limit1-seqlen2048\n" in job
+    # batch 1 x accumulation 4 x 1 GPU (NC24ads_A100_v4) x 2 nodes; deepspeed stage 3 from Phi-4's model defaults
+    assert "display_name: Phi-4-ultrachat-bs8-cosine-ds3-nolora-save_limit1-seqlen2048\n" in job
 
 
 def test_invalid_spec_leaves_previous_output_untouched(project: Path, cli) -> None:

@@ -148,7 +148,7 @@ def test_check_passes_on_fresh_output_and_fails_on_stale(project: Path, rendered
 
 def test_check_fails_when_the_spec_changed_but_was_not_rendered(project: Path, rendered: Path, cli) -> None:
     spec = project / "specs" / "phi4-ultrachat.yaml"
-    _edit(spec, "traffic_percent: 100", "traffic_percent: 50")
+    _edit(spec, "traffic_percent: 100", "traffic_percent: 0")
     result = cli("check", root=project)
     assert result.exit_code == 1
     assert "stale: generated/phi4-ultrachat/manifest.yml: out of date" in result.stderr
@@ -199,7 +199,7 @@ def test_evaluation_files_load_with_the_sdk_and_use_the_pinned_registry_componen
     component = sdk.load_component(rendered / "component-eval-data.yml")
     assert (component.name, component.code, str(component.environment)) == (
         "chat_eval_data", "./eval_data.py",
-        "azureml://registries/azureml/environments/model-evaluation/labels/latest")
+        "azureml://registries/azureml/environments/model-evaluation/versions/24")
     assert (rendered / "eval_data.py").is_file()
     models = {"base": "azureml://registries/azureml/models/Phi-4/versions/8", "tuned": "Phi-4-ultrachat-200k:1"}
     for role, model in models.items():

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import yaml
 
 from generator.paths import display_path
-from generator.runner.manifest import Experiment, Resource
+from generator.runner.experiment import Experiment, Resource
 from generator.runner.output import Printer, elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.runner.manifest import Resource
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, Reason, Verb
 from generator.runner.steps.common import (REPAIR, Context, drift, failed, field_changes, not_found, state_of,
                                            wait_poller)

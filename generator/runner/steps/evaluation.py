@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.runner import evaluation as figures
-from generator.runner.manifest import Resource
+from generator.runner import evaluation_figures as figures
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, Reason, Verb
 from generator.runner.steps.common import Context, not_found
 from generator.runner.steps.job import apply_job, plan_job

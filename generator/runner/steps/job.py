@@ -8,8 +8,8 @@ import re
 import time
 from typing import Any
 
-from generator.runner.errors import EXIT_CLOUD, RunnerError
-from generator.runner.manifest import Resource
+from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.experiment import Resource
 from generator.runner.output import elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import RUNNING, Context, fixed_changes, job_status, not_found, with_fixed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from generator.runner.manifest import Resource
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action
 from generator.runner.steps.common import Context
 from generator.runner.steps.compute import apply_compute, plan_compute

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.errors import EXIT_CLOUD, RunnerError
-from generator.runner.manifest import Resource
+from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
 from generator.runner.steps.traffic import invoke
@@ -127,7 +127,7 @@ def apply_rollout(ctx: Context, res: Resource, action: Action) -> None:
 def _rolled_back(ctx: Context, res: Resource, blue: str | None, green: str, stage: str,
                  cause: BaseException) -> RunnerError:
     """Return live traffic to `blue` and stop mirroring; the error says what failed and where traffic is."""
-    from generator.runner.errors import explain
+    from generator.runner.explain import explain
 
     why = explain(cause)
     if blue is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.runner.errors import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
-from generator.runner.manifest import Resource
+from generator.runner.explain import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
 

@@ -21,8 +21,20 @@ from generator.paths import PROJECT_DIR
 PREDICTION = ("model_prediction", "0.0.37")
 METRICS = ("compute_metrics", "0.0.36")
 REGISTRY = "azureml"
-# The environment of both registry components (their spec.yaml @4b41f8cc): it has Python, all eval_data.py needs.
-ENVIRONMENT = "azureml://registries/azureml/environments/model-evaluation/labels/latest"
+# eval_data.py needs only Python; it runs in the environment of the registry components beside it, pinned. azureml-assets
+# deleted the model-evaluation environment's definition as deprecated (3bead3311d, 2026-02-26, "delete deprecated
+# environments (#4815)"), so no current, non-deprecated version of it exists; model_prediction 0.0.37 and
+# compute_metrics 0.0.36 still name .../model-evaluation/labels/latest at @4b41f8cc. The pin is Microsoft's own
+# chat-completion evaluation sample's (azureml-examples cli/foundation-models/system/evaluation/chat-completion/
+# chat-completion-pipeline.yml @085cd6ea line 16): a version is still usable when archived ("You can still continue
+# to reference and use an archived environment in your workflows", learn.microsoft.com/cli/azure/ml/environment,
+# az ml environment archive), while an archived version is hidden from the listing a label is resolved against.
+ENVIRONMENT = "azureml://registries/azureml/environments/model-evaluation/versions/24"
+ENVIRONMENT_RISK = ("model-evaluation/versions/24 (pinned as azureml-examples' chat-completion evaluation sample "
+                    "@085cd6ea pins it): azureml-assets deleted this environment's definition as deprecated "
+                    "(3bead3311d, 2026-02-26), and model_prediction 0.0.37 and compute_metrics 0.0.36 still run in its "
+                    "labels/latest; whether the registry still serves either is not known offline: if it does not, "
+                    "the evaluation jobs fail, after the fine-tune has run (docs/evaluation.md)")
 CODE_FILE = "eval_data.py"  # the component's code: a standalone script, copied into generated/<experiment>/ at
 CODE_SOURCE = PROJECT_DIR / "generator" / "evaldata" / CODE_FILE  # render (what is reviewed is what runs); the
 # component's `code:` is that one file, so the snapshot Azure uploads holds nothing else
