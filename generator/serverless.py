@@ -126,8 +126,8 @@ def _parameters(data: dict[str, Any], located: Located) -> list[Problem]:
                                                   "is refused here rather than sent and perhaps ignored", key=True))
     if "num_train_epochs" not in params:
         problems.append(located.problem(("finetune", "parameters"),
-                                        f"num_train_epochs is not set, and {route.default_epochs_source}: plan cannot "
-                                        "price training (tokens x epochs); set it", severity=WARNING))
+                                        f"num_train_epochs is not set, and {route.default_epochs_source}: plan "
+                                        "cannot price training (tokens x epochs); set it", severity=WARNING))
     return problems
 
 

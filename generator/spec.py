@@ -93,6 +93,8 @@ def load_spec(path: Path, root: Path) -> Spec:
     broken = {tuple(re.sub(r"\[\d+\]", "", p.path).split(".")) for p in problems if p.severity == ERROR}
     data = apply_defaults(located.data)
     problems += check_rules(data, located, root, broken)
+    if serverless.chosen(data) and not broken:
+        problems += serverless.check_spec(data, located)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     if serverless.chosen(data):
@@ -118,12 +120,9 @@ def load_spec(path: Path, root: Path) -> Spec:
 
 def _serverless_spec(path: Path, file: str, root: Path, data: dict[str, Any], located: Located,
                      problems: list[Problem]) -> Spec:
-    """A spec on the serverless route: its own checks (generator/serverless.py) instead of the pipeline's component,
-    model defaults, sweep and memory checks. The interface is the default component's, for pricing the pipeline route
-    beside this one."""
-    problems = problems + serverless.check_spec(data, located)
-    if any(p.severity == ERROR for p in problems):
-        raise InvalidInput(problems)
+    """A valid spec on the serverless route (generator/serverless.py checked it instead of the pipeline's component,
+    model defaults, sweep and memory checks). The interface is the default component's, for pricing the pipeline
+    route beside this one."""
     component = data["finetune"]["component"]
     interface = load_interface(component["name"], component["version"])
     assert interface is not None, "the default component's interface is on file"

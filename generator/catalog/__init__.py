@@ -346,14 +346,15 @@ def local_stand_in() -> StandIn:
 
 @dataclass(frozen=True)
 class ServerlessModel:
-    """A registry model the serverless route fine-tunes (serverless.yml): where, whether a marketplace subscription
-    comes first, the source, and how its prices are told apart in the Retail Prices API."""
+    """A registry model the serverless route fine-tunes (serverless.yml): where (`source`), whether a marketplace
+    subscription comes first (`subscription_source`), and how its prices are told apart in the Retail Prices API."""
 
     registry: str
     name: str
     finetune_regions: tuple[str, ...]
     marketplace_subscription: bool
     source: str
+    subscription_source: str
     price_meters: dict[str, Any] = field(default_factory=dict)
 
 
@@ -378,7 +379,8 @@ def serverless_route() -> ServerlessRoute:
     """The serverless route's facts (generator/catalog/serverless.yml)."""
     raw = yaml.safe_load(SERVERLESS_FILE.read_text(encoding="utf-8"))
     models = tuple(ServerlessModel(m["registry"], m["name"], tuple(m["finetune_regions"]),
-                                   bool(m["marketplace_subscription"]), str(m["source"]), dict(m["price_meters"]))
+                                   bool(m["marketplace_subscription"]), str(m["source"]),
+                                   str(m["subscription_source"]), dict(m["price_meters"]))
                    for m in raw["models"])
     refused = {name: (str(group["why"]), str(group["source"])) for group in raw["refused_parameters"]
                for name in group["names"]}
