@@ -10,11 +10,15 @@ with the workspace's live region. Never imports azure-ai-ml.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable
+
+import yaml
 
 from generator import catalog
 from generator.component import MANAGED_INPUTS
 from generator.diagnostics import WARNING, Problem
+from generator.errors import UsageError
 from generator.source import Located
 
 ROUTE = "serverless"
@@ -167,3 +171,17 @@ def _endpoint_and_request(data: dict[str, Any], located: Located) -> Iterable[Pr
 def warnings_before_paying() -> list[tuple[str, str]]:
     """(what, source) a user must see before paying for this route."""
     return list(catalog.serverless_route().warnings)
+
+
+def refuse_runner(spec_file: Path) -> None:
+    """Refuse, before anything connects, a runner command (apply, status, invoke, metrics, destroy, an online plan)
+    for a spec on the serverless route: its runner is not built yet. Reads the file's own `route` (an invalid spec is
+    reported by the command as usual)."""
+    try:
+        data = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return
+    if isinstance(data, dict) and data.get("route") == ROUTE:
+        raise UsageError(f"{spec_file.name} takes the serverless route, whose runner (apply, status, invoke, metrics, "
+                         "destroy) is not built yet: `plan --offline` prices both routes, and the manifest of "
+                         "generated/<experiment>/ lists the route's az ml commands in order (docs/serverless.md)")

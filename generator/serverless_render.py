@@ -27,7 +27,8 @@ REQUEST_FILE = "chat-request.json"
 # (cli/foundation-models/system/distillation/conversation/serverless_endpoint.yaml @3ee82b8e); the notebook fills
 # the same form from the workspace (chat_completion_with_model_as_service.ipynb @04e1ccde:
 # f"azureml://locations/{workspace.location}/workspaces/{workspace._workspace_id}/models/{name}/versions/1").
-WORKSPACE_MODEL_ID = "azureml://locations/{AI_PROJECT_LOCATION}/workspaces/{WORKSPACE_ID}/models/{name}/versions/{VERSION}"
+WORKSPACE_MODEL_ID = ("azureml://locations/{AI_PROJECT_LOCATION}/workspaces/{WORKSPACE_ID}/models/{name}/versions/"
+                      "{VERSION}")
 # The chat request's fields from the spec's smoke_test.parameters (max_new_tokens is the pipeline's name for it).
 REQUEST_NAMES = {"max_new_tokens": "max_tokens"}
 NOT_SENT = frozenset({"do_sample"})
