@@ -2,7 +2,8 @@
 
 The figures come from generator/estimate.py (tokens, hours) and generator/prices.py (hourly prices);
 this module turns them into the lines plan prints, the upper estimate a budget is held against, and
-what status and `destroy --expired` say about a running endpoint.
+what status and `destroy --expired` say about a running endpoint. The serverless route's figures, and both
+routes side by side, come from generator/runner/route_costs.py.
 """
 
 from __future__ import annotations
