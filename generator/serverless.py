@@ -13,15 +13,15 @@ import math
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from generator import catalog
 from generator.component import MANAGED_INPUTS
 from generator.diagnostics import WARNING, Problem
-from generator.errors import UsageError
-from generator.source import Located
+from generator.errors import InvalidInput, UsageError
+from generator.source import Located, read_located
 
 ROUTE = "serverless"
+# The sections check_spec reads: it runs only when the JSON Schema found them well-formed.
+READS = frozenset({"route", "region", "foundation_model", "finetune", "registered_model", "endpoint", "smoke_test"})
 SERVERLESS_DOC = "MicrosoftDocs/azure-ai-docs articles/ai-foundry/how-to/fine-tune-serverless.md @00fd7acc"
 NOTEBOOK = ("azureml-examples sdk/python/jobs/finetuning/standalone/model-as-a-service/chat-completion/"
             "chat_completion_with_model_as_service.ipynb @04e1ccde")
@@ -178,8 +178,8 @@ def refuse_runner(spec_file: Path) -> None:
     for a spec on the serverless route: its runner is not built yet. Reads the file's own `route` (an invalid spec is
     reported by the command as usual)."""
     try:
-        data = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = read_located(spec_file, str(spec_file)).data  # the bounded loader every spec is read with
+    except InvalidInput:
         return
     if isinstance(data, dict) and data.get("route") == ROUTE:
         raise UsageError(f"{spec_file.name} takes the serverless route, whose runner (apply, status, invoke, metrics, "

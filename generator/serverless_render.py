@@ -163,8 +163,9 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   "# the workspace's location and id, and the version the job registered", ENDPOINT_FILE,
                   model=model_name),
         _resource("smoke-test", "chat_completion", endpoint, ["serverless-endpoint"],
-                  f"python -m generator invoke {spec.file}  # POST <scoring uri>/v1/chat/completions with the key of "
-                  f"az ml serverless-endpoint get-credentials --name {endpoint}", REQUEST_FILE),
+                  f"curl -X POST <scoring uri>/v1/chat/completions -H 'Authorization: <key>' -H 'Content-Type: "
+                  f"application/json' -d @{folder}/{REQUEST_FILE}  # the key: az ml serverless-endpoint "
+                  f"get-credentials --name {endpoint}", REQUEST_FILE),
     ]
 
 
