@@ -93,7 +93,7 @@ def load_spec(path: Path, root: Path) -> Spec:
     broken = {tuple(re.sub(r"\[\d+\]", "", p.path).split(".")) for p in problems if p.severity == ERROR}
     data = apply_defaults(located.data)
     problems += check_rules(data, located, root, broken)
-    if serverless.chosen(data) and not {path[0] for path in broken} & serverless.READS:
+    if serverless.chosen(data) and not {bad[0] for bad in broken} & serverless.READS:
         problems += serverless.check_spec(data, located)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)

@@ -152,3 +152,23 @@ def test_one_spec_takes_either_route(serverless_project: Path, cli) -> None:
     assert not (folder / "finetuning-job.yml").exists()
     node = sdk.load_job(folder / "pipeline-job.yml")._to_rest_object().as_dict()["properties"]["jobs"]
     assert node["chat_completion_pipeline"]["inputs"]["num_train_epochs"]["value"] == "3"
+
+
+def test_every_serverless_fact_names_its_source() -> None:
+    import re
+
+    from generator import catalog
+
+    route = catalog.serverless_route()
+    cited = re.compile(r"@[0-9a-f]{8}|azure-ai-ml 1\.35\.2")  # a commit, or the pinned SDK's own source
+    for model in route.models:
+        assert cited.search(model.source) and cited.search(model.subscription_source), model.name
+        assert model.finetune_regions and all(re.fullmatch(r"[a-z][a-z0-9]*", r) for r in model.finetune_regions)
+        assert model.price_meters["product"] and model.price_meters["stem"], model.name
+    assert cited.search(route.not_offered_source) and cited.search(route.hyperparameters_source)
+    assert all(cited.search(source) and why for why, source in route.refused.values())
+    assert len(route.warnings) == 5 and all(cited.search(source) for _, source in route.warnings)
+    offered = {m.name for m in route.models}
+    catalog_models = {m.name for m in catalog.models()}
+    assert set(route.not_offered) <= catalog_models and not offered & set(route.not_offered)
+    assert catalog_models <= offered | set(route.not_offered)  # every catalog model is either offered or refused
