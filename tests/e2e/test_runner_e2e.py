@@ -107,6 +107,11 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
                  "/models/phi-4-ultrachat-200k/versions/1", "/onlineendpoints/ultrachat-completion",
                  "/onlineendpoints/ultrachat-completion/deployments/demo"):
         assert ws + path in emulator.resources, path
+    assert out.splitlines()[-4:] == [
+        "serving: demo serves Phi-4-ultrachat-200k:1 with 100 % (before this apply: the endpoint did not exist)",
+        "still billing: deployment demo (Phi-4-ultrachat-200k:1, 1 x Standard_NC24ads_A100_v4, live 100 %)",
+        "still billing: compute gpu-cluster-big: min_instances 0, so no node bills while it is idle",
+        "stop it: python -m generator destroy specs/phi4-ultrachat.yaml (deletes the endpoint and its deployments)"]
     job = emulator.resources[ws + "/jobs/phi4-ultrachat-run1"]["properties"]
     node_inputs = job["jobs"]["chat_completion_pipeline"]["inputs"]
     assert node_inputs["mlflow_model_path"]["uri"] == "azureml://registries/azureml/models/Phi-4/versions/8"
@@ -123,8 +128,9 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"] + ["unchanged"] * 2 + ["run", "estimate", "Plan:"]
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
+        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "unchanged", "estimate",
+                                                           "Plan:"]
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
@@ -228,13 +234,13 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
     assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 8 unchanged, 0 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 0 to delete, 9 unchanged, 0 refused"
     assert plan.exit_code == 0 and run("plan", "--detailed-exitcode").exit_code == 2
     puts = emulator.count("PUT", "/jobs/")
     applied = run("apply")
     assert applied.exit_code == 0, applied.stderr
     assert emulator.count("PUT", "/jobs/") == puts
-    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
+    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
 
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
@@ -487,7 +493,7 @@ def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(works
     assert ("refuse    pipeline-job  phi4-ultrachat-run1\n          pipeline-job phi4-ultrachat-run1: learning_rate "
             "5e-06 -> 0.002 (the job finished with the old values): bump experiment.run in specs/phi4-ultrachat.yaml "
             "and render to train again") in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 9 unchanged, 1 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged, 1 refused"
     assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
     puts = emulator.count("PUT")
     applied = run("apply")
@@ -559,7 +565,7 @@ def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator]
     monkeypatch.setattr(commands, "at_terminal", lambda: True)
     result = CliRunner().invoke(main, ["apply", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
     assert result.exit_code == 0, result.output
-    assert "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
+    assert "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused" in result.stdout.splitlines()
     assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
     assert "apply cancelled: nothing was created" in result.stdout
     assert emulator.count("PUT") == 0
