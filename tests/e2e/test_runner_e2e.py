@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,6 +39,12 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
     monkeypatch.chdir(project)
+    # The shipped sample's test split holds 60 conversations, and its templated prompts repeat across its splits (8 of
+    # the first 50 open a training conversation): the example's 200 would be refused as too few, its max_overlap 0 as
+    # memorisation (tests/e2e/test_evaluation_data_e2e.py).
+    spec = project / SPEC
+    spec.write_text(re.sub(r"\n  max_samples: 200 .*\n", "\n  max_samples: 50\n  max_overlap: 0.2\n",
+                           spec.read_text(), count=1))
     # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
     # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
     emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
