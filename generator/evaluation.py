@@ -42,8 +42,10 @@ def registry_component(name_version: tuple[str, str]) -> str:
 
 
 def job_name(data: dict[str, Any], role: str) -> str:
-    """The evaluation job of `role` (base or tuned): `<experiment>-run<run>-eval-<role>`."""
-    return f"{naming.job_name(data)}-eval-{role}"
+    """The evaluation job of `role` (base or tuned): `<experiment>-run<run>-eval-<role>`, and `-a<attempt>` from
+    evaluation.attempt 2 on (a finished job is never submitted again: a new attempt evaluates again, alone)."""
+    attempt = int(data["evaluation"].get("attempt", 1))
+    return f"{naming.job_name(data)}-eval-{role}" + (f"-a{attempt}" if attempt > 1 else "")
 
 
 def job_file(role: str) -> str:
@@ -107,7 +109,7 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
     return {
         "schema": f"{schema_base}/pipelineJob.schema.json",
         "name": job_name(data, role),
-        "display_name": f"{naming.job_name(data)}-eval-{role}",
+        "display_name": job_name(data, role),
         "experiment_name": spec.experiment,
         "description": f"Evaluate {what} on the first {evaluation['max_samples']} conversations of "
                        f"{evaluation['test_split']}: {', '.join(evaluation['metrics'])}",

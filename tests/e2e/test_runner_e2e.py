@@ -75,7 +75,7 @@ def apply_interrupted_while_waiting(monkeypatch: pytest.MonkeyPatch, before: Any
 
     from generator.runner.steps import job as reconcile
 
-    def interrupted(ctx: Any, res: Any) -> None:
+    def interrupted(ctx: Any, res: Any, retry: Any = None) -> None:
         if before is not None:
             before()
         _thread.interrupt_main()
