@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout, sweep  # noqa: F401 - rollout registers its rule on import
+from generator import catalog, evaluation, rollout, sweep  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
