@@ -40,7 +40,7 @@ def _openings(messages: Any) -> Iterable[bytes]:
         yield digest.copy().digest()
 
 
-def _prompt_key(prompt: list[dict[str, Any]]) -> bytes:
+def prompt_key(prompt: list[dict[str, Any]]) -> bytes:
     digest = hashlib.blake2b(digest_size=16)
     for message in prompt:
         digest.update(_message_key(message))
@@ -98,7 +98,7 @@ def check_evaluation_split(root: Path, data: dict[str, Any]) -> list[Problem]:
 
 def _overlap(rows: list[tuple[int, list[dict[str, Any]]]], openings: dict[bytes, int], file: str, train_file: str,
              allowed: float) -> list[Problem]:
-    hits = [(line, openings[key]) for line, prompt in rows if (key := _prompt_key(prompt)) in openings]
+    hits = [(line, openings[key]) for line, prompt in rows if (key := prompt_key(prompt)) in openings]
     if not hits:
         return []
     share = len(hits) / len(rows)

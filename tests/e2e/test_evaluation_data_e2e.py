@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.local.workspace import Emulator
+from tests.conftest import REPO
 from tests.e2e.test_runner_e2e import EVALUATION_FIGURES, SPEC, run, workspace  # noqa: F401 - the fixture
 
 TEST_SPLIT = Path("data") / "ultrachat_200k" / "test_sft.jsonl"
@@ -24,15 +25,14 @@ def test_broken_or_overlapping_evaluation_data_is_refused_at_plan_before_anythin
     broken = run("plan")
     assert broken.exit_code == 2
     assert "data/ultrachat_200k/test_sft.jsonl:5: invalid JSON: Expecting value at column 14" in broken.stderr
-    test.write_text("\n".join(lines) + "\n")
-    spec = project / SPEC
-    spec.write_text(spec.read_text().replace("  max_overlap: 0.2\n", "", 1))  # back to the default: 0
+    # the shipped sample's whole test split: its templated prompts repeat across the splits
+    test.write_bytes((REPO / "samples" / "ultrachat_mini" / "test_sft.jsonl").read_bytes())
     overlap = ("data/ultrachat_200k/test_sft.jsonl:6: evaluation.max_overlap: 8 of the 50 evaluated conversation(s) "
                "(16.0%) have prompt messages that open a training conversation (line 6 opens "
                "data/ultrachat_200k/train_sft.jsonl:99")
     rendered = CliRunner().invoke(main, ["render", "--root", str(project)])
     assert rendered.exit_code == 2 and overlap in rendered.stderr
-    overlapping = run("apply")  # generated/ does not depend on max_overlap: the data check refuses it
+    overlapping = run("apply")  # the data is checked again before anything is billed
     assert overlapping.exit_code == 2 and overlap in overlapping.stderr
     assert emulator.count("PUT") == 0
 
@@ -50,7 +50,7 @@ def test_a_failed_evaluation_runs_again_alone_once_its_settings_are_fixed(worksp
     assert ("evaluation job phi4-ultrachat-run1-eval-tuned is Failed (a finished job is never submitted again): fix the "
             "cause, then set evaluation.attempt: 2") in plan.stdout
     spec = project / SPEC
-    spec.write_text(spec.read_text().replace("  max_overlap: 0.2\n", "  max_overlap: 0.2\n  attempt: 2\n", 1))
+    spec.write_text(spec.read_text().replace("  max_samples: 50\n", "  max_samples: 50\n  attempt: 2\n", 1))
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     for role in ("base", "tuned"):
         emulator.behaviour.evaluation_metrics[f"phi4-ultrachat-run1-eval-{role}-a2"] = \

@@ -39,12 +39,12 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
     monkeypatch.chdir(project)
-    # The shipped sample's test split holds 60 conversations, and its templated prompts repeat across its splits (8 of
-    # the first 50 open a training conversation): the example's 200 would be refused as too few, its max_overlap 0 as
-    # memorisation (tests/e2e/test_evaluation_data_e2e.py).
+    # The shipped sample's test split holds 60 conversations, and its templated prompts repeat across its splits (9
+    # open a training conversation): the example's 200 would be refused as too few, and the overlap as memorisation
+    # (tests/e2e/test_evaluation_data_e2e.py). The workspace evaluates the 51 others.
+    write_held_out(data)
     spec = project / SPEC
-    spec.write_text(re.sub(r"\n  max_samples: 200 .*\n", "\n  max_samples: 50\n  max_overlap: 0.2\n",
-                           spec.read_text(), count=1))
+    spec.write_text(re.sub(r"\n  max_samples: 200 .*\n", "\n  max_samples: 50\n", spec.read_text(), count=1))
     # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
     # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
     emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
@@ -56,6 +56,18 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
+
+
+def write_held_out(data: Path) -> None:
+    """Keep in data/test_sft.jsonl only the conversations whose prompt opens no training conversation."""
+    from generator.data.evaluation_split import evaluated, training_openings, prompt_key
+
+    openings = training_openings(data / "train_sft.jsonl")
+    kept = {line for line, prompt in evaluated(data / "test_sft.jsonl", 10_000)[0]
+            if prompt_key(prompt) not in openings}
+    lines = (data / "test_sft.jsonl").read_text().splitlines()
+    (data / "test_sft.jsonl").write_text("".join(line + "\n" for number, line in enumerate(lines, 1)
+                                                 if number in kept))
 
 
 def run(command: str, *args: str, credential: Any = None) -> Result:
@@ -548,8 +560,24 @@ def test_invoke_explains_a_bad_request_file_before_sending_it(workspace: tuple[P
     posts = emulator.count("POST", "/score/")
     result = run("invoke", "--request", str(request))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: request file {request}: {message}"
+    assert result.stderr.strip() == (f"error: request file {request} ({len(body)} bytes) is not a scoring request: "
+                                     f"{message}; nothing was sent")
     assert emulator.count("POST", "/score/") == posts
+
+
+def test_an_oversized_request_is_explained_by_its_size(workspace: tuple[Path, Emulator]) -> None:
+    """Azure documents no request size limit, so the request is sent; the emulator's scoring route takes at most
+    1 MiB (as the local scoring server) and refuses the rest: the error names the size and the lack of a limit."""
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    request = project / "big-request.json"
+    request.write_text(json.dumps({"input_data": {"input_string": [{"role": "user", "content": "x" * (8 << 20)}],
+                                                  "parameters": {}}}))
+    result = run("invoke", "--request", str(request))
+    assert result.exit_code in (1, 2), result.output
+    assert f"the request ({request}) was 8.0 MiB; Azure documents no size limit for a request to a managed online " \
+           "endpoint" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_no_at_the_destroy_prompt_deletes_nothing(workspace: tuple[Path, Emulator],

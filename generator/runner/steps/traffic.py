@@ -65,19 +65,38 @@ def plan_invoke(ctx: Context, res: Resource) -> Action:
                   reason=Reason.ACTION)
 
 
-def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
-    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
-    The request is checked against the scoring contract first, so a bad file never reaches the endpoint."""
-    from azure.core.exceptions import HttpResponseError
-
-    from generator.request import parse_request
+def _read_request(ctx: Context, request_file: Path) -> bytes:
+    """The request file's bytes, refused before sending when the target takes no request that large or when it is
+    not a scoring request (JSON of the scoring contract, generator/request.py)."""
+    from generator.request import parse_request, size_text
 
     try:
-        parse_request(request_file.read_bytes())
+        size = request_file.stat().st_size
+        if ctx.max_request_bytes is not None and size > ctx.max_request_bytes:
+            raise RunnerError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
+                              f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
+                              "generator/request.py); nothing was sent", EXIT_INPUT)
+        body = request_file.read_bytes()
     except OSError as exc:
         raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
+    try:
+        parse_request(body)
     except ValueError as exc:
-        raise RunnerError(f"request file {request_file}: {exc}", EXIT_INPUT) from None
+        raise RunnerError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
+                          "nothing was sent", EXIT_INPUT) from None
+    return body
+
+
+def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
+    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
+    The request is checked (its type, and its size against the target's limit) first, so a bad file never reaches
+    the endpoint; when the endpoint refuses it or the connection breaks, the error says how large it was."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    from generator.request import AZURE_LIMIT, size_text
+
+    body = _read_request(ctx, request_file)
+    sent = f"the request ({request_file}) was {size_text(len(body))}; {AZURE_LIMIT}"
     try:
         return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
                                               request_file=str(request_file))
@@ -92,7 +111,14 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
                           f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}",
                           EXIT_CLOUD) from None
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the connection broke ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); {sent}, so whether its size is the "
+                          "cause is not known: try a smaller request", EXIT_CLOUD) from None
     except HttpResponseError as exc:
+        if getattr(exc, "status_code", None) == 413:
+            raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as too "
+                              f"large (HTTP 413); {sent}: send a smaller one", EXIT_INPUT) from None
         raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
 
 
