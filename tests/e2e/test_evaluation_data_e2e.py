@@ -47,8 +47,8 @@ def test_a_failed_evaluation_runs_again_alone_once_its_settings_are_fixed(worksp
     assert "[deployment] not run: gate did not succeed" in failed.stdout
     plan = run("plan")
     assert plan.exit_code == 1
-    assert ("evaluation job phi4-ultrachat-run1-eval-tuned is Failed (a finished job is never submitted again): fix the "
-            "cause, then set evaluation.attempt: 2") in plan.stdout
+    assert ("evaluation job phi4-ultrachat-run1-eval-tuned is Failed (a finished job is never submitted again): "
+            "fix the cause, then set evaluation.attempt: 2") in plan.stdout
     spec = project / SPEC
     spec.write_text(spec.read_text().replace("  max_samples: 50\n", "  max_samples: 50\n  attempt: 2\n", 1))
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0

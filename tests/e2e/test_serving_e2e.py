@@ -46,9 +46,9 @@ def test_run_2_without_rollout_keeps_run_1_serving_when_refused_or_failed(worksp
     _edit(project, "run: 1 ", "run: 2 ")
     plan = run("plan")
     assert ("          model: 'Phi-4-ultrachat-200k:1' -> 'Phi-4-ultrachat-200k:2'\n          in place: "
-            "Phi-4-ultrachat-200k:1 serves until the update ends; a failed smoke test puts it back\n          waits for "
-            "the evaluation gate: nothing is deployed for a model the gate refuses; it costs the deployment's "
-            "provisioning time after the tuned evaluation instead of beside it") in plan.stdout
+            "Phi-4-ultrachat-200k:1 serves until the update ends; a failed smoke test puts it back\n"
+            "          waits for the evaluation gate: nothing is deployed for a model the gate refuses; it costs the "
+            "deployment's provisioning time after the tuned evaluation instead of beside it") in plan.stdout
     emulator.behaviour.evaluation_metrics["phi4-ultrachat-run2-eval-tuned"] = {
         **EVALUATION_FIGURES["phi4-ultrachat-run1-eval-tuned"], "rougeL": 0.10}  # worse than its base's 0.20
     deployment_puts = emulator.count("PUT", "/deployments/")
@@ -171,6 +171,6 @@ def test_a_green_name_that_serves_another_model_is_refused_before_anything(works
     assert plan.exit_code == 1 and _plan_rows(plan.stdout)["deployment"] == "refuse"
     refused = run("apply")
     assert refused.exit_code == 2
-    assert ("the rollout's new deployment for Phi-4-ultrachat-200k:2 has the name of the deployment that serves 100 % of "
-            "live traffic (0 % mirrored) with Phi-4-ultrachat-200k:1") in refused.stdout + refused.stderr
+    assert ("the rollout's new deployment for Phi-4-ultrachat-200k:2 has the name of the deployment that serves "
+            "100 % of live traffic (0 % mirrored) with Phi-4-ultrachat-200k:1") in refused.stdout + refused.stderr
     assert emulator.count("PUT") == puts and _deployed_model(emulator, "demo-v2") == f"{MODEL}:1"
