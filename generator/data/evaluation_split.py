@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator.data.records import check_file, prepared_file, read_jsonl
+from generator.data.records import check_file, check_prepared, prepared_file, read_jsonl
 from generator.diagnostics import ERROR, WARNING, Problem
 from generator.evaldata.eval_data import INPUT_COLUMN, evaluation_row
 from generator.paths import display_path
@@ -108,3 +108,8 @@ def _overlap(rows: list[tuple[int, list[dict[str, Any]]]], openings: dict[bytes,
                f"measure memorisation; evaluation.max_overlap allows {allowed:.1%}")
     return [Problem(file, hits[0][0], 0, "evaluation.max_overlap", message,
                     severity=WARNING if share <= allowed else ERROR)]
+
+
+def check_prepared_data(root: Path, data: dict[str, Any]) -> list[Problem]:
+    """Every check of the spec's prepared files that exist: the train and test records, and the evaluation split."""
+    return check_prepared(root, data) + (check_evaluation_split(root, data) if "evaluation" in data else [])

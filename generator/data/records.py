@@ -107,13 +107,10 @@ def prepared_file(root: Path, data: dict[str, Any], split: str) -> Path:
 
 
 def check_prepared(root: Path, data: dict[str, Any]) -> list[Problem]:
-    """Problems in the spec's train/test files that exist (missing ones are for validate/apply to report), and in
-    its evaluation split (generator/data/evaluation_split.py)."""
-    from generator.data.evaluation_split import check_evaluation_split
-
+    """Problems in the spec's train/test files that exist (missing ones are for validate/apply to report)."""
     problems: list[Problem] = []
     for split in (data["data"]["train_split"], data["data"]["test_split"]):
         path = prepared_file(root, data, split)
         if path.is_file():
             problems += check_file(path, display_path(path, root))[1]
-    return problems + (check_evaluation_split(root, data) if "evaluation" in data else [])
+    return problems

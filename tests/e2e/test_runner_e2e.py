@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, write_held_out
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
 from generator.local.workspace import Emulator
 
@@ -56,18 +56,6 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
-
-
-def write_held_out(data: Path) -> None:
-    """Keep in data/test_sft.jsonl only the conversations whose prompt opens no training conversation."""
-    from generator.data.evaluation_split import evaluated, training_openings, prompt_key
-
-    openings = training_openings(data / "train_sft.jsonl")
-    kept = {line for line, prompt in evaluated(data / "test_sft.jsonl", 10_000)[0]
-            if prompt_key(prompt) not in openings}
-    lines = (data / "test_sft.jsonl").read_text().splitlines()
-    (data / "test_sft.jsonl").write_text("".join(line + "\n" for number, line in enumerate(lines, 1)
-                                                 if number in kept))
 
 
 def run(command: str, *args: str, credential: Any = None) -> Result:

@@ -19,7 +19,7 @@ WAITS = ("waits for the evaluation gate: nothing is deployed for a model the gat
          "deployment's provisioning time after the tuned evaluation instead of beside it")
 
 
-def _waits(ctx: Context, res: Resource) -> list[str]:
+def _waits(res: Resource) -> list[str]:
     return [WAITS] if "gate" in res.depends_on else []
 
 
@@ -31,7 +31,7 @@ def plan_deployment(ctx: Context, res: Resource) -> Action:
     current = not_found(lambda: ctx.ml.online_deployments.get(res.name, ctx.endpoint_name))
     if current is None:
         return Action(Verb.CREATE, [f"deployment {res.name} on {ctx.endpoint_name}: {desired.instance_type} x "
-                                    f"{desired.instance_count}", *_waits(ctx, res)], reason=Reason.ABSENT)
+                                    f"{desired.instance_count}", *_waits(res)], reason=Reason.ABSENT)
     observed = {"state": state_of(current), "instance_type": current.instance_type,
                 "instance_count": current.instance_count, "model": model_ref(current.model)}
     if failed(current):
@@ -51,7 +51,7 @@ def plan_deployment(ctx: Context, res: Resource) -> Action:
     action = drift(changes, current, observed)
     if any(change.path == "model" for change in changes):
         action.details += [f"in place: {model_ref(current.model)} serves until the update ends; a failed smoke test "
-                           "puts it back", *_waits(ctx, res)]
+                           "puts it back", *_waits(res)]
     return action
 
 
