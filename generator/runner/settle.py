@@ -12,17 +12,16 @@ Apply's last lines then say who serves (and whether that changed) and what still
 
 from __future__ import annotations
 
-from typing import Any
 
 from generator.runner.graph import Outcome
-from generator.runner.plan import Plan
+from generator.runner.plan import Plan, ResourcePlan
 from generator.runner.serving import Serving, from_plain, read_serving
 from generator.runner.steps.common import Context, not_found, wait_poller
 
 JUDGES = frozenset({"evaluation_job", "evaluation_gate", "invoke", "rollout"})  # steps that prove this run's model
 
 
-def _row(plan: Plan, kind: str) -> Any:
+def _row(plan: Plan, kind: str) -> ResourcePlan | None:
     return next((row for row in plan.rows if row.resource.kind == kind), None)
 
 
