@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout_stages, sweep_points  # noqa: F401 - rollout_stages registers its rule on import
+from generator import catalog, evaluation_jobs, rollout_stages, sweep_points  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
@@ -193,13 +193,13 @@ def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
 def load_one(path: Path, root: Path, check_data: bool = True) -> tuple[Spec | None, list[Problem]]:
     """load_spec and (when `check_data`) the check of its prepared data files: the spec (None when it does not load)
     and its problems, returned rather than raised, so that workers can load many (generator/workers.py)."""
-    from generator.data.records import check_prepared
+    from generator.data.evaluation_split import check_prepared_data
 
     try:
         spec = load_spec(path, root)
     except InvalidInput as exc:
         return None, list(exc.problems)
-    return spec, spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
+    return spec, spec.warnings + (check_prepared_data(spec.root, spec.data) if check_data else [])
 
 
 def settle(root: Path, loaded: Iterable[tuple[Spec | None, list[Problem]]]) -> tuple[list[Spec], list[Problem]]:

@@ -134,10 +134,13 @@ def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
 @click.option("--skip-evaluation-gate", is_flag=True, help="Give the tuned model traffic even when it does not beat "
                                                            "its base by evaluation.gate.min_gain (the figures are "
                                                            "still printed and tagged).")
+@click.option("--keep-failed-deployment", is_flag=True,
+              help="Keep a deployment whose model then fails (the smoke test, a rollout stage), at 0 % of live "
+                   "traffic and still billing, to read its logs; by default it is deleted.")
 @click.pass_context
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
           resource_group: str | None, workspace: str | None, target: str, plan_file: Path | None, stream_logs: bool,
-          yes: bool, over_budget: bool, skip_evaluation_gate: bool) -> None:
+          yes: bool, over_budget: bool, skip_evaluation_gate: bool, keep_failed_deployment: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
     from generator.runner.cost import check_budget, estimate_block, session_costs
@@ -148,7 +151,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
                            extras=True)
     if session.local:
         _model_lines(session.experiment, local=True)
-    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)
+    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate,
+                              keep_failed_deployment=keep_failed_deployment)
     planned = make_plan(session, context)
     if saved is not None:
         check_saved(saved, planned)
@@ -173,6 +177,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
             return
     result = apply_plan(session, planned, context)
     click.echo(result.summary())
+    for line in result.closing:
+        click.echo(line)
     ctx.exit(result.exit_code())
 
 
