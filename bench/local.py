@@ -28,7 +28,7 @@ os.environ.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TQDM_DISAB
                   TRANSFORMERS_VERBOSITY="error", MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
 
 from generator.local import finetune  # noqa: E402
-from generator.local.connect import make_certificates  # noqa: E402
+from generator.emulator.connect import make_certificates  # noqa: E402
 from generator.local.scoring import KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE  # noqa: E402
 from generator.local.standin import CACHE_VARIABLE, ensure_stand_in  # noqa: E402
 

@@ -36,7 +36,7 @@ def apply_once(max_concurrent: int) -> tuple[float, list[str]]:
         steps = [["data", "prepare", SPEC], ["render", SPEC]]
         if SMOKE:  # the tiny random test double stands in for the model: the smoke run checks the script, fast
             sys.path.insert(0, str(REPO))
-            from generator.local.tinymodel import ensure_foundation_model
+            from tests.support.tinymodel import ensure_foundation_model
 
             tiny = ensure_foundation_model(root / "tiny", sorted((root / "samples" / "ultrachat_mini").glob("*.jsonl")))
             steps.insert(0, ["local", "start", "--model", f"Phi-4={tiny}"])

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from generator import naming, rollout
+from generator import naming, rollout_stages
 from generator.component import FILE_TYPES, URI_PREFIXES, literal
 from generator.spec import Spec
-from generator.sweep import Point
+from generator.sweep_points import Point
 
 SCHEMA_BASE = "https://azuremlschemas.azureedge.net/latest"
 
@@ -127,7 +127,7 @@ def _deployment(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": f"{SCHEMA_BASE}/managedOnlineDeployment.schema.json",
         "deployment": deployment,
-        "name": rollout.deployment_name(data),
+        "name": rollout_stages.deployment_name(data),
         "endpoint_name": data["endpoint"]["name"],
         "model": f"azureml:{data['registered_model']['name']}:{naming.model_version(data)}",
         "liveness_probe": deployment["liveness_probe"],
@@ -194,12 +194,14 @@ def tuned_model_ref(data: dict[str, Any]) -> str:
 
 def _evaluation(spec: Spec) -> list[Entity]:
     """The evaluation data component and one evaluation pipeline job per model (base, tuned)."""
-    from generator import evaluation
+    from generator import evaluation_jobs
 
     if "evaluation" not in spec.data:
         return []
     models = {"base": registry_model_uri(spec), "tuned": tuned_model_ref(spec.data)}
-    return [Entity(evaluation.CODE_FILE, "", {"source": evaluation.CODE_SOURCE}),
-            Entity(evaluation.COMPONENT_FILE, "component-eval-data.yml.j2", evaluation.component_context(spec, SCHEMA_BASE)),
-            *(Entity(evaluation.job_file(role), "evaluation-job.yml.j2", evaluation.job_context(spec, role, uri, SCHEMA_BASE))
+    return [Entity(evaluation_jobs.CODE_FILE, "", {"source": evaluation_jobs.CODE_SOURCE}),
+            Entity(evaluation_jobs.COMPONENT_FILE, "component-eval-data.yml.j2",
+                   evaluation_jobs.component_context(spec, SCHEMA_BASE)),
+            *(Entity(evaluation_jobs.job_file(role), "evaluation-job.yml.j2",
+                     evaluation_jobs.job_context(spec, role, uri, SCHEMA_BASE))
               for role, uri in models.items())]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator import naming, rollout
+from generator import naming, rollout_stages
 from generator.entities import (data_file, evaluation_split_differs, job_file_stem, registry_model_uri,
                                 tuned_model_ref)
 from generator.spec import Spec
@@ -28,7 +28,7 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
     folder = f"generated/{spec.experiment}"
     version = naming.model_version(data)
     endpoint = data["endpoint"]["name"]
-    deployment = rollout.deployment_name(data)
+    deployment = rollout_stages.deployment_name(data)
     train, test = data["data"]["train_split"], data["data"]["test_split"]
     return [
         _resource("compute", "compute", data["compute"]["name"], [],
@@ -39,23 +39,57 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
         _resource("endpoint", "online_endpoint", endpoint, [],
                   f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
+        _leftovers(data, endpoint, deployment),
         *_evaluation_data(spec, folder, version),
         *_training(spec, folder, version),
         *_evaluation(spec, folder),
-        _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
+        _resource("deployment", "online_deployment", deployment,
+                  ["endpoint", "model"] + (["gate"] if gated(data) else []),
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
-                  endpoint=endpoint),
-        _traffic(data, endpoint, deployment, folder, spec.file),
-        _resource("smoke-test", "invoke", endpoint, ["rollout" if data.get("rollout") else "traffic"],
-                  f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} "
-                  f"--request-file {folder}/sample-request.json", "sample-request.json", deployment=deployment),
+                  endpoint=endpoint, strategy="blue_green" if data.get("rollout") else "in_place"),
+        *_serving(data, endpoint, deployment, folder, spec.file),
     ]
 
 
-def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> dict[str, Any]:
-    """The deployment's share of live traffic at once, or, with a rollout, the staged blue/green rollout (each stage
-    with the `az ml` command that does it by hand). Either waits for the evaluation gate when the spec has one."""
-    after = ["deployment", "gate"] if "evaluation" in data else ["deployment"]
+def gated(data: dict[str, Any]) -> bool:
+    """Whether the spec has an evaluation gate: then the deployment waits for it, so no deployment is created or
+    changed (and billed) for a model the gate refuses."""
+    return bool((data.get("evaluation") or {}).get("gate"))
+
+
+def _leftovers(data: dict[str, Any], endpoint: str, deployment: str) -> dict[str, Any]:
+    """The endpoint's deployments the spec does not name and that serve no traffic: deleted early, so nothing is
+    left billing after a refused, failed or interrupted apply (the ones serving are retired by `traffic` or
+    `rollout` once the spec's deployment has taken their traffic)."""
+    rollout = data.get("rollout") or {}
+    return _resource("leftovers", "leftover_deployments", endpoint, ["endpoint"],
+                     f"az ml online-deployment list --endpoint-name {endpoint} --query \"[].name\"  # then "
+                     f"`az ml online-deployment delete --endpoint-name {endpoint} --name <name> --yes` for each one "
+                     f"but {deployment} that serves no traffic" + (" (and the previous one the rollout kept)"
+                                                                    if rollout.get("keep_previous") else ""),
+                     keep=[deployment], keep_previous=bool(rollout.get("keep_previous")))
+
+
+def _serving(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> list[dict[str, Any]]:
+    """Without a rollout: the smoke test through the azureml-model-deployment header, then the deployment's share of
+    live traffic; with one, the staged rollout (smoke-tested at every stage), then the smoke test."""
+    smoke = f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} " \
+            f"--request-file {folder}/sample-request.json"
+    if data.get("rollout"):
+        return [_traffic(data, endpoint, deployment, folder, spec_file, ["deployment"]),
+                _resource("smoke-test", "invoke", endpoint, ["rollout"], smoke, "sample-request.json",
+                          deployment=deployment)]
+    return [_resource("smoke-test", "invoke", endpoint, ["deployment"], smoke, "sample-request.json",
+                      deployment=deployment),
+            _traffic(data, endpoint, deployment, folder, spec_file, ["smoke-test"])]
+
+
+def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str,
+             after: list[str]) -> dict[str, Any]:
+    """The deployment's share of live traffic at once (every other deployment's share to 0), or, with a rollout, the
+    staged blue/green rollout (each stage with the `az ml` command that does it by hand). Either waits for the
+    evaluation step when the spec has one."""
+    after = after + ["gate"] if "evaluation" in data else after
     if not data.get("rollout"):
         return _resource("traffic", "traffic", endpoint, after,
                          f'az ml online-endpoint update --name {endpoint} '
@@ -66,7 +100,7 @@ def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
                      f"python -m generator apply {spec_file}  # or, by hand, the stages' commands in order",
                      "sample-request.json", deployment=deployment, mirror_percent=plan["mirror_percent"],
                      traffic_steps=plan["traffic_steps"], keep_previous=plan["keep_previous"],
-                     stages=rollout.stages(data, endpoint, f"{folder}/sample-request.json"))
+                     stages=rollout_stages.stages(data, endpoint, f"{folder}/sample-request.json"))
 
 
 def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
@@ -107,7 +141,7 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     time is spent before the endpoint exists; it runs while training runs), the
     tuned model's (after registration), and the gate: it reads both, tags the registered model with the figures and
     lets traffic through only when the tuned model beats its base (`evaluation.gate`)."""
-    from generator import evaluation
+    from generator import evaluation_jobs
 
     data = spec.data
     if "evaluation" not in data:
@@ -115,14 +149,14 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     section = data["evaluation"]
     test = "data-eval" if evaluation_split_differs(data) else "data-test"
     gate = section.get("gate")
-    jobs = [_resource(evaluation.resource_id(role), "evaluation_job", evaluation.job_name(data, role),
+    jobs = [_resource(evaluation_jobs.resource_id(role), "evaluation_job", evaluation_jobs.job_name(data, role),
                       ["compute", test] + (["endpoint"] if role == "base" else ["model"]),
-                      f"az ml job create --file {folder}/{evaluation.job_file(role)} --stream",
-                      evaluation.job_file(role), role=role,
+                      f"az ml job create --file {folder}/{evaluation_jobs.job_file(role)} --stream",
+                      evaluation_jobs.job_file(role), role=role,
                       model=registry_model_uri(spec) if role == "base" else tuned_model_ref(data))
-            for role in evaluation.ROLES]
+            for role in evaluation_jobs.ROLES]
     return [*jobs, _resource("gate", "evaluation_gate", data["registered_model"]["name"],
-                             [evaluation.resource_id(role) for role in evaluation.ROLES],
+                             [evaluation_jobs.resource_id(role) for role in evaluation_jobs.ROLES],
                              f"python -m generator compare {spec.file} --evaluation"
                              + (f"  # then: tuned {gate['metric']} - base {gate['metric']} >= {gate['min_gain']:g}"
                                 if gate else ""),

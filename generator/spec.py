@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout, serverless, sweep  # noqa: F401 - rollout registers its rule on import
+from generator import catalog, evaluation_jobs, rollout_stages, serverless, sweep_points  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
@@ -46,13 +46,13 @@ class Spec:
         return self.data["experiment"]["name"]
 
     @property
-    def points(self) -> list[sweep.Point]:
+    def points(self) -> list[sweep_points.Point]:
         """The sweep's points (empty for a single run)."""
-        return sweep.points(self.data)
+        return sweep_points.points(self.data)
 
-    def at(self, point: sweep.Point) -> "Spec":
+    def at(self, point: sweep_points.Point) -> "Spec":
         """This spec as the single job of a sweep point sees it."""
-        return replace(self, data=sweep.at_point(self.data, point))
+        return replace(self, data=sweep_points.at_point(self.data, point))
 
     @property
     def model_version(self) -> str:
@@ -77,7 +77,7 @@ def _defaults(facts: ModelFacts | None, interface: ComponentInterface | None, da
     """The model's defaults for the parameters neither finetune.parameters nor a sweep sets."""
     if facts is None or interface is None:
         return ModelDefaults(), []
-    swept = {name: values[0] for name, values in (sweep.section(data) or {}).get("parameters", {}).items()}
+    swept = {name: values[0] for name, values in (sweep_points.section(data) or {}).get("parameters", {}).items()}
     result = apply_model_defaults(facts, interface, {**data["finetune"]["parameters"], **swept})
     return result, [located.problem(f.field, f.message, severity=f.severity) for f in result.findings
                     if f.field[:2] != ("finetune", "parameters") or f.field[2:3] == () or f.field[2] not in swept]
@@ -105,7 +105,7 @@ def load_spec(path: Path, root: Path) -> Spec:
         raise InvalidInput([located.problem(("finetune", "component"), "no interface on file for this component")])
     facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
     defaults, found = _defaults(facts, interface, data, located)
-    problems += found + sweep.check_sweep(data, located, interface, facts)
+    problems += found + sweep_points.check_sweep(data, located, interface, facts)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
     data["finetune"]["parameters"] = {**data["finetune"]["parameters"], **defaults.applied}
@@ -211,13 +211,13 @@ def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
 def load_one(path: Path, root: Path, check_data: bool = True) -> tuple[Spec | None, list[Problem]]:
     """load_spec and (when `check_data`) the check of its prepared data files: the spec (None when it does not load)
     and its problems, returned rather than raised, so that workers can load many (generator/workers.py)."""
-    from generator.data.records import check_prepared
+    from generator.data.evaluation_split import check_prepared_data
 
     try:
         spec = load_spec(path, root)
     except InvalidInput as exc:
         return None, list(exc.problems)
-    return spec, spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
+    return spec, spec.warnings + (check_prepared_data(spec.root, spec.data) if check_data else [])
 
 
 def settle(root: Path, loaded: Iterable[tuple[Spec | None, list[Problem]]]) -> tuple[list[Spec], list[Problem]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from generator import fit, naming, sweep
+from generator import fit, naming, sweep_points
 from generator.catalog import ModelFacts
 from generator.component import ComponentInterface
 from generator.diagnostics import ERROR, WARNING, Problem
@@ -34,8 +34,8 @@ def check_startup(data: dict[str, Any], located: Located, interface: ComponentIn
                   root: Path) -> list[Problem]:
     """Every problem of the spec's run, each reported once; in a sweep, naming the points it concerns unless it
     concerns them all."""
-    points = sweep.points(data)
-    runs = [(point.describe(), sweep.at_point(data, point)) for point in points] or [("", data)]
+    points = sweep_points.points(data)
+    runs = [(point.describe(), sweep_points.at_point(data, point)) for point in points] or [("", data)]
     found: dict[tuple[str, str], tuple[Problem, list[str]]] = {}
     for name, run in runs:
         for problem in _check_run(run, located, interface, facts, root):

@@ -63,7 +63,7 @@ def refresh_command(ctx: click.Context, root: Path, registry: str, names: tuple[
     from generator.cli.target import connect
     from generator.runner.catalog_refresh import refresh
     from generator.runner.connection import probe, registry_client
-    from generator.runner.errors import explain
+    from generator.runner.explain import explain
 
     where, credential = connect(ctx, root, target, config)
     probe(credential, where)

@@ -111,7 +111,7 @@ def evaluation_rows() -> tuple[list, dict] | None:
 
     from generator.local.daemon import local_state_dir, read_state
     from generator.local.evaluate import METRICS
-    from generator.runner import evaluation as figures
+    from generator.runner import evaluation_figures as figures
 
     section = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8")).get("evaluation")
     state = read_state(local_state_dir(Path(".")))
@@ -220,7 +220,7 @@ def demo() -> None:
         click.echo(f"eval loss before training {before:.4f}, after {after:.4f}: "
                    f"{'lower' if after < before else 'NOT lower'}")
     if evaluated:
-        from generator.runner.evaluation import table
+        from generator.runner.evaluation_figures import table
 
         rows, section = evaluated
         click.echo(f"evaluation, base SmolLM2-135M-Instruct against the tuned model, on the first "

@@ -89,7 +89,7 @@ class Commands(click.Group):
         except Exception as exc:  # anything from the SDK: shown as code and message, not a traceback
             if debugging(ctx):
                 raise
-            from generator.runner.errors import explain
+            from generator.runner.explain import explain
 
             error = explain(exc)
             report_error(error)

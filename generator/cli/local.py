@@ -22,7 +22,7 @@ def local() -> None:
 def local_start(root: Path, models: tuple[str, ...]) -> None:
     """Start the local workspace (apply --target local starts it too)."""
     from generator.local.daemon import ensure_running, local_state_dir
-    from generator.local.executor import MODELS_FILE
+    from generator.local.layout import MODELS_FILE
 
     state_dir = local_state_dir(root).resolve()
     chosen = {}

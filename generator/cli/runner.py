@@ -36,7 +36,7 @@ def _offline_plan(spec: str, root: Path, local: bool) -> None:
     stands in and the values it trains with)."""
     from generator.runner.cost import cost_report, estimate_block, price_book
     from generator.runner.session import load_ready_experiment
-    from generator.sweep import queueing
+    from generator.sweep_points import queueing
 
     experiment = load_ready_experiment(spec, root, validate=False)
     _model_lines(experiment, local)
@@ -113,7 +113,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
 def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
     """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
     from generator.runner.cost import check_budget
-    from generator.runner.errors import RunnerError
+    from generator.runner.explain import RunnerError
 
     if session.local or not planned.billed:
         return ""
@@ -137,10 +137,13 @@ def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
 @click.option("--skip-evaluation-gate", is_flag=True, help="Give the tuned model traffic even when it does not beat "
                                                            "its base by evaluation.gate.min_gain (the figures are "
                                                            "still printed and tagged).")
+@click.option("--keep-failed-deployment", is_flag=True,
+              help="Keep a deployment whose model then fails (the smoke test, a rollout stage), at 0 % of live "
+                   "traffic and still billing, to read its logs; by default it is deleted.")
 @click.pass_context
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
           resource_group: str | None, workspace: str | None, target: str, plan_file: Path | None, stream_logs: bool,
-          yes: bool, over_budget: bool, skip_evaluation_gate: bool) -> None:
+          yes: bool, over_budget: bool, skip_evaluation_gate: bool, keep_failed_deployment: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
     from generator.runner.cost import check_budget, estimate_block, session_costs
@@ -151,7 +154,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
                            extras=True)
     if session.local:
         _model_lines(session.experiment, local=True)
-    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)
+    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate,
+                              keep_failed_deployment=keep_failed_deployment)
     planned = make_plan(session, context)
     if saved is not None:
         check_saved(saved, planned)
@@ -176,6 +180,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
             return
     result = apply_plan(session, planned, context)
     click.echo(result.summary())
+    for line in result.closing:
+        click.echo(line)
     ctx.exit(result.exit_code())
 
 

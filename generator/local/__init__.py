@@ -1,7 +1,9 @@
-"""The local target: the same spec and generated YAML, run for real on this CPU machine.
+"""The local runtime: what makes `--target local` real on this CPU machine.
 
-A local workspace (an HTTPS server the real MLClient talks to) stores resources, runs the
-fine-tuning job as a subprocess with a tiny Phi-3-architecture model, and serves deployments.
-torch, transformers, peft and mlflow come from the local extra (requirements-local.txt) and are
+The emulated workspace (generator/emulator/) stores resources and answers the real MLClient; this package is its
+backend (executor.py, behind the emulator's Backend protocol): pipeline jobs fine-tune or evaluate the catalog's
+stand-in model (standin.py) in processes forked from a warm one (warm.py), deployments serve it (scoring.py), and
+the daemon (daemon.py) keeps the workspace running between commands, its state saved (persist.py) under the folder
+layout.py describes. torch, transformers, peft and mlflow come from the local extra (requirements-local.txt) and are
 imported only by the modules that use them.
 """

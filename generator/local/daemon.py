@@ -24,11 +24,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
 from generator.errors import UsageError
+
+if TYPE_CHECKING:
+    from generator.local.executor import LocalExecutor
 
 STATE_FILE = "workspace.json"
 LOCK_FILE = "daemon.lock"
@@ -51,7 +54,7 @@ def start_local(root: Path) -> tuple[dict[str, Any], Any, Path, str]:
     Returns its config.json body, its credential, its state folder and its MLflow tracking URI: what the runner
     needs to connect to it like to any workspace.
     """
-    from generator.local.connect import LocalCredential, install_dns
+    from generator.emulator.connect import LocalCredential, install_dns
 
     state_dir = local_state_dir(root)
     try:
@@ -149,7 +152,7 @@ def _take_lock(state_dir: Path) -> IO[str]:
     return handle
 
 
-def _prepare_store(executor: Any) -> None:
+def _prepare_store(executor: LocalExecutor) -> None:
     """executor.prepare_store in the background; a failure is left for the first job, whose own call reports it."""
     with contextlib.suppress(Exception):
         executor.prepare_store()
@@ -160,21 +163,21 @@ def serve(state_dir: Path) -> None:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     lock = _take_lock(state_dir)
+    from generator.emulator.connect import cloud_settings, make_certificates
+    from generator.emulator.settings import Settings
+    from generator.emulator.workspace import Emulator
     from generator.local import persist, warm
-    from generator.local.connect import cloud_settings, make_certificates
     from generator.local.executor import QUIET_ENV, LocalExecutor
-    from generator.local.workspace import Behaviour, Emulator
 
     server_pem, ca_pem = make_certificates(state_dir / "tls")
     warm.start(QUIET_ENV)  # jobs and scoring servers fork from it, their libraries imported once
     executor = LocalExecutor(state_dir, server_pem, ca_pem)
     # Its own credential (kept in workspace.json, readable by its owner only); blobs go up with it too (identity).
-    behaviour = Behaviour(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
-    workspace = Emulator(str(server_pem), str(server_pem), behaviour, executor=executor)
-    executor.workspace = workspace
+    settings = Settings(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
+    workspace = Emulator(str(server_pem), str(server_pem), executor, settings)
     # the MLflow store made now, beside the runner's first commands: the first job would otherwise wait for it
     threading.Thread(target=_prepare_store, args=(executor,), daemon=True).start()
-    workspace.mlflow_store = f"sqlite:///{state_dir / 'mlflow.db'}"  # the jobs' store, also over azureml-mlflow
+    workspace.mlflow_store = executor.layout.tracking_uri  # the jobs' store, also over azureml-mlflow
     workspace.start()  # nobody knows its port before workspace.json is written below
     restored = persist.restore(workspace, executor, state_dir)
     saving = threading.Lock()
@@ -189,7 +192,7 @@ def serve(state_dir: Path) -> None:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     state = {"pid": os.getpid(), "port": workspace.port, "ca_bundle": str(ca_pem),
              "config": cloud_settings(workspace), "tracking_uri": workspace.mlflow_store,
-             "token_secret": behaviour.token_secret}
+             "token_secret": settings.token_secret}
     tmp = state_dir / (STATE_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -1,8 +1,9 @@
 """What makes the local workspace real: jobs train (or evaluate) in a child process, deployments serve in one
 (both forked from a process that has imported the libraries once: generator/local/warm.py).
 
-The workspace calls `submit_job` when a pipeline job is PUT, `start_deployment` when a
-deployment is, `score` for the endpoint's scoring URI and `stop_endpoint` on delete.
+The workspace's backend (generator/emulator/backend.py `Backend`): it calls `submit_job` when a pipeline job is
+PUT, `start_deployment` when a deployment is, `score` for the scoring URI and `stop_endpoint` on delete; what the
+executor reads of the workspace goes through the store's read API (`WorkspaceStore`), never its dictionaries.
 """
 
 from __future__ import annotations
@@ -17,24 +18,25 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO
 
-from generator.catalog import local_stand_in
+from generator.emulator.answers import scoring_error
+from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
 from generator.local.finetune import THREADS_VARIABLE, store_lock
+from generator.local.jobspec import JobInputs
+from generator.local.layout import Layout
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
-from generator.local.scoring import (DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE,
-                                     scoring_error)
+from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
 from generator.local.warm import WarmProcess
 
-MODELS_FILE = "models.json"  # registry model name -> a local Hugging Face model folder that replaces the stand-in
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
              "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
              "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
 
 
-def request_timeout_ms(resource: dict[str, Any]) -> int:
+def request_timeout_ms(resource: Resource) -> int:
     """The deployment's request_settings.request_timeout_ms, from the ISO 8601 duration the SDK sends."""
     import isodate
 
@@ -77,10 +79,11 @@ class LocalDeployment:
 class LocalExecutor:
     """Runs jobs and deployments for the local workspace, keeping their files under `state_dir`."""
 
-    def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path, workspace: Any = None):
+    def __init__(self, state_dir: Path, cert_pem: Path, ca_pem: Path):
         self.state_dir = state_dir
+        self.layout = Layout(state_dir)
         self.cert_pem, self.ca_pem = cert_pem, ca_pem
-        self.workspace = workspace
+        self._store: WorkspaceStore | None = None  # the workspace's read API, given by the workspace (attach)
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
         self.lock = threading.RLock()
@@ -88,107 +91,36 @@ class LocalExecutor:
         self.store_guard = threading.Lock()
 
     # ------------------------------------------------------------------ resolving references
-    def _resource(self, arm_id: str) -> dict[str, Any]:
-        return self.workspace.resources[arm_id.lower()]
+    def attach(self, store: WorkspaceStore) -> None:
+        """Read the workspace through `store` (the workspace calls it when it is made with this backend)."""
+        self._store = store
 
-    def _data_file(self, uri: str, target: Path) -> Path:
-        """Materialise a data asset (ARM id or azureml: reference) as a local file."""
-        data = self._resource(uri) if uri.startswith("/subscriptions/") else None
-        data_uri = data["properties"]["dataUri"] if data else uri
-        blob_path = data_uri.split("/paths/", 1)[1]
-        content, _ = self.workspace.blobs[f"/azureml-blobstore/{blob_path}"]
-        target.write_bytes(content)
-        return target
+    @property
+    def store(self) -> WorkspaceStore:
+        """The workspace's store (read API)."""
+        if self._store is None:
+            raise RuntimeError("the executor is not attached to a workspace")
+        return self._store
 
-    def foundation_model_dir(self, uri: str) -> Path | None:
-        """The local folder of a registry model that the user named (`local start --model`), else None: the job
-        then fine-tunes the catalog's stand-in (generator/local/standin.py), converting it on first use."""
-        name = uri.split("/models/", 1)[1].split("/", 1)[0]
-        chosen = self.state_dir / MODELS_FILE
-        if chosen.is_file():
-            folder = json.loads(chosen.read_text(encoding="utf-8")).get(name)
-            if folder:
-                return Path(folder)
-        return None
-
-    def model_dir(self, model_arm_id: str) -> Path:
-        """The MLflow folder of a registered model (its path is a job output)."""
-        uri = self._resource(model_arm_id)["properties"]["modelUri"]
-        job = uri.split("azureml://jobs/", 1)[1].split("/", 1)[0]
-        return self.state_dir / "jobs" / job / "outputs" / "trained_model"
+    def inputs(self) -> JobInputs:
+        """What a job names (data assets, models), resolved through the workspace's store."""
+        return JobInputs(self.layout, self.store)
 
     # ------------------------------------------------------------------ jobs
     def adopt_job(self, name: str, folder: Path, status: str, error: str | None) -> None:
         """Know a job that ended before this workspace started (restored from its saved state)."""
         self.jobs[name] = LocalJob(name, folder, status, error)
 
-    def submit_job(self, name: str, resource: dict[str, Any]) -> None:
+    def submit_job(self, name: str, resource: Resource) -> None:
         """Start running the pipeline job `name` in the background."""
         with self.lock:
             if name in self.jobs:
                 return
-            job = LocalJob(name, self.state_dir / "jobs" / name,
+            job = LocalJob(name, self.layout.job(name),
                            evaluation="compute_metrics" in (resource.get("properties", {}).get("jobs") or {}))
             self.jobs[name] = job
         job.folder.mkdir(parents=True, exist_ok=True)
         threading.Thread(target=self._run_job, args=(job, resource), daemon=True).start()
-
-    def _finetune_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """(module, job.json, first log line) of a fine-tuning pipeline job."""
-        node = next(iter(props["jobs"].values()))
-        inputs = node["inputs"]
-        parameters = {k: v["value"] for k, v in inputs.items() if v.get("job_input_type") == "literal"}
-        registry_model = inputs["mlflow_model_path"]["uri"].split("/models/", 1)[1].split("/", 1)[0]
-        chosen = self.foundation_model_dir(inputs["mlflow_model_path"]["uri"])
-        spec = {
-            "model_dir": str(chosen) if chosen else None,  # None: the stand-in, converted in the job if needed
-            "foundation_model": registry_model,
-            "train_file": str(self._data_file(inputs["train_file_path"]["uri"], job.folder / "train.jsonl")),
-            "test_file": str(self._data_file(inputs["test_file_path"]["uri"], job.folder / "test.jsonl")),
-            "parameters": parameters,
-            "output_dir": str(job.folder / "outputs" / "trained_model"),
-            "checkpoint_dir": str(job.folder / "outputs" / "pytorch_model_folder"),
-            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-            "experiment": props.get("experimentName") or job.name,
-            "run_name": job.name,
-        }
-        what = (f"{chosen.name} (local start --model)" if chosen else
-                local_stand_in().stands_in_line(registry_model).split(" (")[0])
-        return "generator.local.finetune", spec, f"fine-tuning on this CPU; {what}"
-
-    def _evaluation_spec(self, job: LocalJob, props: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """(module, job.json, first log line) of an evaluation pipeline job (eval_data → model_prediction →
-        compute_metrics, generated/<experiment>/evaluation-*.yml): its model is a registry model (the stand-in, or
-        the folder `local start --model` names) or a registered model (its job's trained_model output)."""
-        nodes = props["jobs"]
-        data, prediction = nodes["eval_data"]["inputs"], nodes["model_prediction"]["inputs"]
-        model_uri = prediction["mlflow_model"]["uri"]
-        spec: dict[str, Any] = {"model_dir": None, "mlflow_model": None}
-        if "/registries/" in model_uri:  # the base model: the pinned registry version
-            name = model_uri.split("/models/", 1)[1].split("/", 1)[0]
-            chosen = self.foundation_model_dir(model_uri)
-            spec["model_dir"] = str(chosen) if chosen else None
-            what = (f"{name}: {chosen.name} (local start --model)" if chosen else
-                    local_stand_in().stands_in_line(name).split(" (")[0])
-            spec["model_name"] = f"{chosen.name} (for {name})" if chosen else f"{local_stand_in().name} (for {name})"
-        else:  # the registered model
-            spec["mlflow_model"] = str(self.model_dir(model_uri))
-            what = spec["model_name"] = ":".join(model_uri.rstrip("/").split("/")[-3::2])
-        literal = {k: v.get("value") for node in nodes.values() for k, v in node["inputs"].items()
-                   if v.get("job_input_type") == "literal"}
-        spec.update({
-            "conversations": str(self._data_file(data["conversations"]["uri"], job.folder / "conversations.jsonl")),
-            "max_samples": int(data["max_samples"]["value"]),
-            "generator_config": json.loads(prediction["evaluation_config_params"]["value"] or "{}").get(
-                "generator_config", {}),
-            "metrics": json.loads(nodes["compute_metrics"]["inputs"]["evaluation_config_params"]["value"])["metrics"],
-            "task": literal.get("task"),
-            "output_dir": str(job.folder / "outputs"),
-            "tracking_uri": f"sqlite:///{self.state_dir / 'mlflow.db'}",
-            "experiment": props.get("experimentName") or job.name,
-            "run_name": job.name,
-        })
-        return "generator.local.evaluate", spec, f"evaluating on this CPU; {what}"
 
     def prepare_store(self) -> None:
         """Make the MLflow store's tables once, under the store's lock, before any job runs or any MLflow read is
@@ -200,7 +132,7 @@ class LocalExecutor:
         with self.store_guard:
             if self.store_ready:
                 return
-            db = self.state_dir / "mlflow.db"
+            db = self.layout.mlflow_db
             with store_lock(f"sqlite:///{db}"):
                 create_store(db)
             self.store_ready = True
@@ -217,7 +149,7 @@ class LocalExecutor:
                     and other.status in ("Queued", "Running") and other.submitted < job.submitted
                     and (job.evaluation or other.evaluation)]
 
-    def _wait_for_memory(self, job: LocalJob, handle: Any) -> None:
+    def _wait_for_memory(self, job: LocalJob, handle: IO[str]) -> None:
         """Keep a job queued while _blockers names a job; say so once in its log."""
         said = False
         while blockers := self._blockers(job):
@@ -228,13 +160,14 @@ class LocalExecutor:
                 said = True
             time.sleep(0.5)
 
-    def _run_job(self, job: LocalJob, resource: dict[str, Any]) -> None:
-        log = job.folder / "std_log.txt"
+    def _run_job(self, job: LocalJob, resource: Resource) -> None:
+        log = self.layout.job_log(job.name)
         try:
             self.prepare_store()
             props = resource["properties"]
             evaluation = job.evaluation
-            module, spec, first = (self._evaluation_spec if evaluation else self._finetune_spec)(job, props)
+            inputs = self.inputs()
+            module, spec, first = (inputs.evaluation if evaluation else inputs.finetune)(job.name, props)
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
             with open(log, "w", encoding="utf-8") as handle:
                 self._wait_for_memory(job, handle)
@@ -281,32 +214,32 @@ class LocalExecutor:
     def job_log(self, name: str) -> str:
         """The job's log so far."""
         job = self.jobs.get(name)
-        path = job.folder / "std_log.txt" if job else None
+        path = self.layout.job_log(name) if job else None
         return path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else ""
 
     # ------------------------------------------------------------------ deployments
-    def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
+    def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:
         """(Re)start the scoring server of a deployment."""
         key = (endpoint.lower(), name.lower())
         with self.lock:
             old = self.deployments.pop(key, None)
         if old is not None:
             self._stop(old)
-        deployment = LocalDeployment(endpoint, name, self.state_dir / "deployments" / f"{endpoint}-{name}")
+        deployment = LocalDeployment(endpoint, name, self.layout.deployment(endpoint, name))
         with self.lock:
             self.deployments[key] = deployment
         threading.Thread(target=self._serve, args=(deployment, resource), daemon=True).start()
 
-    def _serve(self, deployment: LocalDeployment, resource: dict[str, Any]) -> None:
+    def _serve(self, deployment: LocalDeployment, resource: Resource) -> None:
         folder = deployment.folder
         folder.mkdir(parents=True, exist_ok=True)
         port_file = folder / "port"
         port_file.unlink(missing_ok=True)
         try:
-            model = self.model_dir(resource["properties"]["model"])
-            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.workspace.behaviour.key,
+            model = self.inputs().model_dir(resource["properties"]["model"])
+            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key,
                    REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
-            log = folder / "scoring.log"
+            log = self.layout.scoring_log(endpoint=deployment.endpoint, name=deployment.name)
             log.write_text("", encoding="utf-8")
             args = [str(model), str(port_file), str(self.cert_pem)]
             deployment.process = WarmProcess("generator.local.scoring", args, log, env, self.state_dir)
@@ -327,12 +260,10 @@ class LocalExecutor:
             return "InProgress"
         return "Failed" if deployment.error else "Succeeded"
 
-    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> tuple[int, Any]:
+    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> ScoringAnswer:
         """Forward a scoring request to the deployment (by header, else the endpoint's traffic)."""
         if deployment is None:
-            traffic = self.workspace.resources.get(
-                f"{self.workspace.workspace_path}/onlineendpoints/{endpoint}".lower(), {}).get(
-                "properties", {}).get("traffic", {})
+            traffic = ((self.store.endpoint(endpoint) or {}).get("properties") or {}).get("traffic") or {}
             deployment = max(traffic, key=traffic.get) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
         if target is not None and not target.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading

@@ -12,24 +12,35 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from generator.files import write_atomically
+from generator.local.layout import JOB_STATUS, Layout
+
+if TYPE_CHECKING:
+    from generator.emulator.workspace import Emulator
 
 STATE_FILE = "resources.json"
 BLOBS_DIR = "blobs"
-JOB_STATUS = "status.json"
 STOPPED_WHILE_RUNNING = "the local workspace was stopped while this job ran; bump experiment.run to train again"
 _digests: dict[str, tuple[bytes, str]] = {}  # blob path -> (the content last hashed, its sha256): hash each once
 
 
-def save(workspace: Any, state_dir: Path) -> None:
+class Restorable(Protocol):
+    """What `restore` asks of the workspace's backend (generator/local/executor.py LocalExecutor)."""
+
+    def adopt_job(self, name: str, folder: Path, status: str, error: str | None) -> None:
+        """Know a job that ended before the workspace started."""
+
+    def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
+        """Start serving a deployment again."""
+
+
+def save(workspace: Emulator, state_dir: Path) -> None:
     """Write the workspace's resources and blobs under `state_dir` (atomically; blobs once per content)."""
     blobs_dir = state_dir / BLOBS_DIR
     blobs_dir.mkdir(parents=True, exist_ok=True)
-    with workspace.lock:
-        resources = json.loads(json.dumps(workspace.resources))
-        blobs = dict(workspace.blobs)
+    resources, blobs = workspace.snapshot()
     index = {}
     for path, (content, meta) in blobs.items():
         known = _digests.get(path)
@@ -48,7 +59,7 @@ def save_job_status(folder: Path, status: str, error: str | None) -> None:
     write_atomically(folder / JOB_STATUS, json.dumps({"status": status, "error": error}).encode())
 
 
-def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
+def restore(workspace: Emulator, executor: Restorable, state_dir: Path) -> int:
     """Load what `save` wrote into the started `workspace` and its `executor`; return how many resources came back."""
     try:
         saved = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
@@ -62,15 +73,14 @@ def restore(workspace: Any, executor: Any, state_dir: Path) -> int:
         blob = state_dir / BLOBS_DIR / entry["sha256"]
         if blob.is_file():
             blobs[path] = (blob.read_bytes(), dict(entry["meta"]))
-    with workspace.lock:
-        workspace.resources.update(saved.get("resources", {}))
-        workspace.blobs.update(blobs)
+    workspace.load(saved.get("resources", {}), blobs)
+    layout = Layout(state_dir)
     for key, resource in saved.get("resources", {}).items():
         parts = key.split("/")
         if parts[-2:-1] == ["jobs"]:
-            folder = state_dir / "jobs" / resource["name"]
+            folder = layout.job(resource["name"])
             try:
-                ended = json.loads((folder / JOB_STATUS).read_text(encoding="utf-8"))
+                ended = json.loads(layout.job_status(resource["name"]).read_text(encoding="utf-8"))
                 status, error = ended["status"], ended.get("error")
             except (OSError, ValueError, KeyError):
                 status, error = "Canceled", STOPPED_WHILE_RUNNING

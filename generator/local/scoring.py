@@ -19,12 +19,12 @@ import hmac
 import json
 import os
 import sys
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from generator.local.tls import QuietHandler, TLSServer, server_context
+from generator.emulator.answers import scoring_error
+from generator.emulator.tls import QuietHandler, TLSServer, server_context
 from generator.request import parse_request
 
 KEY_VARIABLE = "AZML_SCORING_KEY"
@@ -35,12 +35,6 @@ REQUEST_TIMEOUT_VARIABLE = "AZML_REQUEST_TIMEOUT_MS"
 # Azure's default request_timeout_ms for a managed online deployment: "The scoring timeout in milliseconds. | 5000"
 # (MicrosoftDocs/azure-ai-docs articles/machine-learning/reference-yaml-deployment-managed-online.md, RequestSettings).
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
-
-
-def scoring_error(status: int, message: str) -> dict[str, Any]:
-    """An error answer as {"error": {"code", "message"}}: the shape azure-ai-ml's invoke reads the message from
-    (azure/ai/ml/_utils/_endpoint_utils.py validate_response: r_json.get("error", {}).get("message"))."""
-    return {"error": {"code": HTTPStatus(status).phrase.replace(" ", ""), "message": message}}
 
 
 def make_handler(model: Any, key: str, request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS

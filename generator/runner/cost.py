@@ -18,7 +18,7 @@ from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
 from generator.runner import route_costs
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -183,14 +183,14 @@ def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, 
 def _plan_notes(spec: Any) -> list[str]:
     """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
     risk."""
-    from generator import evaluation
+    from generator import evaluation_jobs
     from generator.startup import fit_lines, model_type_note
 
     notes = [f"  {line}" for line in fit_lines(spec)]
     if model_type_note(spec):
         notes.append(f"  model type       {model_type_note(spec)}")
     if "evaluation" in spec.data:
-        notes.append(f"  evaluation env   {evaluation.ENVIRONMENT_RISK}")
+        notes.append(f"  evaluation env   {evaluation_jobs.ENVIRONMENT_RISK}")
     return notes
 
 

@@ -1,7 +1,7 @@
 """`compare --evaluation`: the base and the tuned model of each experiment side by side on the evaluation metrics.
 
 Figures come from the registered model's tags when a gate tagged it (what apply judged), else from the evaluation
-jobs' MLflow runs (generator/runner/evaluation.py find_metrics), so they show before the gate has run too.
+jobs' MLflow runs (generator/runner/evaluation_figures.py find_metrics), so they show before the gate has run too.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import UsageError
-from generator.runner.evaluation import TAG_PREFIX, find_metrics
+from generator.runner.evaluation_figures import TAG_PREFIX, find_metrics
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 CURVES = ("train_loss", "eval_loss")
 

@@ -14,8 +14,8 @@ from generator.catalog import ModelFacts, checks
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
-from generator.runner.errors import EXIT_INPUT, RunnerError, explain
-from generator.runner.manifest import Experiment
+from generator.runner.explain import EXIT_INPUT, RunnerError, explain
+from generator.runner.experiment import Experiment
 from generator.runner.output import Printer
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")

@@ -13,8 +13,8 @@ from typing import Any, Callable
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import Target, probe, registry_client, workspace_client
-from generator.runner.errors import RunnerError, explain
-from generator.runner.manifest import Experiment, load_experiment, workspace_suffix
+from generator.runner.explain import RunnerError, explain
+from generator.runner.experiment import Experiment, load_experiment, workspace_suffix
 from generator.runner.output import Printer
 
 
@@ -73,7 +73,7 @@ def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, ch
 
 def _names_to_delete(spec: str, root: Path, file: str, warn: Callable[[str], None]) -> Experiment:
     from generator.paths import display_path
-    from generator.runner.manifest import Resource
+    from generator.runner.experiment import Resource
 
     try:
         return load_ready_experiment(spec, root, validate=False)
@@ -210,4 +210,4 @@ class Session:
         return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
                        local=self.local, local_state=self.target.local_state, metrics_client=self.metrics_client,
                        slots=slots, poll_interval=poll, heartbeat=max(60.0, poll * 6) if poll >= 1 else poll * 20,
-                       **kwargs)
+                       max_request_bytes=self.target.max_request_bytes, **kwargs)

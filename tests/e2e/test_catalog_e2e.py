@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from generator import catalog
 from generator.catalog.rest import LEGACY_TAGS
 from generator.cli import main
-from generator.local.workspace import Emulator, registry_models
-from tests.emulator.harness import EmulatorCredential
+from generator.emulator.workspace import registry_models
+from tests.emulator.harness import Emulator, EmulatorCredential
 from tests.e2e.test_runner_e2e import run, workspace  # noqa: F401 - the fixture is used by name
 
 JOB_URI = "azureml://registries/azureml/models/Phi-4/versions/8"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
 
 

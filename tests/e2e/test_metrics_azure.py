@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.e2e.test_runner_e2e import SPEC, workspace  # noqa: F401 - the fixture
 
 pytest.importorskip("azureml.mlflow", reason="the azure extra (requirements-azure.txt) is part of make test")

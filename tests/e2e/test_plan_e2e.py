@@ -9,7 +9,7 @@ import jsonschema
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.conftest import REPO
 from tests.e2e.test_runner_e2e import SPEC, run, workspace  # noqa: F401 - the fixture
 from tests.emulator.harness import EmulatorCredential

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from generator.runner.preflight import deployment_instances
 from tests.e2e.test_runner_e2e import run, workspace  # noqa: F401  (the fixture)
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.conftest import TESTS
 from tests.e2e.test_runner_e2e import apply_interrupted_while_waiting, run, workspace  # noqa: F401 - the fixture
 

@@ -1,1 +1,1 @@
-"""A local HTTPS fake of the Azure ML service, for testing the runner with the real MLClient."""
+"""The emulator for tests: harness.py starts it (with the hooks a test holds), gated.py is its backend."""

@@ -1,14 +1,70 @@
-"""Start the workspace emulator for a test: certificates, cloud settings, credentials."""
+"""Start the workspace emulator for a test: certificates, cloud settings, credentials, and what a test holds.
+
+`Emulator` here is the product's (generator/emulator/workspace.py) with the tests' gated backend
+(tests/emulator/gated.py) and the hooks a test uses: gates it opens, the requests it counts or waits for.
+`Behaviour` is everything a test sets in one value: the workspace's settings, the faults to inject, and the
+figures evaluation jobs log.
+"""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from generator.local.connect import LocalCredential, cloud_settings, install_dns, make_certificates
-from generator.local.workspace import Behaviour, Emulator
+from generator.emulator import workspace
+from generator.emulator.connect import LocalCredential, cloud_settings, install_dns, make_certificates
+from generator.emulator.faults import Faults
+from generator.emulator.settings import Settings
+from tests.emulator.gated import GatedBackend
 
-__all__ = ["EmulatorCredential", "RejectingCredential", "install_dns", "start_emulator"]
+__all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential", "install_dns", "start_emulator"]
+
+
+@dataclass
+class Behaviour(Settings, Faults):
+    """The workspace's settings and the faults to inject, plus the figures each evaluation job logs when it completes,
+    by job name (written to `Emulator.mlflow_store` as Azure lays them out: gated.log_evaluation_runs)."""
+
+    evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class Emulator(workspace.Emulator):
+    """The emulated workspace on the gated backend, recording every request for the test."""
+
+    def __init__(self, cert_pem: str, key_pem: str, behaviour: Behaviour | None = None, **where: str):
+        self.behaviour = behaviour or Behaviour()
+        super().__init__(cert_pem, key_pem, GatedBackend(self.behaviour, lambda: self.mlflow_store), self.behaviour,
+                         self.behaviour, **where)
+        self.requests: list[tuple[str, str]] = []
+        self.seen = threading.Condition(threading.Lock())
+        self.on_request = self._record
+
+    def _record(self, method: str, path: str) -> None:
+        with self.lock:
+            self.requests.append((method, path))
+        with self.seen:
+            self.seen.notify_all()
+
+    def gate(self, kind: str, name: str) -> threading.Event:
+        """A closed gate that holds resource `name` of `kind` (job, endpoint, deployment, compute) until set."""
+        return self.behaviour.gates.setdefault(f"{kind}:{name}", threading.Event())
+
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+        """Block until `condition()` holds (checked at every request); raise TimeoutError naming `what` if never."""
+        with self.seen:
+            if not self.seen.wait_for(condition, timeout):
+                raise TimeoutError(f"the emulator never saw {what}")
+
+    def wait_for_request(self, method: str, contains: str, count: int) -> None:
+        """Block until `count` requests with `method` and a path containing `contains` were served."""
+        self.wait_until(lambda: self.count(method, contains) >= count, f"{count} x {method} {contains}")
+
+    def count(self, method: str, contains: str = "") -> int:
+        """How many requests with `method` (and a path containing `contains`) were served."""
+        with self.lock:
+            return sum(1 for m, p in self.requests if m == method and contains.lower() in p.lower())
 
 
 class EmulatorCredential(LocalCredential):

@@ -23,10 +23,10 @@ torch = pytest.importorskip("torch", reason="the local extra (requirements-local
 @pytest.fixture(scope="module")
 def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A scoring server for an untrained tiny model saved as an MLflow model."""
-    from generator.local.connect import make_certificates
+    from generator.emulator.connect import make_certificates
     from generator.local.finetune import save_mlflow_model, typed_parameters
     from generator.local.scoring import KEY_VARIABLE
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     root = tmp_path_factory.mktemp("scoring")
     model_dir = ensure_foundation_model(root / "base", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
@@ -119,7 +119,7 @@ def test_assistant_mask_without_generation_markers_covers_the_assistant_turns(tm
     from transformers import AutoTokenizer
 
     from generator.local.finetune import assistant_mask
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     folder = ensure_foundation_model(tmp_path / "m", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -152,7 +152,7 @@ def test_checkpoints_hold_the_adapter_and_only_the_newest_are_kept(tmp_path: Pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from generator.local.finetune import LORA_TARGETS, save_checkpoint
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     folder = ensure_foundation_model(tmp_path / "m", sorted((REPO / "samples" / "ultrachat_mini").glob("*.jsonl")))
     base = AutoModelForCausalLM.from_pretrained(folder)

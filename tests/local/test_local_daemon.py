@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from generator.local import persist
-from generator.local.connect import LocalCredential
+from generator.emulator.connect import LocalCredential
 from generator.local.daemon import STATE_FILE, ensure_running, read_state, stop
-from generator.local.workspace import Emulator
+from tests.emulator.harness import Emulator
 from tests.local.test_local_servers import exchange
 
 WS = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"

@@ -1,5 +1,5 @@
 """Blue/green on the local target, for real: two model versions train, both deployments serve, and the local
-workspace splits live requests between them exactly as the endpoint's shares say (generator/local/routing.py)."""
+workspace splits live requests between them exactly as the endpoint's shares say (generator/emulator/routing.py)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def test_both_versions_really_answer_and_live_traffic_splits_exactly(tmp_path: P
                                                                      capfd: pytest.CaptureFixture[str]) -> None:
     from generator.cli.demo import run_step
     from generator.local.daemon import LOCAL_STATE_ENV, read_state, stop
-    from generator.local.routes_arm import LOCAL_DEPLOYMENT_HEADER
-    from generator.local.tinymodel import ensure_foundation_model
+    from generator.emulator.routes_arm import LOCAL_DEPLOYMENT_HEADER
+    from tests.support.tinymodel import ensure_foundation_model
     from generator.runner.connection import target_from_config, workspace_client
-    from generator.local.connect import LocalCredential
+    from generator.emulator.connect import LocalCredential
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)

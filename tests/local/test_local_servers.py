@@ -15,10 +15,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from generator.local.connect import LocalCredential, make_certificates
+from generator.emulator.connect import LocalCredential, make_certificates
 from generator.local.scoring import make_handler
-from generator.local.tls import TLSServer, server_context
-from generator.local.workspace import Behaviour, Emulator
+from generator.emulator.tls import TLSServer, server_context
+from tests.emulator.harness import Behaviour, Emulator
 
 CLIENT_TIMEOUT = 30.0  # only reached when a server hangs, which is the failure being tested for
 SECRET = "s3cret-segment"

@@ -21,7 +21,7 @@ def test_a_local_sweep_trains_both_points_and_deploys_the_best(tmp_path: Path, m
     from generator.local.daemon import stop
     from generator.cli.demo import run_step
     from generator.local.daemon import LOCAL_STATE_ENV
-    from generator.local.tinymodel import ensure_foundation_model
+    from tests.support.tinymodel import ensure_foundation_model
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)

@@ -12,7 +12,7 @@ import yaml
 from generator import catalog, clock
 from generator.catalog import SkuSpec, checks
 from generator.catalog.rest import LEGACY_TAGS, SHAPES, SYSTEM_METADATA, from_rest, to_rest
-from generator.local.workspace import registry_models, vm_sizes_body
+from generator.emulator.workspace import registry_models, vm_sizes_body
 from tests.conftest import EXAMPLE_SPEC
 
 

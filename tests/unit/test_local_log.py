@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from types import SimpleNamespace
 
-from generator.runner.manifest import Resource
+from generator.runner.experiment import Resource
 from generator.runner.output import Printer
 from generator.runner.steps import job as job_step
 from generator.runner.steps.common import Context

@@ -13,7 +13,7 @@ import pytest
 from generator.errors import InvalidInput
 from generator.prices import PriceBook, PriceUnavailable, cached_price, pick_meter, usable_price
 from generator.runner.cost import CostReport, TagError, budget_lines, check_budget, endpoint_age
-from generator.runner.errors import RunnerError
+from generator.runner.explain import RunnerError
 from generator.spec import load_spec
 from tests.unit.test_cost import PAGE_2, FakePrices, fake_prices, item  # noqa: F401 - the fixture
 
@@ -169,7 +169,7 @@ def test_a_learning_rate_a_job_would_reject_is_refused_at_render(project: Path, 
 
 
 def test_a_nan_evaluation_figure_never_passes_the_gate() -> None:
-    from generator.runner.evaluation import Row, from_tags, judge
+    from generator.runner.evaluation_figures import Row, from_tags, judge
 
     assert judge([Row("rougeL", 0.2, float("nan"))], "rougeL", 0.0) is not None
     assert judge([Row("rougeL", float("nan"), 0.3)], "rougeL", -1.0) is not None

@@ -93,7 +93,7 @@ def test_finite_check_of_nan_default_is_refused() -> None:
 @pytest.mark.parametrize("content", [b"garbage, not a database", None])
 def test_a_broken_or_missing_mlflow_store_is_one_line(tmp_path: Path, content: bytes | None,
                                                        capfd: pytest.CaptureFixture[str]) -> None:
-    from generator.runner.errors import RunnerError
+    from generator.runner.explain import RunnerError
     from generator.runner.metrics import find_run, open_store
 
     store = tmp_path / "mlflow.db"

@@ -23,7 +23,7 @@ import pytest
 from generator import catalog
 from generator.serverless import region_problem
 from generator.serverless_prices import ServerlessPrices, pick, price_filter
-from tests.conftest import REPO
+from tests.conftest import REPO, write_held_out
 
 PHI4 = catalog.serverless_model("azureml", "Phi-4")
 TODAY = "2026-11-25"
@@ -145,6 +145,9 @@ def both(tmp_path: Path, cli) -> Path:
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
+    write_held_out(data)  # the 51 test conversations whose prompt opens no training one
+    spec = tmp_path / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("  max_samples: 200 ", "  max_samples: 50 ", 1))
     assert cli("render", root=tmp_path).exit_code == 0
     return tmp_path
 

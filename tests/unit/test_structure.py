@@ -1,8 +1,12 @@
-"""The code's layering, as issue 20 set it: no import circle, small modules, only generator/cli exits."""
+"""The code's layering, as issues 20 and 34 set it: no import circle, small modules, only generator/cli exits, the
+emulator apart from the local runtime, modules named by role."""
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -110,3 +114,57 @@ def test_the_exit_code_table_is_defined_once() -> None:
     defining = [str(p.relative_to(REPO)) for p in _modules().values()
                 if "EXIT_INVALID = " in p.read_text(encoding="utf-8") or "EXIT_ERROR = " in p.read_text(encoding="utf-8")]
     assert defining == []
+
+
+def _reached(edges: dict[str, set[str]], start: set[str]) -> set[str]:
+    """Every module `start` imports, directly or through other modules of ours."""
+    seen, todo = set(start), list(start)
+    while todo:
+        for other in edges.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def _third_party(path: Path) -> set[str]:
+    """Top-level names of the packages a module imports that are not ours (function-local imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+    return found - {"generator"}
+
+
+def test_the_emulator_imports_nothing_of_the_local_runtime_nor_torch() -> None:
+    """generator/emulator/ is the service double the tests and the local target share: it runs no model, so neither
+    it nor anything it imports reaches generator/local/ or the ML libraries of the local extra."""
+    modules = _modules()
+    reached = _reached(_imports(modules), {name for name in modules if name.startswith("generator.emulator")})
+    assert sorted(name for name in reached if name.startswith("generator.local")) == []
+    heavy = {"torch", "transformers", "peft", "tokenizers", "accelerate", "gguf"}
+    assert {name: sorted(found) for name in sorted(reached) if (found := _third_party(modules[name]) & heavy)} == {}
+
+
+def test_importing_the_emulator_loads_no_ml_library() -> None:
+    code = ("import sys, generator.emulator.workspace, generator.emulator.connect\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'peft', 'generator.local') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "[]"
+
+
+# Modules that share a name, each named by its own package's rule: generator/cli/ names a module by its command group
+# (`data prepare|check|stats|sample`), generator/runner/steps/ by the manifest kind it plans and applies (a data asset).
+SHARED_BY_RULE = {"data.py": ["generator/cli/data.py", "generator/runner/steps/data.py"]}
+
+
+def test_no_two_modules_share_a_name() -> None:
+    """A module's name says its role: two of one name in different packages mislead whoever searches for either."""
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "__init__.py":
+            by_name[path.name].append(str(path.relative_to(REPO)))
+    assert {name: sorted(paths) for name, paths in by_name.items() if len(paths) > 1} == SHARED_BY_RULE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from generator.catalog import ModelFacts
 from generator.source import read_located
-from generator.sweep import check_sweep, points, queueing, value_slug
+from generator.sweep_points import check_sweep, points, queueing, value_slug
 from tests.conftest import TESTS
 
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from generator.runner.errors import RunnerError
+from generator.runner.explain import RunnerError
 from generator.runner.sweep import Slots
 
 

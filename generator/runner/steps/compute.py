@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.runner.manifest import Resource
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, drift, field_changes, not_found, state_of, wait_poller
 

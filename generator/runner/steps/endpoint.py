@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from generator.runner.cost import CREATED_TAG, EXPIRES_TAG, now_tag
-from generator.runner.errors import endpoint_error
-from generator.runner.manifest import Resource
+from generator.runner.explain import endpoint_error
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, Reason, Verb
 from generator.runner.steps.common import (REPAIR, Context, drift, failed, field_changes, not_found, state_of,
                                            wait_poller)

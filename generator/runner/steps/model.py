@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from generator.runner.errors import EXIT_CLOUD, RunnerError
-from generator.runner.manifest import Resource
+from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, fixed_changes, not_found, with_fixed
 from generator.runner.sweep import JUDGED_TAG, judged, point_jobs

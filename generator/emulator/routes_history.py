@@ -1,7 +1,7 @@
 """The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs,
 a pipeline job's child runs.
 
-A mixin of the workspace's request handler (generator/local/workspace.py): `self.owner` is the Emulator,
+A mixin of the workspace's request handler (generator/emulator/workspace.py): `self.owner` is the Emulator,
 `self._send` and `self._not_found` answer.
 """
 
@@ -125,7 +125,7 @@ class HistoryRoutes:
                                                                     "message": "the local scoring server did not start"}
             self._send(200, body)
         elif running:
-            self._send(200, body, {"Retry-After": str(self.owner.behaviour.poll_after)})
+            self._send(200, body, {"Retry-After": str(self.owner.settings.poll_after)})
         else:
             self._send(200, body)
 
@@ -164,64 +164,22 @@ class HistoryRoutes:
                                    for node in job["properties"].get("jobs") or {}]})
 
     def _logs(self, run_id: str) -> None:
-        e = self.owner
-        props = self._job_properties(run_id)
-        if props is None:
+        if self._job_properties(run_id) is None:
             return
-        if e.executor is not None:
-            self._send(200, e.executor.job_log(run_id).encode(), {"Content-Type": "text/plain"})
-            return
-        status = props["status"]
-        lines = ["[emulator] step model_import: queued"]
-        if status != "Queued":
-            lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
-        if status in ("Completed", "Failed"):
-            lines.append(f"[emulator] step finetune: {status.lower()}")
-        self._send(200, ("\n".join(lines) + "\n").encode(), {"Content-Type": "text/plain"})
+        self._send(200, self.owner.backend.job_log(run_id).encode(), {"Content-Type": "text/plain"})
 
     def _view(self, kind: str, key: str, resource: dict[str, Any], run_history: bool = False) -> dict[str, Any]:
-        """The resource as GET shows it now (jobs move through their states with time). A failed job's error is in
-        run history only (`run_history`): the job resource's GET carries none (recording test_pipeline_job_get_child_run
+        """The resource as GET shows it now (a job's status is its backend's). A failed job's error is in run history
+        only (`run_history`): the job resource's GET carries none (recording test_pipeline_job_get_child_run
         @6873a4bb, fixture pipeline_job_get.json)."""
         if kind != "jobs" or key.count("/") != self.owner.workspace_path.count("/") + 2:
             return resource
-        e, view = self.owner, copy.deepcopy(resource)
-        props, elapsed, lat = view["properties"], e.elapsed(key), e.behaviour.latency
-        name = resource["name"]
-        if e.executor is not None:
-            props["status"], error = e.executor.job_status(name)
-            if error and run_history:
-                props["error"] = {"code": "UserError", "message": error}
-            if props["status"] == "Completed":
-                for output in props.get("outputs") or {}:
-                    props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
-        elif f"job:{name}" in e.behaviour.gates and not e.behaviour.gates[f"job:{name}"].is_set():
-            props["status"] = "Running"
-        elif elapsed < lat.job_queued:
-            props["status"] = "Queued"
-        elif elapsed < lat.job_queued + lat.job_running:
-            props["status"] = "Running"
-        elif name in e.behaviour.failing_jobs:
-            props["status"] = "Failed"
-            if run_history:
-                props["error"] = {"code": "UserError", "message": "finetune step failed: CUDA out of memory"}
-        else:
-            props["status"] = "Completed"
+        view = copy.deepcopy(resource)
+        props, name = view["properties"], resource["name"]
+        props["status"], error = self.owner.backend.job_status(name)
+        if error and run_history:
+            props["error"] = {"code": "UserError", "message": error}
+        if props["status"] == "Completed":
             for output in props.get("outputs") or {}:
                 props["outputs"][output]["uri"] = f"azureml://jobs/{name}/outputs/{output}"
-            self._log_evaluation(name, props)
         return view
-
-    def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
-        """A completed evaluation job's figures (Behaviour.evaluation_metrics), logged once to the MLflow store."""
-        from generator.local.routes_mlflow import log_evaluation_runs
-
-        e = self.owner
-        figures = e.behaviour.evaluation_metrics.get(name)
-        if figures is None or e.mlflow_store is None or "compute_metrics" not in (props.get("jobs") or {}):
-            return
-        with e.lock:
-            if name in e.evaluations_logged:
-                return
-            e.evaluations_logged.add(name)
-        log_evaluation_runs(e.mlflow_store, str(props.get("experimentName") or "Default"), name, figures)

@@ -1,7 +1,7 @@
 """What azureml-mlflow needs from a workspace: cloud metadata, a token, and the MLflow REST subset it reads.
 
-A mixin of the workspace's request handler (generator/local/workspace.py). Sources of the shapes:
-- cloud metadata (the cloud the SDK's config names, generator/local/connect.py cloud_settings): the list ARM serves at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow
+A mixin of the workspace's request handler (generator/emulator/workspace.py). Sources of the shapes:
+- cloud metadata (the cloud the SDK's config names, generator/emulator/connect.py cloud_settings): the list ARM serves at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow
   1.62.0.post6 (`azureml/mlflow/_common/_cloud/cloud.py` `_arm_to_cli_mapper`: `name`, `authentication.
   loginEndpoint`/`audiences`, `resourceManager`, `suffixes`) when `ARM_CLOUD_METADATA_URL` names it;
 - the token: the App Service managed-identity protocol azure-identity's ManagedIdentityCredential speaks when
@@ -44,9 +44,9 @@ class MlflowRoutes:
                          "sqlServerHostname": "database.azmlemu.test", "acrLoginServer": "azurecr.azmlemu.test"}}])
 
     def _managed_identity_token(self, query: str) -> None:
-        from generator.local.connect import LocalCredential
+        from generator.emulator.connect import LocalCredential
 
-        secret = self.owner.behaviour.token_secret
+        secret = self.owner.settings.token_secret
         if secret and self.headers.get("X-IDENTITY-HEADER") != secret:
             self._send(401, {"error": "invalid_request", "error_description": "X-IDENTITY-HEADER is not the local "
                                                                                "workspace's"})
@@ -72,8 +72,7 @@ class MlflowRoutes:
         args = {k: v[0] for k, v in parse_qs(query).items()}
         if self.command == "POST":
             args.update(json.loads(body or b"{}"))
-        if self.owner.executor is not None:  # the local workspace's store: made once, under its lock
-            self.owner.executor.prepare_store()
+        self.owner.backend.prepare_store()  # the local workspace's store: made once, under its lock
         client = MlflowClient(store)
 
         def answer(key: str, value: Any) -> None:
@@ -101,24 +100,3 @@ class MlflowRoutes:
             self._send(exc.get_http_status_code(), {"error_code": exc.error_code, "message": exc.message})
         except KeyError as exc:
             self._send(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"missing {exc.args[0]}"})
-
-
-def log_evaluation_runs(store: str, experiment: str, job: str, metrics: dict[str, float]) -> None:
-    """An evaluation pipeline job's runs as Azure lays them out: the job's run, a child run per step (eval_data,
-    model_prediction, compute_metrics), each tagged mlflow.rootRunId = the job, and the scalar metrics on the
-    compute_metrics step's run (Azure/azureml-assets assets/training/model_evaluation/src/utils.py `_log_metrics`
-    @4b41f8cc: `run.log(name, score)` on the step's own run)."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(store)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
-    root = client.create_run(experiment_id, run_name=job).info.run_id
-    tags = {"mlflow.rootRunId": job, "mlflow.parentRunId": root}
-    for step in ("eval_data", "model_prediction"):
-        client.set_terminated(client.create_run(experiment_id, run_name=step, tags=tags).info.run_id)
-    step = client.create_run(experiment_id, run_name="compute_metrics", tags=tags).info.run_id
-    for name, value in metrics.items():
-        client.log_metric(step, name, float(value))
-    client.set_terminated(step)
-    client.set_terminated(root)

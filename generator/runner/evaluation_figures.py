@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import GeneratorError
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 TAG_PREFIX = "evaluation"  # model tags: evaluation.base.<metric>, evaluation.tuned.<metric>, evaluation.<role>.job
 

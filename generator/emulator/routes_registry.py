@@ -1,6 +1,6 @@
 """The local workspace's registry: discovery and registry models, serving the catalog's facts.
 
-A mixin of the workspace's request handler (generator/local/workspace.py).
+A mixin of the workspace's request handler (generator/emulator/workspace.py).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class RegistryRoutes:
             self._not_found(url.path)
             return
         registry, name, version = match.groups()
-        model = e.behaviour.registry_models.get(name)
+        model = e.settings.registry_models.get(name)
         if model is None and version is None:
             # Recording test_create_get_download_model_registry (Azure/azure-sdk-assets @0e2fb6b0): the latest-version
             # list of a model the registry does not hold answers 200 with no versions, not 404.

@@ -1,22 +1,23 @@
-"""The local workspace: an HTTPS server that answers the Azure ML calls the runner makes.
+"""The emulated workspace: an HTTPS server that answers the Azure ML calls the runner makes.
 
 Generic ARM storage ("PUT stores, GET returns it, else 404") plus what the SDK needs beyond
 that: registry discovery and registry models, datastore secrets and the three blob calls of a
 local-file upload, long-running operations the Azure way (Azure-AsyncOperation / Location
-polling), VM sizes and quota usage, a pipeline job moving Queued → Running → Completed (or
-Failed), endpoint keys and a scoring URI that checks the key. It can inject latency and 429/503
-faults. Alone it is the tests' emulator (jobs and deployments only change state); with a
-LocalExecutor attached (`--target local`) jobs really train and deployments really serve.
-It does not reproduce the service's own validation.
+polling), VM sizes and quota usage, pipeline jobs moving through their states, endpoint keys and a
+scoring URI that checks the key. Jobs and deployments are run by the backend it is given
+(generator/emulator/backend.py): the local runtime (`--target local`) really trains and serves; the tests'
+gated backend only moves states. It injects the faults it is given (faults.py) and reads its settings
+(settings.py). It does not reproduce the service's own validation.
 
-Split by concern: this module holds the Emulator and the request dispatch; routes_arm.py (ARM
-resources, their provisioning and the scoring route), routes_history.py (operations, job states, run details, logs, child runs), routes_registry.py (registry discovery
-and models) and routes_storage.py (blobs) are mixins of its handler; tls.py handles connections and
-persist.py the state a daemon keeps across restarts.
+Split by concern: this module holds the Emulator, the store's read API and the request dispatch;
+routes_arm.py (ARM resources, their provisioning and the scoring route), routes_history.py (operations, job
+states, run details, logs, child runs), routes_mlflow.py, routes_registry.py (registry discovery and models) and
+routes_storage.py (blobs) are mixins of its handler; tls.py handles connections.
 """
 
 from __future__ import annotations
 
+import copy
 import hmac
 import json
 import random
@@ -24,91 +25,35 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Self
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock
-from generator.local.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
-from generator.local.routes_history import HistoryRoutes
-from generator.local.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
-from generator.local.routes_registry import RegistryRoutes, registry_models
-from generator.local.routes_storage import StorageRoutes
-from generator.local.routing import Router
-from generator.local.tls import QuietHandler, TLSServer, server_context
+from generator.emulator.backend import Backend
+from generator.emulator.faults import Faults
+from generator.emulator.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
+from generator.emulator.routes_history import HistoryRoutes
+from generator.emulator.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
+from generator.emulator.routes_registry import RegistryRoutes, registry_models
+from generator.emulator.routes_storage import StorageRoutes
+from generator.emulator.routing import Router
+from generator.emulator.settings import Settings
+from generator.emulator.tls import QuietHandler, TLSServer, server_context
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
-# ARM resource types as the recordings show them (test_online_deployment_create, test_aml_compute_create_and_delete).
-@dataclass
-class Latency:
-    """Seconds each long-running thing takes in the emulator."""
-
-    compute: float = 0.0
-    endpoint: float = 0.0
-    deployment: float = 0.0
-    job_queued: float = 0.0
-    job_running: float = 0.0
-
-
-@dataclass
-class Behaviour:
-    """What the emulator does beyond storing: faults, latency, failures, quota, registry content."""
-
-    latency: Latency = field(default_factory=Latency)
-    fault_rate: float = 0.0
-    fault_seed: int = 1
-    failing_jobs: set[str] = field(default_factory=set)
-    taken_endpoint_names: set[str] = field(default_factory=set)
-    # Where a taken name surfaces: "request" (the PUT is refused) or "operation" (the PUT is accepted and
-    # the long-running operation fails). Public material records the message, not which of the two.
-    endpoint_conflict_in: str = "request"
-    failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed
-    failing_deployments: set[str] = field(default_factory=set)
-    failing_scoring: set[str] = field(default_factory=set)  # deployments whose scoring answers 500 (a bad model)
-    # jobs whose first submission is stored but answered 500, as a connection lost after the service accepted it:
-    # the client's retry then finds the job there
-    lost_job_answers: set[str] = field(default_factory=set)
-    quota: dict[str, tuple[int, int]] = field(default_factory=lambda: {
-        "standardNDSv2Family": (0, 100), "standardNCADSA100v4Family": (0, 96), "standardNCASv3_T4Family": (0, 64),
-        "standardNCSv3Family": (0, 48), "standardDSv2Family": (0, 100), "standardNDASv4_A100Family": (0, 96),
-        "standardNDAMSv4_A100Family": (0, 96), "standardNCADSH100v5Family": (0, 80),
-        "standardNDv5H100Family": (0, 96)})
-    regional_quota: tuple[int, int] = (0, 1000)
-    forbidden: set[str] = field(default_factory=set)
-    # "key": the datastore hands out an account key; "identity": systemDatastoresAuthMode identity (credentialsType
-    # None, listSecrets 400, blob calls with the user's token); "identity-no-role": the same, and the user's token
-    # lacks a blob-data role on the storage account (403 AuthorizationPermissionMismatch).
-    datastore_auth: str = "key"  # "usages", "vmSizes": answer 403 as to a reader without rights  # Total Cluster Dedicated Regional vCPUs (current, limit)
-    registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    key: str = field(default_factory=lambda: "emu-key-" + uuid.uuid4().hex)
-    # The local workspace's own credential: when set, every request but scoring (which checks the endpoint key)
-    # must carry a bearer token ending in it (generator/local/connect.py LocalCredential), or gets a 401.
-    token_secret: str | None = None
-    # (status, body) the emulated endpoint answers every scoring request with, as a model that refuses would.
-    scoring_answer: tuple[int, Any] | None = None
-    # Explicit gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>",
-    # "deployment:<name>" and "compute:<name>" keep the create operation InProgress, until set.
-    gates: dict[str, threading.Event] = field(default_factory=dict)
-    # Figures an evaluation job (a pipeline job with a compute_metrics node) logs when it completes, by job name: the
-    # emulator writes them to `Emulator.mlflow_store` as Azure lays them out (routes_mlflow.log_evaluation_runs).
-    evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    # Retry-After on operations in progress: Azure's value is not known. Read: the operation polls of recording
-    # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
-    # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header
-    # long running operation polling interval Azure Resource Manager" finds ARM's rule that 201/202 answers should carry
-    # one (typespec-azure retry-after lint) and no Azure ML value. The emulator asks for a short wait so tests are quick.
-    poll_after: float = 0.05
 
 
 class Emulator:
     """State and request handling; `start()` serves it over HTTPS on 127.0.0.1."""
 
-    def __init__(self, cert_pem: str, key_pem: str, behaviour: Behaviour | None = None,
-                 subscription: str = "00000000-0000-0000-0000-000000000000", resource_group: str = "rg",
-                 workspace: str = "ws", location: str = "westeurope", executor: Any = None):
-        self.behaviour = behaviour or Behaviour()
-        if not self.behaviour.registry_models:
-            self.behaviour.registry_models = registry_models()
+    def __init__(self, cert_pem: str, key_pem: str, backend: Backend, settings: Settings | None = None,
+                 faults: Faults | None = None, subscription: str = "00000000-0000-0000-0000-000000000000",
+                 resource_group: str = "rg", workspace: str = "ws", location: str = "westeurope"):
+        self.settings = settings or Settings()
+        if not self.settings.registry_models:
+            self.settings.registry_models = registry_models()
+        self.fault_plan = faults or Faults()
+        self.backend = backend
         self.subscription, self.resource_group, self.workspace, self.location = (
             subscription, resource_group, workspace, location)
         self.resources: dict[str, dict[str, Any]] = {}
@@ -118,24 +63,23 @@ class Emulator:
         self.operation_bodies: dict[str, dict[str, Any]] = {}  # endpoint and deployment operations: id, name, start
         self.polls: dict[str, int] = {}  # "<kind>:<name>" -> how often its operation was polled
         self.blobs: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.requests: list[tuple[str, str]] = []
-        self.seen = threading.Condition(threading.Lock())
-        self.faults = 0
+        self.served = 0  # requests received
+        self.faults = 0  # requests answered with an injected fault
         self.lock = threading.RLock()
-        self._random = random.Random(self.behaviour.fault_seed)
+        self._random = random.Random(self.fault_plan.fault_seed)
         self._cert, self._key = cert_pem, key_pem
         self.server: TLSServer | None = None
         self.port = 0
-        self.executor = executor
+        self.on_request: Callable[[str, str], None] | None = None  # called with (method, path?query) as one arrives
         self.on_change: Callable[[], None] | None = None  # called after every request that may change state
         self.mlflow_store: str | None = None  # tracking URI of the store the MLflow routes answer from
         self.router = Router()
         self.scored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> requests it answered
         self.mirrored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> copies it got
-        self.evaluations_logged: set[str] = set()  # evaluation jobs whose figures are in mlflow_store
+        backend.attach(self)
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "Emulator":
+    def start(self) -> Self:
         """Serve on an ephemeral 127.0.0.1 port in a background thread."""
         emulator = self
 
@@ -173,44 +117,58 @@ class Emulator:
     def signed_url(self, path: str) -> str:
         """`path` on this workspace, with a signature when it requires a credential (as Azure hands out SAS URLs
         for run logs: the SDK fetches them without its token)."""
-        secret = self.behaviour.token_secret
+        secret = self.settings.token_secret
         if not secret:
             return self.base_url + path
         return f"{self.base_url}{path}?sig={hmac.new(secret.encode(), path.encode(), 'sha256').hexdigest()}"
 
     def signature(self, path: str) -> str:
         """The signature of `path` (a placeholder when the workspace requires no credential)."""
-        secret = self.behaviour.token_secret
+        secret = self.settings.token_secret
         return hmac.new(secret.encode(), path.encode(), "sha256").hexdigest() if secret else "emulated"
 
     def signature_valid(self, url: Any) -> bool:
         """Whether `url` (split) carries the signature `signed_url` gave its path; under a code upload's folder
         (`/azureml-blobstore/LocalUpload/<name>/<version>`, whose SAS startPendingUpload hands out), the folder's."""
-        secret = self.behaviour.token_secret
+        secret = self.settings.token_secret
         given = parse_qs(url.query).get("sig", [""])[0]
         path = url.path
         if path.startswith(UPLOAD_PREFIX):
             path = "/".join(path.split("/")[:5])
         return bool(secret and given) and hmac.compare_digest(given, self.signature(path))
 
-    def gate(self, kind: str, name: str) -> threading.Event:
-        """A closed gate that holds resource `name` of `kind` (job, endpoint, deployment, compute) until set."""
-        return self.behaviour.gates.setdefault(f"{kind}:{name}", threading.Event())
-
-    def wait_until(self, condition: Any, what: str, timeout: float = 120.0) -> None:
-        """Block until `condition()` holds (checked at every request); raise TimeoutError naming `what` if never."""
-        with self.seen:
-            if not self.seen.wait_for(condition, timeout):
-                raise TimeoutError(f"the emulator never saw {what}")
-
-    def wait_for_request(self, method: str, contains: str, count: int) -> None:
-        """Block until `count` requests with `method` and a path containing `contains` were served."""
-        self.wait_until(lambda: self.count(method, contains) >= count, f"{count} x {method} {contains}")
-
-    def count(self, method: str, contains: str = "") -> int:
-        """How many requests with `method` (and a path containing `contains`) were served."""
+    # ---------------------------------------------------------------- the store's read API (backend.WorkspaceStore)
+    def resource(self, arm_id: str) -> dict[str, Any] | None:
+        """A copy of the resource stored at `arm_id` (any case), or None."""
         with self.lock:
-            return sum(1 for m, p in self.requests if m == method and contains.lower() in p.lower())
+            found = self.resources.get(arm_id.lower())
+            return copy.deepcopy(found) if found is not None else None
+
+    def blob(self, path: str) -> bytes | None:
+        """The content of the blob at `path` (`/<container>/<name>`), or None."""
+        with self.lock:
+            found = self.blobs.get(path)
+        return found[0] if found is not None else None
+
+    def endpoint(self, name: str) -> dict[str, Any] | None:
+        """A copy of online endpoint `name` of this workspace, or None."""
+        return self.resource(f"{self.workspace_path}/onlineendpoints/{name}")
+
+    @property
+    def scoring_key(self) -> str:
+        """The key every endpoint of the workspace accepts."""
+        return self.settings.key
+
+    def snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[bytes, dict[str, str]]]]:
+        """(resources, blobs) as they are now: copies to save."""
+        with self.lock:
+            return copy.deepcopy(self.resources), dict(self.blobs)
+
+    def load(self, resources: dict[str, dict[str, Any]], blobs: dict[str, tuple[bytes, dict[str, str]]]) -> None:
+        """Add saved resources and blobs (a restart)."""
+        with self.lock:
+            self.resources.update(resources)
+            self.blobs.update(blobs)
 
     # ---------------------------------------------------------------- helpers
     def elapsed(self, key: str) -> float:
@@ -246,7 +204,7 @@ class Emulator:
                                   "providers/Microsoft.Storage/storageAccounts/emustore",
                 # Azure's host is <region>.api.azureml.ms; here the workspace serves the MLflow API itself
                 "mlFlowTrackingUri": f"azureml://127.0.0.1:{self.port}/mlflow/v1.0{self.workspace_path}",
-                "systemDatastoresAuthMode": "accessKey" if self.behaviour.datastore_auth == "key" else "identity",
+                "systemDatastoresAuthMode": "accessKey" if self.settings.datastore_auth == "key" else "identity",
             },
         }
 
@@ -299,12 +257,14 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
         emulator = self.owner
         url = urlsplit(self.path)
         host = (self.headers.get("Host") or "").split(":")[0]
+        plan = emulator.fault_plan
         with emulator.lock:
-            emulator.requests.append((self.command, url.path + ("?" + url.query if url.query else "")))
-        with emulator.seen:
-            emulator.seen.notify_all()
-            fault = emulator.behaviour.fault_rate and emulator._random.random() < emulator.behaviour.fault_rate
-        secret = emulator.behaviour.token_secret
+            emulator.served += 1
+            served = emulator.served
+            fault = plan.fault_rate and emulator._random.random() < plan.fault_rate
+        if emulator.on_request is not None:
+            emulator.on_request(self.command, url.path + ("?" + url.query if url.query else ""))
+        secret = emulator.settings.token_secret
         if secret and url.path not in PUBLIC_PATHS and not url.path.startswith("/score/") \
                 and not _bearer_ends_with(self.headers, secret) and not emulator.signature_valid(url):
             self._send(401, error_body("AuthenticationFailed", "Authentication failed: the request needs the local "
@@ -319,7 +279,7 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
         if body is None:
             return
         if fault and not url.path.startswith("/score") and ".blob." not in host:
-            status = 429 if len(emulator.requests) % 2 else 503
+            status = 429 if served % 2 else 503
             emulator.faults += 1
             self._send(status, {"error": {"code": "TooManyRequests" if status == 429 else "ServiceUnavailable",
                                           "message": "injected fault"}}, {"Retry-After": "0"})
@@ -348,7 +308,7 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
             self._registry_discovery(url.path.split("/")[4])
         elif "/registries/" in url.path:
             self._registry(url)
-        elif url.path.rsplit("/", 1)[-1] in emulator.behaviour.forbidden:
+        elif url.path.rsplit("/", 1)[-1] in plan.forbidden:
             self._send(403, error_body("AuthorizationFailed", f"The client does not have authorization to perform "
                                                               f"action over scope '{url.path}'."))
         elif url.path.endswith("/vmSizes"):

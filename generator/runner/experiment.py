@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from generator.runner.errors import EXIT_INPUT, RunnerError
+from generator.runner.explain import EXIT_INPUT, RunnerError
 
 
 @dataclass

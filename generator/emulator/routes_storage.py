@@ -1,6 +1,6 @@
 """The local workspace's blob storage: the calls of a local-file upload (HEAD, GET, list, PUT, metadata).
 
-A mixin of the workspace's request handler (generator/local/workspace.py).
+A mixin of the workspace's request handler (generator/emulator/workspace.py).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from generator.local.routes_arm import UPLOAD_PREFIX
+from generator.emulator.routes_arm import UPLOAD_PREFIX
 
 
 class StorageRoutes:
@@ -26,8 +26,8 @@ class StorageRoutes:
         bearer = (self.headers.get("Authorization") or "").startswith("Bearer ")
         # A code upload goes to the SAS URI startPendingUpload handed out (routes_arm.py): a SAS needs no role.
         sas = "sig" in query and key.startswith(UPLOAD_PREFIX)
-        if not sas and (e.behaviour.datastore_auth != "key" and not bearer
-                        or e.behaviour.datastore_auth == "identity-no-role"):
+        if not sas and (e.settings.datastore_auth != "key" and not bearer
+                        or e.settings.datastore_auth == "identity-no-role"):
             # Azure Storage's answer to a token without a data role on the account: code, header and message as in a
             # recorded storage answer (an azure-sdk nock recording, 2019-09-11; the search index names no path for it)
             # and as quoted in Microsoft's Python docs on authenticating to Blob storage.

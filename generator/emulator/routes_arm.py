@@ -1,7 +1,7 @@
 """ARM resources of the workspace, as the emulator serves them: PUT stores (with Azure's defaults and
 provisioning), GET returns, DELETE removes, actions (keys, secrets) answer, and the scoring route checks the key.
 
-A mixin of the emulator's request handler (generator/local/workspace.py), like the other routes_* modules.
+A mixin of the emulator's request handler (generator/emulator/workspace.py), like the other routes_* modules.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import hmac
 import json
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
-from generator.local.routes_history import job_services
-from generator.local.scoring import scoring_error
-from generator.request import parse_request
+from generator.emulator.answers import scoring_error
+from generator.emulator.routes_history import job_services
 
 UPLOAD_PREFIX = "/azureml-blobstore/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
 
@@ -70,10 +69,10 @@ def usage_rows(e: Any) -> list[dict[str, Any]]:
         return {"id": rid, "type": f"Microsoft.MachineLearningServices/{kind}", "unit": "Count",
                 "amlWorkspaceLocation": e.location, "currentValue": current, "limit": limit,
                 "name": {"value": name, "localizedValue": name}}
-    total_current, total_limit = e.behaviour.regional_quota
+    total_current, total_limit = e.settings.regional_quota
     rows = [row(f"{sub}/usages", "dedicatedCores/usages", "Total Cluster Dedicated Regional vCPUs", total_current,
                 total_limit)]
-    for family, (current, limit) in e.behaviour.quota.items():
+    for family, (current, limit) in e.settings.quota.items():
         label = re.sub(r"^standard(.*)Family$", r"Standard \1 Family", family)
         dedicated, low = f"{label} Cluster Dedicated vCPUs", f"{label} Cluster LowPriority vCPUs"
         slug = dedicated.replace(" ", "_")
@@ -118,7 +117,7 @@ class ArmRoutes:
         e = self.owner
         path = f"{e.workspace_path}/onlineendpoints/{endpoint}".lower()
         given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), e.behaviour.key.encode()):
+        if not hmac.compare_digest(given.encode(), e.settings.key.encode()):
             self._send(401, scoring_error(401, "missing or wrong key"))
             self.discard_body()
             return
@@ -128,34 +127,25 @@ class ArmRoutes:
         if path not in e.resources:
             self._not_found(f"endpoint {endpoint}")
             return
-        if e.behaviour.scoring_answer is not None:
-            self._send(*e.behaviour.scoring_answer)
+        if e.fault_plan.scoring_answer is not None:
+            self._send(*e.fault_plan.scoring_answer)
             return
         deployment, copy_to = self._pick_deployment(endpoint, path)
+        authorization = self.headers.get("Authorization", "")
         if copy_to is not None:  # the mirror's answer is dropped, as Azure does
             e.mirrored[(endpoint.lower(), copy_to)] += 1
-            if e.executor is not None:
-                e.executor.score(endpoint, copy_to, body, self.headers.get("Authorization", ""))
+            e.backend.score(endpoint, copy_to, body, authorization)
         if deployment is not None:
             e.scored[(endpoint.lower(), deployment)] += 1
-        if deployment in e.behaviour.failing_scoring:
+        if deployment in e.fault_plan.failing_scoring:
             self._send(500, scoring_error(500, f"deployment {deployment} failed to answer (the emulator was told to)"))
             return
-        if e.executor is not None:
-            status, answer = e.executor.score(endpoint, deployment, body, self.headers.get("Authorization", ""))
-            self._send(status, answer, {LOCAL_DEPLOYMENT_HEADER: deployment or ""})
-            return
-        try:
-            conversation, _ = parse_request(body)
-            last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
-        except ValueError as exc:
-            self._send(400, scoring_error(400, str(exc)))
-            return
-        self._send(200, {"output": f"(emulated answer to: {last[:60]})"})
+        status, answer = e.backend.score(endpoint, deployment, body, authorization)
+        self._send(status, answer, {LOCAL_DEPLOYMENT_HEADER: deployment or ""})
 
     def _pick_deployment(self, endpoint: str, path: str) -> tuple[str | None, str | None]:
         """The deployment named by the azureml-model-deployment header (never mirrored), else the one the live
-        traffic picks, and the deployment a copy is mirrored to (generator/local/routing.py)."""
+        traffic picks, and the deployment a copy is mirrored to (generator/emulator/routing.py)."""
         named = self.headers.get("azureml-model-deployment")
         if named:
             return named.lower(), None
@@ -186,7 +176,7 @@ class ArmRoutes:
 
     def _action(self, kind: str, parts: list[str], key: str) -> None:
         e = self.owner
-        if parts[-1].lower() == "listsecrets" and e.behaviour.datastore_auth != "key":
+        if parts[-1].lower() == "listsecrets" and e.settings.datastore_auth != "key":
             self._send(400, error_body("UserError", "No secrets for credentials of type None."))
         elif parts[-1].lower() == "listsecrets":
             self._send(200, {"secretsType": "AccountKey", "key": "ZW11bGF0b3Ita2V5"})
@@ -194,7 +184,7 @@ class ArmRoutes:
             if key.rsplit("/", 1)[0] not in e.resources:
                 self._not_found("endpoint")
             else:
-                self._send(200, {"primaryKey": e.behaviour.key, "secondaryKey": e.behaviour.key[::-1]})
+                self._send(200, {"primaryKey": e.settings.key, "secondaryKey": e.settings.key[::-1]})
         elif parts[-1].lower() == "cancel":
             self._send(202, None)
         elif kind == "codes" and parts[-1].lower() == "startpendingupload":
@@ -219,8 +209,8 @@ class ArmRoutes:
         props = resource.setdefault("properties", {})
         status, headers = 200 if key in e.resources else 201, {"Retry-After": "0"}
         taken = kind == "onlineendpoints" and len(parts) == 2 and key not in e.resources \
-            and name in e.behaviour.taken_endpoint_names
-        if taken and e.behaviour.endpoint_conflict_in == "request":
+            and name in e.fault_plan.taken_endpoint_names
+        if taken and e.fault_plan.endpoint_conflict_in == "request":
             self._send(400, error_body("UserError", ENDPOINT_NAME_TAKEN))
             return
         with e.lock:
@@ -230,7 +220,7 @@ class ArmRoutes:
                 props.setdefault("properties", {})
                 if isinstance(props["properties"].get("vmSize"), str):
                     props["properties"]["vmSize"] = props["properties"]["vmSize"].upper()
-                headers["Azure-AsyncOperation"] = self._provisioning("compute", name, key, e.behaviour.latency.compute,
+                headers["Azure-AsyncOperation"] = self._provisioning("compute", name, key, e.fault_plan.latency.compute,
                                                                      None, {})
             elif kind == "onlineendpoints" and len(parts) == 2:
                 # Recording test_online_deployment_create: 201 Creating, scoringUri null until it succeeds.
@@ -246,8 +236,8 @@ class ArmRoutes:
                 props.setdefault("traffic", {})
                 error = (error_body("UserError", ENDPOINT_NAME_TAKEN)["error"] if taken else
                          error_body("EndpointProvisioningFailed", "the emulator was told to fail this endpoint")
-                         ["error"] if name in e.behaviour.failing_endpoints else None)
-                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key, e.behaviour.latency.endpoint,
+                         ["error"] if name in e.fault_plan.failing_endpoints else None)
+                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key, e.fault_plan.latency.endpoint,
                                                                      error, {"scoringUri": f"{e.base_url}/score/{name}",
                                                                              "swaggerUri": f"{e.base_url}/swagger/{name}"})
             elif kind == "onlineendpoints":
@@ -258,9 +248,11 @@ class ArmRoutes:
                 for probe in ("livenessProbe", "readinessProbe"):
                     props[probe] = {**DEPLOYMENT_PROBE_DEFAULTS, **(props.get(probe) or {})}
                 error = (error_body("DeploymentFailed", "the emulator was told to fail this deployment")["error"]
-                         if name in e.behaviour.failing_deployments else None)
-                headers["Azure-AsyncOperation"] = self._provisioning("deployment", name, key,
-                                                                     e.behaviour.latency.deployment, error, {})
+                         if name in e.fault_plan.failing_deployments else None)
+                endpoint = parts[1]
+                headers["Azure-AsyncOperation"] = self._provisioning(
+                    "deployment", name, key, e.fault_plan.latency.deployment, error, {},
+                    source=lambda: e.backend.deployment_status(endpoint, name))
             elif kind == "jobs":
                 if key in e.resources:
                     self._send(400, {"error": {"code": "UserError", "message": f"Job {name} already exists and "
@@ -290,24 +282,23 @@ class ArmRoutes:
             if key not in e.resources:
                 e.created[key] = time.monotonic()
             e.resources[key] = resource
-        if e.executor is not None and kind == "jobs":
-            e.executor.submit_job(name, resource)
-        if kind == "jobs" and name in e.behaviour.lost_job_answers:
-            e.behaviour.lost_job_answers.discard(name)
+        if kind == "jobs":
+            e.backend.submit_job(name, resource)
+        if kind == "jobs" and name in e.fault_plan.lost_job_answers:
+            e.fault_plan.lost_job_answers.discard(name)
             self._send(500, error_body("InternalServerError", "the emulator was told to lose this answer"))
             return
-        if e.executor is not None and kind == "onlineendpoints" and len(parts) == 4:
-            e.executor.start_deployment(parts[1], name, resource)
-            headers["Azure-AsyncOperation"] = self._provisioning(
-                "deployment", name, key, 0, None, {}, source=lambda: e.executor.deployment_status(parts[1], name))
+        if kind == "onlineendpoints" and len(parts) == 4:
+            e.backend.start_deployment(parts[1], name, resource)
         self._send(status, self._view(kind, key, resource), headers)
 
     def _provisioning(self, kind: str, name: str, key: str, seconds: float, error: dict[str, Any] | None,
-                      on_success: dict[str, Any], source: Any = None) -> str:
-        """An operation that ends Succeeded (or Failed with `error`) after `seconds` or when the test's gate opens;
-        the resource's provisioningState (and `on_success` properties) follow it."""
+                      on_success: dict[str, Any], source: Callable[[], str] | None = None) -> str:
+        """An operation that ends Failed with `error` (a fault), or else as `source()` says (Succeeded when there is
+        none), once `seconds` have passed or the test's gate has opened; the resource's provisioningState (and
+        `on_success` properties) follow it."""
         e = self.owner
-        gate = e.behaviour.gates.get(f"{kind}:{name}")
+        gate = e.fault_plan.gates.get(f"{kind}:{name}")
         deadline = time.monotonic() + seconds
 
         def probe() -> str:
@@ -315,7 +306,7 @@ class ArmRoutes:
                 e.polls[f"{kind}:{name}"] = e.polls.get(f"{kind}:{name}", 0) + 1
             if (gate is not None and not gate.is_set()) or (gate is None and time.monotonic() < deadline):
                 return "InProgress"
-            state = source() if source is not None else ("Failed" if error else "Succeeded")
+            state = "Failed" if error else (source() if source is not None else "Succeeded")
             if state == "InProgress":
                 return state
             with e.lock:
@@ -344,10 +335,10 @@ class ArmRoutes:
     def _delete(self, kind: str, key: str) -> None:
         e = self.owner
         parts = key.split("/")
-        if e.executor is not None and parts[-2] == "onlineendpoints":
-            e.executor.stop_endpoint(parts[-1])
-        elif e.executor is not None and parts[-2] == "deployments" and parts[-4] == "onlineendpoints":
-            e.executor.stop_deployment(parts[-3], parts[-1])
+        if parts[-2] == "onlineendpoints":
+            e.backend.stop_endpoint(parts[-1])
+        elif parts[-2] == "deployments" and parts[-4] == "onlineendpoints":
+            e.backend.stop_deployment(parts[-3], parts[-1])
         with e.lock:
             existed = e.resources.pop(key, None)
             for other in [k for k in e.resources if k.startswith(key + "/")]:
@@ -371,7 +362,7 @@ class ArmRoutes:
                                  "datastoreType": "AzureBlob", "accountName": "emustore",
                                  "containerName": "azureml-blobstore", "endpoint": e.storage_suffix,
                                  "protocol": "https", "isDefault": True,
-                                 "credentials": {"credentialsType": "AccountKey" if e.behaviour.datastore_auth == "key"
+                                 "credentials": {"credentialsType": "AccountKey" if e.settings.datastore_auth == "key"
                                                  else "None"}}})
             return
         with e.lock:

@@ -1,0 +1,68 @@
+"""The seams between the emulated workspace and what runs its jobs and deployments.
+
+`Backend` runs jobs and serves deployments; the workspace calls it when a job or a deployment is PUT, asks it for
+their state, forwards scoring requests to it, and tells it when an endpoint or a deployment is deleted. Two
+implementations: the local runtime (generator/local/executor.py), which really trains and serves, and the tests'
+gated backend (tests/emulator/gated.py), where a test opens each gate.
+
+`WorkspaceStore` is the read API a backend gets on the workspace's store: the resources and blobs it needs to run a
+job (data assets, a registered model) or to route a request, never the emulator's own dictionaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Resource = dict[str, Any]  # an ARM resource as stored: id, name, type, properties, …
+ScoringAnswer = tuple[int, Any]  # (HTTP status, JSON body)
+
+
+class WorkspaceStore(Protocol):
+    """What a backend reads of the workspace: resources by ARM id, blobs by path, the endpoint key."""
+
+    def resource(self, arm_id: str) -> Resource | None:
+        """A copy of the resource stored at `arm_id` (any case), or None."""
+
+    def blob(self, path: str) -> bytes | None:
+        """The content of the blob at `path` (`/<container>/<name>`), or None."""
+
+    def endpoint(self, name: str) -> Resource | None:
+        """A copy of online endpoint `name` of the workspace, or None."""
+
+    @property
+    def scoring_key(self) -> str:
+        """The key every endpoint of the workspace accepts."""
+
+
+class Backend(Protocol):
+    """Runs the workspace's jobs and serves its deployments."""
+
+    def attach(self, store: WorkspaceStore) -> None:
+        """Read the workspace through `store` from now on (the workspace calls it once, when it is made)."""
+
+    def submit_job(self, name: str, resource: Resource) -> None:
+        """Start running the pipeline job `name` (its resource as stored); called once per new job."""
+
+    def job_status(self, name: str) -> tuple[str, str | None]:
+        """(status, error) of job `name` now: NotStarted, Queued, Running, Completed, Failed or Canceled."""
+
+    def job_log(self, name: str) -> str:
+        """The job's log so far."""
+
+    def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:
+        """(Re)start serving deployment `name` of `endpoint` (its resource as stored)."""
+
+    def deployment_status(self, endpoint: str, name: str) -> str:
+        """InProgress while the deployment starts, then Succeeded or Failed."""
+
+    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> ScoringAnswer:
+        """The answer of `deployment` (None: the endpoint's) to a scoring request whose key the workspace checked."""
+
+    def stop_deployment(self, endpoint: str, name: str) -> None:
+        """Stop serving one deployment (it was deleted)."""
+
+    def stop_endpoint(self, endpoint: str) -> None:
+        """Stop serving every deployment of an endpoint (it was deleted)."""
+
+    def prepare_store(self) -> None:
+        """Make the MLflow store the jobs log to ready before the workspace's MLflow routes read it."""

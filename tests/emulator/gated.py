@@ -1,0 +1,122 @@
+"""The tests' backend of the emulated workspace: nothing runs; jobs and deployments only move through their states.
+
+A job is Queued, then Running, for the latency the test gave (Faults.latency), or Running for as long as its gate
+("job:<name>", opened by the test) stays closed; then Completed, or Failed when the test named it in failing_jobs.
+A completed evaluation job logs the figures the test gave for it (Behaviour.evaluation_metrics) to the workspace's
+MLflow store, as Azure lays them out. Deployments start at once (the workspace's own gates and latency hold their
+operation); scoring answers an echo of the conversation's last user message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from generator.emulator.answers import scoring_error
+from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
+from generator.request import parse_request
+
+if TYPE_CHECKING:
+    from tests.emulator.harness import Behaviour
+
+
+def log_evaluation_runs(store: str, experiment: str, job: str, metrics: dict[str, float]) -> None:
+    """An evaluation pipeline job's runs as Azure lays them out: the job's run, a child run per step (eval_data,
+    model_prediction, compute_metrics), each tagged mlflow.rootRunId = the job, and the scalar metrics on the
+    compute_metrics step's run (Azure/azureml-assets assets/training/model_evaluation/src/utils.py `_log_metrics`
+    @4b41f8cc: `run.log(name, score)` on the step's own run)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(store)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
+    root = client.create_run(experiment_id, run_name=job).info.run_id
+    tags = {"mlflow.rootRunId": job, "mlflow.parentRunId": root}
+    for step in ("eval_data", "model_prediction"):
+        client.set_terminated(client.create_run(experiment_id, run_name=step, tags=tags).info.run_id)
+    step = client.create_run(experiment_id, run_name="compute_metrics", tags=tags).info.run_id
+    for name, value in metrics.items():
+        client.log_metric(step, name, float(value))
+    client.set_terminated(step)
+    client.set_terminated(root)
+
+
+class GatedBackend:
+    """A Backend (generator/emulator/backend.py) whose jobs move by latency and gates, and whose deployments echo."""
+
+    def __init__(self, behaviour: Behaviour, mlflow_store: Callable[[], str | None]):
+        self.behaviour = behaviour
+        self.mlflow_store = mlflow_store  # the workspace's tracking URI now (Emulator.mlflow_store, set by a test)
+        self.jobs: dict[str, tuple[float, Resource]] = {}  # name -> (when submitted, resource)
+        self.evaluations_logged: set[str] = set()  # evaluation jobs whose figures are in mlflow_store
+        self.lock = threading.Lock()
+
+    def attach(self, store: WorkspaceStore) -> None:
+        """Nothing to read: no job runs."""
+
+    def submit_job(self, name: str, resource: Resource) -> None:
+        """Remember when the job was submitted: its states follow from that."""
+        with self.lock:
+            self.jobs.setdefault(name, (time.monotonic(), resource))
+
+    def job_status(self, name: str) -> tuple[str, str | None]:
+        """By the gate, the latency, failing_jobs; a completed evaluation job's figures are logged once."""
+        behaviour, now = self.behaviour, time.monotonic()
+        submitted, resource = self.jobs.get(name, (now, {}))
+        elapsed, latency = now - submitted, behaviour.latency
+        if behaviour.held("job", name):
+            return "Running", None
+        if elapsed < latency.job_queued:
+            return "Queued", None
+        if elapsed < latency.job_queued + latency.job_running:
+            return "Running", None
+        if name in behaviour.failing_jobs:
+            return "Failed", "finetune step failed: CUDA out of memory"
+        self._log_evaluation(name, resource.get("properties") or {})
+        return "Completed", None
+
+    def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
+        figures, store = self.behaviour.evaluation_metrics.get(name), self.mlflow_store()
+        if figures is None or store is None or "compute_metrics" not in (props.get("jobs") or {}):
+            return
+        with self.lock:
+            if name in self.evaluations_logged:
+                return
+            self.evaluations_logged.add(name)
+        log_evaluation_runs(store, str(props.get("experimentName") or "Default"), name, figures)
+
+    def job_log(self, name: str) -> str:
+        """The lines of a job's steps so far."""
+        status = self.job_status(name)[0]
+        lines = ["[emulator] step model_import: queued"]
+        if status != "Queued":
+            lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
+        if status in ("Completed", "Failed"):
+            lines.append(f"[emulator] step finetune: {status.lower()}")
+        return "\n".join(lines) + "\n"
+
+    def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:
+        """Nothing to start."""
+
+    def deployment_status(self, endpoint: str, name: str) -> str:
+        """Ready at once: the workspace's gate and latency hold the operation."""
+        return "Succeeded"
+
+    def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> ScoringAnswer:
+        """An echo of the last user message; 400 for a request the scoring contract refuses."""
+        try:
+            conversation, _ = parse_request(body)
+        except ValueError as exc:
+            return 400, scoring_error(400, str(exc))
+        last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
+        return 200, {"output": f"(emulated answer to: {last[:60]})"}
+
+    def stop_deployment(self, endpoint: str, name: str) -> None:
+        """Nothing to stop."""
+
+    def stop_endpoint(self, endpoint: str) -> None:
+        """Nothing to stop."""
+
+    def prepare_store(self) -> None:
+        """The test made its MLflow store."""
