@@ -34,7 +34,7 @@ def _model_lines(experiment: Any, local: bool = False) -> None:
 def _offline_plan(spec: str, root: Path, local: bool) -> None:
     """The order and the az ml commands, without connecting (plan --offline; with --target local, the model that
     stands in and the values it trains with)."""
-    from generator.runner.cost import cost_report, estimate_block
+    from generator.runner.cost import cost_report, estimate_block, price_book
     from generator.runner.session import load_ready_experiment
     from generator.sweep_points import queueing
 
@@ -46,17 +46,20 @@ def _offline_plan(spec: str, root: Path, local: bool) -> None:
     queued = queueing(experiment.source_spec.data)
     if queued:
         click.echo(f"note: {queued}")
-    report = cost_report(experiment.source_spec, region=None, prices=None,
+    region = experiment.source_spec.data.get("region")  # the spec's expected region: prices cached for it
+    cached = price_book(root, online=False) if region else None
+    report = cost_report(experiment.source_spec, region=region, prices=cached,
                          no_price="plan --offline does not connect, so the workspace's region is unknown")
     for line in estimate_block(experiment.source_spec, report):
         click.echo(line)
 
 
-def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "") -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines ride along; a budget refusal makes the JSON
-    plan not applyable, as apply would refuse it)."""
+def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "",
+          routes: dict[str, Any] | None = None) -> None:
+    """Print the plan as text, Markdown or JSON (the estimate lines and both routes' figures ride along; a budget
+    refusal makes the JSON plan not applyable, as apply would refuse it)."""
     if output_format == "json":
-        document = {**planned.as_json(), "estimate": estimate or []}
+        document = {**planned.as_json(), "estimate": estimate or [], "routes": routes or {}}
         if over_budget:
             document["applyable"] = False
         click.echo(json.dumps(document, indent=2, allow_nan=False))
@@ -94,7 +97,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     planned = make_plan(session, session.context())
     report = session_costs(session)
     over_budget = _budget_refusal(session, planned, report)
-    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget)
+    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget, report.routes)
     if out_file:
         save(planned, out_file)
         click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
