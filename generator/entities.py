@@ -55,7 +55,7 @@ def _compute(data: dict[str, Any]) -> dict[str, Any]:
     return {"schema": f"{SCHEMA_BASE}/amlCompute.schema.json", "compute": data["compute"]}
 
 
-def _data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
+def data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
     dataset = data["data"]
     return {
         "schema": f"{SCHEMA_BASE}/data.schema.json",
@@ -164,8 +164,8 @@ def entities(spec: Spec) -> list[Entity]:
         models = [Entity("model.yml", "model.yml.j2", _model(spec))]
     return [
         Entity("compute.yml", "compute.yml.j2", _compute(data)),
-        Entity("data-train.yml", "data.yml.j2", _data_asset(data, "training", data["data"]["train_split"])),
-        Entity("data-test.yml", "data.yml.j2", _data_asset(data, "test", data["data"]["test_split"])),
+        Entity("data-train.yml", "data.yml.j2", data_asset(data, "training", data["data"]["train_split"])),
+        Entity("data-test.yml", "data.yml.j2", data_asset(data, "test", data["data"]["test_split"])),
         *_evaluation_data(data),
         *jobs,
         *models,
@@ -184,7 +184,7 @@ def evaluation_split_differs(data: dict[str, Any]) -> bool:
 def _evaluation_data(data: dict[str, Any]) -> list[Entity]:
     if not evaluation_split_differs(data):
         return []
-    return [Entity("data-eval.yml", "data.yml.j2", _data_asset(data, "evaluation", data["evaluation"]["test_split"]))]
+    return [Entity("data-eval.yml", "data.yml.j2", data_asset(data, "evaluation", data["evaluation"]["test_split"]))]
 
 
 def tuned_model_ref(data: dict[str, Any]) -> str:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 from generator import naming
 from generator.component import load_interface
+from generator.diagnostics import Problem
 from generator.evaldata.eval_data import INPUT_COLUMN, LABEL_COLUMN
 from generator.paths import PROJECT_DIR
+from generator.rules import rule
+from generator.source import Located
 
 PREDICTION = ("model_prediction", "0.0.37")
 METRICS = ("compute_metrics", "0.0.36")
@@ -38,6 +42,14 @@ ENVIRONMENT_RISK = ("model-evaluation/versions/24 (pinned as azureml-examples' c
 CODE_FILE = "eval_data.py"  # the component's code: a standalone script, copied into generated/<experiment>/ at
 CODE_SOURCE = PROJECT_DIR / "generator" / "evaldata" / CODE_FILE  # render (what is reviewed is what runs); the
 # component's `code:` is that one file, so the snapshot Azure uploads holds nothing else
+# Each metric's range. compute_metrics computes them with azureml-metrics, whose rouge.py and bleu.py are its copies of
+# Hugging Face evaluate's rouge and bleu scripts (docs/evaluation.md); their metric cards state the ranges:
+# huggingface/evaluate metrics/rouge/README.md @0b7ed95a "The ROUGE values are in the range of 0 to 1" and
+# metrics/bleu/README.md @00f2e233 "BLEU's output is always a number between 0 and 1".
+ROUGE_SCALE = (0.0, 1.0, "huggingface/evaluate metrics/rouge/README.md @0b7ed95a")
+BLEU_SCALE = (0.0, 1.0, "huggingface/evaluate metrics/bleu/README.md @00f2e233")
+METRIC_SCALES = {**{m: ROUGE_SCALE for m in ("rouge1", "rouge2", "rougeL", "rougeLsum")},
+                 **{f"bleu_{n}": BLEU_SCALE for n in (1, 2, 3, 4)}}
 COMPONENT_FILE = "component-eval-data.yml"
 COMPONENT_NAME = "chat_eval_data"
 ROLES = ("base", "tuned")
@@ -54,8 +66,10 @@ def registry_component(name_version: tuple[str, str]) -> str:
 
 
 def job_name(data: dict[str, Any], role: str) -> str:
-    """The evaluation job of `role` (base or tuned): `<experiment>-run<run>-eval-<role>`."""
-    return f"{naming.job_name(data)}-eval-{role}"
+    """The evaluation job of `role` (base or tuned): `<experiment>-run<run>-eval-<role>`, and `-a<attempt>` from
+    evaluation.attempt 2 on (a finished job is never submitted again: a new attempt evaluates again, alone)."""
+    attempt = int(data["evaluation"].get("attempt", 1))
+    return f"{naming.job_name(data)}-eval-{role}" + (f"-a{attempt}" if attempt > 1 else "")
 
 
 def job_file(role: str) -> str:
@@ -119,7 +133,7 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
     return {
         "schema": f"{schema_base}/pipelineJob.schema.json",
         "name": job_name(data, role),
-        "display_name": f"{naming.job_name(data)}-eval-{role}",
+        "display_name": job_name(data, role),
         "experiment_name": spec.experiment,
         "description": f"Evaluate {what} on the first {evaluation['max_samples']} conversations of "
                        f"{evaluation['test_split']}: {', '.join(evaluation['metrics'])}",
@@ -145,3 +159,21 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
             "parent_ground_truth": "${{parent.outputs.ground_truth}}",
         },
     }
+
+
+@rule("evaluation")
+def _gain_on_the_metrics_scale(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    """A gate's min_gain is a difference of two figures on the metric's scale: beyond its width no model passes (or
+    none is refused)."""
+    gate = data["evaluation"].get("gate")
+    if not gate or gate["metric"] not in METRIC_SCALES:
+        return
+    low, high, source = METRIC_SCALES[gate["metric"]]
+    width, gain = high - low, float(gate["min_gain"])
+    if -width <= gain <= width:
+        return
+    what = "no tuned model can pass the gate" if gain > 0 else "the gate can refuse no tuned model"
+    hint = f"; for {gain:g} %, write {gain / 100:g}" if 0 < gain <= 100 * width else ""
+    yield located.problem(("evaluation", "gate", "min_gain"), f"{gate['metric']} lies between {low:g} and {high:g} "
+                                                              f"({source}), so tuned - base lies between {-width:g} "
+                                                              f"and {width:g}: with min_gain {gain:g} {what}{hint}")

@@ -39,23 +39,57 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
         _resource("endpoint", "online_endpoint", endpoint, [],
                   f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
+        _leftovers(data, endpoint, deployment),
         *_evaluation_data(spec, folder, version),
         *_training(spec, folder, version),
         *_evaluation(spec, folder),
-        _resource("deployment", "online_deployment", deployment, ["endpoint", "model"],
+        _resource("deployment", "online_deployment", deployment,
+                  ["endpoint", "model"] + (["gate"] if gated(data) else []),
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
-                  endpoint=endpoint),
-        _traffic(data, endpoint, deployment, folder, spec.file),
-        _resource("smoke-test", "invoke", endpoint, ["rollout" if data.get("rollout") else "traffic"],
-                  f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} "
-                  f"--request-file {folder}/sample-request.json", "sample-request.json", deployment=deployment),
+                  endpoint=endpoint, strategy="blue_green" if data.get("rollout") else "in_place"),
+        *_serving(data, endpoint, deployment, folder, spec.file),
     ]
 
 
-def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> dict[str, Any]:
-    """The deployment's share of live traffic at once, or, with a rollout, the staged blue/green rollout (each stage
-    with the `az ml` command that does it by hand). Either waits for the evaluation gate when the spec has one."""
-    after = ["deployment", "gate"] if "evaluation" in data else ["deployment"]
+def gated(data: dict[str, Any]) -> bool:
+    """Whether the spec has an evaluation gate: then the deployment waits for it, so no deployment is created or
+    changed (and billed) for a model the gate refuses."""
+    return bool((data.get("evaluation") or {}).get("gate"))
+
+
+def _leftovers(data: dict[str, Any], endpoint: str, deployment: str) -> dict[str, Any]:
+    """The endpoint's deployments the spec does not name and that serve no traffic: deleted early, so nothing is
+    left billing after a refused, failed or interrupted apply (the ones serving are retired by `traffic` or
+    `rollout` once the spec's deployment has taken their traffic)."""
+    rollout = data.get("rollout") or {}
+    return _resource("leftovers", "leftover_deployments", endpoint, ["endpoint"],
+                     f"az ml online-deployment list --endpoint-name {endpoint} --query \"[].name\"  # then "
+                     f"`az ml online-deployment delete --endpoint-name {endpoint} --name <name> --yes` for each one "
+                     f"but {deployment} that serves no traffic" + (" (and the previous one the rollout kept)"
+                                                                    if rollout.get("keep_previous") else ""),
+                     keep=[deployment], keep_previous=bool(rollout.get("keep_previous")))
+
+
+def _serving(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str) -> list[dict[str, Any]]:
+    """Without a rollout: the smoke test through the azureml-model-deployment header, then the deployment's share of
+    live traffic; with one, the staged rollout (smoke-tested at every stage), then the smoke test."""
+    smoke = f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} " \
+            f"--request-file {folder}/sample-request.json"
+    if data.get("rollout"):
+        return [_traffic(data, endpoint, deployment, folder, spec_file, ["deployment"]),
+                _resource("smoke-test", "invoke", endpoint, ["rollout"], smoke, "sample-request.json",
+                          deployment=deployment)]
+    return [_resource("smoke-test", "invoke", endpoint, ["deployment"], smoke, "sample-request.json",
+                      deployment=deployment),
+            _traffic(data, endpoint, deployment, folder, spec_file, ["smoke-test"])]
+
+
+def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str,
+             after: list[str]) -> dict[str, Any]:
+    """The deployment's share of live traffic at once (every other deployment's share to 0), or, with a rollout, the
+    staged blue/green rollout (each stage with the `az ml` command that does it by hand). Either waits for the
+    evaluation step when the spec has one."""
+    after = after + ["gate"] if "evaluation" in data else after
     if not data.get("rollout"):
         return _resource("traffic", "traffic", endpoint, after,
                          f'az ml online-endpoint update --name {endpoint} '

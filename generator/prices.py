@@ -96,9 +96,14 @@ def price_filter(sku: str, region: str) -> str:
 
 
 def fetch_items(sku: str, region: str, base_url: str | None = None) -> list[dict[str, Any]]:
-    """Every item the API answers for the filter, following NextPageLink (at most MAX_PAGES pages)."""
+    """Every item the API answers for a VM size's filter, following NextPageLink (at most MAX_PAGES pages)."""
+    return fetch_filtered(price_filter(sku, region), base_url)
+
+
+def fetch_filtered(odata_filter: str, base_url: str | None = None) -> list[dict[str, Any]]:
+    """Every item the API answers for `odata_filter`, following NextPageLink (at most MAX_PAGES pages)."""
     url: str | None = (base_url or os.environ.get(URL_VARIABLE) or RETAIL_PRICES_URL) + "?" + urllib.parse.urlencode(
-        {"$filter": price_filter(sku, region)})
+        {"$filter": odata_filter})
     items: list[dict[str, Any]] = []
     for _ in range(MAX_PAGES):
         if not url:

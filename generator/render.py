@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator import serverless, serverless_render
 from generator.entities import entities
 from generator.manifest import manifest
 from generator.paths import TEMPLATES_DIR
@@ -19,11 +20,13 @@ def header(spec: Spec) -> str:
 
 
 def render_spec(spec: Spec, templates_dir: Path = TEMPLATES_DIR) -> dict[str, str]:
-    """File name → content for every file of the experiment, byte-for-byte deterministic."""
+    """File name → content for every file of the experiment (on its route), byte-for-byte deterministic."""
+    on_serverless = serverless.chosen(spec.data)
     files: dict[str, str] = {}
-    for entity in entities(spec):
+    for entity in serverless_render.entities(spec) if on_serverless else entities(spec):
         text = render_template(entity.template, entity.context, templates_dir) if entity.template else \
             Path(entity.context["source"]).read_text(encoding="utf-8")
         files[entity.file] = text if entity.file.endswith(".json") else header(spec) + text
-    files[MANIFEST] = header(spec) + render_template("manifest.yml.j2", {"manifest": manifest(spec)}, templates_dir)
+    listed = serverless_render.manifest(spec) if on_serverless else manifest(spec)
+    files[MANIFEST] = header(spec) + render_template("manifest.yml.j2", {"manifest": listed}, templates_dir)
     return files

@@ -10,6 +10,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# How large a request may be. Azure documents no size limit for a request to a managed online endpoint: not in
+# MicrosoftDocs/azure-ai-docs articles/machine-learning/how-to-manage-quotas.md @0c509fa9 (its online endpoint limits:
+# requests and connections per second, "Total bandwidth at endpoint level for all deployments | 5 MBPS"), nor in
+# how-to-troubleshoot-online-endpoints.md @112100ce (its status codes list no 413), and azureml-inference-server-http
+# 1.5.1 (PyPI) sets none. So on Azure a request is not refused for its size before it is sent; when the endpoint
+# refuses it or the connection breaks, the error says how large it was.
+AZURE_LIMIT = ("Azure documents no size limit for a request to a managed online endpoint (searched: "
+               "how-to-manage-quotas.md, how-to-troubleshoot-online-endpoints.md in MicrosoftDocs/azure-ai-docs; "
+               "azureml-inference-server-http 1.5.1 sets none)")
+# The local workspace's scoring servers read at most 1 MiB of a request (generator/local/scoring.py MAX_BODY and
+# generator/emulator/routes_arm.py MAX_SCORE_BODY, ours): on the local target a larger one is refused before sending.
+LOCAL_MAX_REQUEST_BYTES = 1 << 20
+
+
+def size_text(size: int) -> str:
+    """`8.0 MiB`, `512 KiB`, `120 bytes`."""
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.1f} MiB"
+    return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} bytes"
+
 
 def parse_request(body: bytes) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """(conversation, parameters) from a request body; ValueError says what is wrong."""

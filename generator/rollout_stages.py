@@ -55,7 +55,7 @@ def stages(data: dict[str, Any], endpoint: str, request_file: str) -> dict[str, 
     return out
 
 
-@rule("rollout")
+@rule("rollout", "deployment")
 def _rollout(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
     rollout = data.get("rollout")
     if not rollout:

@@ -250,6 +250,8 @@ def _smoke_test(data: dict[str, Any], located: Located, root: Path) -> Iterable[
 
 @rule("finetune.component", "finetune.parameters")
 def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    if data.get("route") == "serverless":
+        return  # no component on that route: generator/serverless.py checks its parameters
     component = data["finetune"]["component"]
     bad = [key for key in ("name", "version") if not COMPONENT_NAME.fullmatch(str(component[key]))
            or ".." in str(component[key])]

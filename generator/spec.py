@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
 
-from generator import catalog, rollout_stages, sweep_points  # noqa: F401 - rollout_stages registers its rule on import
+from generator import catalog, evaluation_jobs, rollout_stages, serverless, sweep_points  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
 from generator.catalog.defaults import ModelDefaults, apply_model_defaults
 from generator.component import ComponentInterface, load_interface
@@ -93,8 +93,12 @@ def load_spec(path: Path, root: Path) -> Spec:
     broken = {tuple(re.sub(r"\[\d+\]", "", p.path).split(".")) for p in problems if p.severity == ERROR}
     data = apply_defaults(located.data)
     problems += check_rules(data, located, root, broken)
+    if serverless.chosen(data) and not {bad[0] for bad in broken} & serverless.READS:
+        problems += serverless.check_spec(data, located)
     if any(p.severity == ERROR for p in problems):
         raise InvalidInput(problems)
+    if serverless.chosen(data):
+        return _serverless_spec(path, file, root, data, located, problems)
     component = data["finetune"]["component"]
     interface = load_interface(component["name"], component["version"])
     if interface is None:  # check_rules reports this; kept for a rule skipped by a schema error elsewhere
@@ -112,6 +116,19 @@ def load_spec(path: Path, root: Path) -> Spec:
         data["evaluation"].setdefault("test_split", data["data"]["test_split"])
     return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,
                 model_defaults=defaults, warnings=sorted(p for p in problems if p.severity != ERROR), located=located)
+
+
+def _serverless_spec(path: Path, file: str, root: Path, data: dict[str, Any], located: Located,
+                     problems: list[Problem]) -> Spec:
+    """A valid spec on the serverless route (generator/serverless.py checked it instead of the pipeline's component,
+    model defaults, sweep and memory checks). The interface is the default component's, for pricing the pipeline
+    route beside this one."""
+    component = data["finetune"]["component"]
+    interface = load_interface(component["name"], component["version"])
+    assert interface is not None, "the default component's interface is on file"
+    facts = catalog.model(data["foundation_model"]["registry"], data["foundation_model"]["name"])
+    return Spec(path=path, file=file, root=root, data=data, interface=interface, model_facts=facts,
+                warnings=sorted(p for p in problems if p.severity != ERROR), located=located)
 
 
 # What two experiments must not share: (what, spec path, error unless these settings are equal too)
@@ -159,7 +176,8 @@ def collisions(specs: list[Spec], others: list[Spec]) -> list[Problem]:
     for what, path, settings in SHARED_NAMES:
         groups: dict[str, list[Spec]] = {}
         for spec in specs + others:
-            groups.setdefault(str(_value(spec, path)).lower(), []).append(spec)
+            if path[0] in spec.data:  # a serverless spec may have no compute
+                groups.setdefault(str(_value(spec, path)).lower(), []).append(spec)
         for group in groups.values():
             first = next((spec for spec in group if id(spec) in named), None)
             if first is None or len(group) < 2:
@@ -193,13 +211,13 @@ def _shared(spec: Spec, users: list[Spec], what: str, path: tuple[str, ...],
 def load_one(path: Path, root: Path, check_data: bool = True) -> tuple[Spec | None, list[Problem]]:
     """load_spec and (when `check_data`) the check of its prepared data files: the spec (None when it does not load)
     and its problems, returned rather than raised, so that workers can load many (generator/workers.py)."""
-    from generator.data.records import check_prepared
+    from generator.data.evaluation_split import check_prepared_data
 
     try:
         spec = load_spec(path, root)
     except InvalidInput as exc:
         return None, list(exc.problems)
-    return spec, spec.warnings + (check_prepared(spec.root, spec.data) if check_data else [])
+    return spec, spec.warnings + (check_prepared_data(spec.root, spec.data) if check_data else [])
 
 
 def settle(root: Path, loaded: Iterable[tuple[Spec | None, list[Problem]]]) -> tuple[list[Spec], list[Problem]]:

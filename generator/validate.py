@@ -33,13 +33,15 @@ _SDK_JSON = re.compile(r"failed:\s*(\{.*\})\s*$", re.S)
 
 
 def _loaders() -> dict[str, Callable[..., Any]]:
-    from azure.ai.ml import (load_compute, load_data, load_job, load_model, load_online_deployment,
-                             load_online_endpoint)
+    from azure.ai.ml import (load_compute, load_data, load_job, load_marketplace_subscription, load_model,
+                             load_online_deployment, load_online_endpoint, load_serverless_endpoint)
 
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)  # its import sets INFO: "experimental class" notices
     return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "evaluation_job": load_job,
             "model": load_model,
-            "online_endpoint": load_online_endpoint, "online_deployment": load_online_deployment}
+            "online_endpoint": load_online_endpoint, "online_deployment": load_online_deployment,
+            "finetuning_job": load_job, "serverless_endpoint": load_serverless_endpoint,
+            "marketplace_subscription": load_marketplace_subscription}
 
 
 def _flatten(errors: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -188,10 +190,22 @@ def check_sample_request(path: Path, file: str) -> list[Problem]:
     return []
 
 
+def check_chat_request(path: Path, file: str) -> list[Problem]:
+    """The serverless route's chat request is a /v1/chat/completions body (generator/serverless_render.py)."""
+    from generator.serverless_render import check_chat_request as check
+
+    try:
+        wrong = check(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(file, 0, 0, "", f"cannot read: {exc}")]
+    return [Problem(file, 0, 0, "messages", f"not a chat completions request: {wrong}")] if wrong else []
+
+
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
-                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate"})
+                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments",
+                    "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion"})
 
 
 def _regular_file(path: Path) -> bool:
@@ -248,6 +262,9 @@ def validate_experiment(folder: Path, root: Path, *, data_must_exist: bool = Fal
             continue
         if kind in ("invoke", "rollout"):  # both send the sample request
             problems += check_sample_request(path, file)
+            continue
+        if kind == "chat_completion":  # the serverless route's smoke test: a /v1/chat/completions body
+            problems += check_chat_request(path, file)
             continue
         try:
             located = read_located(path, file)

@@ -33,6 +33,18 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     return run
 
 
+def write_held_out(data: Path) -> None:
+    """Keep in data/test_sft.jsonl only the conversations whose prompt opens no training conversation."""
+    from generator.data.evaluation_split import evaluated, prompt_key, training_openings
+
+    openings = training_openings(data / "train_sft.jsonl")
+    kept = {line for line, prompt in evaluated(data / "test_sft.jsonl", 10_000)[0]
+            if prompt_key(prompt) not in openings}
+    lines = (data / "test_sft.jsonl").read_text().splitlines()
+    (data / "test_sft.jsonl").write_text("".join(line + "\n" for number, line in enumerate(lines, 1)
+                                                 if number in kept))
+
+
 PINNED_TODAY = "2026-11-25"
 
 

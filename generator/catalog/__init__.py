@@ -1,8 +1,9 @@
 """The registry catalog: facts about registry models and VM sizes, each with its source.
 
-The facts live in `models.yml`, `vm_sizes.yml`, `gpus.yml`, `model_sizes.yml` and `local_stand_in.yml` beside this
-module; this module is the only reader. Render's rules, the runner's pre-flight, the local workspace's registry and the
-`catalog` commands all ask it. It never touches the network and never imports azure-ai-ml.
+The facts live in `models.yml`, `vm_sizes.yml`, `gpus.yml`, `model_sizes.yml`, `serverless.yml` and
+`local_stand_in.yml` beside this module; this module is the only reader. Render's rules, the runner's pre-flight,
+the local workspace's registry and the `catalog` commands all ask it. It never touches the network and never
+imports azure-ai-ml.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SIZES_FILE = CATALOG_DIR / "vm_sizes.yml"
 STAND_IN_FILE = CATALOG_DIR / "local_stand_in.yml"
 GPUS_FILE = CATALOG_DIR / "gpus.yml"
 MODEL_SIZES_FILE = CATALOG_DIR / "model_sizes.yml"
+SERVERLESS_FILE = CATALOG_DIR / "serverless.yml"
 
 
 @dataclass(frozen=True)
@@ -340,3 +342,55 @@ def local_stand_in() -> StandIn:
                    parameters=float(raw["parameters"]), context_window=int(raw["context_window"]),
                    source=raw["source"], sources={k.removesuffix("_source"): v for k, v in raw.items()
                                                   if k.endswith("_source")})
+
+
+@dataclass(frozen=True)
+class ServerlessModel:
+    """A registry model the serverless route fine-tunes (serverless.yml): where (`source`), whether a marketplace
+    subscription comes first (`subscription_source`), and how its prices are told apart in the Retail Prices API."""
+
+    registry: str
+    name: str
+    finetune_regions: tuple[str, ...]
+    marketplace_subscription: bool
+    source: str
+    subscription_source: str
+    price_meters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServerlessRoute:
+    """Everything serverless.yml says about the route: its models, those it refuses, the hyperparameters it takes,
+    the pipeline parameters it refuses (name -> (why, source)), the warnings before paying and the price look-up."""
+
+    models: tuple[ServerlessModel, ...]
+    not_offered: tuple[str, ...]
+    not_offered_source: str
+    hyperparameters: dict[str, str]
+    hyperparameters_source: str
+    default_epochs_source: str
+    refused: dict[str, tuple[str, str]]
+    warnings: tuple[tuple[str, str], ...]
+    price_lookup: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def serverless_route() -> ServerlessRoute:
+    """The serverless route's facts (generator/catalog/serverless.yml)."""
+    raw = yaml.safe_load(SERVERLESS_FILE.read_text(encoding="utf-8"))
+    models = tuple(ServerlessModel(m["registry"], m["name"], tuple(m["finetune_regions"]),
+                                   bool(m["marketplace_subscription"]), str(m["source"]),
+                                   str(m["subscription_source"]), dict(m["price_meters"]))
+                   for m in raw["models"])
+    refused = {name: (str(group["why"]), str(group["source"])) for group in raw["refused_parameters"]
+               for name in group["names"]}
+    return ServerlessRoute(models, tuple(raw["not_offered"]["models"]), str(raw["not_offered"]["source"]),
+                           dict(raw["hyperparameters"]["names"]), str(raw["hyperparameters"]["source"]),
+                           str(raw["hyperparameters"]["default_epochs_source"]), refused,
+                           tuple((str(w["text"]), str(w["source"])) for w in raw["warnings"]),
+                           dict(raw["price_lookup"]))
+
+
+def serverless_model(registry: str, name: str) -> ServerlessModel | None:
+    """The serverless route's facts about `name` in `registry`, or None when serverless.yml has no row for it."""
+    return next((m for m in serverless_route().models if (m.registry, m.name) == (registry, name)), None)

@@ -11,7 +11,8 @@ from generator.cli.options import load_specs, root_option
 from generator.data import DataError
 from generator.errors import InvalidInput, UsageError
 from generator.extras import require
-from generator.data.records import check_file, check_prepared, prepared_file
+from generator.data.evaluation_split import check_prepared_data
+from generator.data.records import check_file, prepared_file
 from generator.paths import display_path
 from generator.spec import Spec
 
@@ -34,7 +35,7 @@ def prepare(spec: str, root: Path) -> None:
 
     loaded = _spec(spec, root)
     run_prepare(loaded, click.echo)
-    problems = check_prepared(loaded.root, loaded.data)
+    problems = check_prepared_data(loaded.root, loaded.data)
     if problems:
         raise InvalidInput(problems)
 

@@ -34,7 +34,7 @@ def _model_lines(experiment: Any, local: bool = False) -> None:
 def _offline_plan(spec: str, root: Path, local: bool) -> None:
     """The order and the az ml commands, without connecting (plan --offline; with --target local, the model that
     stands in and the values it trains with)."""
-    from generator.runner.cost import cost_report, estimate_block
+    from generator.runner.cost import cost_report, estimate_block, price_book
     from generator.runner.session import load_ready_experiment
     from generator.sweep_points import queueing
 
@@ -46,17 +46,20 @@ def _offline_plan(spec: str, root: Path, local: bool) -> None:
     queued = queueing(experiment.source_spec.data)
     if queued:
         click.echo(f"note: {queued}")
-    report = cost_report(experiment.source_spec, region=None, prices=None,
+    region = experiment.source_spec.data.get("region")  # the spec's expected region: prices cached for it
+    cached = price_book(root, online=False) if region else None
+    report = cost_report(experiment.source_spec, region=region, prices=cached,
                          no_price="plan --offline does not connect, so the workspace's region is unknown")
     for line in estimate_block(experiment.source_spec, report):
         click.echo(line)
 
 
-def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "") -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines ride along; a budget refusal makes the JSON
-    plan not applyable, as apply would refuse it)."""
+def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "",
+          routes: dict[str, Any] | None = None) -> None:
+    """Print the plan as text, Markdown or JSON (the estimate lines and both routes' figures ride along; a budget
+    refusal makes the JSON plan not applyable, as apply would refuse it)."""
     if output_format == "json":
-        document = {**planned.as_json(), "estimate": estimate or []}
+        document = {**planned.as_json(), "estimate": estimate or [], "routes": routes or {}}
         if over_budget:
             document["applyable"] = False
         click.echo(json.dumps(document, indent=2, allow_nan=False))
@@ -94,7 +97,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     planned = make_plan(session, session.context())
     report = session_costs(session)
     over_budget = _budget_refusal(session, planned, report)
-    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget)
+    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget, report.routes)
     if out_file:
         save(planned, out_file)
         click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
@@ -134,10 +137,13 @@ def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
 @click.option("--skip-evaluation-gate", is_flag=True, help="Give the tuned model traffic even when it does not beat "
                                                            "its base by evaluation.gate.min_gain (the figures are "
                                                            "still printed and tagged).")
+@click.option("--keep-failed-deployment", is_flag=True,
+              help="Keep a deployment whose model then fails (the smoke test, a rollout stage), at 0 % of live "
+                   "traffic and still billing, to read its logs; by default it is deleted.")
 @click.pass_context
 def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
           resource_group: str | None, workspace: str | None, target: str, plan_file: Path | None, stream_logs: bool,
-          yes: bool, over_budget: bool, skip_evaluation_gate: bool) -> None:
+          yes: bool, over_budget: bool, skip_evaluation_gate: bool, keep_failed_deployment: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
     from generator.runner.cost import check_budget, estimate_block, session_costs
@@ -148,7 +154,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
                            extras=True)
     if session.local:
         _model_lines(session.experiment, local=True)
-    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate)
+    context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate,
+                              keep_failed_deployment=keep_failed_deployment)
     planned = make_plan(session, context)
     if saved is not None:
         check_saved(saved, planned)
@@ -173,6 +180,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
             return
     result = apply_plan(session, planned, context)
     click.echo(result.summary())
+    for line in result.closing:
+        click.echo(line)
     ctx.exit(result.exit_code())
 
 

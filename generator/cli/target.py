@@ -62,8 +62,10 @@ def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None,
     that is not installed (generator/extras.py require_for)."""
     from generator.extras import require_for
     from generator.runner.session import Session, check_generated, cleanup_experiment, load_ready_experiment
+    from generator.serverless import refuse_runner
 
     ctx.meta["target"] = target
+    refuse_runner(Path(spec))
     if names_only:
         experiment = cleanup_experiment(spec, root, lambda text: click.echo(f"warning: {text}", err=True),
                                         check_shared=not shared_ok)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.explain import RunnerError
+from generator.runner.explain import RunnerError, explain
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
 from generator.runner.plan import Plan, Verb
@@ -18,6 +18,7 @@ class ApplyResult:
 
     outcomes: dict[str, Outcome]
     seconds: float
+    closing: tuple[str, ...] = ()  # who serves now and what still bills (apply's last lines)
 
     @property
     def failed(self) -> dict[str, Outcome]:
@@ -46,6 +47,7 @@ def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
     """Pre-flight (skipping the deployment checks when it exists unchanged), then execute `plan` with `context`
     (the one the plan was made with: a sweep's selection and slots live there)."""
     from generator.runner.preflight import run_preflight
+    from generator.runner.settle import closing_lines, settle
 
     start = time.monotonic()
     refuse_if_refused(plan)
@@ -53,4 +55,11 @@ def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
                                  for row in plan.rows) else set()
     run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
     outcomes = Graph(plan, context).run()
-    return ApplyResult(outcomes, time.monotonic() - start)
+    failed = any(o.status in ("failed", "skipped") for o in outcomes.values())
+    try:
+        settle(context, plan, outcomes)
+    except Exception as exc:  # the run failed already; a failed clean-up is said, never hidden
+        outcomes["settle"] = Outcome("failed", explain(exc, "settle"))
+        context.out.line("settle", f"FAILED: {outcomes['settle'].error}", error=True)
+    closing = tuple(closing_lines(context, plan, failed))
+    return ApplyResult(outcomes, time.monotonic() - start, closing)

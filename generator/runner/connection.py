@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import NotLoggedIn, UsageError
+from generator.request import LOCAL_MAX_REQUEST_BYTES
 from generator.runner.explain import LOGIN_HELP
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
@@ -36,6 +37,7 @@ class Target:
     poll_interval: float = 10.0
     local_state: Path | None = None  # set for the local workspace: the folder holding its state and job logs
     tracking_uri: str | None = None  # set for the local workspace: its MLflow store
+    max_request_bytes: int | None = None  # the largest scoring request the target takes (None: none documented)
 
     @property
     def token_scope(self) -> str:
@@ -83,7 +85,7 @@ def target_from_config(raw: dict[str, Any], *, local_state: Path | None = None,
     return Target(raw["subscription_id"], raw["resource_group"], raw["workspace_name"], cloud_name=cloud.get("name"),
                   cloud_metadata=cloud.get("metadata"), retry={**DEFAULT_RETRY, **raw.get("retry", {})},
                   poll_interval=float(raw.get("poll_interval", 10)), local_state=local_state,
-                  tracking_uri=tracking_uri)
+                  tracking_uri=tracking_uri, max_request_bytes=LOCAL_MAX_REQUEST_BYTES if local_state else None)
 
 
 def default_credential(target: Target) -> Any:

@@ -2,7 +2,8 @@
 
 The figures come from generator/estimate.py (tokens, hours) and generator/prices.py (hourly prices);
 this module turns them into the lines plan prints, the upper estimate a budget is held against, and
-what status and `destroy --expired` say about a running endpoint.
+what status and `destroy --expired` say about a running endpoint. The serverless route's figures, and both
+routes side by side, come from generator/runner/route_costs.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
+from generator.runner import route_costs
 from generator.runner.explain import EXIT_INPUT, RunnerError
 
 EXPIRES_TAG = "azml-gen.expires-after"
@@ -26,12 +28,18 @@ PRICE_CACHE_DIR = ".azml-cache"
 
 @dataclass
 class CostReport:
-    """Plan's estimate block and the upper estimate in USD (None, with the reason, when it cannot be made)."""
+    """Plan's estimate block and the upper estimate in USD (None, with the reason, when it cannot be made); beside
+    them both routes for the same spec (`route_lines`, and `routes` for plan's JSON)."""
 
     lines: list[str] = field(default_factory=list)
     upper_usd: float | None = None
     no_upper: str = ""
     endpoint_price: Price | None = None
+    training_usd: tuple[float, float] | None = None
+    training_hours: tuple[float, float] | None = None
+    sizes: str = ""  # where the pipeline route trains and serves, for the comparison
+    route_lines: list[str] = field(default_factory=list)
+    routes: dict[str, Any] = field(default_factory=dict)
 
 
 def _money(value: float) -> str:
@@ -60,11 +68,44 @@ def endpoint_hours(spec: Any) -> tuple[float, str]:
 
 def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
                 calibration_source: Any = None) -> CostReport:
-    """Tokens, hours and money for `spec`; `prices` None (with `no_price` saying why) gives hours only."""
+    """Tokens, hours and money for `spec` on its route, and both routes side by side (generator/runner/
+    route_costs.py); `prices` None (with `no_price` saying why) gives hours and tokens only."""
+    book = route_costs.token_prices(prices)
+    hours = endpoint_hours(spec)
+    serverless = route_costs.serverless_figures(spec, region, book, no_price, hours)
+    if route_costs.on_serverless(spec):
+        report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):",
+                                   *serverless.lines()], upper_usd=serverless.upper_usd,
+                            no_upper=serverless.no_upper())
+        view, why = route_costs.pipeline_view(spec)
+        other = pipeline_report(view, region=region, prices=prices, no_price=no_price) if view else None
+        pipeline = route_costs.PipelineFigures(missing=why) if other is None else _figures(other)
+    else:
+        report = pipeline_report(spec, region=region, prices=prices, no_price=no_price,
+                                 calibration_source=calibration_source)
+        pipeline = _figures(report)
+    report.route_lines, report.routes = route_costs.comparison(spec, pipeline, serverless)
+    return report
+
+
+def _figures(report: CostReport) -> route_costs.PipelineFigures:
+    """The pipeline route's money from its report, for the comparison."""
+    per_hour = report.endpoint_price.usd_per_hour if report.endpoint_price else None
+    return route_costs.PipelineFigures(report.training_usd, per_hour, report.upper_usd, report.no_upper,
+                                       report.training_hours, report.sizes)
+
+
+def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+                    calibration_source: Any = None) -> CostReport:
+    """Tokens, hours and money for `spec` on the pipeline route; `prices` None (with `no_price` saying why) gives
+    hours only."""
     figures: Estimate = estimate(spec, calibration_source)
-    report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):"])
+    report = CostReport(lines=["estimate (before anything runs; see README, What it will cost):"],
+                        sizes=f"trains on {figures.train_nodes} x {figures.compute_size}, serves on "
+                              f"{figures.deployment_instances} x {figures.deployment_size}")
     add = report.lines.append
     tokens, hours = figures.tokens, figures.hours
+    report.training_hours = (hours.low, hours.high) if hours is not None else None
     if figures.sweep:
         add(f"  sweep            {figures.sweep}")
     if tokens is not None:
@@ -101,6 +142,7 @@ def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_p
     per_hour = deploy_price.usd_per_hour * figures.deployment_instances
     if hours is not None:
         low, high = (h * train_price.usd_per_hour * figures.train_nodes for h in (hours.low, hours.high))
+        report.training_usd = (low, high)
         add(f"  training cost    {_money(low)}-{_money(high)} ({figures.compute_size} x {figures.train_nodes} "
             f"node(s) at {_money(train_price.usd_per_hour)}/h; {train_price.source()})")
     evaluation_upper = 0.0
@@ -291,5 +333,7 @@ def session_costs(session: Any) -> CostReport:
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:
-    """The estimate lines, the budget line, then the memory block and the evaluation environment's risk."""
-    return report.lines + budget_lines(spec, report) + _plan_notes(spec)
+    """The estimate lines, the budget line, then (on the pipeline route) the memory block and the evaluation
+    environment's risk, and last both routes side by side."""
+    notes = [] if route_costs.on_serverless(spec) else _plan_notes(spec)
+    return report.lines + budget_lines(spec, report) + notes + report.route_lines

@@ -28,9 +28,10 @@ class Verb(StrEnum):
     ATTACH = "attach"  # a running job is waited for, never submitted again
     REFUSE = "refuse"  # apply would stop before touching anything
     RUN = "run"  # an action, not a resource: the smoke test, a sweep's selection
+    DELETE = "delete"  # deployments left on the endpoint that the spec does not name
 
 
-CHANGING = frozenset({Verb.CREATE, Verb.UPDATE, Verb.REPAIR})
+CHANGING = frozenset({Verb.CREATE, Verb.UPDATE, Verb.REPAIR, Verb.DELETE})
 ACTING = CHANGING | {Verb.ATTACH, Verb.RUN}  # the verbs whose step calls the resource's applier
 # Kinds whose creation or update starts something Azure bills by the hour.
 BILLED = frozenset({"compute", "pipeline_job", "evaluation_job", "online_endpoint", "online_deployment"})
@@ -54,6 +55,8 @@ class Reason(StrEnum):
     SELECTED_OTHER_POINT = "selected_other_point"  # a sweep now selects another point than the one registered
     DECIDED_AT_APPLY = "decided_at_apply"  # depends on a choice apply makes (a sweep's selection)
     ACTION = "action"  # not a resource: it runs every time
+    LEFTOVER = "leftover"  # a deployment the spec does not name that serves no traffic
+    SERVES_ANOTHER_MODEL = "serves_another_model"  # a rollout's new deployment name is taken by one that serves
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,10 @@ class Plan:
         return [row for row in self.rows if row.action.verb in CHANGING | {Verb.ATTACH} and row.resource.kind in BILLED]
 
     def summary(self) -> str:
-        """`Plan: 2 to create, 1 to update, 0 unchanged, 1 refused` (repairs count as updates)."""
+        """`Plan: 2 to create, 1 to update, 0 to delete, 0 unchanged, 1 refused` (repairs count as updates)."""
         return (f"Plan: {self.count(Verb.CREATE)} to create, {self.count(Verb.UPDATE, Verb.REPAIR)} to update, "
-                f"{self.count(Verb.UNCHANGED, Verb.ATTACH)} unchanged, {self.count(Verb.REFUSE)} refused")
+                f"{self.count(Verb.DELETE)} to delete, {self.count(Verb.UNCHANGED, Verb.ATTACH)} unchanged, "
+                f"{self.count(Verb.REFUSE)} refused")
 
     def exit_code(self, detailed: bool) -> ExitCode:
         """1 when anything is refused; with `detailed`, 0 for no changes and 2 for changes (as terraform)."""
@@ -168,7 +172,8 @@ class Plan:
         out = [f"### Plan for `{title}`", "", "| action | resource | name | details |", "|---|---|---|---|"]
         for row in self.rows:
             details = "<br>".join(_cell(d) for d in row.action.details) or ""
-            mark = {"create": "+", "update": "~", "repair": "~", "refuse": "!", "attach": "=", "run": ">"}.get(
+            mark = {"create": "+", "update": "~", "repair": "~", "refuse": "!", "attach": "=", "run": ">",
+                    "delete": "-"}.get(
                 row.action.verb, "")
             out.append(f"| {mark} {row.action.verb} | `{row.resource.id}` | `{_cell(row.name)}` | {details} |")
         out += [""] + [f"> note: {_cell(n)}" for n in self.notes]

@@ -1,7 +1,8 @@
 """Make the plan of a session, save it, and check a saved plan against the workspace before applying it.
 
 A saved plan (`plan --out FILE`) records where it was made (the workspace's identity), what it was
-made from (the hash of every generated file) and what each planner read (`observed`). `apply --plan
+made from (the hash of every generated file and of every data file it uploads) and what each planner read
+(`observed`). `apply --plan
 FILE` plans again only to compare: if anything moved, it refuses before doing anything and says what.
 """
 
@@ -24,6 +25,13 @@ def generated_hashes(experiment: Any) -> dict[str, str]:
     return {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def data_hashes(root: Path, experiment: Any) -> dict[str, str | None]:
+    """sha256 of every data file the experiment uploads (its manifest's data_files, relative to the project root),
+    None for one that does not exist yet."""
+    files = sorted(set(experiment.data_files.values()))
+    return {name: sha256(root / name) if (root / name).is_file() else None for name in files}
+
+
 def make_plan(session: Any, context: Context) -> Plan:
     """The plan of every resource of the session's experiment (a value: printed by plan, executed by apply)."""
     from generator import __version__
@@ -35,7 +43,8 @@ def make_plan(session: Any, context: Context) -> Plan:
                          session.endpoint_name if res.kind == "online_endpoint" else res.name)
             for res in experiment.resources]
     meta = {"tool": f"azml-gen {__version__}", "spec": str(experiment.spec), "experiment": experiment.name,
-            "workspace": session.identity(), "generated": generated_hashes(experiment)}
+            "workspace": session.identity(), "generated": generated_hashes(experiment),
+            "data": data_hashes(session.root, experiment)}
     return Plan(rows, notes=(queued,) if queued else (), meta=meta)
 
 
@@ -74,6 +83,16 @@ def moved_since(saved: dict[str, Any], fresh: Plan) -> list[str]:
         if before.get(name) != after.get(name):
             what = "added" if name not in before else "removed" if name not in after else "changed"
             moved.append(f"generated/{now['experiment']}/{name} {what} since the plan was made")
+    before_data, after_data = saved.get("data"), now.get("data") or {}
+    if not isinstance(before_data, dict):
+        moved.append("the plan records no hash of the data it uploads (made by an older version): plan again")
+        before_data = after_data
+    for name in sorted(set(before_data) | set(after_data)):
+        if before_data.get(name) != after_data.get(name):
+            what = ("created" if before_data.get(name) is None else "deleted" if after_data.get(name) is None
+                    else "changed")
+            moved.append(f"data file {name} {what} since the plan was made (apply would upload other data than "
+                         "was reviewed)")
     old_rows = {row.get("id"): row for row in saved["resource_changes"] if isinstance(row, dict)}
     for row in now["resource_changes"]:
         old = old_rows.pop(row["id"], None)

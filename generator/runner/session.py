@@ -210,4 +210,4 @@ class Session:
         return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
                        local=self.local, local_state=self.target.local_state, metrics_client=self.metrics_client,
                        slots=slots, poll_interval=poll, heartbeat=max(60.0, poll * 6) if poll >= 1 else poll * 20,
-                       **kwargs)
+                       max_request_bytes=self.target.max_request_bytes, **kwargs)

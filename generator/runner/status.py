@@ -40,12 +40,37 @@ def endpoint_hourly(session: Any) -> float | None:
     return price.usd_per_hour * int(deployment.get("instance_count", 1))
 
 
+def deployment_rows(session: Any, res: Any) -> list[StatusRow]:
+    """Every deployment on the endpoint, the model it serves, its instances and traffic share; the spec's own one
+    when it is absent, and which ones apply would delete."""
+    from generator.runner.serving import read_serving
+    from generator.runner.steps.leftovers import wanted
+
+    serving = read_serving(session.ml, session.endpoint_name)
+    spec_deployment = session.experiment.by_kind("online_deployment").name
+    if serving is None:
+        return [StatusRow("deployment", spec_deployment, "absent (no endpoint)")]
+    doomed = serving.leftovers(*wanted(res))
+    rows = [] if spec_deployment in serving.deployments else [StatusRow("deployment", spec_deployment, "absent")]
+    for name in sorted(serving.deployments):
+        note = ("  the spec's deployment" if name == spec_deployment else
+                "  leftover: not named by the spec, serves nothing; apply deletes it" if name in doomed else
+                "  kept at 0 % by rollout.keep_previous" if not serving.serves(name) else
+                "  not named by the spec: apply retires it once the spec's deployment takes its traffic")
+        described = serving.describe(name).split(" (", 1)[1].rstrip(")")
+        rows.append(StatusRow("deployment", name, described + note))
+    return rows
+
+
 def status_rows(session: Any) -> list[StatusRow]:
-    """Every resource of the experiment with its state in the workspace."""
+    """Every resource of the experiment with its state in the workspace; every deployment on the endpoint."""
     context = session.context()
     rows = []
     for res in session.experiment.resources:
-        if res.kind in ACTIONS:
+        if res.kind == "leftover_deployments":
+            rows += deployment_rows(session, res)
+            continue
+        if res.kind in ACTIONS or res.kind == "online_deployment":
             continue
         current = PLANNERS[res.kind](context, res).current
         state = "absent" if current is None else "present"

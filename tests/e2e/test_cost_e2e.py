@@ -42,14 +42,14 @@ def test_plan_prices_training_and_the_endpoint(priced: tuple[Path, Emulator]) ->
     result = run("plan")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.split("estimate (before anything runs; see README, What it will cost):\n")[1].splitlines()
-    assert lines[2].startswith("  evaluation time  37-85 min on Standard_NC24ads_A100_v4 (102,400 generated tokens ")
+    assert lines[2].startswith("  evaluation time  18-66 min on Standard_NC24ads_A100_v4 (25,600 generated tokens ")
     assert lines[3] == ("  training cost    $1.93-$4.93 (Standard_NC24ads_A100_v4 x 1 node(s) at $4.00/h; Azure Retail "
                         "Prices API, Virtual Machines NCads A100 v4 Series / NC24ads A100 v4, read 2026-11-25)")
-    assert lines[4].startswith("  evaluation cost  $2.45-$5.65 (Standard_NC24ads_A100_v4 at $4.00/h; ")
+    assert lines[4].startswith("  evaluation cost  $1.21-$4.41 (Standard_NC24ads_A100_v4 at $4.00/h; ")
     assert lines[5] == ("  endpoint         $4.00/h, $96.00/day, $2,920.00/month while it runs (Standard_NC24ads_A100_v4 "
                         "x 1; Azure Retail Prices API, Virtual Machines NCads A100 v4 Series / NC24ads A100 v4, read "
                         "2026-11-25)")
-    assert lines[6] == ("  upper estimate   $106.57: training at its upper bound, the evaluation at its upper bound, plus "
+    assert lines[6] == ("  upper estimate   $105.34: training at its upper bound, the evaluation at its upper bound, plus "
                         "the endpoint for one day (the spec sets no endpoint.expires_after)")
     assert lines[7] == "  memory (before anything runs; docs/cost.md, Will it fit):"
     assert lines[-1].startswith("Plan: ")
@@ -60,17 +60,17 @@ def test_a_budget_below_the_estimate_refuses_before_anything_is_created(priced: 
     project, emulator = priced
     _edit_spec(project, "registered_model:", "budget:\n  max_usd: 50\n\nregistered_model:")
     plan = run("plan")
-    assert ("  budget           upper estimate $106.57 against max_usd $50.00: OVER it: apply refuses"
+    assert ("  budget           upper estimate $105.34 against max_usd $50.00: OVER it: apply refuses"
             in plan.stdout)
     refused = run("apply")
     assert refused.exit_code == 2
     assert refused.stderr.splitlines()[-1] == (
-        "error: the upper estimate $106.57 exceeds budget.max_usd $50.00 in specs/phi4-ultrachat.yaml: nothing was "
+        "error: the upper estimate $105.34 exceeds budget.max_usd $50.00 in specs/phi4-ultrachat.yaml: nothing was "
         "created. Lower the data share, the epochs or endpoint.expires_after, raise the budget, or pass --over-budget.")
     assert emulator.count("PUT") == 0 and emulator.count("POST") == 0
     _edit_spec(project, "  name: ultrachat-completion", "  expires_after: 8h\n  name: ultrachat-completion")
-    within = run("plan")  # training, evaluation and 8 hours of the endpoint: $4.93 + $5.65 + $32.00, unrounded
-    assert "upper estimate $42.57 against max_usd $50.00: within it" in within.stdout
+    within = run("plan")  # training, evaluation and 8 hours of the endpoint: $4.93 + $4.41 + $32.00, unrounded
+    assert "upper estimate $41.34 against max_usd $50.00: within it" in within.stdout
     assert run("apply").exit_code == 0
 
 

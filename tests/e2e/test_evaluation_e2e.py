@@ -26,13 +26,21 @@ def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_
     out = result.stdout + result.stderr
     assert result.exit_code == 2, out
     assert "evaluation gate: the tuned model's rougeL 0.1800 is -0.0200 against its base's 0.2000" in out
-    assert "[traffic] not run: gate did not succeed" in out
-    assert "[smoke-test] not run: traffic did not succeed" in out
+    # the deployment waits for the gate: nothing was deployed (or billed) for the refused model
+    assert "[deployment] not run: gate did not succeed" in out
+    assert "[smoke-test] not run: deployment did not succeed" in out
+    assert "[traffic] not run: smoke-test did not succeed" in out
     lines = [line.split("] ", 1)[1].split() for line in result.stdout.splitlines() if line.startswith("[gate] ")
              and ("rougeL " in line or "metric" in line)]
     assert ["metric", "base", "tuned", "delta"] in lines and ["rougeL", "0.2000", "0.1800", "-0.0200"] in lines
     ws = emulator.workspace_path.lower()
-    assert ws + "/onlineendpoints/ultrachat-completion/deployments/demo" in emulator.resources
+    assert ws + "/onlineendpoints/ultrachat-completion/deployments/demo" not in emulator.resources
+    assert emulator.count("PUT", "/deployments/") == 0
+    assert result.stdout.splitlines()[-4:] == [
+        "serving: no deployment serves live traffic (as before this apply)",
+        "serving: nothing that served changed",
+        "still billing: no deployment on endpoint ultrachat-completion",
+        "still billing: compute gpu-cluster-big: min_instances 0, so no node bills while it is idle"]
     endpoint = emulator.resources[ws + "/onlineendpoints/ultrachat-completion"]["properties"]
     assert endpoint["traffic"] == {}
     assert _traffic_puts(emulator) == 1  # the endpoint's creation only: no traffic update was sent

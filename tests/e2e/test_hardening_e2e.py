@@ -189,7 +189,7 @@ def test_plan_says_apply_would_refuse_on_the_budget(priced: tuple[Path, Emulator
     _edit_spec(project, "registered_model:", "budget:\n  max_usd: 50\n\nregistered_model:")
     plan = run("plan", "--detailed-exitcode")
     assert plan.exit_code == 1, plan.stdout + plan.stderr
-    assert "error: apply would refuse (without --over-budget): the upper estimate $106.57 exceeds" in plan.stderr
+    assert "error: apply would refuse (without --over-budget): the upper estimate $105.34 exceeds" in plan.stderr
     document = run("plan", "--format", "json")
     assert document.exit_code == 1 and json.loads(document.stdout)["applyable"] is False
     assert run("apply").exit_code == 2 and emulator.count("PUT") == 0

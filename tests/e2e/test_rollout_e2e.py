@@ -80,13 +80,27 @@ def test_a_failing_green_rolls_back_to_blue_and_a_reapply_after_the_fix_complete
     assert "rollout stage smoke failed for demo-v2" in failed.stderr
     assert "rolled back: demo-v1 serves 100 % of live traffic, demo-v2 0 %, mirroring off" in failed.stderr
     assert {k: v for k, v in _endpoint(emulator)["traffic"].items() if int(v)} == {"demo-v1": 100}
-    assert _deployments(emulator) == {"demo-v1", "demo-v2"}
+    # the failed green is deleted (it would bill for nothing), so the deployments are as they were
+    assert _deployments(emulator) == {"demo-v1"}
+    assert ("delete demo-v2: its model Phi-4-ultrachat-200k:2 did not pass rollout and it serves no traffic "
+            "(--keep-failed-deployment keeps it)") in failed.stdout
+    assert failed.stdout.splitlines()[-5:-2] == [
+        "serving: demo-v1 serves Phi-4-ultrachat-200k:1 with 100 % (as before this apply)",
+        "serving: nothing that served changed",
+        "still billing: deployment demo-v1 (Phi-4-ultrachat-200k:1, 1 x Standard_NC24ads_A100_v4, live 100 %)"]
     assert emulator.scored[(ENDPOINT, "demo-v1")] == served_by_blue  # the smoke tests named green, never blue
+    kept = run("apply", "--keep-failed-deployment")  # to read its logs: kept at 0 %, and said to bill
+    assert kept.exit_code == 1 and _deployments(emulator) == {"demo-v1", "demo-v2"}
+    assert "kept demo-v2 (Phi-4-ultrachat-200k:2, 1 x Standard_NC24ads_A100_v4, live 0 %) (--keep-failed-deployment)" \
+        in kept.stdout
+    assert "still billing: deployment demo-v2 (Phi-4-ultrachat-200k:2, 1 x Standard_NC24ads_A100_v4, live 0 %)" \
+        in kept.stdout.splitlines()
     emulator.behaviour.failing_scoring.clear()  # the fix
     jobs = emulator.count("PUT", "/jobs/")
     fixed = run("apply")
     assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
     assert _endpoint(emulator)["traffic"] == {"demo-v2": 100}
+    assert _deployments(emulator) == {"demo-v2"}
     assert emulator.count("PUT", "/jobs/") == jobs  # not trained again
 
 

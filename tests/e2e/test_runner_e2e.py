@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, write_held_out
 from tests.emulator.harness import EmulatorCredential, RejectingCredential, install_dns, start_emulator
 from tests.emulator.harness import Emulator
 
@@ -38,6 +39,12 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
     monkeypatch.chdir(project)
+    # The shipped sample's test split holds 60 conversations, and its templated prompts repeat across its splits (9
+    # open a training conversation): the example's 200 would be refused as too few, and the overlap as memorisation
+    # (tests/e2e/test_evaluation_data_e2e.py). The workspace evaluates the 51 others.
+    write_held_out(data)
+    spec = project / SPEC
+    spec.write_text(re.sub(r"\n  max_samples: 200 .*\n", "\n  max_samples: 50\n", spec.read_text(), count=1))
     # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
     # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
     emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
@@ -68,7 +75,7 @@ def apply_interrupted_while_waiting(monkeypatch: pytest.MonkeyPatch, before: Any
 
     from generator.runner.steps import job as reconcile
 
-    def interrupted(ctx: Any, res: Any) -> None:
+    def interrupted(ctx: Any, res: Any, retry: Any = None) -> None:
         if before is not None:
             before()
         _thread.interrupt_main()
@@ -107,6 +114,11 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
                  "/models/phi-4-ultrachat-200k/versions/1", "/onlineendpoints/ultrachat-completion",
                  "/onlineendpoints/ultrachat-completion/deployments/demo"):
         assert ws + path in emulator.resources, path
+    assert out.splitlines()[-4:] == [
+        "serving: demo serves Phi-4-ultrachat-200k:1 with 100 % (before this apply: the endpoint did not exist)",
+        "still billing: deployment demo (Phi-4-ultrachat-200k:1, 1 x Standard_NC24ads_A100_v4, live 100 %)",
+        "still billing: compute gpu-cluster-big: min_instances 0, so no node bills while it is idle",
+        "stop it: python -m generator destroy specs/phi4-ultrachat.yaml (deletes the endpoint and its deployments)"]
     job = emulator.resources[ws + "/jobs/phi4-ultrachat-run1"]["properties"]
     node_inputs = job["jobs"]["chat_completion_pipeline"]["inputs"]
     assert node_inputs["mlflow_model_path"]["uri"] == "azureml://registries/azureml/models/Phi-4/versions/8"
@@ -123,8 +135,9 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 8 + ["run"] + ["unchanged"] * 2 + ["run", "estimate", "Plan:"]
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
+        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "unchanged", "estimate",
+                                                           "routes", "Plan:"]
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0
 
 
@@ -228,13 +241,13 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
     assert "update    deployment    demo\n          instance_count: 1 -> 2" in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 8 unchanged, 0 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 2 to update, 0 to delete, 9 unchanged, 0 refused"
     assert plan.exit_code == 0 and run("plan", "--detailed-exitcode").exit_code == 2
     puts = emulator.count("PUT", "/jobs/")
     applied = run("apply")
     assert applied.exit_code == 0, applied.stderr
     assert emulator.count("PUT", "/jobs/") == puts
-    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 10 unchanged, 0 refused"
+    assert run("plan").stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
 
 
 def test_quota_shortfall_stops_before_anything_is_created(workspace: tuple[Path, Emulator]) -> None:
@@ -487,7 +500,7 @@ def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(works
     assert ("refuse    pipeline-job  phi4-ultrachat-run1\n          pipeline-job phi4-ultrachat-run1: learning_rate "
             "5e-06 -> 0.002 (the job finished with the old values): bump experiment.run in specs/phi4-ultrachat.yaml "
             "and render to train again") in plan.stdout
-    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 9 unchanged, 1 refused"
+    assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged, 1 refused"
     assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
     puts = emulator.count("PUT")
     applied = run("apply")
@@ -535,8 +548,24 @@ def test_invoke_explains_a_bad_request_file_before_sending_it(workspace: tuple[P
     posts = emulator.count("POST", "/score/")
     result = run("invoke", "--request", str(request))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: request file {request}: {message}"
+    assert result.stderr.strip() == (f"error: request file {request} ({len(body)} bytes) is not a scoring request: "
+                                     f"{message}; nothing was sent")
     assert emulator.count("POST", "/score/") == posts
+
+
+def test_an_oversized_request_is_explained_by_its_size(workspace: tuple[Path, Emulator]) -> None:
+    """Azure documents no request size limit, so the request is sent; the emulator's scoring route takes at most
+    1 MiB (as the local scoring server) and refuses the rest: the error names the size and the lack of a limit."""
+    project, emulator = workspace
+    assert run("apply").exit_code == 0
+    request = project / "big-request.json"
+    request.write_text(json.dumps({"input_data": {"input_string": [{"role": "user", "content": "x" * (8 << 20)}],
+                                                  "parameters": {}}}))
+    result = run("invoke", "--request", str(request))
+    assert result.exit_code in (1, 2), result.output
+    assert f"the request ({request}) was 8.0 MiB; Azure documents no size limit for a request to a managed online " \
+           "endpoint" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_no_at_the_destroy_prompt_deletes_nothing(workspace: tuple[Path, Emulator],
@@ -559,7 +588,7 @@ def test_no_at_the_apply_prompt_creates_nothing(workspace: tuple[Path, Emulator]
     monkeypatch.setattr(commands, "at_terminal", lambda: True)
     result = CliRunner().invoke(main, ["apply", SPEC], input="n\n", obj={"credential": EmulatorCredential()})
     assert result.exit_code == 0, result.output
-    assert "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused" in result.stdout.splitlines()
+    assert "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused" in result.stdout.splitlines()
     assert "Start these billed resources (create compute, create endpoint, create pipeline-job" in result.stdout
     assert "apply cancelled: nothing was created" in result.stdout
     assert emulator.count("PUT") == 0

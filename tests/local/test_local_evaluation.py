@@ -109,11 +109,30 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
             run_step(["apply", SPEC, "--target", "local", "--yes"])
         captured = capfd.readouterr()
         again = captured.out + captured.err
+        # run 1 given traffic anyway; run 2 is refused by its gate too: run 1's model serves on, untouched
+        run_step(["apply", SPEC, "--target", "local", "--yes", "--skip-evaluation-gate"])
+        spec = tmp_path / SPEC
+        spec.write_text(spec.read_text().replace("  run: 1\n", "  run: 2\n", 1))
+        run_step(["render", SPEC])
+        capfd.readouterr()
+        with pytest.raises(SystemExit) as refused_run_2:
+            run_step(["apply", SPEC, "--target", "local", "--yes"])
+        run_2 = capfd.readouterr().out
     finally:
         stop(state)
-    assert refused.value.code == refused_again.value.code == 2
+    assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
     assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
-    assert "[traffic] not run: gate did not succeed" in applied
+    # the deployment waits for the gate: nothing was deployed for the refused model
+    assert "[deployment] not run: gate did not succeed" in applied
+    assert "[traffic] not run: smoke-test did not succeed" in applied
+    assert "still running (the local target bills nothing; on Azure this bills): no deployment on endpoint " \
+           "ultrachat-demo" in applied
+    assert "[deployment] not run: gate did not succeed" in run_2
+    assert [line for line in run_2.splitlines() if line.startswith(("serving:", "still running"))][:3] == [
+        "serving: demo serves Phi-4-ultrachat-demo:1 with 100 % (as before this apply)",
+        "serving: nothing that served changed",
+        "still running (the local target bills nothing; on Azure this bills): deployment demo (Phi-4-ultrachat-demo:1, "
+        "1 x Standard_NC24ads_A100_v4, live 100 %)"]
     for job in EVALUATIONS.values():
         assert f"{job}: Completed" in applied, applied
         log = (state / "jobs" / job / "std_log.txt").read_text()
@@ -151,3 +170,8 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     assert float(tags["evaluation.tuned.rougeL"]) == figures["tuned"]["rougeL"]
     assert tags["evaluation.base.job"] == EVALUATIONS["base"]
     assert "] submitted" not in again and "its figures are on the registered model's tags" in again
+    endpoint = next(body for key, body in saved.items() if key.endswith("/onlineendpoints/ultrachat-demo"))
+    assert endpoint["properties"]["traffic"] == {"demo": 100}
+    deployment = next(body for key, body in saved.items()
+                      if key.endswith("/onlineendpoints/ultrachat-demo/deployments/demo"))
+    assert str(deployment["properties"]["model"]).endswith(("Phi-4-ultrachat-demo:1", "/versions/1"))

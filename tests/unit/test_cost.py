@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from generator.prices import PriceBook, PriceUnavailable, pick_meter, price_filter
-from tests.conftest import REPO
+from tests.conftest import REPO, write_held_out
 
 
 def item(product: str, meter: str, price: float, sku: str = "Standard_NC24ads_A100_v4", **extra: Any) -> dict:
@@ -131,6 +131,9 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
     data.mkdir(parents=True)
     for split in ("train_sft", "test_sft"):
         shutil.copy(REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl", data / f"{split}.jsonl")
+    write_held_out(data)  # the 51 test conversations whose prompt opens no training one
+    spec = project / "specs" / "phi4-ultrachat.yaml"
+    spec.write_text(spec.read_text().replace("  max_samples: 200 ", "  max_samples: 50 ", 1))
     assert cli("render", root=project).exit_code == 0
     result = cli("plan", "specs/phi4-ultrachat.yaml", "--offline", root=project)
     assert result.exit_code == 0, result.stderr
@@ -138,14 +141,14 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
     assert block[:3] == [
         "  training tokens  86,523 = 3 epoch(s) x 28,841 (320 conversations, 0 cut at max_seq_length 16384; "
         "estimated as characters / 4)",
-        "  training time    29-74 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 16,590 evaluation "
+        "  training time    29-74 min (4 x 14B parameters x tokens FLOPs (LoRA) + 2 x parameters x 15,444 evaluation "
         "tokens (forward only); 1 GPU(s) at 312 peak dense TFLOPS, 15%-35% utilisation; plus 0.25-0.75 h for model "
         "import, preprocessing and conversion; parameters offloaded (zero3.json): 960 micro-batches x 28.0 GB of "
         "weights per GPU host-to-GPU at 32 GB/s (gpus.yml), once per micro-batch overlapped with compute for the lower "
         "figure, and again in the backward pass beyond stage3_max_live_parameters 1,000,000,000, not overlapped, for "
         "the upper)",
-        "  evaluation time  37-85 min on Standard_NC24ads_A100_v4 (102,400 generated tokens (2 models x 200 "
-        "conversations x 256 new tokens at most), one conversation at a time: at least 24.7 min reading 2 bytes x 14B "
+        "  evaluation time  18-66 min on Standard_NC24ads_A100_v4 (25,600 generated tokens (2 models x 50 "
+        "conversations x 256 new tokens at most), one conversation at a time: at least 6.2 min reading 2 bytes x 14B "
         "parameters per token at 1935 GB/s x 1 GPU(s), or 2 x parameters FLOPs per token at 312 TFLOPS and 15%-35% "
         "utilisation where slower; plus 0.1-0.5 h per job for loading the model and starting the compute)",
     ]
@@ -158,7 +161,8 @@ def test_plan_offline_estimates_tokens_and_time_on_the_shipped_sample(project: P
                         "fits")
     assert block[6].startswith("                     assumptions: LoRA of Phi-4 (14B parameters) with ZeRO-3 from "
                                "zero3.json (optimizer and parameters offloaded to CPU) on 1 node(s) x 1 GPU(s): ")
-    assert block[-1].startswith("  evaluation env   model-evaluation/versions/24 (pinned as azureml-examples' ")
+    routes = block.index("routes (this spec both ways; docs/serverless.md):")  # last, both routes (test_route_costs)
+    assert block[routes - 1].startswith("  evaluation env   model-evaluation/versions/24 (pinned as azureml-examples' ")
 
 
 def test_recorded_tokenizer_counts_replace_the_estimate_while_the_file_is_unchanged(project: Path, cli) -> None:

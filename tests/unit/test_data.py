@@ -47,6 +47,7 @@ def data_project(project: Path) -> Path:
     make_hf_dataset(project / "hf-source")
     spec = project / "specs" / "phi4-ultrachat.yaml"
     text = spec.read_text().replace("  split_percent: 5 ", "  source: hf-source\n  split_percent: 25 ")
+    text = text.replace("  max_samples: 200 ", "  max_samples: 10 ")  # a quarter of the 40 test conversations
     spec.write_text(text.replace("    apply_deepspeed: true\n", "    apply_deepspeed: true\n    max_seq_length: 64\n"))
     return project
 
@@ -173,7 +174,8 @@ def test_sample_writes_a_seed_shaped_request_outside_generated(data_project: Pat
 def test_prepare_reads_the_shipped_jsonl_sample(project: Path, cli) -> None:
     shutil.copytree(TESTS.parent / "samples", project / "samples")
     spec = project / "specs" / "phi4-ultrachat.yaml"
-    spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: samples/ultrachat_mini\n  split_percent: 10 "))
+    spec.write_text(spec.read_text().replace("  split_percent: 5 ", "  source: samples/ultrachat_mini\n  split_percent: 10 ")
+                    .replace("  max_samples: 200 ", "  max_samples: 6 "))  # the 6 test conversations of 10 %
     result = cli("data", "prepare", "specs/phi4-ultrachat.yaml", root=project)
     assert result.exit_code == 0, result.stderr
     assert "train_sft: writing 32 of 320 rows (10 %)" in result.stdout

@@ -54,7 +54,7 @@ def session() -> SimpleNamespace:
     identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
                 "endpoint": experiment.by_kind("online_endpoint").name}
     return SimpleNamespace(experiment=experiment, local=False, ml=FakeWorkspace(), identity=lambda: identity,
-                           endpoint_name=identity["endpoint"])
+                           endpoint_name=identity["endpoint"], root=REPO)
 
 
 def _plan(session: SimpleNamespace) -> Any:
@@ -67,9 +67,9 @@ def test_an_empty_workspace_plans_every_resource_created(session: SimpleNamespac
     assert {row.resource.kind: row.action.verb for row in planned.rows} == {
         "compute": Verb.CREATE, "data": Verb.CREATE, "online_endpoint": Verb.CREATE, "pipeline_job": Verb.CREATE,
         "model": Verb.CREATE, "online_deployment": Verb.CREATE, "traffic": Verb.CREATE, "invoke": Verb.RUN,
-        "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN}
+        "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN, "leftover_deployments": Verb.UNCHANGED}
     assert all(row.action.reason == Reason.ABSENT for row in planned.rows if row.action.verb == Verb.CREATE)
-    assert planned.summary() == "Plan: 10 to create, 0 to update, 0 unchanged, 0 refused"
+    assert planned.summary() == "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused"
     assert (planned.exit_code(detailed=True), planned.exit_code(detailed=False)) == (ExitCode.CHANGES, ExitCode.OK)
 
 
@@ -138,6 +138,31 @@ def test_a_saved_plan_is_refused_when_a_generated_file_changed(session: SimpleNa
     saved["generated"]["deployment.yml"] = "0" * 64
     assert moved_since(saved, _plan(session)) == [
         "generated/phi4-ultrachat/deployment.yml changed since the plan was made"]
+
+
+def test_a_saved_plan_records_the_data_it_uploads_and_is_refused_when_it_moved(session: SimpleNamespace,
+                                                                              tmp_path: Path) -> None:
+    session.root = tmp_path
+    train = tmp_path / session.experiment.data_files["data-train"]
+    train.parent.mkdir(parents=True)
+    train.write_text('{"messages": []}\n')
+    saved = json.loads(json.dumps(_plan(session).as_json()))
+    assert saved["data"] == {"data/ultrachat_200k/test_sft.jsonl": None,
+                             "data/ultrachat_200k/train_sft.jsonl": __import__("hashlib").sha256(
+                                 train.read_bytes()).hexdigest()}
+    jsonschema.validate(saved, SCHEMA)
+    check_saved(saved, _plan(session))
+    train.write_text('{"messages": [1]}\n')  # edited between `plan --out` and `apply --plan`
+    (tmp_path / session.experiment.data_files["data-test"]).write_text("{}\n")
+    with pytest.raises(PlanMoved) as refused:
+        check_saved(saved, _plan(session))
+    assert refused.value.moved == [
+        "data file data/ultrachat_200k/test_sft.jsonl created since the plan was made (apply would upload other data "
+        "than was reviewed)",
+        "data file data/ultrachat_200k/train_sft.jsonl changed since the plan was made (apply would upload other data "
+        "than was reviewed)"]
+    del saved["data"]  # a plan saved before plans recorded their data
+    assert moved_since(saved, _plan(session))[0].startswith("the plan records no hash of the data it uploads")
 
 
 def test_apply_executes_the_plan_it_was_shown_without_planning_again(session: SimpleNamespace,

@@ -177,12 +177,16 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
             assert (rendered / resource["file"]).is_file()
             assert f"generated/phi4-ultrachat/{resource['file']}" in resource["az"]
     assert [r["id"] for r in manifest["resources"]] == [
-        "compute", "data-train", "data-test", "endpoint", "pipeline-job", "model", "eval-base", "eval-tuned", "gate",
-        "deployment", "traffic", "smoke-test"]
+        "compute", "data-train", "data-test", "endpoint", "leftovers", "pipeline-job", "model", "eval-base",
+        "eval-tuned", "gate", "deployment", "smoke-test", "traffic"]
     resources = {r["id"]: r for r in manifest["resources"]}
     assert resources["eval-base"]["depends_on"] == ["compute", "data-test", "endpoint"]  # beside training
     assert "model" in resources["eval-tuned"]["depends_on"]  # after registration
-    assert "gate" in resources["traffic"]["depends_on"] and "gate" not in resources["deployment"]["depends_on"]
+    # nothing is deployed for a model the gate refuses; the smoke test (through the header) comes before traffic
+    assert resources["deployment"]["depends_on"] == ["endpoint", "model", "gate"]
+    assert resources["smoke-test"]["depends_on"] == ["deployment"]
+    assert resources["traffic"]["depends_on"] == ["smoke-test", "gate"]
+    assert resources["leftovers"]["depends_on"] == ["endpoint"]  # early: leftovers stop billing first
 
 
 def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
@@ -190,7 +194,7 @@ def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
 
     result = cli("check", root=REPO)
     assert result.exit_code == 0, result.stderr
-    assert "generated/ is up to date and valid (3 experiment(s))" in result.stdout
+    assert "generated/ is up to date and valid (4 experiment(s))" in result.stdout
 
 
 def test_evaluation_files_load_with_the_sdk_and_use_the_pinned_registry_components(rendered: Path) -> None:

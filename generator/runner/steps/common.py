@@ -36,6 +36,8 @@ class Context:
     slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
     selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
     skip_evaluation_gate: bool = False  # apply --skip-evaluation-gate: traffic even when the gate is not met
+    keep_failed_deployment: bool = False  # apply --keep-failed-deployment: a deployment whose model failed stays
+    max_request_bytes: int | None = None  # the target's largest scoring request (None: none documented)
 
     def where_to_look(self, job: Any) -> str:
         """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""

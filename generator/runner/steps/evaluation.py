@@ -36,18 +36,37 @@ def _tagged(ctx: Context) -> tuple[Any, list[figures.Row] | None]:
     return model, figures.from_tags(dict(model.tags or {}), list(gate.extra["metrics"]), _jobs(ctx))
 
 
+def _attempt(ctx: Context) -> int:
+    spec = ctx.experiment.source_spec
+    return int(((spec.data if spec is not None else {}).get("evaluation") or {}).get("attempt", 1))
+
+
+def again(ctx: Context) -> str:
+    """How to evaluate again without training again."""
+    return (f"set evaluation.attempt: {_attempt(ctx) + 1} in {ctx.experiment.spec} and render: both evaluations run "
+            "again under new names, alone (the training job and the registered model are not redone)")
+
+
 def plan_evaluation_job(ctx: Context, res: Resource) -> Action:
-    """Figures already on the model's tags → unchanged (nothing runs again); else as a pipeline job."""
+    """As a pipeline job (a failed one, or one that ran with other settings, is refused with how to evaluate again
+    alone); figures already on the model's tags → unchanged (nothing runs again)."""
+    action = plan_job(ctx, res)
+    if action.verb == Verb.REFUSE:
+        status = (action.observed or {}).get("status", "")
+        why = (f"ran with other settings ({'; '.join(c.text() for c in action.changes)})" if action.changes else
+               f"is {status} (a finished job is never submitted again)")
+        action.details = [f"evaluation job {res.name} {why}: fix the cause, then {again(ctx)}"]
+        return action
     _, tagged = _tagged(ctx)
     if tagged is not None:
         return Action(Verb.UNCHANGED, [f"{res.name}: its figures are on the registered model's tags"],
                       reason=Reason.EQUAL, observed={"tagged": True})
-    return plan_job(ctx, res)
+    return action
 
 
 def apply_evaluation_job(ctx: Context, res: Resource, action: Action) -> None:
     """Submit the evaluation job (unless it runs already) and wait for it to end."""
-    apply_job(ctx, res, action)
+    apply_job(ctx, res, action, retry=again(ctx))
 
 
 def plan_gate(ctx: Context, res: Resource) -> Action:

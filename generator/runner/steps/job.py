@@ -94,8 +94,9 @@ def job_setting_changes(ctx: Context, res: Resource, current: Any) -> list[Field
     return fixed_changes(pairs)
 
 
-def apply_job(ctx: Context, res: Resource, action: Action) -> None:
-    """Submit the job (unless it runs already) and wait for it to end."""
+def apply_job(ctx: Context, res: Resource, action: Action, retry: str | None = None) -> None:
+    """Submit the job (unless it runs already) and wait for it to end (`retry`: how to run it again when it fails,
+    if not by bumping experiment.run)."""
     from azure.ai.ml import load_job
 
     if action.verb == Verb.CREATE:
@@ -111,7 +112,7 @@ def apply_job(ctx: Context, res: Resource, action: Action) -> None:
         else:
             link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
             ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
-    wait_for_job(ctx, res)
+    wait_for_job(ctx, res, retry)
 
 
 def _submitted_before(ctx: Context, res: Resource) -> Any:
@@ -157,7 +158,7 @@ def follow_local_log(ctx: Context, res: Resource) -> None:
         time.sleep(max(ctx.poll_interval, LOCAL_LOG_POLL))
 
 
-def wait_for_job(ctx: Context, res: Resource) -> None:
+def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
     """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
     start = last_print = time.monotonic()
     status = None
@@ -180,9 +181,10 @@ def wait_for_job(ctx: Context, res: Resource) -> None:
             break
         time.sleep(ctx.poll_interval)
     if status != "Completed":
+        again = retry or f"bump experiment.run in {ctx.experiment.spec}, render and apply again"
         raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
-                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, "
-                          f"bump experiment.run in {ctx.experiment.spec}, render and apply again", EXIT_CLOUD)
+                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, {again}",
+                          EXIT_CLOUD)
 
 
 def job_error(ctx: Context, name: str) -> str:

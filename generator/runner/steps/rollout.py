@@ -17,6 +17,7 @@ from typing import Any
 from generator.runner.explain import EXIT_CLOUD, RunnerError
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
+from generator.runner.serving import PREVIOUS_TAG
 from generator.runner.steps.common import Context, not_found, wait_poller
 from generator.runner.steps.traffic import invoke
 
@@ -76,6 +77,10 @@ def plan_rollout(ctx: Context, res: Resource) -> Action:
     details = [f"{name}: {_describe(live, mirror)}, then the smoke test through the {HEADER} header"
                for name, live, mirror in stages]
     details += [previous] if previous else []
+    older = (getattr(endpoint, "tags", None) or {}).get(PREVIOUS_TAG)
+    if stages and older not in (None, green, position.blue):
+        details.append(f"then delete {older}, which an earlier rollout kept at 0 % (only the last previous deployment "
+                       "is kept)")
     details.append("any failed stage: live traffic back to the previous deployment, mirroring off, apply fails")
     after = {green: 100}
     return Action(Verb.UPDATE if endpoint is not None else Verb.CREATE, details, endpoint,
@@ -95,10 +100,16 @@ def _previous_step(res: Resource, position: Position) -> str | None:
     return (f"keep {position.blue} at 0 %" if res.extra["keep_previous"] else f"delete {position.blue}")
 
 
-def _set(ctx: Context, res: Resource, live: dict[str, int], mirror: dict[str, int], what: str) -> None:
+def _set(ctx: Context, res: Resource, live: dict[str, int], mirror: dict[str, int], what: str,
+         previous: str | None = None) -> None:
+    """Set live and mirrored traffic in one endpoint update; with `previous`, also record (in the endpoint's tags,
+    in that same update) the deployment that just lost the last of its traffic, so a later apply knows which one
+    rollout.keep_previous keeps, even after an interruption."""
     endpoint = ctx.ml.online_endpoints.get(ctx.endpoint_name)
     endpoint.traffic = dict(live)
     endpoint.mirror_traffic = dict(mirror)
+    if previous is not None:
+        endpoint.tags = {**(endpoint.tags or {}), PREVIOUS_TAG: previous}
     wait_poller(ctx, res.id, ctx.ml.online_endpoints.begin_create_or_update(endpoint), what)
 
 
@@ -110,7 +121,8 @@ def apply_rollout(ctx: Context, res: Resource, action: Action) -> None:
     for name, live, mirror in remaining(res, position):
         try:
             if name != "smoke":
-                _set(ctx, res, live, mirror, f"{name}: {_describe(live, mirror)}")
+                last = position.blue is not None and live.get(green) == 100
+                _set(ctx, res, live, mirror, f"{name}: {_describe(live, mirror)}", position.blue if last else None)
             answer = invoke(ctx, green, res.file)
             ctx.out.line(res.id, f"{name}: {green} answered through the {HEADER} header: {str(answer)[:120]}")
         except Exception as exc:  # any failure of a stage or of its smoke test rolls back
@@ -121,7 +133,20 @@ def apply_rollout(ctx: Context, res: Resource, action: Action) -> None:
                     f"delete the previous deployment {position.blue}")
     elif position.blue is not None:
         ctx.out.line(res.id, f"kept the previous deployment {position.blue} at 0 %")
+    _retire_older(ctx, res, green, position.blue)
     ctx.out.line(res.id, f"{green} serves 100 % of live traffic")
+
+
+def _retire_older(ctx: Context, res: Resource, green: str, blue: str | None) -> None:
+    """Delete the deployments at 0 % other than green and the one just kept: keep_previous keeps one previous
+    deployment, so the one an earlier rollout kept goes now."""
+    from generator.runner.serving import read_serving
+
+    serving = read_serving(ctx.ml, ctx.endpoint_name)
+    kept = [green] + ([blue] if blue is not None and res.extra["keep_previous"] else [])
+    for name in serving.leftovers(kept, keep_previous=False) if serving is not None else []:
+        wait_poller(ctx, res.id, ctx.ml.online_deployments.begin_delete(name=name, endpoint_name=ctx.endpoint_name),
+                    f"delete {name} (at 0 %: only the last previous deployment is kept)")
 
 
 def _rolled_back(ctx: Context, res: Resource, blue: str | None, green: str, stage: str,

@@ -9,26 +9,53 @@ from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
 
+def _desired(res: Resource, live: dict[str, int]) -> dict[str, int]:
+    """The live traffic the spec asks for: its deployment's share, every other deployment's 0 (live traffic sums to
+    0 or 100 percent: MicrosoftDocs/azure-ai-docs how-to-safely-rollout-online-endpoints.md @96b17518)."""
+    return {**{k: 0 for k in live}, **{str(k): int(v) for k, v in res.extra["traffic"].items()}}
+
+
+def _retired(res: Resource, live: dict[str, int], mirror: dict[str, int]) -> list[str]:
+    """The deployments that served (live or mirrored) and that the spec does not name: deleted once the spec's
+    deployment has their traffic."""
+    named = {str(k) for k in res.extra["traffic"]}
+    return sorted(k for k in {**live, **mirror} if k not in named and (live.get(k, 0) or mirror.get(k, 0)))
+
+
 def plan_traffic(ctx: Context, res: Resource) -> Action:
-    """The endpoint's live traffic with the manifest's shares merged in: unchanged when it already is so."""
-    wanted = {str(k): int(v) for k, v in res.extra["traffic"].items()}
+    """The spec's shares, every other deployment at 0 and no mirroring; unchanged when it already is so. The
+    deployments that lose their traffic and that the spec does not name are deleted afterwards."""
     endpoint = not_found(lambda: ctx.ml.online_endpoints.get(ctx.endpoint_name))
     current = {k: int(v) for k, v in ((endpoint.traffic if endpoint else None) or {}).items()}
-    merged = {**current, **wanted}
-    observed = None if endpoint is None else {"traffic": current}
-    if endpoint is not None and current == merged:
+    mirror = {k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items() if int(v)}
+    desired = _desired(res, current)
+    observed = None if endpoint is None else {"traffic": current, "mirror_traffic": mirror}
+    retired = _retired(res, current, mirror)
+    if endpoint is not None and {k: v for k, v in current.items() if v} == {k: v for k, v in desired.items() if v} \
+            and not mirror and not retired:
         return Action(Verb.UNCHANGED, [f"traffic {current}"], endpoint, Reason.EQUAL, [], observed)
-    change = FieldChange("traffic", current or {}, merged)
-    return Action(Verb.UPDATE if endpoint else Verb.CREATE, [f"traffic: {current or {}} -> {merged}"], endpoint,
-                  Reason.DRIFT if endpoint else Reason.ABSENT, [change], observed)
+    changes = [FieldChange("traffic", current or {}, desired)] + ([FieldChange("mirror_traffic", mirror, {})]
+                                                                   if mirror else [])
+    details = [f"traffic: {current or {}} -> {desired}"] + ([f"mirror_traffic: {mirror} -> {{}}"] if mirror else [])
+    details += [f"then delete {name}: it served until {', '.join(res.extra['traffic'])} took its traffic, and the "
+                "spec does not name it" for name in retired]
+    return Action(Verb.UPDATE if endpoint else Verb.CREATE, details, endpoint,
+                  Reason.DRIFT if endpoint else Reason.ABSENT, changes, observed)
 
 
 def apply_traffic(ctx: Context, res: Resource, action: Action) -> None:
-    """Set the shares on the endpoint as it is now (re-read: the deployment step may have just created it)."""
+    """Set the shares on the endpoint as it is now (re-read: the deployment step may have just created it), stop
+    any mirroring, then delete the deployments that served and that the spec does not name."""
     endpoint = ctx.ml.online_endpoints.get(ctx.endpoint_name)
-    endpoint.traffic = {**{k: int(v) for k, v in (endpoint.traffic or {}).items()},
-                        **{str(k): int(v) for k, v in res.extra["traffic"].items()}}
+    live = {k: int(v) for k, v in (endpoint.traffic or {}).items()}
+    mirror = {k: int(v) for k, v in (getattr(endpoint, "mirror_traffic", None) or {}).items() if int(v)}
+    endpoint.traffic = _desired(res, live)
+    if mirror:
+        endpoint.mirror_traffic = {k: 0 for k in mirror}
     wait_poller(ctx, res.id, ctx.ml.online_endpoints.begin_create_or_update(endpoint), "set traffic")
+    for name in _retired(res, live, mirror):
+        wait_poller(ctx, res.id, ctx.ml.online_deployments.begin_delete(name=name, endpoint_name=ctx.endpoint_name),
+                    f"delete {name} (it no longer serves, and the spec does not name it)")
 
 
 def plan_invoke(ctx: Context, res: Resource) -> Action:
@@ -38,19 +65,38 @@ def plan_invoke(ctx: Context, res: Resource) -> Action:
                   reason=Reason.ACTION)
 
 
-def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
-    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
-    The request is checked against the scoring contract first, so a bad file never reaches the endpoint."""
-    from azure.core.exceptions import HttpResponseError
-
-    from generator.request import parse_request
+def _read_request(ctx: Context, request_file: Path) -> bytes:
+    """The request file's bytes, refused before sending when the target takes no request that large or when it is
+    not a scoring request (JSON of the scoring contract, generator/request.py)."""
+    from generator.request import parse_request, size_text
 
     try:
-        parse_request(request_file.read_bytes())
+        size = request_file.stat().st_size
+        if ctx.max_request_bytes is not None and size > ctx.max_request_bytes:
+            raise RunnerError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
+                              f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
+                              "generator/request.py); nothing was sent", EXIT_INPUT)
+        body = request_file.read_bytes()
     except OSError as exc:
         raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
+    try:
+        parse_request(body)
     except ValueError as exc:
-        raise RunnerError(f"request file {request_file}: {exc}", EXIT_INPUT) from None
+        raise RunnerError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
+                          "nothing was sent", EXIT_INPUT) from None
+    return body
+
+
+def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
+    """Send `request_file` to the deployment; return the raw answer (the key never leaves the SDK).
+    The request is checked (its type, and its size against the target's limit) first, so a bad file never reaches
+    the endpoint; when the endpoint refuses it or the connection breaks, the error says how large it was."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    from generator.request import AZURE_LIMIT, size_text
+
+    body = _read_request(ctx, request_file)
+    sent = f"the request ({request_file}) was {size_text(len(body))}; {AZURE_LIMIT}"
     try:
         return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
                                               request_file=str(request_file))
@@ -65,7 +111,14 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
                           f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}",
                           EXIT_CLOUD) from None
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the connection broke ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); {sent}, so whether its size is the "
+                          "cause is not known: try a smaller request", EXIT_CLOUD) from None
     except HttpResponseError as exc:
+        if getattr(exc, "status_code", None) == 413:
+            raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as too "
+                              f"large (HTTP 413); {sent}: send a smaller one", EXIT_INPUT) from None
         raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
 
 
