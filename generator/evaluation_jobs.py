@@ -177,3 +177,24 @@ def _gain_on_the_metrics_scale(data: dict[str, Any], located: Located, root: Pat
     yield located.problem(("evaluation", "gate", "min_gain"), f"{gate['metric']} lies between {low:g} and {high:g} "
                                                               f"({source}), so tuned - base lies between {-width:g} "
                                                               f"and {width:g}: with min_gain {gain:g} {what}{hint}")
+
+
+@rule("evaluation")
+def _enough_to_decide(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    """A gate on fewer conversations than any paired test could be significant on can never pass (generator/evidence.py
+    `minimum_n`): refused before a GPU is billed. Parity compares at most the evaluated conversations."""
+    from generator.evidence import minimum_n
+
+    section = data["evaluation"]
+    gate = section.get("gate")
+    if gate:
+        least = minimum_n(float(gate["confidence"]))
+        if section["max_samples"] < least:
+            yield located.problem(("evaluation", "max_samples"),
+                                  f"{section['max_samples']} conversation(s) cannot decide the gate: a paired test on "
+                                  f"n conversations has no p below 2 / 2**n, so at {gate['confidence']:.0%} "
+                                  f"confidence it needs at least {least}; evaluate more, or drop evaluation.gate")
+    if section["parity"] > section["max_samples"]:
+        yield located.problem(("evaluation", "parity"), f"parity compares the deployment's answers with the "
+                                                        f"evaluation's, which answers {section['max_samples']} "
+                                                        f"conversation(s) (max_samples): at most that many")

@@ -28,7 +28,7 @@ numpy is part of the data extra.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Sequence
 
@@ -108,8 +108,28 @@ class Evidence:
         return out
 
     def tags(self, prefix: str) -> dict[str, str]:
-        """The evidence as model tags under `prefix` (e.g. evaluation.gate)."""
-        return {f"{prefix}.{key}": str(value) for key, value in self.as_json().items()}
+        """The evidence as model tags under `prefix` (e.g. evaluation.gate): floats in full (repr)."""
+        return {f"{prefix}.{key}": repr(value) if isinstance(value, float) else str(value)
+                for key, value in self.as_json().items()}
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], prefix: str) -> "Evidence | None":
+        """The evidence `tags` wrote under `prefix`, or None when a field is missing or not what it should be."""
+        try:
+            raw = {key: tags[f"{prefix}.{key}"] for key in FIELDS}
+            floats = {key: float(raw[key]) for key in ("base", "tuned", "difference", "low", "high", "confidence",
+                                                       "p_value", "min_gain")}
+            if not all(math.isfinite(value) for value in floats.values()):
+                return None
+            needed = None if raw["needed"] == "None" else int(raw["needed"])
+            return cls(raw["metric"], int(raw["n"]), verdict=Verdict(raw["verdict"]), needed=needed,
+                       p_exact=raw["p_exact"] == "True", resamples=int(raw["resamples"]), seed=int(raw["seed"]),
+                       **floats)
+        except (KeyError, ValueError):
+            return None
+
+
+FIELDS = tuple(field.name for field in fields(Evidence))
 
 
 def minimum_n(confidence: float) -> int:
