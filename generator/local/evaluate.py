@@ -114,6 +114,7 @@ def run(job: dict[str, Any]) -> dict[str, float]:
 
     from generator.evaldata.eval_data import LABEL_COLUMN, convert
     from generator.local.finetune import THREADS_VARIABLE
+    from generator.local.layout import EVALUATION_OUTPUTS
 
     torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE) or 0) or max(1, torch.get_num_threads()))
     outputs = Path(job["output_dir"])
@@ -130,8 +131,8 @@ def run(job: dict[str, Any]) -> dict[str, float]:
         f"generation {json.dumps(job['generator_config'])}")
     answers, tokens, seconds = predict(model, rows, job["generator_config"])
     truths = [row[LABEL_COLUMN] for row in rows]
-    write_jsonl(outputs / "model_prediction" / "predictions.jsonl", [{"predictions": a} for a in answers])
-    write_jsonl(outputs / "model_prediction" / "ground_truth.jsonl", [{LABEL_COLUMN: t} for t in truths])
+    write_jsonl(outputs / EVALUATION_OUTPUTS["predictions"], [{"predictions": a} for a in answers])
+    write_jsonl(outputs / EVALUATION_OUTPUTS["ground_truth"], [{LABEL_COLUMN: t} for t in truths])
     metrics = compute_metrics(answers, truths, job["metrics"])
     written = write_evaluation_result(outputs / "evaluation_result", metrics)
     log_runs(job, metrics, {"eval_data": {"rows": float(len(rows))},

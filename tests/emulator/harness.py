@@ -2,8 +2,8 @@
 
 `Emulator` here is the product's (generator/emulator/workspace.py) with the tests' gated backend
 (tests/emulator/gated.py) and the hooks a test uses: gates it opens, the requests it counts or waits for.
-`Behaviour` is everything a test sets in one value: the workspace's settings, the faults to inject, and the
-figures evaluation jobs log.
+`Behaviour` is everything a test sets in one value: the workspace's settings, the faults to inject, and what
+evaluation jobs log and write.
 """
 
 from __future__ import annotations
@@ -24,10 +24,16 @@ __all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential",
 
 @dataclass
 class Behaviour(Settings, Faults):
-    """The workspace's settings and the faults to inject, plus the figures each evaluation job logs when it completes,
-    by job name (written to `Emulator.mlflow_store` as Azure lays them out: gated.log_evaluation_runs)."""
+    """The workspace's settings and the faults to inject, plus what each evaluation job gives when it completes, by
+    job name (figures written to `Emulator.mlflow_store` as Azure lays them out: gated.log_evaluation_runs):
+    - `evaluation_answers[job] = (predictions, ground_truths)`: the job's answers and their reference answers, in
+      the same order. They are its `predictions` and `ground_truth` outputs (`jobs.download(job, output_name=…)`),
+      and the figures it logs are generator.textmetrics.compute_metrics' of them, for the metrics its
+      compute_metrics node asks for; this wins over `evaluation_metrics`.
+    - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download."""
 
     evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    evaluation_answers: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
 
 
 class Emulator(workspace.Emulator):
