@@ -75,9 +75,9 @@ class Parity:
         return next((pair for pair in self.pairs if not pair.matches), None)
 
     def line(self) -> str:
-        """`parity: demo answered 5 of 5 evaluation prompts as the evaluated model did`."""
+        """`serving parity: demo answered 5 of 5 evaluation prompt(s) as the evaluated model did`."""
         same = sum(pair.matches for pair in self.pairs)
-        return (f"parity: {self.deployment} answered {same} of {len(self.pairs)} evaluation prompt(s) as the "
+        return (f"serving parity: {self.deployment} answered {same} of {len(self.pairs)} evaluation prompt(s) as the "
                 "evaluated model did")
 
     def difference(self) -> str:

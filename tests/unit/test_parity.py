@@ -41,7 +41,7 @@ def test_the_check_passes_only_when_every_pair_matches_and_names_the_first_that_
     assert Parity("demo", [good, good]).passed
     result = Parity("demo", [good, bad, bad])
     assert not result.passed and result.first_difference is bad
-    assert result.line() == "parity: demo answered 1 of 3 evaluation prompt(s) as the evaluated model did"
+    assert result.line() == "serving parity: demo answered 1 of 3 evaluation prompt(s) as the evaluated model did"
     assert "Why does public speaking matter?" in result.difference() and "Sure! Here are" in result.difference()
     assert not Parity("demo", []).passed  # nothing compared proves nothing
     assert result.as_json() == {"deployment": "demo", "passed": False, "prompts": 3, "matched": 1}

@@ -30,7 +30,7 @@ class ParityFailed(GeneratorError):
     default_exit_code = 2
 
     def __init__(self, result: Parity):
-        super().__init__(f"serving parity: {result.line()}; it does not serve the model that was evaluated (another "
+        super().__init__(f"{result.line()}; it does not serve the model that was evaluated (another "
                          f"chat template, end-of-turn token, tokenizer or dtype?), so it gets no traffic\n  "
                          f"{result.difference()}")
         self.result = result
