@@ -91,6 +91,13 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    spec = tmp_path / SPEC  # 12 conversations and a gate of +0.05 the random double never reaches: a clear refusal
+    text = spec.read_text()
+    for old, new in (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
+                     ("    min_gain: 0.0\n", "    min_gain: 0.05\n")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    spec.write_text(text)
     # the tiny random test double stands in for Phi-4 (`local start --model`): it trains and answers in seconds
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
     monkeypatch.chdir(tmp_path)
@@ -100,7 +107,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     try:
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC]):
             run_step(args)
-        # the random double does not beat its base by the demo's gate (rougeL +0.02): apply refuses traffic
+        # the random double does not beat its base by +0.05 rougeL: apply refuses traffic
         with pytest.raises(SystemExit) as refused:
             run_step(["apply", SPEC, "--target", "local", "--yes"])
         captured = capfd.readouterr()
@@ -111,7 +118,6 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         again = captured.out + captured.err
         # run 1 given traffic anyway; run 2 is refused by its gate too: run 1's model serves on, untouched
         run_step(["apply", SPEC, "--target", "local", "--yes", "--skip-evaluation-gate"])
-        spec = tmp_path / SPEC
         spec.write_text(spec.read_text().replace("  run: 1\n", "  run: 2\n", 1))
         run_step(["render", SPEC])
         capfd.readouterr()
@@ -121,7 +127,8 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     finally:
         stop(state)
     assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
-    assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
+    assert "evaluation gate: the whole interval is below min_gain +0.0500: the tuned model does not reach it" in applied
+    assert "[gate] rougeL: n=12, tuned - base " in applied and "95% interval [" in applied
     # the deployment waits for the gate: nothing was deployed for the refused model
     assert "[deployment] not run: gate did not succeed" in applied
     assert "[traffic] not run: smoke-test did not succeed" in applied

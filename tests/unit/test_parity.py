@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from generator.parity import PREFIX_WORDS, Pair, Parity, request_body, same_answer, served_text
+from generator.parity_compare import PREFIX_WORDS, Pair, Parity, request_body, same_answer, served_text
 from generator.request import parse_request
 
 ANSWER = ("Public speaking matters because it is a powerful tool for communication and persuasion in every part "

@@ -5,7 +5,7 @@ the eval-data component's own code (generator/evaldata/eval_data.py `convert`), 
 job's ground truth so both sides are the same conversations. Each goes to the deployment through the
 azureml-model-deployment header (such a request reaches only that deployment: MicrosoftDocs/azure-ai-docs
 how-to-safely-rollout-online-endpoints.md @96b17518), with the evaluation's generation settings; the comparison is
-generator/parity.py's. A mismatch fails the step, so traffic (or a rollout's first stage) never comes.
+generator/parity_compare.py's. A mismatch fails the step, so traffic (or a rollout's first stage) never comes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from generator.errors import GeneratorError
 from generator.evaldata.eval_data import INPUT_COLUMN, LABEL_COLUMN, convert
-from generator.parity import Pair, Parity, request_body, served_text
+from generator.parity_compare import Pair, Parity, request_body, served_text
 from generator.runner.evaluation_answers import read_answers
 from generator.runner.experiment import Resource
 from generator.runner.explain import RunnerError
