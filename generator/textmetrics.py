@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -37,6 +38,9 @@ ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 BLEU = {"bleu_1": 1, "bleu_2": 2, "bleu_3": 3, "bleu_4": 4}  # azureml-metrics constants TRANSLATION_NGRAM_MAP
 METRICS = (*BLEU, *ROUGE)
 BOOTSTRAP_SEED = 0  # rouge_score's BootstrapAggregator resamples with numpy's global generator: seeded here
+# ...and held while it draws: two aggregations in threads of one process (the workspace emulator's request threads)
+# otherwise share the generator between seeding and drawing, and their figures move (19 of 20 concurrent pairs did).
+_GLOBAL_GENERATOR = threading.Lock()
 
 # mteval-v13a's tokenisation, as sacreBLEU's tokenizer_13a (which azureml-metrics' bleu.py uses): punctuation and
 # symbols become tokens, a period or comma only when not inside a number, a dash after a digit.
@@ -132,12 +136,13 @@ def rouge_aggregate(per_answer_scores: dict[str, list[float]]) -> dict[str, floa
         aggregator.add_scores({name: scoring.Score(precision=scores[index], recall=scores[index],
                                                    fmeasure=scores[index])
                                for name, scores in per_answer_scores.items()})
-    state = np.random.get_state()
-    np.random.seed(BOOTSTRAP_SEED)
-    try:
-        result = aggregator.aggregate()
-    finally:
-        np.random.set_state(state)
+    with _GLOBAL_GENERATOR:
+        state = np.random.get_state()
+        np.random.seed(BOOTSTRAP_SEED)
+        try:
+            result = aggregator.aggregate()
+        finally:
+            np.random.set_state(state)
     return {name: float(result[name].mid.fmeasure) for name in per_answer_scores}
 
 

@@ -55,7 +55,8 @@ def asset_id(e: Any, job: str, output: str) -> str:
     """The data asset id run history gives a job's output, in the form of the promptflow recording above:
     `azureml://locations/<location>/workspaces/<workspace id>/data/azureml_<job>_output_data_<output>/versions/1`."""
     workspace_id = e.workspace_body()["properties"]["workspaceId"]
-    return f"azureml://locations/{e.location}/workspaces/{workspace_id}/data/azureml_{job}_output_data_{output}/versions/1"
+    return (f"azureml://locations/{e.location}/workspaces/{workspace_id}/data/azureml_{job}_output_data_{output}/"
+            "versions/1")
 
 
 def data_uri(e: Any, job: str, output: str) -> str:

@@ -134,10 +134,10 @@ class GatedBackend:
     def job_outputs(self, name: str) -> JobOutputs:
         """A completed evaluation job's `predictions` and `ground_truth` (those of its declared outputs), from the
         answers and references the test gave for it; nothing for any other job."""
-        answers = self.behaviour.evaluation_answers.get(name)
-        if answers is None or self.job_status(name)[0] != "Completed":
+        answers, submitted = self.behaviour.evaluation_answers.get(name), self.jobs.get(name)
+        if answers is None or submitted is None or self.job_status(name)[0] != "Completed":
             return {}
-        declared = (self.jobs[name][1].get("properties") or {}).get("outputs") or {}
+        declared = (submitted[1].get("properties") or {}).get("outputs") or {}
         return {output: files for output, files in evaluation_outputs(*answers).items() if output in declared}
 
     def job_log(self, name: str) -> str:

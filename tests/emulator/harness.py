@@ -8,6 +8,7 @@ evaluation jobs log and write.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from generator.emulator.faults import Faults
 from generator.emulator.settings import Settings
 from tests.emulator.gated import GatedBackend
 
-__all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential", "install_dns", "start_emulator"]
+__all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential", "evaluation_job_body", "install_dns",
+           "start_emulator"]
 
 
 @dataclass
@@ -93,3 +95,23 @@ def start_emulator(folder: Path, behaviour: Behaviour | None = None) -> tuple[Em
     server_pem, _ = make_certificates(folder)
     emulator = Emulator(str(server_pem), str(server_pem), behaviour).start()
     return emulator, cloud_settings(emulator, poll_interval=0.05)
+
+
+def evaluation_job_body(metrics: list[str]) -> dict[str, Any]:
+    """A pipeline job's PUT body shaped as the generated evaluation jobs' (templates/evaluation-job.yml.j2): the
+    outputs `evaluation_result` (uri_folder), `predictions` and `ground_truth` (uri_file), and a compute_metrics node
+    asking for `metrics`; what the gated backend reads of an evaluation job, without its data and model inputs."""
+    registry = "azureml://registries/azureml/components"
+    return {"properties": {
+        "jobType": "Pipeline", "experimentName": "evaluation", "displayName": "evaluation",
+        "outputs": {"evaluation_result": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount"},
+                    "predictions": {"jobOutputType": "uri_file", "mode": "ReadWriteMount"},
+                    "ground_truth": {"jobOutputType": "uri_file", "mode": "ReadWriteMount"}},
+        "jobs": {"model_prediction": {"type": "command", "componentId": f"{registry}/model_prediction/versions/0.0.37",
+                                      "outputs": {"predictions": {"type": "literal",
+                                                                  "value": "${{parent.outputs.predictions}}"},
+                                                  "ground_truth": {"type": "literal",
+                                                                   "value": "${{parent.outputs.ground_truth}}"}}},
+                 "compute_metrics": {"type": "command", "componentId": f"{registry}/compute_metrics/versions/0.0.36",
+                                     "inputs": {"evaluation_config_params": {
+                                         "jobInputType": "literal", "value": json.dumps({"metrics": metrics})}}}}}}

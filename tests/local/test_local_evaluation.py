@@ -1,7 +1,7 @@
 """The local evaluation, for real but cheaply: the metrics on fixed texts (values worked out by hand and by the
 libraries azureml-metrics calls), and the demo spec's evaluation jobs end to end with the tiny random test double:
 the local workspace runs them like any pipeline job, the gate reads their figures from MLflow, tags the model and
-refuses traffic to a tuned model that does not beat its base.
+refuses traffic to a tuned model that does not beat its base; `jobs.download` fetches an evaluation's answers.
 The real model's evaluation is checked on the one demo run of tests/local/test_local_real_model.py."""
 
 from __future__ import annotations
@@ -124,8 +124,20 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         with pytest.raises(SystemExit) as refused_run_2:
             run_step(["apply", SPEC, "--target", "local", "--yes"])
         run_2 = capfd.readouterr().out
+        # the evaluation's answers, as jobs.download fetches them from the local workspace: the files the job wrote
+        from generator.emulator.connect import LocalCredential
+        from generator.local.daemon import read_state
+        from generator.runner.connection import target_from_config, workspace_client
+
+        daemon = read_state(state)
+        assert daemon is not None
+        ml = workspace_client(LocalCredential(daemon["token_secret"]), target_from_config(daemon["config"]))
+        ml.jobs.download(EVALUATIONS["base"], output_name="predictions", download_path=tmp_path / "downloaded")
     finally:
         stop(state)
+    written = state / "jobs" / EVALUATIONS["base"] / "outputs" / "model_prediction" / "predictions.jsonl"
+    downloaded = tmp_path / "downloaded" / "named-outputs" / "predictions" / "predictions.jsonl"
+    assert downloaded.read_bytes() == written.read_bytes() and len(downloaded.read_text().splitlines()) == 12
     assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
     assert "evaluation gate: the whole interval is below min_gain +0.0500: the tuned model does not reach it" in applied
     assert "[gate] rougeL: n=12, tuned - base " in applied and "95% interval [" in applied

@@ -141,3 +141,29 @@ def test_the_evidence_reads_as_a_line_json_and_tags() -> None:
     document = got.as_json()
     assert document["verdict"] == "passed" and document["low"] == pytest.approx(0.05) and document["n"] == 10
     assert got.tags("evaluation.gate")["evaluation.gate.verdict"] == "passed"
+
+
+def test_rouge_figures_do_not_move_when_two_threads_aggregate_at_once() -> None:
+    """The aggregate seeds numpy's global generator: held by a lock, two evaluations scored side by side in one
+    process (the emulator's request threads) give the figures each gives alone."""
+    import threading
+
+    pytest.importorskip("rouge_score", reason="the local extra is part of make test")
+    from generator.textmetrics import compute_metrics
+
+    truths = ["Drink water, sleep well and take short breaks.", "The capital of France is Paris.",
+              "Work for 25 minutes with a timer, then take a 5 minute break.", "Tomatoes need sun and regular water."]
+    answers = {"base": ["Sleep.", "It is a city in Europe.", "Use a timer.", "Water them."],
+               "tuned": ["Drink water, sleep well and take breaks.", "The capital of France is Paris.",
+                         "Work 25 minutes with a timer, then take a 5 minute break.", "Tomatoes need sun and water."]}
+    names = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    alone = {role: compute_metrics(given, truths, names) for role, given in answers.items()}
+    for _ in range(10):
+        together: dict[str, dict[str, float]] = {}
+        threads = [threading.Thread(target=lambda role=role: together.__setitem__(
+            role, compute_metrics(answers[role], truths, names))) for role in answers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert together == alone
