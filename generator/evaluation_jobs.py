@@ -123,6 +123,24 @@ def test_data_asset(data: dict[str, Any]) -> str:
     return f"azureml:{naming.data_asset_name(data, data['evaluation']['test_split'])}:{naming.model_version(data)}"
 
 
+ANSWER_OUTPUTS = ("predictions", "ground_truth")  # model_prediction's outputs, as the evaluation job's outputs
+
+
+def answer_paths(job: str) -> dict[str, str]:
+    """Where the evaluation job writes its answers and references: `azureml/<job>/<output>/` on the default datastore.
+
+    azure-ai-ml 1.35.2's `jobs.download(job, output_name=…)` finds a pipeline output there (`_get_named_output_uri`
+    searches `azureml/<job>/<output>/` and `dataset/<job>/<output>/` on the default datastore when run history's
+    answer does not resolve it, which for a uri_file output it does not: its type check compares run history's
+    PascalCase `UriFile` with `uri_file`). By default a step's output would land at
+    `paths/${{name}}/${{output_name}}` with `${{name}}` the step job's name (MicrosoftDocs/azure-ai-docs
+    articles/machine-learning/how-to-manage-inputs-outputs-pipeline.md, "Customize output paths"; the expressions
+    `${{default_datastore}}` and `${{name}}` "work for all jobs", reference-yaml-core-syntax.md), where the
+    download never looks; so the path names the pipeline job, which render knows."""
+    return {output: f"azureml://datastores/${{{{default_datastore}}}}/paths/azureml/{job}/{output}/{output}.jsonl"
+            for output in ANSWER_OUTPUTS}
+
+
 def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[str, Any]:
     """The values of templates/evaluation-job.yml.j2 for the `role` model at `model_uri`."""
     data = spec.data
@@ -149,6 +167,7 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
         "label_column": LABEL_COLUMN,
         "prediction_config": prediction_config(evaluation),
         "metrics_config": metrics_config(evaluation),
+        "output_paths": answer_paths(job_name(data, role)),
         "bindings": {
             "test_data": "${{parent.jobs.eval_data.outputs.test_data}}",
             "ground_truth": "${{parent.jobs.model_prediction.outputs.ground_truth}}",

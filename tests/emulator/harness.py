@@ -32,10 +32,13 @@ class Behaviour(Settings, Faults):
       the same order. They are its `predictions` and `ground_truth` outputs (`jobs.download(job, output_name=…)`),
       and the figures it logs are generator.textmetrics.compute_metrics' of them, for the metrics its
       compute_metrics node asks for; this wins over `evaluation_metrics`.
-    - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download."""
+    - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download.
+    And what a deployment answers: `served_answers[json.dumps(conversation)] = answer` for a scored conversation
+    (its messages as the request sends them), else an echo of its last user message."""
 
     evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation_answers: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    served_answers: dict[str, str] = field(default_factory=dict)
 
 
 class Emulator(workspace.Emulator):
