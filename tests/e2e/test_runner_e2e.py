@@ -154,7 +154,7 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "unchanged", "estimate",
+        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "run", "unchanged", "estimate",
                                                            "routes", "Plan:"]
     assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0

@@ -75,7 +75,8 @@ def test_a_failed_smoke_test_deletes_a_new_deployment_and_puts_an_updated_model_
     emulator.behaviour.failing_scoring.add("demo")
     first = run("apply")
     assert first.exit_code == 1
-    assert "[traffic] not run: smoke-test did not succeed" in first.stdout
+    assert "[parity] not run: smoke-test did not succeed" in first.stdout
+    assert "[traffic] not run: parity did not succeed" in first.stdout
     assert _deployments(emulator) == set() and _live(emulator) == {}  # created, smoke-tested at 0 %, deleted
     assert "still billing: no deployment on endpoint ultrachat-completion" in first.stdout.splitlines()
     emulator.behaviour.failing_scoring.clear()

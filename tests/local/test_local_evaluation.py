@@ -143,7 +143,8 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     assert "[gate] rougeL: n=12, tuned - base " in applied and "95% interval [" in applied
     # the deployment waits for the gate: nothing was deployed for the refused model
     assert "[deployment] not run: gate did not succeed" in applied
-    assert "[traffic] not run: smoke-test did not succeed" in applied
+    assert "[parity] not run: smoke-test did not succeed" in applied
+    assert "[traffic] not run: parity did not succeed" in applied
     assert "still running (the local target bills nothing; on Azure this bills): no deployment on endpoint " \
            "ultrachat-demo" in applied
     assert "[deployment] not run: gate did not succeed" in run_2
