@@ -25,6 +25,7 @@ os.environ.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TQDM_DISAB
                   TRANSFORMERS_VERBOSITY="error", MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
 
 from generator.local import evaluate  # noqa: E402
+from generator.textmetrics import METRICS  # noqa: E402
 from generator.local.standin import ensure_stand_in  # noqa: E402
 
 SMOKE = "--smoke" in sys.argv
@@ -48,7 +49,7 @@ def main() -> None:
         job = {"model_dir": str(folder), "mlflow_model": None, "model_name": folder.name,
                "conversations": str(REPO / "samples" / "ultrachat_mini" / "test_sft.jsonl"),
                "max_samples": CONVERSATIONS, "generator_config": {"max_new_tokens": MAX_NEW_TOKENS, "do_sample": False},
-               "metrics": list(evaluate.METRICS), "output_dir": str(Path(tmp) / "outputs"),
+               "metrics": list(METRICS), "output_dir": str(Path(tmp) / "outputs"),
                "tracking_uri": f"sqlite:///{Path(tmp) / 'mlflow.db'}", "experiment": "bench", "run_name": "bench-eval"}
         log = io.StringIO()
         started = time.perf_counter()

@@ -62,7 +62,9 @@ def data_asset(data: dict[str, Any], role: str, split: str) -> dict[str, Any]:
         "name": naming.data_asset_name(data, split),
         "version": naming.model_version(data),
         "path": relative_to_output(data_file(data, split), data["experiment"]["name"]),
-        "description": f"{role} data: {split} split, first {dataset['split_percent']:g} % of {dataset['dataset']}",
+        "description": f"{role} data: {split} split, first "
+                       f"{(dataset.get('split_percent_overrides') or {}).get(split, dataset['split_percent']):g} % of "
+                       f"{dataset['dataset']}",
     }
 
 

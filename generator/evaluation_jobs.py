@@ -123,6 +123,24 @@ def test_data_asset(data: dict[str, Any]) -> str:
     return f"azureml:{naming.data_asset_name(data, data['evaluation']['test_split'])}:{naming.model_version(data)}"
 
 
+ANSWER_OUTPUTS = ("predictions", "ground_truth")  # model_prediction's outputs, as the evaluation job's outputs
+
+
+def answer_paths(job: str) -> dict[str, str]:
+    """Where the evaluation job writes its answers and references: `azureml/<job>/<output>/` on the default datastore.
+
+    azure-ai-ml 1.35.2's `jobs.download(job, output_name=…)` finds a pipeline output there (`_get_named_output_uri`
+    searches `azureml/<job>/<output>/` and `dataset/<job>/<output>/` on the default datastore when run history's
+    answer does not resolve it, which for a uri_file output it does not: its type check compares run history's
+    PascalCase `UriFile` with `uri_file`). By default a step's output would land at
+    `paths/${{name}}/${{output_name}}` with `${{name}}` the step job's name (MicrosoftDocs/azure-ai-docs
+    articles/machine-learning/how-to-manage-inputs-outputs-pipeline.md, "Customize output paths"; the expressions
+    `${{default_datastore}}` and `${{name}}` "work for all jobs", reference-yaml-core-syntax.md), where the
+    download never looks; so the path names the pipeline job, which render knows."""
+    return {output: f"azureml://datastores/${{{{default_datastore}}}}/paths/azureml/{job}/{output}/{output}.jsonl"
+            for output in ANSWER_OUTPUTS}
+
+
 def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[str, Any]:
     """The values of templates/evaluation-job.yml.j2 for the `role` model at `model_uri`."""
     data = spec.data
@@ -149,12 +167,15 @@ def job_context(spec: Any, role: str, model_uri: str, schema_base: str) -> dict[
         "label_column": LABEL_COLUMN,
         "prediction_config": prediction_config(evaluation),
         "metrics_config": metrics_config(evaluation),
+        "output_paths": answer_paths(job_name(data, role)),
         "bindings": {
             "test_data": "${{parent.jobs.eval_data.outputs.test_data}}",
             "ground_truth": "${{parent.jobs.model_prediction.outputs.ground_truth}}",
             "predictions": "${{parent.jobs.model_prediction.outputs.predictions}}",
             "prediction_probabilities": "${{parent.jobs.model_prediction.outputs.prediction_probabilities}}",
             "evaluation_result": "${{parent.outputs.evaluation_result}}",
+            "parent_predictions": "${{parent.outputs.predictions}}",
+            "parent_ground_truth": "${{parent.outputs.ground_truth}}",
         },
     }
 
@@ -175,3 +196,24 @@ def _gain_on_the_metrics_scale(data: dict[str, Any], located: Located, root: Pat
     yield located.problem(("evaluation", "gate", "min_gain"), f"{gate['metric']} lies between {low:g} and {high:g} "
                                                               f"({source}), so tuned - base lies between {-width:g} "
                                                               f"and {width:g}: with min_gain {gain:g} {what}{hint}")
+
+
+@rule("evaluation")
+def _enough_to_decide(data: dict[str, Any], located: Located, root: Path) -> Iterable[Problem]:
+    """A gate on fewer conversations than any paired test could be significant on can never pass (generator/evidence.py
+    `minimum_n`): refused before a GPU is billed. Parity compares at most the evaluated conversations."""
+    from generator.evidence import minimum_n
+
+    section = data["evaluation"]
+    gate = section.get("gate")
+    if gate:
+        least = minimum_n(float(gate["confidence"]))
+        if section["max_samples"] < least:
+            yield located.problem(("evaluation", "max_samples"),
+                                  f"{section['max_samples']} conversation(s) cannot decide the gate: a paired test on "
+                                  f"n conversations has no p below 2 / 2**n, so at {gate['confidence']:.0%} "
+                                  f"confidence it needs at least {least}; evaluate more, or drop evaluation.gate")
+    if section["parity"] > section["max_samples"]:
+        yield located.problem(("evaluation", "parity"), f"parity compares the deployment's answers with the "
+                                                        f"evaluation's, which answers {section['max_samples']} "
+                                                        f"conversation(s) (max_samples): at most that many")

@@ -75,13 +75,36 @@ def _serving(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
     live traffic; with one, the staged rollout (smoke-tested at every stage), then the smoke test."""
     smoke = f"az ml online-endpoint invoke --name {endpoint} --deployment-name {deployment} " \
             f"--request-file {folder}/sample-request.json"
+    parity = _parity(data, endpoint, deployment, spec_file)
     if data.get("rollout"):
-        return [_traffic(data, endpoint, deployment, folder, spec_file, ["deployment"]),
+        before = [parity["id"]] if parity else ["deployment"]
+        return [*([parity] if parity else []), _traffic(data, endpoint, deployment, folder, spec_file, before),
                 _resource("smoke-test", "invoke", endpoint, ["rollout"], smoke, "sample-request.json",
                           deployment=deployment)]
     return [_resource("smoke-test", "invoke", endpoint, ["deployment"], smoke, "sample-request.json",
                       deployment=deployment),
-            _traffic(data, endpoint, deployment, folder, spec_file, ["smoke-test"])]
+            *([parity] if parity else []),
+            _traffic(data, endpoint, deployment, folder, spec_file, [parity["id"] if parity else "smoke-test"])]
+
+
+def _parity(data: dict[str, Any], endpoint: str, deployment: str, spec_file: str) -> dict[str, Any] | None:
+    """Serving parity before any live traffic: the first `evaluation.parity` evaluation prompts sent to the new
+    deployment through the azureml-model-deployment header with the evaluation's generation settings, each answer
+    compared with the tuned evaluation's own (generator/parity_compare.py). None without an evaluation, or with parity 0."""
+    from generator import evaluation_jobs
+
+    section = data.get("evaluation")
+    if not section or not section["parity"]:
+        return None
+    after = ["smoke-test"] if not data.get("rollout") else ["deployment"]
+    return _resource("parity", "parity", endpoint, after + [evaluation_jobs.resource_id("tuned")],
+                     f"python -m generator invoke {spec_file} --parity  # the first {section['parity']} evaluation "
+                     f"prompt(s) to {deployment}, each answer against the tuned evaluation's",
+                     deployment=deployment, prompts=section["parity"],
+                     job=evaluation_jobs.job_name(data, "tuned"),
+                     data="data-eval" if evaluation_split_differs(data) else "data-test",
+                     max_samples=section["max_samples"],
+                     generation=dict(section["generation"]))
 
 
 def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, spec_file: str,
@@ -158,10 +181,11 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     return [*jobs, _resource("gate", "evaluation_gate", data["registered_model"]["name"],
                              [evaluation_jobs.resource_id(role) for role in evaluation_jobs.ROLES],
                              f"python -m generator compare {spec.file} --evaluation"
-                             + (f"  # then: tuned {gate['metric']} - base {gate['metric']} >= {gate['min_gain']:g}"
-                                if gate else ""),
+                             + (f"  # then: the {gate['confidence']:.0%} interval of tuned {gate['metric']} - base "
+                                f"{gate['metric']} at or above {gate['min_gain']:g}" if gate else ""),
                              version=naming.model_version(data), metrics=list(section["metrics"]),
-                             **({"metric": gate["metric"], "min_gain": gate["min_gain"]} if gate else {}))]
+                             **({"metric": gate["metric"], "min_gain": gate["min_gain"],
+                                 "confidence": gate["confidence"]} if gate else {}))]
 
 
 def manifest(spec: Spec) -> dict[str, Any]:

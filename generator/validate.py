@@ -204,7 +204,7 @@ def check_chat_request(path: Path, file: str) -> list[Problem]:
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
-                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments",
+                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments", "parity",
                     "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion"})
 
 

@@ -13,6 +13,7 @@ from generator.errors import InvalidInput, UsageError
 from generator.extras import require
 from generator.data.evaluation_split import check_prepared_data
 from generator.data.records import check_file, prepared_file
+from generator.diagnostics import ERROR
 from generator.paths import display_path
 from generator.spec import Spec
 
@@ -36,8 +37,10 @@ def prepare(spec: str, root: Path) -> None:
     loaded = _spec(spec, root)
     run_prepare(loaded, click.echo)
     problems = check_prepared_data(loaded.root, loaded.data)
-    if problems:
+    if any(problem.severity == ERROR for problem in problems):
         raise InvalidInput(problems)
+    for problem in problems:
+        click.echo(str(problem), err=True)
 
 
 @data.command()

@@ -9,10 +9,14 @@ read), the base model's answer to a held-out conversation beside the tuned model
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import json
 import os
+import re
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -89,6 +93,29 @@ def run_step(args: list[str]) -> None:
         raise SystemExit(code)
 
 
+VERDICT = re.compile(r"\[gate\] (\S+: n=\d+, tuned - base |gate |FAILED)|\[parity\] (serving parity|FAILED)")
+
+
+class Verdicts(io.TextIOBase):
+    """Standard output passed through, keeping the lines that say why the tuned model got traffic: the gate's
+    evidence and verdict, and serving parity (repeated in the demo's closing summary)."""
+
+    def __init__(self, out: IO[str]):
+        self.out, self.kept, self._partial = out, [], ""
+
+    def write(self, text: str) -> int:
+        """Pass `text` on; keep its finished lines that are verdicts."""
+        self.out.write(text)
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        self.kept += [line.split("] ", 1)[1] for line in lines if VERDICT.match(line)]
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the passed-on stream."""
+        self.out.flush()
+
+
 def eval_loss_change() -> tuple[float, float] | None:
     """(before, after) eval loss of the demo job, from the local workspace's MLflow store."""
     from mlflow.tracking import MlflowClient
@@ -110,8 +137,8 @@ def evaluation_rows() -> tuple[list, dict] | None:
     from mlflow.tracking import MlflowClient
 
     from generator.local.daemon import local_state_dir, read_state
-    from generator.local.evaluate import METRICS
     from generator.runner import evaluation_figures as figures
+    from generator.textmetrics import METRICS
 
     section = yaml.safe_load(Path(SPEC).read_text(encoding="utf-8")).get("evaluation")
     state = read_state(local_state_dir(Path(".")))
@@ -194,6 +221,7 @@ def demo() -> None:
 
     start = time.monotonic()
     change, compared, evaluated = None, None, None
+    verdicts = Verdicts(sys.stdout)
     os.environ[LOCAL_STATE_ENV] = DEMO_STATE_DIR  # its own local workspace: other experiments' state is untouched
     state_dir = local_state_dir(Path("."))
     demo_lock = hold_demo_lock(state_dir)
@@ -208,7 +236,11 @@ def demo() -> None:
             for number, (title, commands) in enumerate(STEPS, start=1):
                 click.secho(f"\n== {number}. {title}", bold=True)
                 for args in commands:
-                    run_step(args)
+                    if args[0] == "apply":
+                        with contextlib.redirect_stdout(verdicts):
+                            run_step(args)
+                    else:
+                        run_step(args)
                 if title.startswith("Review"):
                     change, evaluated = eval_loss_change(), evaluation_rows()
         finally:
@@ -228,6 +260,8 @@ def demo() -> None:
                    f"{(section.get('generation') or {}).get('max_new_tokens', 256)} new tokens; each answer against "
                    "the conversation's last assistant turn; higher is better):")
         click.echo(table(rows))
+    for line in verdicts.kept:
+        click.echo(line)
     click.echo(f"wall time {time.monotonic() - start:.1f} s; peak memory {memory.peak / 2**30:.2f} GiB "
                "(PSS of this process and every process it started)")
     if compared:

@@ -202,13 +202,30 @@ def status(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
 @spec_options
 @click.option("--request", "request_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Request file (default: generated/<experiment>/sample-request.json).")
+@click.option("--parity", is_flag=True, help="Instead: serving parity, the first evaluation.parity evaluation prompts "
+                                             "sent to the deployment, each answer against the tuned evaluation's.")
 @click.pass_context
 def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
-           resource_group: str | None, workspace: str | None, target: str, request_file: Path | None) -> None:
+           resource_group: str | None, workspace: str | None, target: str, request_file: Path | None,
+           parity: bool) -> None:
     """Send the sample request (or --request FILE) to the deployment and print the answer."""
     from generator.runner.steps.traffic import invoke as send
 
+    if parity and request_file:
+        raise UsageError("--parity sends the evaluation's own prompts; drop --request")
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
+    if parity:
+        from generator.runner.steps.parity import ParityFailed, check
+
+        step = next((r for r in session.experiment.resources if r.kind == "parity"), None)
+        if step is None:
+            raise UsageError(f"{spec} has no parity check (it needs an evaluation: section with evaluation.parity "
+                             "above 0)")
+        result = check(session.context(), step)
+        if not result.passed:
+            raise ParityFailed(result)
+        click.echo(result.line())
+        return
     smoke = session.experiment.by_kind("invoke")
     click.echo(send(session.context(), smoke.extra["deployment"], request_file or smoke.file))
 
@@ -338,19 +355,26 @@ def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, 
 
     session = open_session(ctx, specs[0], root, *where)
     client = session.metrics_client()
-    models = []
+    models, evidence = [], []
     for spec in specs:
         experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
         registered = experiment.by_kind("model")
         model = not_found(lambda: session.ml.models.get(registered.name, version=str(registered.extra["version"])))
         models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)
+        proof = evaluation_compare.gate_evidence(experiment, session.ml)
+        evidence += [proof] if proof is not None else []
     out = png or root / "metrics" / f"evaluation-{models[0].experiment}.png"
     evaluation_compare.plot(models, out)
+    spread = out.with_name(out.stem + "-differences.png")
+    drawn = evaluation_compare.plot_differences(evidence, spread)
     if output_format == "json":
-        click.echo(json.dumps({**evaluation_compare.as_json(models), "png": str(out)}, indent=2, allow_nan=False))
+        click.echo(json.dumps({**evaluation_compare.as_json(models), "evidence": evaluation_compare.evidence_json(
+            evidence), "png": str(out), "differences_png": str(spread) if drawn else None}, indent=2, allow_nan=False))
         return
     click.echo(evaluation_compare.table(models))
-    click.echo(f"bar chart: {out}")
+    for line in evaluation_compare.evidence_lines(evidence):
+        click.echo(line)
+    click.echo(f"bar chart: {out}" + (f"; per-conversation differences: {spread}" if drawn else ""))
 
 
 COMMANDS = [plan, apply, status, invoke, destroy, metrics, compare]

@@ -39,9 +39,17 @@ def kept_rows(total: int, percent: float) -> int:
     return min(total, max(1, round(total * percent / 100))) if total else 0
 
 
+def split_percent(data: dict[str, Any], split: str) -> float:
+    """The share of `split` kept: data.split_percent_overrides' for it, else data.split_percent."""
+    return float((data.get("split_percent_overrides") or {}).get(split, data["split_percent"]))
+
+
 def _wanted(spec: Spec) -> dict[str, Any]:
     data = spec.data["data"]
-    return {"dataset": data["dataset"], "source": data.get("source"), "split_percent": data["split_percent"]}
+    wanted = {"dataset": data["dataset"], "source": data.get("source"), "split_percent": data["split_percent"]}
+    if data.get("split_percent_overrides"):
+        wanted["split_percent_overrides"] = dict(sorted(data["split_percent_overrides"].items()))
+    return wanted
 
 
 def is_up_to_date(spec: Spec) -> bool:
@@ -163,11 +171,16 @@ def prepare(spec: Spec, echo: Callable[[str], None]) -> bool:
     if missing:
         raise DataError(f"{spec.file}: {data['dataset']} has no split {', '.join(missing)} "
                         f"(it has {', '.join(sorted(splits))}); fix data.train_split / data.test_split")
+    unknown = sorted(set(data.get("split_percent_overrides") or {}) - set(splits))
+    if unknown:
+        raise DataError(f"{spec.file}: data.split_percent_overrides names {', '.join(unknown)}, which "
+                        f"{data['dataset']} does not have (it has {', '.join(sorted(splits))})")
     stamp: dict[str, Any] = {"spec": _wanted(spec), "splits": {}}
     for split in sorted(splits):
         total = len(splits[split])
-        keep = kept_rows(total, data["split_percent"])
-        echo(f"{split}: writing {keep:,} of {total:,} rows ({data['split_percent']:g} %) to {data['dir']}/{split}.jsonl")
+        keep = kept_rows(total, split_percent(data, split))
+        echo(f"{split}: writing {keep:,} of {total:,} rows ({split_percent(data, split):g} %) to "
+             f"{data['dir']}/{split}.jsonl")
         count, digest = _write_jsonl(out / f"{split}.jsonl", splits[split].select(range(keep)))
         stamp["splits"][split] = {"rows": count, "of": total, "sha256": digest}
     write_atomically(out / STAMP, json.dumps(stamp, indent=2, sort_keys=True))

@@ -1,7 +1,8 @@
 """The seams between the emulated workspace and what runs its jobs and deployments.
 
 `Backend` runs jobs and serves deployments; the workspace calls it when a job or a deployment is PUT, asks it for
-their state, forwards scoring requests to it, and tells it when an endpoint or a deployment is deleted. Two
+their state and a finished job's output files, forwards scoring requests to it, and tells it when an endpoint or a
+deployment is deleted. Two
 implementations: the local runtime (generator/local/executor.py), which really trains and serves, and the tests'
 gated backend (tests/emulator/gated.py), where a test opens each gate.
 
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 Resource = dict[str, Any]  # an ARM resource as stored: id, name, type, properties, …
 ScoringAnswer = tuple[int, Any]  # (HTTP status, JSON body)
+JobOutputs = dict[str, dict[str, bytes]]  # output name -> {path of a file inside the output: its content}
 
 
 class WorkspaceStore(Protocol):
@@ -48,6 +50,11 @@ class Backend(Protocol):
 
     def job_log(self, name: str) -> str:
         """The job's log so far."""
+
+    def job_outputs(self, name: str) -> JobOutputs:
+        """The files of job `name`'s named outputs once it has completed, by output name (`jobs.download(name,
+        output_name=…)` reads them: generator/emulator/routes_data.py); empty before, and for an output it has no
+        files for."""
 
     def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:
         """(Re)start serving deployment `name` of `endpoint` (its resource as stored)."""

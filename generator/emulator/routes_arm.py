@@ -16,9 +16,10 @@ from urllib.parse import parse_qs
 
 from generator import catalog, clock
 from generator.emulator.answers import scoring_error
+from generator.emulator.routes_data import CONTAINER
 from generator.emulator.routes_history import job_services
 
-UPLOAD_PREFIX = "/azureml-blobstore/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
+UPLOAD_PREFIX = f"/{CONTAINER}/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
 
 MAX_SCORE_BODY = 1 << 20  # as the scoring server
 # Which deployment answered: a header of this local workspace (not one Azure documents), so a test or a person can
@@ -356,14 +357,8 @@ class ArmRoutes:
 
     def _get(self, kind: str, parts: list[str], key: str, sub: str, url: Any) -> None:
         e = self.owner
-        if kind == "datastores" and len(parts) == 2:
-            self._send(200, {"id": e.workspace_path + sub, "name": parts[1], "type":
-                             "Microsoft.MachineLearningServices/workspaces/datastores", "properties": {
-                                 "datastoreType": "AzureBlob", "accountName": "emustore",
-                                 "containerName": "azureml-blobstore", "endpoint": e.storage_suffix,
-                                 "protocol": "https", "isDefault": True,
-                                 "credentials": {"credentialsType": "AccountKey" if e.settings.datastore_auth == "key"
-                                                 else "None"}}})
+        if kind == "datastores" and len(parts) <= 2:
+            self._datastores(parts)
             return
         with e.lock:
             if key in e.resources:

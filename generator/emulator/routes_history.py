@@ -1,5 +1,5 @@
 """The local workspace's run history: long-running operations, a job's state as GET shows it, run details, logs,
-a pipeline job's child runs.
+a pipeline job's child runs, and a job's run data (its named outputs, which `jobs.download` reads).
 
 A mixin of the workspace's request handler (generator/emulator/workspace.py): `self.owner` is the Emulator,
 `self._send` and `self._not_found` answer.
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import time
 import uuid
 from typing import Any
 
 from generator import clock
+from generator.emulator.routes_data import run_outputs
 
 
 # What run history answers for a pipeline job's step, from the children GET of recording
@@ -24,6 +26,12 @@ STEP_RUN_TYPE = "azureml.StepRun"
 STEP_RUN_TYPE_V2 = {"orchestrator": "Execution", "traits": [STEP_RUN_TYPE, "scriptRun", "remote", "AlmostCommonRuntime",
                                                             "OsType:Linux", "CommonRuntime"],
                     "attribution": "Aether", "computeType": "AmlcTrain"}
+# The pipeline job's own run, from the run data of recording
+# pipeline_job/e2etests/test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_download.json (@6873a4bb,
+# fixture tests/contract/fixtures/job_outputs_download.json).
+PIPELINE_RUN_TYPE = "azureml.PipelineRun"
+PIPELINE_RUN_TYPE_V2 = {"orchestrator": "Pipeline", "traits": [PIPELINE_RUN_TYPE, "MFE", "HTTP", "DevPlatv2"],
+                        "attribution": None, "computeType": None}
 NO_USER = {key: None for key in ("userObjectId", "userPuId", "userIdp", "userAltSecId", "userIss", "userTenantId",
                                  "userName", "upn", "clientApplicationId", "applicationACR")}
 
@@ -48,6 +56,42 @@ def _run_uuid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts).lower()))
 
 
+def _run_error(props: dict[str, Any]) -> dict[str, Any] | None:
+    """Run history's `error` of a failed job (the shape of the children recording), else None."""
+    if props["status"] != "Failed" or not props.get("error"):
+        return None
+    return {"error": {"code": props["error"].get("code"), "severity": None, "message": props["error"].get("message"),
+                      "messageFormat": None, "messageParameters": {}, "referenceCode": None, "detailsUri": None,
+                      "target": None, "details": [], "innerError": None, "debugInfo": None, "additionalInfo": None},
+            "correlation": None, "environment": None, "location": None, "time": "0001-01-01T00:00:00+00:00",
+            "componentName": None}
+
+
+def _run(run_id: str, created: dt.datetime, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
+    """Every key of a run as run history answers it (the children recording and the run data of recording
+    test_pipeline_job_download @6873a4bb carry the same keys), null or empty where the emulator knows nothing."""
+    return {
+        "runNumber": int(created.timestamp()), "rootRunId": None, "createdUtc": created.isoformat(),
+        "createdBy": NO_USER, "userId": None, "token": None, "tokenExpiryTimeUtc": None, "error": error,
+        "warnings": [], "revision": 1, "statusRevision": 1, "runUuid": _run_uuid(run_id),
+        "parentRunUuid": None, "rootRunUuid": None,
+        "lastStartTimeUtc": None, "currentComputeTime": None, "computeDuration": None, "effectiveStartTimeUtc": None,
+        "lastModifiedBy": NO_USER, "lastModifiedUtc": created.isoformat(), "duration": None,
+        "cancelationReason": None, "currentAttemptId": 1, "runId": run_id, "parentRunId": None,
+        "experimentId": None, "status": status, "startTimeUtc": None, "endTimeUtc": None, "scheduleId": None,
+        "displayName": None, "name": None, "dataContainerId": f"dcid.{run_id}", "description": None, "hidden": False,
+        "runType": None, "runTypeV2": None, "properties": {}, "parameters": {}, "actionUris": {}, "scriptName": None,
+        "target": None, "uniqueChildRunComputeTargets": [], "tags": {}, "settings": {}, "services": {},
+        "inputDatasets": [], "outputDatasets": [], "runDefinition": None, "jobSpecification": None,
+        "primaryMetricName": None, "createdFrom": None, "cancelUri": None, "completeUri": None, "diagnosticsUri": "",
+        "computeRequest": None, "compute": None, "retainForLifetimeOfWorkspace": None, "queueingInfo": None,
+        "inputs": None, "outputs": None}
+
+
+def _experiment_id(workspace_path: str, props: dict[str, Any]) -> str:
+    return _run_uuid(workspace_path, "experiments", str(props.get("experimentName") or "Default"))
+
+
 def child_run(workspace_path: str, job: dict[str, Any], view: dict[str, Any], node_name: str,
               created: dt.datetime) -> dict[str, Any]:
     """One step of pipeline job `job` as run history lists it under the job: every key of the recorded run, with
@@ -61,36 +105,35 @@ def child_run(workspace_path: str, job: dict[str, Any], view: dict[str, Any], no
     component_name = component.split("/components/", 1)[1].split("/", 1)[0] if "/components/" in component else None
     node_id, parent_uuid = run_id[:8], _run_uuid(workspace_path, "jobs", name)
     status = "NotStarted" if props["status"] in ("NotStarted", "Queued") else props["status"]
-    failed = status == "Failed" and props.get("error")
-    error = {"error": {"code": props["error"].get("code"), "severity": None, "message": props["error"].get("message"),
-                       "messageFormat": None, "messageParameters": {}, "referenceCode": None, "detailsUri": None,
-                       "target": None, "details": [], "innerError": None, "debugInfo": None, "additionalInfo": None},
-             "correlation": None, "environment": None, "location": None, "time": "0001-01-01T00:00:00+00:00",
-             "componentName": None} if failed else None
     return {
-        "runNumber": int(created.timestamp()), "rootRunId": name, "createdUtc": created.isoformat(),
-        "createdBy": NO_USER, "userId": None, "token": None, "tokenExpiryTimeUtc": None, "error": error,
-        "warnings": [], "revision": 1, "statusRevision": 1, "runUuid": _run_uuid(run_id),
-        "parentRunUuid": parent_uuid, "rootRunUuid": parent_uuid,
-        "lastStartTimeUtc": None, "currentComputeTime": None, "computeDuration": None, "effectiveStartTimeUtc": None,
-        "lastModifiedBy": NO_USER, "lastModifiedUtc": created.isoformat(), "duration": None,
-        "cancelationReason": None, "currentAttemptId": 1, "runId": run_id, "parentRunId": name,
-        "experimentId": _run_uuid(workspace_path, "experiments", str(props.get("experimentName") or "Default")),
-        "status": status, "startTimeUtc": None, "endTimeUtc": None, "scheduleId": None, "displayName": node_name,
-        "name": component_name, "dataContainerId": f"dcid.{run_id}", "description": None, "hidden": False,
+        **_run(run_id, created, status, _run_error({**props, "status": status})),
+        "rootRunId": name, "parentRunUuid": parent_uuid, "rootRunUuid": parent_uuid, "parentRunId": name,
+        "experimentId": _experiment_id(workspace_path, props), "displayName": node_name, "name": component_name,
         "runType": STEP_RUN_TYPE, "runTypeV2": STEP_RUN_TYPE_V2,
         "properties": {"azureml.runsource": STEP_RUN_TYPE, "azureml.nodeid": node_id, "azureml.pipelinerunid": name,
                        "azureml.pipeline": name, "azureml.rootpipelinerunid": name,
                        **({"_azureml.ClusterName": compute} if compute else {})},
-        "parameters": {}, "actionUris": {}, "scriptName": None, "target": compute, "uniqueChildRunComputeTargets": [],
-        "tags": {"azureml.nodeid": node_id, "azureml.pipeline": name}, "settings": {}, "services": {},
-        "inputDatasets": [], "outputDatasets": [], "runDefinition": None, "jobSpecification": None,
-        "primaryMetricName": None, "createdFrom": None, "cancelUri": None, "completeUri": None, "diagnosticsUri": "",
-        "computeRequest": None,
+        "target": compute, "tags": {"azureml.nodeid": node_id, "azureml.pipeline": name},
         "compute": {"target": compute, "targetType": "amlcompute", "vmSize": None, "instanceType": None,
                     "instanceCount": None, "gpuCount": None, "priority": None, "region": None, "armId": None,
-                    "properties": None} if compute else None,
-        "retainForLifetimeOfWorkspace": None, "queueingInfo": None, "inputs": None, "outputs": None}
+                    "properties": None} if compute else None}
+
+
+def job_run(e: Any, job: dict[str, Any], view: dict[str, Any], created: dt.datetime) -> dict[str, Any]:
+    """Pipeline job `job` itself as run history's run data answers it (the `runMetadata` of recording
+    test_pipeline_job_download @6873a4bb, fixture job_outputs_download.json): runId and rootRunId the job's name,
+    runType azureml.PipelineRun and the recorded runTypeV2, the job's tags, description and display name, and its
+    named outputs once it has completed (routes_data.py `run_outputs`; the recorded job failed and has none)."""
+    name, props = job["name"], view["properties"]
+    run_uuid = _run_uuid(e.workspace_path, "jobs", name)
+    outputs = run_outputs(e, name, props.get("outputs") or {}) if props["status"] == "Completed" else None
+    return {
+        **_run(name, created, props["status"], _run_error(props)),
+        "rootRunId": name, "runUuid": run_uuid, "rootRunUuid": run_uuid,
+        "experimentId": _experiment_id(e.workspace_path, props), "displayName": props.get("displayName") or name,
+        "description": props.get("description"), "runType": PIPELINE_RUN_TYPE, "runTypeV2": PIPELINE_RUN_TYPE_V2,
+        "properties": {"azureml.runsource": PIPELINE_RUN_TYPE}, "tags": dict(props.get("tags") or {}),
+        "diagnosticsUri": None, "retainForLifetimeOfWorkspace": False, "inputs": {}, "outputs": outputs}
 
 
 class HistoryRoutes:
@@ -162,6 +205,26 @@ class HistoryRoutes:
         created = clock.now() - dt.timedelta(seconds=e.elapsed(key))
         self._send(200, {"value": [child_run(e.workspace_path, job, view, node, created)
                                    for node in job["properties"].get("jobs") or {}]})
+
+    def _run_data(self, body: bytes) -> None:
+        """`POST /history/v1.0/<workspace>/rundata` `{"runId", "selectRunMetadata", …}` → `{"runMetadata": run,
+        "runDefinition", "jobSpecification", "systemSettings"}` (recording test_pipeline_job_download @6873a4bb):
+        the job's run (`job_run`); the run definition (the service's own view of the submitted job) and the rest are
+        null here. 404 for an unknown job (not recorded: the SDK asks for a job it has just read)."""
+        e = self.owner
+        try:
+            run_id = str(json.loads(body or b"{}").get("runId") or "")
+        except (ValueError, AttributeError):
+            run_id = ""
+        props = self._job_properties(run_id) if run_id else None
+        if props is None:
+            if not run_id:
+                self._send(400, {"error": {"code": "UserError", "message": "runId is required"}})
+            return
+        key = f"{e.workspace_path}/jobs/{run_id}".lower()
+        created = clock.now() - dt.timedelta(seconds=e.elapsed(key))
+        self._send(200, {"runMetadata": job_run(e, e.resources[key], {"properties": props}, created),
+                         "runDefinition": None, "jobSpecification": None, "systemSettings": None})
 
     def _logs(self, run_id: str) -> None:
         if self._job_properties(run_id) is None:

@@ -10,8 +10,9 @@ gated backend only moves states. It injects the faults it is given (faults.py) a
 (settings.py). It does not reproduce the service's own validation.
 
 Split by concern: this module holds the Emulator, the store's read API and the request dispatch;
-routes_arm.py (ARM resources, their provisioning and the scoring route), routes_history.py (operations, job
-states, run details, logs, child runs), routes_mlflow.py, routes_registry.py (registry discovery and models) and
+routes_arm.py (ARM resources, their provisioning and the scoring route), routes_data.py (the datastore, a finished
+job's named outputs on it and the data plane's resolution of their ids), routes_history.py (operations, job states,
+run details, logs, child runs, run data), routes_mlflow.py, routes_registry.py (registry discovery and models) and
 routes_storage.py (blobs) are mixins of its handler; tls.py handles connections.
 """
 
@@ -32,6 +33,7 @@ from generator import clock
 from generator.emulator.backend import Backend
 from generator.emulator.faults import Faults
 from generator.emulator.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
+from generator.emulator.routes_data import DataRoutes
 from generator.emulator.routes_history import HistoryRoutes
 from generator.emulator.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
 from generator.emulator.routes_registry import RegistryRoutes, registry_models
@@ -221,7 +223,7 @@ def _bearer_ends_with(headers: Any, secret: str) -> bool:
     return hmac.compare_digest(token.rsplit(".", 1)[-1].encode(), secret.encode())
 
 
-class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRoutes, StorageRoutes):
+class _Handler(QuietHandler, ArmRoutes, DataRoutes, HistoryRoutes, MlflowRoutes, RegistryRoutes, StorageRoutes):
     owner: Emulator
 
     # ------------------------------------------------------------ plumbing
@@ -300,6 +302,10 @@ class _Handler(QuietHandler, ArmRoutes, HistoryRoutes, MlflowRoutes, RegistryRou
             self._run_details(url.path.split("/")[-2])
         elif url.path.startswith("/history/") and url.path.endswith("/children"):
             self._run_children(url.path.split("/")[-2])
+        elif url.path.startswith("/history/") and url.path.endswith("/rundata") and self.command == "POST":
+            self._run_data(body)
+        elif url.path.startswith("/data/") and url.path.endswith("/dataversion/batchGetResolvedUris"):
+            self._batch_resolve(body)
         elif url.path.startswith("/logs/"):
             self._logs(url.path.split("/")[2])
         elif url.path.startswith("/operations/"):

@@ -14,119 +14,21 @@ nodes (generated/<experiment>/evaluation-base.yml, evaluation-tuned.yml):
    compute_metrics step's run (a child of the job's run, tagged mlflow.rootRunId = job) and written in MLflow's
    EvaluationResult layout to `<evaluation_result>/evaluationResult/metrics.json`.
 
-What azureml-metrics 0.0.91 (PyPI wheel) does for task chat-completion, with compute_metrics' defaults
-(`common/_scoring.py` `_score_chat_completion`: the last assistant turn of each predicted conversation against
-its ground truths; Azure/azureml-assets `assets/training/model_evaluation/src/evaluators/evaluators.py`
-ChatCompletionEvaluator passes each ground truth as a one-element list):
-- rouge1, rouge2, rougeL, rougeLsum: `text/summarization/rouge/rouge.py` (the Hugging Face evaluate rouge script):
-  `rouge_score.rouge_scorer.RougeScorer(rouge_types, use_stemmer=False)`, `score_multi(references, prediction)`,
-  aggregated by `rouge_score.scoring.BootstrapAggregator`, reported as `mid.fmeasure` (0..1);
-- bleu_1..bleu_4: `text/translation/_seq2seq_translation.py` Bleu with max_order n and smooth=False, through
-  `text/translation/bleu/bleu.py` (its static copy of the Hugging Face evaluate bleu script): sacreBLEU's 13a
-  tokenizer (`tokenizer_13a.py`, mteval-v13a) and tensorflow/nmt's `compute_bleu`, a corpus BLEU (n-gram matches
-  summed over all answers, uniform weights, brevity penalty), 0..1. The wheel's bleu.py imports `nmt_bleu.py`,
-  which the 0.0.91 wheel does not ship, and the `evaluate` package fetches metric scripts from the Hub, so `bleu`
-  below computes that formula itself on nltk's n-grams; it equals nltk's `corpus_bleu` (weights (1/n,)*n, no
-  smoothing) whenever every answer has at least n tokens (tests/local/test_local_evaluation.py checks).
-- rouge-score imports nltk (its Porter stemmer, unused here: use_stemmer=False; rougeLsum splits on newlines, so
-  nltk's sentence tokenizer data is not needed).
+The metrics are generator/textmetrics.py's: the same code scores the answers for the evaluation gate.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
-ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-BLEU = {"bleu_1": 1, "bleu_2": 2, "bleu_3": 3, "bleu_4": 4}  # azureml-metrics constants TRANSLATION_NGRAM_MAP
-METRICS = (*BLEU, *ROUGE)
+from generator.textmetrics import compute_metrics
+
 STEPS = ("eval_data", "model_prediction", "compute_metrics")
-BOOTSTRAP_SEED = 0  # rouge_score's BootstrapAggregator resamples with numpy's global generator: seeded here
-
-# mteval-v13a's tokenisation, as sacreBLEU's tokenizer_13a (which azureml-metrics' bleu.py uses): punctuation and
-# symbols become tokens, a period or comma only when not inside a number, a dash after a digit.
-_13A = [(re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "), (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),
-        (re.compile(r"([\.,])([^0-9])"), r" \1 \2"), (re.compile(r"([0-9])(-)"), r"\1 \2 ")]
-
-
-def tokenize_13a(line: str) -> list[str]:
-    """The 13a tokens of `line`."""
-    line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
-    if "&" in line:
-        line = line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
-    line = f" {line} "
-    for pattern, replacement in _13A:
-        line = pattern.sub(replacement, line)
-    return line.split()
-
-
-def bleu(predictions: list[str], references: list[list[str]], order: int) -> float:
-    """Corpus BLEU up to n-grams of `order` on 13a tokens (uniform weights, no smoothing), 0..1: tensorflow/nmt's
-    `compute_bleu`, which azureml-metrics' bleu script runs. Clipped n-gram matches and possible matches are summed
-    over all answers; a zero precision makes the score 0; brevity penalty exp(1 - r/c) when c <= r, with r the
-    shortest reference's length. nltk's corpus_bleu is the same formula except for answers shorter than n tokens
-    (it counts one possible n-gram for them, nmt none)."""
-    from collections import Counter
-
-    from nltk.util import ngrams
-
-    matches, possible = [0] * order, [0] * order
-    hypothesis_length = reference_length = 0
-    for refs, prediction in zip(references, predictions):
-        hypothesis, tokenized = tokenize_13a(prediction), [tokenize_13a(r) for r in refs]
-        hypothesis_length += len(hypothesis)
-        reference_length += min(len(r) for r in tokenized)
-        for n in range(1, order + 1):
-            reference_counts: Counter = Counter()
-            for ref in tokenized:
-                reference_counts |= Counter(ngrams(ref, n))
-            matches[n - 1] += sum((Counter(ngrams(hypothesis, n)) & reference_counts).values())
-            possible[n - 1] += max(0, len(hypothesis) - n + 1)
-    precisions = [m / p if p else 0.0 for m, p in zip(matches, possible)]
-    if min(precisions) <= 0 or hypothesis_length == 0:
-        return 0.0
-    geometric_mean = math.exp(sum(math.log(p) / order for p in precisions))
-    ratio = hypothesis_length / reference_length if reference_length else 1.0
-    return geometric_mean * (1.0 if ratio > 1.0 else math.exp(1 - 1 / ratio))
-
-
-def rouge(predictions: list[str], references: list[list[str]], names: Iterable[str]) -> dict[str, float]:
-    """ROUGE F-measures (rouge_score, no stemmer), aggregated as azureml-metrics does (bootstrap mid), 0..1."""
-    import numpy as np
-    from rouge_score import rouge_scorer, scoring
-
-    names = list(names)
-    scorer = rouge_scorer.RougeScorer(rouge_types=names, use_stemmer=False)
-    aggregator = scoring.BootstrapAggregator()
-    for refs, prediction in zip(references, predictions):
-        aggregator.add_scores(scorer.score_multi(refs, prediction))
-    state = np.random.get_state()
-    np.random.seed(BOOTSTRAP_SEED)
-    try:
-        result = aggregator.aggregate()
-    finally:
-        np.random.set_state(state)
-    return {name: float(result[name].mid.fmeasure) for name in names}
-
-
-def compute_metrics(predictions: list[str], ground_truths: list[str], names: Iterable[str]) -> dict[str, float]:
-    """The metrics `names` (compute_metrics' names) of answers against their reference answers."""
-    names = list(names)
-    unknown = [n for n in names if n not in METRICS]
-    if unknown:
-        raise ValueError(f"metrics {', '.join(unknown)} are not computed locally; these are: {', '.join(METRICS)}")
-    if len(predictions) != len(ground_truths) or not predictions:
-        raise ValueError(f"{len(predictions)} prediction(s) for {len(ground_truths)} reference answer(s)")
-    references = [[truth] for truth in ground_truths]
-    out = rouge(predictions, references, [n for n in names if n in ROUGE]) if any(n in ROUGE for n in names) else {}
-    out.update({n: bleu(predictions, references, BLEU[n]) for n in names if n in BLEU})
-    return {n: out[n] for n in names}
 
 
 def log(message: str) -> None:
@@ -212,6 +114,7 @@ def run(job: dict[str, Any]) -> dict[str, float]:
 
     from generator.evaldata.eval_data import LABEL_COLUMN, convert
     from generator.local.finetune import THREADS_VARIABLE
+    from generator.local.layout import EVALUATION_OUTPUTS
 
     torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE) or 0) or max(1, torch.get_num_threads()))
     outputs = Path(job["output_dir"])
@@ -228,8 +131,8 @@ def run(job: dict[str, Any]) -> dict[str, float]:
         f"generation {json.dumps(job['generator_config'])}")
     answers, tokens, seconds = predict(model, rows, job["generator_config"])
     truths = [row[LABEL_COLUMN] for row in rows]
-    write_jsonl(outputs / "model_prediction" / "predictions.jsonl", [{"predictions": a} for a in answers])
-    write_jsonl(outputs / "model_prediction" / "ground_truth.jsonl", [{LABEL_COLUMN: t} for t in truths])
+    write_jsonl(outputs / EVALUATION_OUTPUTS["predictions"], [{"predictions": a} for a in answers])
+    write_jsonl(outputs / EVALUATION_OUTPUTS["ground_truth"], [{LABEL_COLUMN: t} for t in truths])
     metrics = compute_metrics(answers, truths, job["metrics"])
     written = write_evaluation_result(outputs / "evaluation_result", metrics)
     log_runs(job, metrics, {"eval_data": {"rows": float(len(rows))},

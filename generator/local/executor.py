@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import IO
 
 from generator.emulator.answers import scoring_error
-from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
+from generator.emulator.backend import JobOutputs, Resource, ScoringAnswer, WorkspaceStore
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.jobspec import JobInputs
-from generator.local.layout import Layout
+from generator.local.layout import EVALUATION_OUTPUTS, Layout
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
 from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
@@ -216,6 +216,14 @@ class LocalExecutor:
         job = self.jobs.get(name)
         path = self.layout.job_log(name) if job else None
         return path.read_text(encoding="utf-8", errors="replace") if path and path.is_file() else ""
+
+    def job_outputs(self, name: str) -> JobOutputs:
+        """A completed evaluation job's `predictions` and `ground_truth`: the files generator/local/evaluate.py wrote
+        (layout.EVALUATION_OUTPUTS), each under its own name; nothing for another job or before it completed."""
+        if self.job_status(name)[0] != "Completed":
+            return {}
+        files = {output: self.layout.evaluation_output(name, output) for output in EVALUATION_OUTPUTS}
+        return {output: {path.name: path.read_bytes()} for output, path in files.items() if path.is_file()}
 
     # ------------------------------------------------------------------ deployments
     def start_deployment(self, endpoint: str, name: str, resource: Resource) -> None:

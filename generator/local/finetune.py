@@ -215,12 +215,14 @@ def train(job: dict[str, Any]) -> dict[str, float]:
     ignored = [f"{k}={job['parameters'][k]}" for k in IGNORED_ON_CPU if k in job["parameters"]]
     if ignored:
         log(f"ignored on CPU: {', '.join(ignored)}")
-    random.seed(p["seed"])
-    torch.manual_seed(p["seed"])
     torch.set_num_threads(int(os.environ.get(THREADS_VARIABLE) or 0) or max(1, torch.get_num_threads()))
     model_dir = job.get("model_dir") or str(ensure_stand_in(say=log))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    # seeded once the model is loaded: the stand-in's first-use conversion draws random initial weights, which
+    # would otherwise shift the LoRA weights and dropout of a first run against every later one
+    random.seed(p["seed"])
+    torch.manual_seed(p["seed"])
     max_len = p["max_seq_length"] if p["max_seq_length"] > 0 else model.config.max_position_embeddings
     train_set = encode(tokenizer, [Path(job["train_file"])], max_len)
     # evaluated in batches of conversations of similar length: the same per-token mean loss over less padding (the

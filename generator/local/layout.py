@@ -2,7 +2,8 @@
 
 jobs/<job>/                 a job's folder: std_log.txt (its log), job.json (what its program reads), its data
                             files, status.json (how it ended), outputs/ (trained_model, pytorch_model_folder, or an
-                            evaluation's figures)
+                            evaluation's steps: eval_data/, model_prediction/ predictions.jsonl and ground_truth.jsonl,
+                            evaluation_result/)
 deployments/<ep>-<dep>/     a deployment's scoring server: scoring.log, port
 mlflow.db                   the MLflow store the jobs log to (also served to azureml-mlflow)
 models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start --model)
@@ -18,6 +19,10 @@ from pathlib import Path
 
 MODELS_FILE = "models.json"
 JOB_STATUS = "status.json"
+# An evaluation job's named outputs (its pipeline's `predictions` and `ground_truth`, bound to model_prediction's) and
+# the file under the job's outputs/ that generator/local/evaluate.py writes for each.
+EVALUATION_OUTPUTS = {"predictions": "model_prediction/predictions.jsonl",
+                      "ground_truth": "model_prediction/ground_truth.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class Layout:
     def trained_model(self, job: str) -> Path:
         """The MLflow model a fine-tune job writes (its trained_model output)."""
         return self.job(job) / "outputs" / "trained_model"
+
+    def evaluation_output(self, job: str, output: str) -> Path:
+        """The file of named output `output` (a key of EVALUATION_OUTPUTS) of evaluation job `job`."""
+        return self.job(job) / "outputs" / EVALUATION_OUTPUTS[output]
 
     def deployment(self, endpoint: str, name: str) -> Path:
         """The folder of deployment `name` of `endpoint`."""

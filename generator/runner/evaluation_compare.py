@@ -2,6 +2,8 @@
 
 Figures come from the registered model's tags when a gate tagged it (what apply judged), else from the evaluation
 jobs' MLflow runs (generator/runner/evaluation_figures.py find_metrics), so they show before the gate has run too.
+The gate's evidence (the paired interval on tuned - base, p, the verdict) is computed again from both jobs' answers,
+as apply's gate computes it, with the per-conversation differences it rests on (table, JSON and a chart).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import UsageError
+from generator.evidence import Evidence
 from generator.runner.evaluation_figures import TAG_PREFIX, find_metrics
+from generator.textmetrics import per_answer
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,75 @@ def plot(models: list[ModelFigures], out: Path) -> None:
             xs = [j + i * width for j in range(len(names))]
             ax.bar(xs, [model.metrics[n] or 0.0 for n in names], width, label=f"{model.experiment} {model.role}")
         ax.set_xticks([j + width * (len(models) - 1) / 2 for j in range(len(names))], names)
+
+
+@dataclass(frozen=True)
+class GateEvidence:
+    """One experiment's evidence on its gate's metric (None with the reason when it cannot be had yet), and the
+    per-conversation differences tuned - base it rests on (empty for a corpus metric: BLEU has none)."""
+
+    experiment: str
+    proof: Evidence | None
+    differences: list[float]
+    missing: str = ""
+
+
+def gate_evidence(experiment: Any, ml: Any) -> GateEvidence | None:
+    """The evidence apply's gate judges, computed again from both evaluation jobs' answers (the same seed gives the
+    same interval); None when the experiment has no gate."""
+    from generator.runner.evaluation_answers import gate_evidence as judge
+    from generator.runner.evaluation_answers import per_conversation, read_answers
+    from generator.runner.explain import explain
+
+    gate = next((res for res in experiment.resources if res.kind == "evaluation_gate"), None)
+    if gate is None or "metric" not in gate.extra:
+        return None
+    jobs = {str(res.extra["role"]): res.name for res in experiment.resources if res.kind == "evaluation_job"}
+    metric = str(gate.extra["metric"])
+    try:
+        base, tuned = read_answers(ml, jobs["base"]), read_answers(ml, jobs["tuned"])
+        proof = judge(base, tuned, metric, float(gate.extra["min_gain"]), float(gate.extra.get("confidence", 0.95)))
+    except Exception as exc:  # not run yet, or outputs missing: the figures above still show
+        return GateEvidence(experiment.name, None, [], str(explain(exc)).splitlines()[0])
+    differences: list[float] = []
+    if per_answer(metric):
+        before, after = per_conversation(metric, base), per_conversation(metric, tuned)
+        differences = [float(t) - float(b) for b, t in zip(before, after)]  # type: ignore[arg-type]
+    return GateEvidence(experiment.name, proof, differences)
+
+
+def evidence_lines(items: list[GateEvidence]) -> list[str]:
+    """One line per experiment: the evidence and the verdict, or why there is none."""
+    lines = []
+    for item in items:
+        if item.proof is None:
+            lines.append(f"{item.experiment}: no evidence yet ({item.missing})")
+        else:
+            lines.append(f"{item.experiment}: {item.proof.line()}; gate {item.proof.verdict.value}: {item.proof.why()}")
+    return lines
+
+
+def evidence_json(items: list[GateEvidence]) -> list[dict[str, Any]]:
+    """The evidence as JSON: the interval, p, the verdict, and the per-conversation differences."""
+    return [{"experiment": item.experiment, **(item.proof.as_json() if item.proof else {"missing": item.missing}),
+             "differences": item.differences} for item in items]
+
+
+def plot_differences(items: list[GateEvidence], out: Path) -> bool:
+    """Per experiment, the per-conversation differences tuned - base sorted, with their mean, the interval and
+    min_gain as lines; False (nothing drawn) when no experiment has per-conversation differences."""
+    from generator.plots import chart
+
+    drawn = [item for item in items if item.proof is not None and item.differences]
+    if not drawn:
+        return False
+    with chart(out, "evaluation: tuned - base per conversation", "conversation (sorted by difference)",
+               drawn[0].proof.metric if drawn[0].proof else "") as ax:
+        for item in drawn:
+            assert item.proof is not None
+            ax.plot(sorted(item.differences), marker=".", linestyle="", label=f"{item.experiment}: tuned - base")
+            ax.axhline(item.proof.difference, linestyle="-", linewidth=1, label=f"{item.experiment}: mean")
+            ax.axhspan(item.proof.low, item.proof.high, alpha=0.2,
+                       label=f"{item.experiment}: {item.proof.confidence:.0%} interval")
+            ax.axhline(item.proof.min_gain, linestyle="--", linewidth=1, label=f"{item.experiment}: min_gain")
+    return True

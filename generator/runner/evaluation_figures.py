@@ -18,12 +18,16 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import GeneratorError
 from generator.runner.explain import EXIT_INPUT, RunnerError
 
+if TYPE_CHECKING:
+    from generator.evidence import Evidence
+
 TAG_PREFIX = "evaluation"  # model tags: evaluation.base.<metric>, evaluation.tuned.<metric>, evaluation.<role>.job
+GATE_PREFIX = f"{TAG_PREFIX}.gate"  # the gate's evidence: evaluation.gate.<field> (generator/evidence.py Evidence.tags)
 
 
 class EvaluationGateFailed(GeneratorError):
@@ -31,9 +35,9 @@ class EvaluationGateFailed(GeneratorError):
 
     default_exit_code = 2
 
-    def __init__(self, message: str, rows: list["Row"]):
+    def __init__(self, message: str, rows: list["Row"], proof: "Evidence | None" = None):
         super().__init__(message)
-        self.rows = rows
+        self.rows, self.proof = rows, proof
 
 
 @dataclass(frozen=True)

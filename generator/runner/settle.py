@@ -18,7 +18,7 @@ from generator.runner.plan import Plan, ResourcePlan
 from generator.runner.serving import Serving, from_plain, read_serving
 from generator.runner.steps.common import Context, not_found, wait_poller
 
-JUDGES = frozenset({"evaluation_job", "evaluation_gate", "invoke", "rollout"})  # steps that prove this run's model
+JUDGES = frozenset({"evaluation_job", "evaluation_gate", "invoke", "parity", "rollout"})  # steps that prove this run's model
 
 
 def _row(plan: Plan, kind: str) -> ResourcePlan | None:
@@ -40,10 +40,11 @@ def settle(ctx: Context, plan: Plan, outcomes: dict[str, Outcome]) -> None:
         return
     name, model = deployment.resource.name, run_model(ctx)
     change = next((c for c in deployment.action.changes if c.path == "model"), None)
-    if failed == "smoke-test" and change is not None and outcomes[deployment.resource.id].status == "done":
+    if failed in ("smoke-test", "parity") and change is not None and outcomes[deployment.resource.id].status == "done":
         from generator.runner.steps.deployment import restore_model
 
-        ctx.out.line("settle", f"the smoke test failed after {name} was updated in place to {model}: putting "
+        what = "the smoke test" if failed == "smoke-test" else "serving parity"
+        ctx.out.line("settle", f"{what} failed after {name} was updated in place to {model}: putting "
                                f"{change.before} back")
         restore_model(ctx, deployment.resource, str(change.before))
         return

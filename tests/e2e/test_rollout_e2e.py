@@ -62,16 +62,29 @@ def test_run_2_goes_live_blue_green_and_retires_run_1(blue: tuple[Path, Emulator
     assert not any(int(v) for v in (_endpoint(emulator).get("mirrorTraffic") or {}).values())
     assert _deployments(emulator) == {"demo-v2"}
     # every stage's smoke test went to green through the header, none of it to blue or to the mirror
-    assert emulator.scored[(ENDPOINT, "demo-v2")] == 6  # five stages and the final smoke test
+    assert emulator.scored[(ENDPOINT, "demo-v2")] == 11  # parity's 5 prompts, five stages and the final smoke test
     assert emulator.mirrored[(ENDPOINT, "demo-v2")] == 0
     assert emulator.count("PUT", "/jobs/phi4-ultrachat-run2?") == 1  # the training job, submitted once
     again = run("apply")
     assert again.exit_code == 0 and "[rollout] unchanged" in again.stdout
 
 
+def test_a_green_that_cannot_answer_fails_parity_before_any_stage(blue: tuple[Path, Emulator]) -> None:
+    project, emulator = blue
+    _render(project, 2)
+    emulator.behaviour.failing_scoring.add("demo-v2")
+    failed = run("apply")
+    assert failed.exit_code == 1 and "[parity] FAILED: invoke ultrachat-completion/demo-v2: " in failed.stderr
+    assert "[rollout] not run: parity did not succeed" in failed.stdout
+    assert {k: v for k, v in _endpoint(emulator)["traffic"].items() if int(v)} == {"demo-v1": 100}
+    assert _deployments(emulator) == {"demo-v1"}  # the unproven green is deleted
+
+
 def test_a_failing_green_rolls_back_to_blue_and_a_reapply_after_the_fix_completes(
         blue: tuple[Path, Emulator]) -> None:
     project, emulator = blue
+    spec = project / SPEC  # no parity check: green fails at the rollout's first stage, which rolls back
+    spec.write_text(spec.read_text().replace("  max_samples: 50\n", "  max_samples: 50\n  parity: 0\n", 1))
     _render(project, 2)
     emulator.behaviour.failing_scoring.add("demo-v2")
     served_by_blue = emulator.scored[(ENDPOINT, "demo-v1")]

@@ -17,12 +17,32 @@ from tests.emulator.harness import EmulatorCredential, RejectingCredential, inst
 from tests.emulator.harness import Emulator
 
 SPEC = "specs/phi4-ultrachat.yaml"
-# compute_metrics' figures of the example's evaluation jobs: the tuned model beats its base on every metric.
-EVALUATION_FIGURES = {
-    "phi4-ultrachat-run1-eval-base": {"rouge1": 0.31, "rouge2": 0.11, "rougeL": 0.20, "rougeLsum": 0.27,
-                                      "bleu_1": 0.25, "bleu_4": 0.05},
-    "phi4-ultrachat-run1-eval-tuned": {"rouge1": 0.36, "rouge2": 0.14, "rougeL": 0.24, "rougeLsum": 0.31,
-                                       "bleu_1": 0.29, "bleu_4": 0.07}}
+EVALUATED = 50  # the held-out conversations the workspace evaluates (the fixture sets max_samples)
+# The example's evaluation jobs answer the held-out conversations (`answer`): the base model with one vague sentence,
+# the tuned model with each conversation's reference answer, so the tuned one beats its base on every metric.
+ANSWERS = {"vague": "Thank you for asking. It depends on many things, so there is no single answer to that.",
+           "off": "No."}  # one answer to every conversation; "reference": each conversation's own reference
+
+
+def held_out(project: Path) -> list[dict[str, Any]]:
+    """The evaluation's rows: the prepared test split cut by the eval-data component's own code."""
+    from generator.evaldata.eval_data import convert
+
+    with open(project / "data" / "ultrachat_200k" / "test_sft.jsonl", encoding="utf-8") as source:
+        return list(convert(source, EVALUATED))
+
+
+def answer(emulator: Emulator, project: Path, job: str, how: str, *, served: bool = False) -> list[str]:
+    """Make evaluation job `job` answer the held-out conversations with their references (`how` "reference"), one
+    vague sentence, or an answer off the point; with `served`, a deployment answers them so too (serving parity).
+    Returns the answers."""
+    rows = held_out(project)
+    references = [row["ground_truth"] for row in rows]
+    answers = list(references) if how == "reference" else [ANSWERS[how]] * len(rows)
+    emulator.behaviour.evaluation_answers[job] = (answers, references)
+    if served:
+        emulator.behaviour.served_answers.update({json.dumps(row["messages"]): text for row, text in zip(rows, answers)})
+    return answers
 
 
 @pytest.fixture
@@ -45,14 +65,13 @@ def workspace(project: Path, tmp_path_factory: pytest.TempPathFactory,
     write_held_out(data)
     spec = project / SPEC
     spec.write_text(re.sub(r"\n  max_samples: 200 .*\n", "\n  max_samples: 50\n", spec.read_text(), count=1))
-    # The example evaluates base and tuned (evaluation:): the emulator logs these figures when the evaluation jobs
-    # complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
+    # The example evaluates base and tuned (evaluation:): the emulator logs the figures of these answers when the
+    # evaluation jobs complete, to the MLflow store the runner reads (MLFLOW_TRACKING_URI); a test may change them.
     emulator.mlflow_store = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'runs.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", emulator.mlflow_store)
-    emulator.behaviour.evaluation_metrics.update(EVALUATION_FIGURES)
-    for run_number in (2, 3):  # tests that bump experiment.run evaluate again under the new job names
-        emulator.behaviour.evaluation_metrics.update({name.replace("-run1-", f"-run{run_number}-"): figures
-                                                      for name, figures in EVALUATION_FIGURES.items()})
+    for run_number in (1, 2, 3):  # tests that bump experiment.run evaluate again under the new job names
+        answer(emulator, project, f"phi4-ultrachat-run{run_number}-eval-base", "vague")
+        answer(emulator, project, f"phi4-ultrachat-run{run_number}-eval-tuned", "reference", served=True)
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     yield project, emulator
     emulator.stop()
@@ -135,7 +154,7 @@ def test_full_apply_from_nothing_then_nothing_to_do(workspace: tuple[Path, Emula
     plan = run("plan")
     assert plan.exit_code == 0
     assert [line.split()[0] for line in plan.stdout.splitlines() if not line.startswith(" ")] == [
-        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "unchanged", "estimate",
+        "foundation", "parameters"] + ["unchanged"] * 9 + ["run", "unchanged", "run", "run", "unchanged", "estimate",
                                                            "routes", "Plan:"]
     assert plan.stdout.splitlines()[-1] == "Plan: 0 to create, 0 to update, 0 to delete, 11 unchanged, 0 refused"
     assert run("plan", "--detailed-exitcode").exit_code == 0

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from tests.emulator.harness import Emulator
 from tests.e2e.test_rollout_e2e import ENDPOINT, _deployments, _endpoint, _render, blue  # noqa: F401 - fixture
-from tests.e2e.test_runner_e2e import EVALUATION_FIGURES, SPEC, run, workspace  # noqa: F401 - the fixture
+from tests.e2e.test_runner_e2e import SPEC, answer, run, workspace  # noqa: F401 - the fixture
 
 MODEL = "Phi-4-ultrachat-200k"
 
@@ -49,8 +49,7 @@ def test_run_2_without_rollout_keeps_run_1_serving_when_refused_or_failed(worksp
             "Phi-4-ultrachat-200k:1 serves until the update ends; a failed smoke test puts it back\n"
             "          waits for the evaluation gate: nothing is deployed for a model the gate refuses; it costs the "
             "deployment's provisioning time after the tuned evaluation instead of beside it") in plan.stdout
-    emulator.behaviour.evaluation_metrics["phi4-ultrachat-run2-eval-tuned"] = {
-        **EVALUATION_FIGURES["phi4-ultrachat-run1-eval-tuned"], "rougeL": 0.10}  # worse than its base's 0.20
+    answer(emulator, project, "phi4-ultrachat-run2-eval-tuned", "off")  # run 2's model: worse than its base
     deployment_puts = emulator.count("PUT", "/deployments/")
     refused = run("apply")
     assert refused.exit_code == 2
@@ -76,7 +75,8 @@ def test_a_failed_smoke_test_deletes_a_new_deployment_and_puts_an_updated_model_
     emulator.behaviour.failing_scoring.add("demo")
     first = run("apply")
     assert first.exit_code == 1
-    assert "[traffic] not run: smoke-test did not succeed" in first.stdout
+    assert "[parity] not run: smoke-test did not succeed" in first.stdout
+    assert "[traffic] not run: parity did not succeed" in first.stdout
     assert _deployments(emulator) == set() and _live(emulator) == {}  # created, smoke-tested at 0 %, deleted
     assert "still billing: no deployment on endpoint ultrachat-completion" in first.stdout.splitlines()
     emulator.behaviour.failing_scoring.clear()

@@ -2,19 +2,23 @@
 
 A job is Queued, then Running, for the latency the test gave (Faults.latency), or Running for as long as its gate
 ("job:<name>", opened by the test) stays closed; then Completed, or Failed when the test named it in failing_jobs.
-A completed evaluation job logs the figures the test gave for it (Behaviour.evaluation_metrics) to the workspace's
-MLflow store, as Azure lays them out. Deployments start at once (the workspace's own gates and latency hold their
+A completed evaluation job logs figures to the workspace's MLflow store, as Azure lays them out: those compute_metrics
+computes from the answers and references the test gave for it (Behaviour.evaluation_answers), which are then also its
+`predictions` and `ground_truth` outputs (what `jobs.download` fetches), else the figures the test gave
+(Behaviour.evaluation_metrics). Deployments start at once (the workspace's own gates and latency hold their
 operation); scoring answers an echo of the conversation's last user message.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from generator.emulator.answers import scoring_error
-from generator.emulator.backend import Resource, ScoringAnswer, WorkspaceStore
+from generator.emulator.backend import JobOutputs, Resource, ScoringAnswer, WorkspaceStore
+from generator.evaldata.eval_data import LABEL_COLUMN
 from generator.request import parse_request
 
 if TYPE_CHECKING:
@@ -40,6 +44,41 @@ def log_evaluation_runs(store: str, experiment: str, job: str, metrics: dict[str
         client.log_metric(step, name, float(value))
     client.set_terminated(step)
     client.set_terminated(root)
+
+
+# The records of model_prediction's outputs (Azure/azureml-assets assets/training/model_evaluation/src/
+# model_prediction.py writes both with `to_json(…, orient="records", lines=True)`; constants.py
+# ChatCompletionConstants.OUTPUT = "predictions"; the label column is generator/evaldata/eval_data.py LABEL_COLUMN). The
+# service's `prediction_appended` (the conversation with its answer) is left out: a test gives answers only. The file
+# names are the local evaluation job's (generator/local/evaluate.py); Azure's names for these uri_file outputs are not
+# in any public source (docs/facts.md, "A job's named outputs").
+PREDICTIONS, GROUND_TRUTH = "predictions", "ground_truth"
+
+
+def jsonl(records: Sequence[dict[str, str]]) -> bytes:
+    """One JSON document a line, as pandas' `to_json(orient="records", lines=True)` writes them."""
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+
+
+def evaluation_outputs(predictions: Sequence[str], ground_truths: Sequence[str]) -> JobOutputs:
+    """The `predictions` and `ground_truth` outputs of an evaluation job that gave these answers."""
+    return {PREDICTIONS: {f"{PREDICTIONS}.jsonl": jsonl([{PREDICTIONS: answer} for answer in predictions])},
+            GROUND_TRUTH: {f"{GROUND_TRUTH}.jsonl": jsonl([{LABEL_COLUMN: truth} for truth in ground_truths])}}
+
+
+def requested_metrics(props: dict[str, Any]) -> list[str]:
+    """The metrics the job's compute_metrics node asks for (its evaluation_config_params' `metrics`), else all
+    those generator.textmetrics computes."""
+    from generator.textmetrics import METRICS
+
+    given = (((props.get("jobs") or {}).get("compute_metrics") or {}).get("inputs") or {}).get(
+        "evaluation_config_params")
+    raw = given.get("value") if isinstance(given, dict) else given
+    try:
+        names = json.loads(str(raw)).get("metrics") if raw else None
+    except (ValueError, AttributeError):
+        names = None
+    return [str(n) for n in names] if isinstance(names, list) and names else list(METRICS)
 
 
 class GatedBackend:
@@ -77,14 +116,29 @@ class GatedBackend:
         return "Completed", None
 
     def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
-        figures, store = self.behaviour.evaluation_metrics.get(name), self.mlflow_store()
-        if figures is None or store is None or "compute_metrics" not in (props.get("jobs") or {}):
+        answers, store = self.behaviour.evaluation_answers.get(name), self.mlflow_store()
+        figures = self.behaviour.evaluation_metrics.get(name)
+        if (figures is None and answers is None) or store is None or "compute_metrics" not in (props.get("jobs")
+                                                                                               or {}):
             return
         with self.lock:
             if name in self.evaluations_logged:
                 return
             self.evaluations_logged.add(name)
-        log_evaluation_runs(store, str(props.get("experimentName") or "Default"), name, figures)
+        if answers is not None:
+            from generator.textmetrics import compute_metrics
+
+            figures = compute_metrics(answers[0], answers[1], requested_metrics(props))
+        log_evaluation_runs(store, str(props.get("experimentName") or "Default"), name, figures or {})
+
+    def job_outputs(self, name: str) -> JobOutputs:
+        """A completed evaluation job's `predictions` and `ground_truth` (those of its declared outputs), from the
+        answers and references the test gave for it; nothing for any other job."""
+        answers, submitted = self.behaviour.evaluation_answers.get(name), self.jobs.get(name)
+        if answers is None or submitted is None or self.job_status(name)[0] != "Completed":
+            return {}
+        declared = (submitted[1].get("properties") or {}).get("outputs") or {}
+        return {output: files for output, files in evaluation_outputs(*answers).items() if output in declared}
 
     def job_log(self, name: str) -> str:
         """The lines of a job's steps so far."""
@@ -104,11 +158,15 @@ class GatedBackend:
         return "Succeeded"
 
     def score(self, endpoint: str, deployment: str | None, body: bytes, authorization: str) -> ScoringAnswer:
-        """An echo of the last user message; 400 for a request the scoring contract refuses."""
+        """The test's answer to this conversation (Behaviour.served_answers), else an echo of the last user message;
+        400 for a request the scoring contract refuses."""
         try:
             conversation, _ = parse_request(body)
         except ValueError as exc:
             return 400, scoring_error(400, str(exc))
+        given = self.behaviour.served_answers.get(json.dumps(conversation))
+        if given is not None:
+            return 200, {"output": given}
         last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
         return 200, {"output": f"(emulated answer to: {last[:60]})"}
 

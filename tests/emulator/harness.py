@@ -2,12 +2,13 @@
 
 `Emulator` here is the product's (generator/emulator/workspace.py) with the tests' gated backend
 (tests/emulator/gated.py) and the hooks a test uses: gates it opens, the requests it counts or waits for.
-`Behaviour` is everything a test sets in one value: the workspace's settings, the faults to inject, and the
-figures evaluation jobs log.
+`Behaviour` is everything a test sets in one value: the workspace's settings, the faults to inject, and what
+evaluation jobs log and write.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +20,25 @@ from generator.emulator.faults import Faults
 from generator.emulator.settings import Settings
 from tests.emulator.gated import GatedBackend
 
-__all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential", "install_dns", "start_emulator"]
+__all__ = ["Behaviour", "Emulator", "EmulatorCredential", "RejectingCredential", "evaluation_job_body", "install_dns",
+           "start_emulator"]
 
 
 @dataclass
 class Behaviour(Settings, Faults):
-    """The workspace's settings and the faults to inject, plus the figures each evaluation job logs when it completes,
-    by job name (written to `Emulator.mlflow_store` as Azure lays them out: gated.log_evaluation_runs)."""
+    """The workspace's settings and the faults to inject, plus what each evaluation job gives when it completes, by
+    job name (figures written to `Emulator.mlflow_store` as Azure lays them out: gated.log_evaluation_runs):
+    - `evaluation_answers[job] = (predictions, ground_truths)`: the job's answers and their reference answers, in
+      the same order. They are its `predictions` and `ground_truth` outputs (`jobs.download(job, output_name=…)`),
+      and the figures it logs are generator.textmetrics.compute_metrics' of them, for the metrics its
+      compute_metrics node asks for; this wins over `evaluation_metrics`.
+    - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download.
+    And what a deployment answers: `served_answers[json.dumps(conversation)] = answer` for a scored conversation
+    (its messages as the request sends them), else an echo of its last user message."""
 
     evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    evaluation_answers: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    served_answers: dict[str, str] = field(default_factory=dict)
 
 
 class Emulator(workspace.Emulator):
@@ -87,3 +98,23 @@ def start_emulator(folder: Path, behaviour: Behaviour | None = None) -> tuple[Em
     server_pem, _ = make_certificates(folder)
     emulator = Emulator(str(server_pem), str(server_pem), behaviour).start()
     return emulator, cloud_settings(emulator, poll_interval=0.05)
+
+
+def evaluation_job_body(metrics: list[str]) -> dict[str, Any]:
+    """A pipeline job's PUT body shaped as the generated evaluation jobs' (templates/evaluation-job.yml.j2): the
+    outputs `evaluation_result` (uri_folder), `predictions` and `ground_truth` (uri_file), and a compute_metrics node
+    asking for `metrics`; what the gated backend reads of an evaluation job, without its data and model inputs."""
+    registry = "azureml://registries/azureml/components"
+    return {"properties": {
+        "jobType": "Pipeline", "experimentName": "evaluation", "displayName": "evaluation",
+        "outputs": {"evaluation_result": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount"},
+                    "predictions": {"jobOutputType": "uri_file", "mode": "ReadWriteMount"},
+                    "ground_truth": {"jobOutputType": "uri_file", "mode": "ReadWriteMount"}},
+        "jobs": {"model_prediction": {"type": "command", "componentId": f"{registry}/model_prediction/versions/0.0.37",
+                                      "outputs": {"predictions": {"type": "literal",
+                                                                  "value": "${{parent.outputs.predictions}}"},
+                                                  "ground_truth": {"type": "literal",
+                                                                   "value": "${{parent.outputs.ground_truth}}"}}},
+                 "compute_metrics": {"type": "command", "componentId": f"{registry}/compute_metrics/versions/0.0.36",
+                                     "inputs": {"evaluation_config_params": {
+                                         "jobInputType": "literal", "value": json.dumps({"metrics": metrics})}}}}}}

@@ -1,7 +1,7 @@
 """The local evaluation, for real but cheaply: the metrics on fixed texts (values worked out by hand and by the
 libraries azureml-metrics calls), and the demo spec's evaluation jobs end to end with the tiny random test double:
 the local workspace runs them like any pipeline job, the gate reads their figures from MLflow, tags the model and
-refuses traffic to a tuned model that does not beat its base.
+refuses traffic to a tuned model that does not beat its base; `jobs.download` fetches an evaluation's answers.
 The real model's evaluation is checked on the one demo run of tests/local/test_local_real_model.py."""
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ METRICS = ["rouge1", "rouge2", "rougeL", "rougeLsum", "bleu_1", "bleu_2", "bleu_
 
 
 def test_the_13a_tokenizer_splits_punctuation_but_not_numbers() -> None:
-    from generator.local.evaluate import tokenize_13a
+    from generator.textmetrics import tokenize_13a
 
     assert tokenize_13a("Hello, world. It costs 1,000.50 (or 3-4 days)!") == [
         "Hello", ",", "world", ".", "It", "costs", "1,000.50", "(", "or", "3", "-", "4", "days", ")", "!"]
 
 
 def test_the_metrics_of_fixed_texts_are_the_hand_computed_ones() -> None:
-    from generator.local.evaluate import compute_metrics
+    from generator.textmetrics import compute_metrics
 
     # one answer: 5 of its 6 unigrams and 3 of its 5 bigrams are in the 6-token reference, no 3- or 4-gram is
     got = compute_metrics(["the cat is on the mat"], ["the cat sat on the mat"], METRICS)
@@ -61,7 +61,7 @@ def test_the_metrics_of_a_corpus_are_the_libraries_figures() -> None:
     from nltk.translate.bleu_score import corpus_bleu
     from rouge_score import rouge_scorer
 
-    from generator.local.evaluate import compute_metrics, tokenize_13a
+    from generator.textmetrics import compute_metrics, tokenize_13a
 
     answers = ["Drink water, sleep well and take short breaks.", "The capital of France is Paris, of course.",
                "Use a timer: work 25 minutes, then rest for 5."]
@@ -91,6 +91,13 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    spec = tmp_path / SPEC  # 12 conversations and a gate of +0.05 the random double never reaches: a clear refusal
+    text = spec.read_text()
+    for old, new in (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
+                     ("    min_gain: 0.0\n", "    min_gain: 0.05\n")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    spec.write_text(text)
     # the tiny random test double stands in for Phi-4 (`local start --model`): it trains and answers in seconds
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
     monkeypatch.chdir(tmp_path)
@@ -100,7 +107,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     try:
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC]):
             run_step(args)
-        # the random double does not beat its base by the demo's gate (rougeL +0.02): apply refuses traffic
+        # the random double does not beat its base by +0.05 rougeL: apply refuses traffic
         with pytest.raises(SystemExit) as refused:
             run_step(["apply", SPEC, "--target", "local", "--yes"])
         captured = capfd.readouterr()
@@ -111,20 +118,33 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         again = captured.out + captured.err
         # run 1 given traffic anyway; run 2 is refused by its gate too: run 1's model serves on, untouched
         run_step(["apply", SPEC, "--target", "local", "--yes", "--skip-evaluation-gate"])
-        spec = tmp_path / SPEC
         spec.write_text(spec.read_text().replace("  run: 1\n", "  run: 2\n", 1))
         run_step(["render", SPEC])
         capfd.readouterr()
         with pytest.raises(SystemExit) as refused_run_2:
             run_step(["apply", SPEC, "--target", "local", "--yes"])
         run_2 = capfd.readouterr().out
+        # the evaluation's answers, as jobs.download fetches them from the local workspace: the files the job wrote
+        from generator.emulator.connect import LocalCredential
+        from generator.local.daemon import read_state
+        from generator.runner.connection import target_from_config, workspace_client
+
+        daemon = read_state(state)
+        assert daemon is not None
+        ml = workspace_client(LocalCredential(daemon["token_secret"]), target_from_config(daemon["config"]))
+        ml.jobs.download(EVALUATIONS["base"], output_name="predictions", download_path=tmp_path / "downloaded")
     finally:
         stop(state)
+    written = state / "jobs" / EVALUATIONS["base"] / "outputs" / "model_prediction" / "predictions.jsonl"
+    downloaded = tmp_path / "downloaded" / "named-outputs" / "predictions" / "predictions.jsonl"
+    assert downloaded.read_bytes() == written.read_bytes() and len(downloaded.read_text().splitlines()) == 12
     assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
-    assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
+    assert "evaluation gate: the whole interval is below min_gain +0.0500: the tuned model does not reach it" in applied
+    assert "[gate] rougeL: n=12, tuned - base " in applied and "95% interval [" in applied
     # the deployment waits for the gate: nothing was deployed for the refused model
     assert "[deployment] not run: gate did not succeed" in applied
-    assert "[traffic] not run: smoke-test did not succeed" in applied
+    assert "[parity] not run: smoke-test did not succeed" in applied
+    assert "[traffic] not run: parity did not succeed" in applied
     assert "still running (the local target bills nothing; on Azure this bills): no deployment on endpoint " \
            "ultrachat-demo" in applied
     assert "[deployment] not run: gate did not succeed" in run_2

@@ -91,6 +91,11 @@ def _redirect_fds(target: IO[str]) -> Iterator[None]:
             os.close(old)
 
 
+def summary_text(out: str) -> str:
+    """The demo's closing summary (after its last step)."""
+    return out.split("== Done")[1]
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
 
@@ -252,7 +257,7 @@ def test_the_demo_evaluates_base_against_tuned_with_real_metrics(demo_run: dict[
     gate = {line.split("] ", 1)[1].split()[0]: line.split("] ", 1)[1].split()[1:] for line in out.splitlines()
             if line.startswith("[gate] ") and line.split("] ", 1)[1].split()[0] in metrics}
     assert sorted(gate) == sorted(metrics)
-    assert "evaluation, base SmolLM2-135M-Instruct against the tuned model, on the first 12 held-out" in out
+    assert "evaluation, base SmolLM2-135M-Instruct against the tuned model, on the first 60 held-out" in out
     summary = out.split("evaluation, base SmolLM2-135M-Instruct against the tuned model")[1].splitlines()
     rows = {cells[0]: cells[1:] for cells in (line.split() for line in summary[1:10]) if cells and cells[0] in metrics}
     assert rows == gate  # the closing table shows the figures the gate read
@@ -261,7 +266,15 @@ def test_the_demo_evaluates_base_against_tuned_with_real_metrics(demo_run: dict[
         assert abs(float(tuned) - float(base) - float(delta)) < 2e-4, name
     # real English answers share words with the references: a random model's would not (the test double's ~0.003)
     assert float(rows["rouge1"][0]) > 0.1 and float(rows["rouge1"][1]) > 0.1
-    assert "[gate] gate passed: rougeL tuned - base >= 0.02" in out  # specs/local-demo.yaml's gate
+    # the gate's evidence: n, the mean difference, the 95 % interval and p; its decision follows the interval
+    evidence = next(line for line in out.splitlines() if line.startswith("[gate] rougeL: n=60, tuned - base "))
+    low, high = (float(x) for x in evidence.split("95% interval [")[1].split("]")[0].split(", "))
+    difference = float(evidence.split("tuned - base ")[1].split(",")[0])
+    assert low <= difference <= high and 0 < float(evidence.split("p=")[1].split()[0]) <= 1
+    assert ("[gate] gate passed: the interval's lower bound" in out) == (low >= 0.0)  # specs/local-demo.yaml: 0
+    assert "[parity] serving parity: demo answered 5 of 5 evaluation prompt(s) as the evaluated model did" in out
+    assert evidence.split("] ", 1)[1] in summary_text(out) and "serving parity: demo answered 5 of 5" in \
+        summary_text(out)
     # on this machine the fine-tune and the evaluations run one after the other (one model-loading job at a time),
     # in the order they were submitted: the base evaluation and the fine-tune are submitted side by side
     jobs = demo_run["root"] / ".local-workspace-demo" / "jobs"
@@ -269,3 +282,25 @@ def test_the_demo_evaluates_base_against_tuned_with_real_metrics(demo_run: dict[
                                                                       "phi4-ultrachat-demo-run1-eval-base")}
     assert (logs["phi4-ultrachat-demo-run1-eval-base"].startswith("[local] queued behind phi4-ultrachat-demo-run1: ")
             or logs["phi4-ultrachat-demo-run1"].startswith("[local] queued behind phi4-ultrachat-demo-run1-eval-base: "))
+
+
+def test_the_per_answer_scores_aggregate_to_the_figures_compute_metrics_logged(demo_run: dict[str, Any]) -> None:
+    """The gate scores every answer (generator/textmetrics.py); aggregated as azureml-metrics aggregates them, those
+    scores give exactly the figures the evaluation jobs' compute_metrics step logged for the same answers."""
+    from generator import textmetrics
+
+    jobs = demo_run["root"] / ".local-workspace-demo" / "jobs"
+    for role in ("base", "tuned"):
+        outputs = jobs / f"phi4-ultrachat-demo-run1-eval-{role}" / "outputs"
+        answers = [json.loads(line)["predictions"] for line in
+                   (outputs / "model_prediction" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+        references = [[json.loads(line)["ground_truth"]] for line in
+                      (outputs / "model_prediction" / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()]
+        logged = json.loads((outputs / "evaluation_result" / "evaluationResult" / "metrics.json").read_text())
+        rouge = [name for name in logged if name in textmetrics.ROUGE]  # the order compute_metrics computed them in
+        per_answer = textmetrics.rouge_per_answer(answers, references, rouge)
+        assert all(len(scores) == len(answers) == 60 for scores in per_answer.values())
+        assert textmetrics.rouge_aggregate(per_answer) == {name: logged[name] for name in rouge}
+        for name, order in textmetrics.BLEU.items():  # a corpus metric: the conversations' counts, summed
+            counts = [textmetrics.bleu_counts(a, r, order) for a, r in zip(answers, references)]
+            assert textmetrics.bleu_from_counts([sum(column) for column in zip(*counts)], order) == logged[name]

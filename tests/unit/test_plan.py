@@ -67,7 +67,8 @@ def test_an_empty_workspace_plans_every_resource_created(session: SimpleNamespac
     assert {row.resource.kind: row.action.verb for row in planned.rows} == {
         "compute": Verb.CREATE, "data": Verb.CREATE, "online_endpoint": Verb.CREATE, "pipeline_job": Verb.CREATE,
         "model": Verb.CREATE, "online_deployment": Verb.CREATE, "traffic": Verb.CREATE, "invoke": Verb.RUN,
-        "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN, "leftover_deployments": Verb.UNCHANGED}
+        "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN, "leftover_deployments": Verb.UNCHANGED,
+        "parity": Verb.RUN}
     assert all(row.action.reason == Reason.ABSENT for row in planned.rows if row.action.verb == Verb.CREATE)
     assert planned.summary() == "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused"
     assert (planned.exit_code(detailed=True), planned.exit_code(detailed=False)) == (ExitCode.CHANGES, ExitCode.OK)

@@ -172,20 +172,22 @@ def test_manifest_lists_resources_in_dependency_order(rendered: Path) -> None:
         assert set(resource["depends_on"]) <= seen, resource["id"]
         seen.add(resource["id"])
         # the gate is no Azure operation: its line says how to read the figures it compares
-        assert resource["az"].startswith("az ml " if resource["kind"] != "evaluation_gate" else "python -m generator ")
+        assert resource["az"].startswith("az ml " if resource["kind"] not in ("evaluation_gate", "parity")
+                                         else "python -m generator ")
         if "file" in resource:
             assert (rendered / resource["file"]).is_file()
             assert f"generated/phi4-ultrachat/{resource['file']}" in resource["az"]
     assert [r["id"] for r in manifest["resources"]] == [
         "compute", "data-train", "data-test", "endpoint", "leftovers", "pipeline-job", "model", "eval-base",
-        "eval-tuned", "gate", "deployment", "smoke-test", "traffic"]
+        "eval-tuned", "gate", "deployment", "smoke-test", "parity", "traffic"]
     resources = {r["id"]: r for r in manifest["resources"]}
     assert resources["eval-base"]["depends_on"] == ["compute", "data-test", "endpoint"]  # beside training
     assert "model" in resources["eval-tuned"]["depends_on"]  # after registration
     # nothing is deployed for a model the gate refuses; the smoke test (through the header) comes before traffic
     assert resources["deployment"]["depends_on"] == ["endpoint", "model", "gate"]
     assert resources["smoke-test"]["depends_on"] == ["deployment"]
-    assert resources["traffic"]["depends_on"] == ["smoke-test", "gate"]
+    assert resources["traffic"]["depends_on"] == ["parity", "gate"]
+    assert resources["parity"]["depends_on"] == ["smoke-test", "eval-tuned"]  # before any live traffic
     assert resources["leftovers"]["depends_on"] == ["endpoint"]  # early: leftovers stop billing first
 
 

@@ -2,15 +2,18 @@
 
 An evaluation job is a pipeline job: submitted once per name, attached to while it runs (steps/job.py). When the
 registered model already carries the figures of these very jobs (tags a previous apply wrote), nothing runs again.
-The gate reads both jobs' figures, prints base against tuned, tags the registered model with them, and refuses
-traffic when the tuned model does not beat its base by `evaluation.gate.min_gain` (exit 2), unless apply was given
---skip-evaluation-gate.
+The gate reads both jobs' figures, prints base against tuned, and judges on evidence: both jobs' answers to the same
+conversations, scored per conversation, with a paired bootstrap interval on tuned minus base (generator/evidence.py).
+It tags the registered model with the figures and the evidence, and refuses traffic unless the interval's lower bound
+is at least `evaluation.gate.min_gain` (exit 2), unless apply was given --skip-evaluation-gate.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from generator import evidence
+from generator.runner import evaluation_answers as answers
 from generator.runner import evaluation_figures as figures
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, Reason, Verb
@@ -69,39 +72,68 @@ def apply_evaluation_job(ctx: Context, res: Resource, action: Action) -> None:
     apply_job(ctx, res, action, retry=again(ctx))
 
 
+def _rule(res: Resource) -> str:
+    """What the gate asks for, as plan prints it."""
+    if "metric" not in res.extra:
+        return "no gate: report only"
+    confidence = float(res.extra.get("confidence", 0.95))
+    return (f"traffic only when the {confidence:.0%} paired bootstrap interval of tuned - base {res.extra['metric']} "
+            f"over the evaluated conversations lies at or above {float(res.extra['min_gain']):+g} "
+            f"({evidence.RESAMPLES:,} resamples, seed {evidence.SEED}; fewer than {evidence.minimum_n(confidence)} "
+            "conversations cannot decide)")
+
+
 def plan_gate(ctx: Context, res: Resource) -> Action:
     """An action on every apply: compare the figures (from the model's tags when a previous apply wrote them)."""
-    rule = (f"traffic only when tuned {res.extra['metric']} - base {res.extra['metric']} >= "
-            f"{float(res.extra['min_gain']):g}" if "metric" in res.extra else "no gate: report only")
-    return Action(Verb.RUN, [f"compare base and tuned on {', '.join(res.extra['metrics'])}; {rule}"],
+    return Action(Verb.RUN, [f"compare base and tuned on {', '.join(res.extra['metrics'])}; {_rule(res)}"],
                   reason=Reason.ACTION)
 
 
+def _evidence(ctx: Context, res: Resource, tags: dict[str, str], jobs: dict[str, str]) -> evidence.Evidence:
+    """The gate's evidence: from the model's tags when a previous apply judged these jobs with these settings, else
+    from both jobs' answers (downloaded and scored per conversation)."""
+    metric, min_gain = res.extra["metric"], float(res.extra["min_gain"])
+    confidence = float(res.extra.get("confidence", 0.95))
+    found = evidence.Evidence.from_tags(tags, figures.GATE_PREFIX)
+    if found is not None and (found.metric, found.min_gain, found.confidence) == (metric, min_gain, confidence):
+        return found
+    base, tuned = (answers.read_answers(ctx.ml, jobs[role]) for role in ("base", "tuned"))
+    return answers.gate_evidence(base, tuned, metric, min_gain, confidence)
+
+
 def apply_gate(ctx: Context, res: Resource, action: Action) -> None:
-    """Print base against tuned, tag the registered model with the figures, and judge the gate."""
+    """Print base against tuned and the evidence on the gate's metric, tag the registered model with both, and judge
+    the gate by the evidence's interval."""
     names, jobs = list(res.extra["metrics"]), _jobs(ctx)
     model, result = _tagged(ctx)
+    tags = dict(model.tags or {}) if model is not None else {}
+    written: dict[str, str] = {}
     if result is None:
         client = ctx.metrics_client()
         base, tuned = (figures.find_metrics(client, ctx.experiment.name, jobs[role], names) for role in ("base",
                                                                                                           "tuned"))
         result = figures.rows(names, base, tuned)
-        if model is not None:
-            model.tags = {**(model.tags or {}), **figures.tags(result, jobs)}
-            ctx.ml.models.create_or_update(model)
-            ctx.out.line(res.id, f"tagged {res.name}:{res.extra['version']} with its evaluation figures")
+        written.update(figures.tags(result, jobs))
     else:
         ctx.out.line(res.id, f"figures from {res.name}:{res.extra['version']}'s tags (nothing evaluated again)")
     for line in figures.table(result).splitlines():
         ctx.out.line(res.id, line)
-    if "metric" not in res.extra:
+    judged = tags if not written else {}  # evidence tags count only for the jobs the figures' tags name
+    proof = _evidence(ctx, res, judged, jobs) if "metric" in res.extra else None
+    if proof is not None:
+        written.update(proof.tags(figures.GATE_PREFIX))
+        ctx.out.line(res.id, proof.line())
+    if model is not None and any(tags.get(key) != value for key, value in written.items()):
+        model.tags = {**tags, **written}
+        ctx.ml.models.create_or_update(model)
+        ctx.out.line(res.id, f"tagged {res.name}:{res.extra['version']} with its evaluation figures")
+    if proof is None:
         return
-    refused = figures.judge(result, res.extra["metric"], float(res.extra["min_gain"]))
-    if refused is None:
-        ctx.out.line(res.id, f"gate passed: {res.extra['metric']} tuned - base >= {float(res.extra['min_gain']):g}")
+    if proof.passed:
+        ctx.out.line(res.id, f"gate passed: {proof.why()}")
     elif ctx.skip_evaluation_gate:
-        ctx.out.line(res.id, f"gate NOT met ({refused}); traffic anyway: --skip-evaluation-gate")
+        ctx.out.line(res.id, f"gate NOT met ({proof.why()}); traffic anyway: --skip-evaluation-gate")
     else:
         raise figures.EvaluationGateFailed(
-            f"evaluation gate: {refused}: the tuned model gets no traffic\n{figures.table(result)}\n  "
-            "apply --skip-evaluation-gate gives it traffic anyway", result)
+            f"evaluation gate: {proof.why()}: the tuned model gets no traffic\n  {proof.line()}\n"
+            f"{figures.table(result)}\n  apply --skip-evaluation-gate gives it traffic anyway", result, proof)

@@ -15,6 +15,7 @@ from generator.runner.steps.evaluation import apply_evaluation_job, apply_gate, 
 from generator.runner.steps.job import apply_job, plan_job
 from generator.runner.steps.leftovers import apply_leftovers, plan_leftovers
 from generator.runner.steps.model import apply_model, plan_model
+from generator.runner.steps.parity import apply_parity, plan_parity
 from generator.runner.steps.rollout import apply_rollout, plan_rollout
 from generator.runner.steps.traffic import apply_invoke, apply_traffic, plan_invoke, plan_traffic
 from generator.runner.sweep import apply_select, plan_select
@@ -23,9 +24,9 @@ PLANNERS: dict[str, Callable[[Context, Resource], Action]] = {
     "compute": plan_compute, "data": plan_data, "online_endpoint": plan_endpoint, "pipeline_job": plan_job,
     "select": plan_select, "model": plan_model, "online_deployment": plan_deployment, "traffic": plan_traffic,
     "rollout": plan_rollout, "invoke": plan_invoke, "evaluation_job": plan_evaluation_job,
-    "evaluation_gate": plan_gate, "leftover_deployments": plan_leftovers}
+    "evaluation_gate": plan_gate, "leftover_deployments": plan_leftovers, "parity": plan_parity}
 APPLIERS: dict[str, Callable[[Context, Resource, Action], None]] = {
     "compute": apply_compute, "data": apply_data, "online_endpoint": apply_endpoint, "pipeline_job": apply_job,
     "select": apply_select, "model": apply_model, "online_deployment": apply_deployment, "traffic": apply_traffic,
     "rollout": apply_rollout, "invoke": apply_invoke, "evaluation_job": apply_evaluation_job,
-    "evaluation_gate": apply_gate, "leftover_deployments": apply_leftovers}
+    "evaluation_gate": apply_gate, "leftover_deployments": apply_leftovers, "parity": apply_parity}
