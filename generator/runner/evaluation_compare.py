@@ -16,7 +16,7 @@ from typing import Any
 from generator.errors import UsageError
 from generator.evidence import Evidence
 from generator.runner.evaluation_figures import TAG_PREFIX, find_metrics
-from generator.textmetrics import per_answer
+from generator.textmetrics import per_answer, rouge_per_answer
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def gate_evidence(experiment: Any, ml: Any) -> GateEvidence | None:
     """The evidence apply's gate judges, computed again from both evaluation jobs' answers (the same seed gives the
     same interval); None when the experiment has no gate."""
     from generator.runner.evaluation_answers import gate_evidence as judge
-    from generator.runner.evaluation_answers import per_conversation, read_answers
+    from generator.runner.evaluation_answers import read_answers
     from generator.runner.explain import explain
 
     gate = next((res for res in experiment.resources if res.kind == "evaluation_gate"), None)
@@ -132,8 +132,9 @@ def gate_evidence(experiment: Any, ml: Any) -> GateEvidence | None:
         return GateEvidence(experiment.name, None, [], str(explain(exc)).splitlines()[0])
     differences: list[float] = []
     if per_answer(metric):
-        before, after = per_conversation(metric, base), per_conversation(metric, tuned)
-        differences = [float(t) - float(b) for b, t in zip(before, after)]  # type: ignore[arg-type]
+        scores = [rouge_per_answer(answers.predictions, [[r] for r in answers.references], [metric])[metric]
+                  for answers in (base, tuned)]
+        differences = [after - before for before, after in zip(*scores)]
     return GateEvidence(experiment.name, proof, differences)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from generator.errors import GeneratorError
 from generator.evaldata.eval_data import INPUT_COLUMN, LABEL_COLUMN, convert
@@ -44,7 +45,7 @@ def plan_parity(ctx: Context, res: Resource) -> Action:
                   reason=Reason.ACTION)
 
 
-def prompts(ctx: Context, res: Resource) -> list[dict[str, object]]:
+def prompts(ctx: Context, res: Resource) -> list[dict[str, Any]]:
     """The first `prompts` evaluation rows (messages and ground truth), as the eval-data component cut them."""
     path = ctx.experiment.folder.parent.parent / ctx.experiment.data_files[res.extra["data"]]
     try:
@@ -67,9 +68,9 @@ def check(ctx: Context, res: Resource) -> Parity:
     with tempfile.TemporaryDirectory(prefix="azml-parity-") as tmp:
         for i, row in enumerate(rows):
             request = Path(tmp) / f"parity-{i + 1}.json"
-            request.write_bytes(request_body(row[INPUT_COLUMN], dict(res.extra["generation"])))  # type: ignore[arg-type]
+            request.write_bytes(request_body(row[INPUT_COLUMN], dict(res.extra["generation"])))
             served = served_text(invoke(ctx, deployment, request))
-            pairs.append(Pair(list(row[INPUT_COLUMN]), evaluated.predictions[i], served))  # type: ignore[arg-type]
+            pairs.append(Pair(list(row[INPUT_COLUMN]), evaluated.predictions[i], served))
     return Parity(deployment, pairs)
 
 
