@@ -13,7 +13,7 @@ ENV = "AZML_TODAY"
 class ClockError(GeneratorError, ValueError):
     """AZML_TODAY is set but is not a date (or AZML_NOW not a time): the user's input, exit 2."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
 
 def today() -> dt.date:

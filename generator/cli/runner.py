@@ -14,7 +14,7 @@ import click
 
 from generator.cli.handle import at_terminal
 from generator.cli.target import open_session, spec_options, workspace_options
-from generator.errors import ExitCode, UsageError
+from generator.errors import UsageError
 from generator.runner.plan import Plan
 
 
@@ -84,6 +84,7 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
          output_format: str, out_file: Path | None) -> None:
     """Show what apply would do to each resource, against the live workspace."""
     from generator.runner.cost import estimate_block, session_costs
+    from generator.runner.explain import OverBudget, StepRefused
     from generator.runner.planner import make_plan, save
 
     if offline:
@@ -102,24 +103,25 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
         save(planned, out_file)
         click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
     if planned.refused:
-        click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)",
-                   err=True)
+        refused = f"apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)"
+        if not over_budget:
+            raise StepRefused(refused)
+        click.echo(f"error: {refused}", err=True)
     if over_budget:
-        click.echo(f"error: apply would refuse (without --over-budget): {over_budget}", err=True)
-        ctx.exit(ExitCode.ERROR)
+        raise OverBudget(f"apply would refuse (without --over-budget): {over_budget}")
     ctx.exit(planned.exit_code(detailed_exitcode))
 
 
 def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
     """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
     from generator.runner.cost import check_budget
-    from generator.runner.explain import RunnerError
+    from generator.runner.explain import OverBudget
 
     if session.local or not planned.billed:
         return ""
     try:
         check_budget(session.experiment.source_spec, report)
-    except RunnerError as exc:
+    except OverBudget as exc:
         return str(exc)
     return ""
 

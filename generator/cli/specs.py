@@ -8,7 +8,7 @@ import click
 
 from generator.cli.options import load_specs, report, root_option
 from generator.diagnostics import ERROR
-from generator.errors import InvalidInput, ProblemsFound, StaleOutput, UsageError
+from generator.errors import InvalidFiles, ProblemsFound, StaleOutput, UsageError
 from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
@@ -86,7 +86,7 @@ def validate(specs: tuple[str, ...], root: Path, data_must_exist: bool) -> None:
     report(problems)
     errors = [p for p in problems if p.severity == ERROR]
     if errors:
-        raise ProblemsFound(f"{len(errors)} error(s) in generated files", InvalidInput.default_exit_code)
+        raise InvalidFiles(f"{len(errors)} error(s) in generated files")
     click.echo(f"valid: {', '.join(spec.experiment for spec in loaded)}")
 
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.explain import RunnerError, explain
+from generator.runner.explain import StepRefused, explain
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
 from generator.runner.plan import Plan, Verb
@@ -39,8 +39,8 @@ class ApplyResult:
 def refuse_if_refused(plan: Plan) -> None:
     """Raise when the plan refuses any resource: apply then touches nothing."""
     if plan.refused:
-        raise RunnerError("apply refuses " + "; ".join(row.action.details[0] for row in plan.refused
-                                                       if row.action.details) + "\n  nothing was created", 2)
+        raise StepRefused("apply refuses " + "; ".join(row.action.details[0] for row in plan.refused
+                                                       if row.action.details) + "\n  nothing was created")
 
 
 def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:

@@ -18,7 +18,8 @@ from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
 from generator.runner import route_costs
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import UsageError
+from generator.runner.explain import OverBudget
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -200,8 +201,8 @@ def _budget(spec: Any) -> float | None:
     if budget is None:
         return None
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
-        raise RunnerError(f"budget.max_usd in {spec.file} is {budget!r}, which is no amount of money: give a number "
-                          "of US dollars above 0", EXIT_INPUT)
+        raise UsageError(f"budget.max_usd in {spec.file} is {budget!r}, which is no amount of money: give a number "
+                         "of US dollars above 0")
     return float(budget)
 
 
@@ -226,20 +227,19 @@ def budget_lines(spec: Any, report: CostReport) -> list[str]:
 
 
 def check_budget(spec: Any, report: CostReport) -> None:
-    """Raise (exit 2) when the spec's budget is exceeded by the upper estimate, or no estimate can be made: an
+    """Raise OverBudget when the spec's budget is exceeded by the upper estimate, or no estimate can be made: an
     unknown or non-finite figure never passes the comparison."""
     budget = _budget(spec)
     if budget is None:
         return
     upper = _usable_upper(report)
     if upper is None:
-        raise RunnerError(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
-                          "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.",
-                          EXIT_INPUT)
+        raise OverBudget(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
+                         "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.")
     if not upper <= budget:
-        raise RunnerError(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
-                          f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
-                          "endpoint.expires_after, raise the budget, or pass --over-budget.", EXIT_INPUT)
+        raise OverBudget(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
+                         f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
+                         "endpoint.expires_after, raise the budget, or pass --over-budget.")
 
 
 @dataclass(frozen=True)

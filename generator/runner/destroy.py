@@ -82,7 +82,7 @@ def expired_endpoints(session: Any) -> Expiry:
 def delete_endpoints(session: Any, names: list[str], say: Callable[[str], None]) -> int:
     """Delete each endpoint and wait for it; one that fails is said and the others still go. How many were
     deleted; RunnerError (naming the failures) after trying them all when any failed."""
-    from generator.runner.explain import EXIT_CLOUD, RunnerError, explain
+    from generator.runner.explain import RunnerError, explain
 
     context = session.context()
     failed = []
@@ -95,5 +95,5 @@ def delete_endpoints(session: Any, names: list[str], say: Callable[[str], None])
             say(f"[destroy] endpoint {name} was not deleted: {explain(exc)}")
     if failed:
         raise RunnerError(f"deleted {len(names) - len(failed)} of {len(names)} expired endpoint(s); not deleted: "
-                          f"{', '.join(failed)}: run destroy --expired again", EXIT_CLOUD)
+                          f"{', '.join(failed)}: run destroy --expired again")
     return len(names)

@@ -20,16 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import GeneratorError
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import Refused
+from generator.runner.explain import NothingToRead
 
 TAG_PREFIX = "evaluation"  # model tags: evaluation.base.<metric>, evaluation.tuned.<metric>, evaluation.<role>.job
 
 
-class EvaluationGateFailed(GeneratorError):
-    """The tuned model does not beat its base by the gate's min_gain: no traffic (exit 2, with the figures)."""
-
-    default_exit_code = 2
+class EvaluationGateFailed(Refused):
+    """The tuned model does not beat its base by the gate's min_gain: no traffic (exit 1, with the figures)."""
 
     def __init__(self, message: str, rows: list["Row"]):
         super().__init__(message)
@@ -56,7 +54,7 @@ def read_evaluation_result(folder: Path) -> dict[str, float]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RunnerError(f"cannot read {path}: {exc}", EXIT_INPUT) from None
+        raise NothingToRead(f"cannot read {path}: {exc}") from None
     return {k: float(v) for k, v in raw.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
 
@@ -65,14 +63,14 @@ def find_metrics(client: Any, experiment: str, job: str, names: list[str]) -> di
     """The metrics `names` of evaluation job `job`: from the run (a step of the job) that logged them."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
-        raise RunnerError(f"no MLflow experiment {experiment!r}: has the evaluation job {job} run?", EXIT_INPUT)
+        raise NothingToRead(f"no MLflow experiment {experiment!r}: has the evaluation job {job} run?")
     for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
         for run in client.search_runs([found.experiment_id], filter_string=query):
             figures = {name: float(run.data.metrics[name]) for name in names if name in run.data.metrics}
             if figures:
                 return figures
-    raise RunnerError(f"the evaluation job {job} logged none of {', '.join(names)} (compute_metrics logs them on its "
-                      "step's run)", EXIT_INPUT)
+    raise NothingToRead(f"the evaluation job {job} logged none of {', '.join(names)} (compute_metrics logs them on its "
+                      "step's run)")
 
 
 def rows(names: list[str], base: dict[str, float], tuned: dict[str, float]) -> list[Row]:

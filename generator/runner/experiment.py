@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import StaleOutput
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load_experiment(folder: Path) -> Experiment:
     """Read the manifest in `folder`; a missing one means the spec was not rendered."""
     path = folder / "manifest.yml"
     if not path.is_file():
-        raise RunnerError(f"{path} does not exist: run `make render` first", EXIT_INPUT)
+        raise StaleOutput(f"{path} does not exist: run `make render` first", [path.name])
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     known = {"id", "kind", "file", "name", "depends_on", "az"}
     resources = [Resource(id=r["id"], kind=r["kind"], name=str(r["name"]), depends_on=list(r["depends_on"]),

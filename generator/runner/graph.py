@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from generator.errors import GeneratorError
-from generator.runner.explain import RunnerError, explain
+from generator.runner.explain import StepRefused, explain
 from generator.runner.experiment import Resource
 from generator.runner.plan import ACTING, Action, Plan, Verb
 from generator.runner.steps.common import Context
@@ -82,7 +82,7 @@ class Graph:
                     slots.acquire(res.id, lambda reason: reason == "limit" and self.ctx.out.line(
                         res.id, f"waiting for a slot: sweep.max_concurrent is {slots.capacity}"))
             if action.verb == Verb.REFUSE:
-                raise RunnerError("; ".join(action.details), 2)
+                raise StepRefused("; ".join(action.details))
             if action.verb not in ACTING:
                 self.ctx.out.line(res.id, f"unchanged: {res.name}" + (f" ({action.details[0]})" if action.details
                                                                      else ""))

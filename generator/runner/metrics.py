@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import MissingExtra
+from generator.runner.explain import NothingToRead, RunnerError
 
 CURVES = ("train_loss", "eval_loss")
 
@@ -31,13 +32,13 @@ def tracking_uri(session: Any) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     if session.local:
         if not session.target.tracking_uri:
-            raise RunnerError("the local workspace is not running; run apply --target local first", EXIT_INPUT)
+            raise NothingToRead("the local workspace is not running; run apply --target local first")
         return session.target.tracking_uri
     try:
         import azureml.mlflow  # noqa: F401 - registers the azureml:// tracking scheme
     except ImportError:
-        raise RunnerError("reading metrics from an Azure workspace needs the azureml-mlflow package (the azure "
-                          "extra, requirements-azure.txt): `make metrics` installs it", EXIT_INPUT) from None
+        raise MissingExtra("reading metrics from an Azure workspace needs the azureml-mlflow package (the azure "
+                           "extra, requirements-azure.txt): `make metrics` installs it", ["azure"]) from None
     return session.ml.workspaces.get(session.ml.workspace_name).mlflow_tracking_uri
 
 
@@ -62,11 +63,11 @@ def _store_hint() -> str:
             "check that the workspace is running (local: `python -m generator local start`) and has run a job")
 
 
-def store_error(uri: str, exc: BaseException) -> RunnerError:
+def store_error(uri: str, exc: BaseException) -> NothingToRead:
     """One line naming the store, what it answered and what to do."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    return RunnerError(f"the MLflow store {_shown(str(uri))} cannot be read ({type(exc).__name__}: {first}): "
-                       f"{_store_hint()}", EXIT_INPUT)
+    return NothingToRead(f"the MLflow store {_shown(str(uri))} cannot be read ({type(exc).__name__}: {first}): "
+                         f"{_store_hint()}")
 
 
 def open_store(uri: str) -> Any:
@@ -95,7 +96,7 @@ def find_run(client: Any, experiment: str, job: str) -> Any:
     try:
         found = client.get_experiment_by_name(experiment)
         if found is None:
-            raise RunnerError(f"no MLflow experiment {experiment!r}: has the job {job} run yet?", EXIT_INPUT)
+            raise NothingToRead(f"no MLflow experiment {experiment!r}: has the job {job} run yet?")
         for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
             runs = [r for r in client.search_runs([found.experiment_id], filter_string=query)
                     if "eval_loss" in r.data.metrics or "train_loss" in r.data.metrics]
@@ -105,7 +106,7 @@ def find_run(client: Any, experiment: str, job: str) -> Any:
         raise
     except Exception as exc:  # a missing or broken store: MLflow, SQLAlchemy and requests raise their own types
         raise store_error(getattr(client, "tracking_uri", "(unknown)"), exc) from None
-    raise RunnerError(f"no run with loss metrics for job {job} in experiment {experiment!r}", EXIT_INPUT)
+    raise NothingToRead(f"no run with loss metrics for job {job} in experiment {experiment!r}")
 
 
 def curves(client: Any, run_id: str) -> list[Curve]:

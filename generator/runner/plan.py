@@ -152,9 +152,8 @@ class Plan:
                 f"{self.count(Verb.REFUSE)} refused")
 
     def exit_code(self, detailed: bool) -> ExitCode:
-        """1 when anything is refused; with `detailed`, 0 for no changes and 2 for changes (as terraform)."""
-        if self.refused:
-            return ExitCode.ERROR
+        """With `detailed`, 0 for no changes and 2 for changes (as terraform); else 0. A refused step is an error
+        (StepRefused, exit 1), raised by plan and apply alike."""
         if detailed:
             return ExitCode.CHANGES if self.changes else ExitCode.OK
         return ExitCode.OK

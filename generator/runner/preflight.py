@@ -14,7 +14,7 @@ from generator.catalog import ModelFacts, checks
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
-from generator.runner.explain import EXIT_INPUT, RunnerError, explain
+from generator.runner.explain import NotRunnable, RunnerError, explain
 from generator.runner.experiment import Experiment
 from generator.runner.output import Printer
 
@@ -54,7 +54,7 @@ def _yaml(experiment: Experiment, rid: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path else {}
 
 
-def _no_active_version(registry: str, name: str, exc: Exception) -> RunnerError:
+def _no_active_version(registry: str, name: str, exc: Exception) -> NotRunnable:
     facts = catalog.model(registry, name)
     today = clock.today()
     # Azure lists no version both for a model the registry never held and for an archived one (recording
@@ -65,7 +65,7 @@ def _no_active_version(registry: str, name: str, exc: Exception) -> RunnerError:
         status = checks.model_status(facts, today)
         if status:
             why += f"; the catalog says: {status[0].message}"
-    return RunnerError(why + ". Choose another foundation_model in the spec and render.", EXIT_INPUT)
+    return NotRunnable(why + ". Choose another foundation_model in the spec and render.")
 
 
 def _get_label(client: Any, registry: str, name: str, label: str) -> Any:
@@ -74,8 +74,8 @@ def _get_label(client: Any, registry: str, name: str, label: str) -> Any:
     try:
         return client.models.get(name, label=label)
     except ResourceNotFoundError:
-        raise RunnerError(f"foundation model {name} is not in registry {registry}: check foundation_model in the "
-                          "spec", EXIT_INPUT) from None
+        raise NotRunnable(f"foundation model {name} is not in registry {registry}: check foundation_model in the "
+                          "spec") from None
     except Exception as exc:
         if type(exc).__name__ == "ValidationException":  # azure-ai-ml's _get_latest: no version is listed
             raise _no_active_version(registry, name, exc) from None
@@ -88,8 +88,8 @@ def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer)
 
     match = MODEL_URI.match(experiment.foundation_model)
     if not match or match.group(3) != "versions":
-        raise RunnerError(f"the manifest's foundation model {experiment.foundation_model} is not pinned to a "
-                          "version: run `make render`", EXIT_INPUT)
+        raise NotRunnable(f"the manifest's foundation model {experiment.foundation_model} is not pinned to a "
+                          "version: run `make render`")
     registry, name, _, version = match.groups()
     try:
         client = registry_factory(registry)
@@ -106,8 +106,8 @@ def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer)
     try:
         properties = registry_model_properties(client, name, version)
     except ResourceNotFoundError:
-        raise RunnerError(f"foundation model {name} version {version} is not in registry {registry}: pin another "
-                          "version in the spec", EXIT_INPUT) from None
+        raise NotRunnable(f"foundation model {name} version {version} is not in registry {registry}: pin another "
+                          "version in the spec") from None
     except Exception as exc:
         raise explain(exc, f"look up {name} version {version} in registry {registry}") from None
     live = from_rest(registry, name, version, properties, {"registry": registry, "date": clock.today().isoformat()})
@@ -134,7 +134,7 @@ def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Pri
             out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
     errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
     if errors:
-        raise RunnerError("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors), EXIT_INPUT)
+        raise NotRunnable("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors))
     if live.has_size_lists:
         out.line("preflight", f"compute size {compute_size} and deployment size {instance_type} are on "
                               f"{facts.name}'s lists and meet its minimum specs")
@@ -164,7 +164,7 @@ def drift(known: ModelFacts | None, live: ModelFacts) -> list[str]:
 
 def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: Printer,
                   skip_existing: set[str], local: bool = False) -> None:
-    """Every check; raise RunnerError (exit 2) on the first that fails, after printing what passed."""
+    """Every check; raise NotRunnable (exit 2) on the first that fails, after printing what passed."""
     live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
     job = _yaml(experiment, experiment.by_kind("pipeline_job").id)  # a sweep's points share the GPU count
@@ -181,8 +181,8 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     except ResourceNotFoundError:
         existing = None
     if existing is not None and (existing.provisioning_state or "").lower() == "failed":
-        raise RunnerError(f"compute {existing.name} is in Failed state: delete it (destroy --compute) or choose "
-                          "another compute.name", EXIT_INPUT)
+        raise NotRunnable(f"compute {existing.name} is in Failed state: delete it (destroy --compute) or choose "
+                          "another compute.name")
     size = existing.size if existing is not None else compute_file["size"]
     check_model(live, size, deployment["instance_type"], out)
 
@@ -193,11 +193,11 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     sizes = {s.name.lower(): s for s in listed}
     found = sizes.get(size.lower())
     if found is None:
-        raise RunnerError(f"VM size {size} is not available in the workspace's region (available GPU sizes: "
-                          f"{', '.join(sorted(s.name for s in sizes.values() if s.gpus))})", EXIT_INPUT)
+        raise NotRunnable(f"VM size {size} is not available in the workspace's region (available GPU sizes: "
+                          f"{', '.join(sorted(s.name for s in sizes.values() if s.gpus))})")
     if found.gpus != gpus_wanted:
-        raise RunnerError(f"{size} has {found.gpus} GPU(s) per node but the job uses number_of_gpu_to_use_finetuning="
-                          f"{gpus_wanted}: set compute.gpus_per_node to {found.gpus} and render", EXIT_INPUT)
+        raise NotRunnable(f"{size} has {found.gpus} GPU(s) per node but the job uses number_of_gpu_to_use_finetuning="
+                          f"{gpus_wanted}: set compute.gpus_per_node to {found.gpus} and render")
     out.line("preflight", f"GPUs per node of {size}: {found.gpus} (matches number_of_gpu_to_use_finetuning)")
     if experiment.parameters_from_model:
         shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
@@ -296,8 +296,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     if "deployment" not in skip_existing:
         found = sizes.get(deployment["instance_type"].lower())
         if found is None:
-            raise RunnerError(f"deployment instance_type {deployment['instance_type']} is not available in the "
-                              "workspace's region", EXIT_INPUT)
+            raise NotRunnable(f"deployment instance_type {deployment['instance_type']} is not available in the "
+                              "workspace's region")
         instances, why = deployment_instances(deployment["instance_type"], int(deployment.get("instance_count", 1)))
         basis.append(why)
         needs[found.family] = needs.get(found.family, 0) + instances * vcpus(found)
@@ -337,9 +337,9 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     if short:
-        raise RunnerError("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
+        raise NotRunnable("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
                           "that family in the Azure portal (Quotas), or lower compute.max_instances / "
-                          "deployment.instance_count", EXIT_INPUT)
+                          "deployment.instance_count")
 
 
 def _node_count(rows: list[UsageRow], cluster: Any, tier: str, nodes: int, counted: bool, where: str,

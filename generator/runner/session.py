@@ -35,7 +35,7 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
     if stale:
         names = [c.path.name for c in stale]
         raise StaleOutput(f"generated/{loaded.experiment}/ does not match {loaded.file} ({', '.join(names)}): run "
-                          "`make render` first", names, InvalidInput.default_exit_code)
+                          "`make render` first", names)
     if validate:
         check_generated(folder, root)
     experiment = load_experiment(folder)

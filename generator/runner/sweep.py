@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from generator.runner.compare import RunRow, collect, table
-from generator.runner.explain import EXIT_CLOUD, EXIT_INPUT, RunnerError
+from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 
@@ -62,7 +62,7 @@ class Slots:
             told = None
             while not self._may_start(point):
                 if self._closed:
-                    raise RunnerError("not submitted: apply was interrupted", EXIT_CLOUD)
+                    raise RunnerError("not submitted: apply was interrupted")
                 reason = self._reason(point)
                 if waiting is not None and reason != told:
                     waiting(reason)
@@ -158,11 +158,11 @@ def choose(rows: list[RunRow], metric: str, goal: str) -> RunRow:
     missing = [row.job for row in rows if score(row, metric) is None]
     if missing:
         raise RunnerError(f"no {metric} logged by {', '.join(missing)}: the sweep cannot be judged by it "
-                          f"(compare shows what each point logged)", EXIT_CLOUD)
+                          f"(compare shows what each point logged)")
     finite = [row for row in rows if not diverged(score(row, metric))]
     if not finite:
         raise RunnerError(f"every point's {metric} is NaN or infinite (training diverged): nothing is selected, "
-                          "registered or deployed; lower the learning rate and bump experiment.run", EXIT_CLOUD)
+                          "registered or deployed; lower the learning rate and bump experiment.run")
     sign = 1 if goal == "minimize" else -1
     return min(finite, key=lambda row: sign * score(row, metric))
 
@@ -200,7 +200,6 @@ def reviewed_job(session: Any, spec: str) -> str:
         return job
     job = registered_from(session.ml, session.experiment) or ""
     if job not in {p.name for p in session.experiment.points}:
-        raise RunnerError(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
-                          f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects",
-                          EXIT_INPUT)
+        raise NothingToRead(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
+                          f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects")
     return job

@@ -18,13 +18,13 @@ def _traffic_puts(emulator: Emulator) -> int:
                and path.split("?")[0].lower().endswith("/onlineendpoints/ultrachat-completion"))
 
 
-def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_the_figures(
+def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_1_with_the_figures(
         workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
     emulator.behaviour.evaluation_metrics[TUNED] = {**EVALUATION_FIGURES[TUNED], "rougeL": 0.18}  # base: 0.20
     result = run("apply")
     out = result.stdout + result.stderr
-    assert result.exit_code == 2, out
+    assert result.exit_code == 1, out
     assert "evaluation gate: the tuned model's rougeL 0.1800 is -0.0200 against its base's 0.2000" in out
     # the deployment waits for the gate: nothing was deployed (or billed) for the refused model
     assert "[deployment] not run: gate did not succeed" in out
@@ -50,7 +50,7 @@ def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_
     assert tags["evaluation.tuned.job"] == TUNED
     jobs = emulator.count("PUT", "/jobs/")
     again = run("apply")
-    assert again.exit_code == 2 and emulator.count("PUT", "/jobs/") == jobs
+    assert again.exit_code == 1 and emulator.count("PUT", "/jobs/") == jobs
     assert f"[eval-tuned] unchanged: {TUNED} ({TUNED}: its figures are on the registered model's tags)" in again.stdout
     # an explicit override gives it traffic
     forced = run("apply", "--skip-evaluation-gate")

@@ -120,7 +120,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         run_2 = capfd.readouterr().out
     finally:
         stop(state)
-    assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
+    assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 1
     assert "evaluation gate: the tuned model's rougeL " in applied and "the gate asks for at least +0.0200" in applied
     # the deployment waits for the gate: nothing was deployed for the refused model
     assert "[deployment] not run: gate did not succeed" in applied

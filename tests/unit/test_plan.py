@@ -13,7 +13,9 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from generator.errors import ExitCode, PlanMoved
+from generator.runner.apply import refuse_if_refused
 from generator.runner.experiment import load_experiment
+from generator.runner.explain import StepRefused
 from generator.runner.output import Printer
 from generator.runner.plan import Reason, Verb
 from generator.runner.planner import check_saved, make_plan, moved_since
@@ -104,7 +106,9 @@ def test_a_finished_job_with_other_inputs_is_refused_with_its_reason_and_fields(
     assert row.action.verb == Verb.REFUSE and row.action.reason == Reason.JOB_DONE_INPUTS_DIFFER
     change = next(c for c in row.action.changes if c.path == "learning_rate")
     assert (change.before, change.updatable) == ("0.001", False)
-    assert _plan(session).exit_code(detailed=True) == ExitCode.ERROR
+    with pytest.raises(StepRefused, match="apply refuses pipeline-job phi4-ultrachat-run1: learning_rate") as refused:
+        refuse_if_refused(_plan(session))
+    assert refused.value.exit_code == ExitCode.ERROR
 
 
 def _rest_job(job: Any, overrides: dict[str, str]) -> Any:

@@ -13,7 +13,7 @@ import pytest
 
 from generator.request import LOCAL_MAX_REQUEST_BYTES, size_text
 from generator.runner.connection import target_from_config
-from generator.runner.explain import RunnerError
+from generator.errors import UsageError
 from generator.runner.output import Printer
 from generator.runner.steps.common import Context
 from generator.runner.steps.traffic import invoke
@@ -55,7 +55,7 @@ def _request(path: Path, content_bytes: int) -> Path:
 def test_a_request_over_the_local_limit_is_refused_before_sending(tmp_path: Path) -> None:
     ctx, endpoints = _context(LOCAL_MAX_REQUEST_BYTES)
     big = _request(tmp_path / "big.json", 8 << 20)
-    with pytest.raises(RunnerError) as refused:
+    with pytest.raises(UsageError) as refused:
         invoke(ctx, "demo", big)
     assert refused.value.exit_code == 2 and endpoints.sent == []
     assert str(refused.value) == (f"request file {big} is 8.0 MiB: the local target's scoring server takes at most "
@@ -70,7 +70,7 @@ def test_on_azure_the_size_is_not_refused_but_the_type_is(tmp_path: Path) -> Non
     assert len(endpoints.sent) == 1  # no documented limit: sent
     binary = tmp_path / "image.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    with pytest.raises(RunnerError) as refused:
+    with pytest.raises(UsageError) as refused:
         invoke(ctx, "demo", binary)
     assert str(refused.value) == (f"request file {binary} (108 bytes) is not a scoring request: the body is not JSON "
                                   "(not UTF-8 text); nothing was sent")

@@ -3,7 +3,7 @@
 An evaluation job is a pipeline job: submitted once per name, attached to while it runs (steps/job.py). When the
 registered model already carries the figures of these very jobs (tags a previous apply wrote), nothing runs again.
 The gate reads both jobs' figures, prints base against tuned, tags the registered model with them, and refuses
-traffic when the tuned model does not beat its base by `evaluation.gate.min_gain` (exit 2), unless apply was given
+traffic when the tuned model does not beat its base by `evaluation.gate.min_gain` (exit 1), unless apply was given
 --skip-evaluation-gate.
 """
 

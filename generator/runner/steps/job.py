@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
 from generator.runner.output import elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
@@ -183,8 +183,7 @@ def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
     if status != "Completed":
         again = retry or f"bump experiment.run in {ctx.experiment.spec}, render and apply again"
         raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
-                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, {again}",
-                          EXIT_CLOUD)
+                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, {again}")
 
 
 def job_error(ctx: Context, name: str) -> str:

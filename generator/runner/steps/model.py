@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, fixed_changes, not_found, with_fixed
@@ -71,7 +71,7 @@ def apply_model(ctx: Context, res: Resource, action: Action) -> None:
     if "candidates" in res.extra:
         chosen = _chosen_file(ctx, res)
         if chosen is None:
-            raise RunnerError("the sweep selected no point, so there is no model to register", EXIT_CLOUD)
+            raise RunnerError("the sweep selected no point, so there is no model to register")
         source = Resource(res.id, res.kind, res.name, res.depends_on, res.az, chosen, res.extra)
     model = ctx.load(source, load_model)
     if "candidates" in res.extra:

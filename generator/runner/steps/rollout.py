@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
+from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.serving import PREVIOUS_TAG
@@ -157,13 +157,13 @@ def _rolled_back(ctx: Context, res: Resource, blue: str | None, green: str, stag
     why = explain(cause)
     if blue is None:
         return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  nothing served before it, so no "
-                           "traffic was moved; fix the cause and apply again", EXIT_CLOUD)
+                           "traffic was moved; fix the cause and apply again")
     try:
         _set(ctx, res, {blue: 100, green: 0}, {}, f"roll back: live {blue}=100 {green}=0, mirror off")
     except Exception as exc:  # the rollback itself failed: say so loudly, with where traffic may be
         return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  AND the rollback failed: "
                            f"{explain(exc)}\n  check the endpoint's traffic now: az ml online-endpoint show --name "
-                           f"{ctx.endpoint_name}", EXIT_CLOUD)
+                           f"{ctx.endpoint_name}")
     return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  rolled back: {blue} serves 100 % of "
                        f"live traffic, {green} 0 %, mirroring off; fix the cause and apply again (the job and the "
-                       "model are not redone)", EXIT_CLOUD)
+                       "model are not redone)")

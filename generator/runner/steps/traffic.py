@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.runner.explain import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
+from generator.errors import RequestTooLarge, UsageError
+from generator.runner.explain import RunnerError, explain
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
@@ -73,17 +74,17 @@ def _read_request(ctx: Context, request_file: Path) -> bytes:
     try:
         size = request_file.stat().st_size
         if ctx.max_request_bytes is not None and size > ctx.max_request_bytes:
-            raise RunnerError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
-                              f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
-                              "generator/request.py); nothing was sent", EXIT_INPUT)
+            raise UsageError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
+                             f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
+                             "generator/request.py); nothing was sent")
         body = request_file.read_bytes()
     except OSError as exc:
-        raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
+        raise UsageError(f"cannot read the request file {request_file}: {exc.strerror}") from None
     try:
         parse_request(body)
     except ValueError as exc:
-        raise RunnerError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
-                          "nothing was sent", EXIT_INPUT) from None
+        raise UsageError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
+                         "nothing was sent") from None
     return body
 
 
@@ -109,16 +110,15 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
         # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint answered an error that azure-ai-ml "
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
-                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}",
-                          EXIT_CLOUD) from None
+                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}") from None
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the connection broke ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); {sent}, so whether its size is the "
-                          "cause is not known: try a smaller request", EXIT_CLOUD) from None
+                          "cause is not known: try a smaller request") from None
     except HttpResponseError as exc:
         if getattr(exc, "status_code", None) == 413:
-            raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as too "
-                              f"large (HTTP 413); {sent}: send a smaller one", EXIT_INPUT) from None
+            raise RequestTooLarge(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as "
+                                  f"too large (HTTP 413); {sent}: send a smaller one", status=413) from None
         raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
 
 
