@@ -1,5 +1,5 @@
 """Which optional extra (and which `make` target) provides a package, for the message a missing import gets; and
-which extras the steps of a manifest need on a target, checked before plan and apply connect (`require_for`).
+which extras the steps of a manifest need on a target, checked before plan and apply connect (`refuse_missing`).
 
 The core (requirements.txt) is installed by every make target; the data and local extras by the
 targets that need them. A command run with a Python outside .venv sees the same message, naming
@@ -101,10 +101,9 @@ def missing_for(kinds: Iterable[str], target: str) -> list[tuple[Extra, str, str
     return list(found.values())
 
 
-def require_for(kinds: Iterable[str], target: str) -> None:
-    """Raise MissingExtra, before anything connects or is created, when a step of the manifest needs an extra that
-    is not installed."""
-    missing = missing_for(kinds, target)
+def refuse_missing(missing: list[tuple[Extra, str, str]]) -> None:
+    """Raise MissingExtra, before anything connects or is created, naming each extra a step of the manifest needs on
+    the target and lacks (missing_for, through the target's missing_extras); nothing when there is none."""
     if not missing:
         return
     lines = [f"{why}, which needs the {module} package of the {extra.name} extra ({extra.requirements}): "

@@ -144,10 +144,12 @@ def base_beside_tuned(state_dir: Path) -> str | None:
     from generator.catalog import local_stand_in
     from generator.evaldata.eval_data import LABEL_COLUMN
 
-    jobs = state_dir / "jobs"
+    from generator.local.layout import Layout
+
+    files = Layout(state_dir)
     try:
-        row = first_line(jobs / f"{JOB}-eval-tuned" / "outputs" / "eval_data" / "test_data.jsonl")
-        base, tuned = (first_line(jobs / f"{JOB}-eval-{role}" / "outputs" / "model_prediction" / "predictions.jsonl")
+        row = first_line(files.job_output(f"{JOB}-eval-tuned", "eval_data") / "test_data.jsonl")
+        base, tuned = (first_line(files.job_output(f"{JOB}-eval-{role}", "model_prediction") / "predictions.jsonl")
                        ["predictions"] for role in ("base", "tuned"))
         question = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
         reference = row[LABEL_COLUMN]

@@ -69,7 +69,7 @@ class Commands(click.Group):
         except BrokenPipeError:  # `… | head` closed the pipe: stop quietly
             quiet_broken_pipe()
         except KeyboardInterrupt:
-            where = "the local workspace" if ctx.meta.get("target") == "local" else "Azure"
+            where = getattr(ctx.meta.get("target"), "where", "Azure")
             click.echo(f"\ninterrupted: operations already started continue in {where}; run the same command again "
                        "to resume (nothing is created twice)", err=True)
             ctx.exit(ExitCode.INTERRUPTED)

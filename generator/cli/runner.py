@@ -13,33 +13,34 @@ from typing import Any
 import click
 
 from generator.cli.handle import at_terminal
-from generator.cli.target import open_session, spec_options, workspace_options
+from generator.cli.target import open_session, spec_options, target_named, workspace_options
 from generator.errors import UsageError
+from generator.runner.experiment import Experiment
 from generator.runner.plan import Plan
+from generator.runner.session import Session
+from generator.runner.targets import Target
 
 
-def _model_lines(experiment: Any, local: bool = False) -> None:
-    """The foundation model's pin and the parameters its defaults supplied, as plan prints them (and, on the
-    local target, the model that stands in for it)."""
+def _model_lines(experiment: Experiment, target: Target) -> None:
+    """The foundation model's pin, what the target says about it (a model that stands in for it), and the parameters
+    its defaults supplied, as plan prints them."""
     click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
-    if local:
-        from generator.local.finetune import plan_line
-
-        click.echo(plan_line(experiment))
+    for line in target.plan_lines(experiment):
+        click.echo(line)
     if experiment.parameters_from_model:
         click.echo("parameters from the model's model_specific_defaults: "
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
 
 
-def _offline_plan(spec: str, root: Path, local: bool) -> None:
-    """The order and the az ml commands, without connecting (plan --offline; with --target local, the model that
-    stands in and the values it trains with)."""
+def _offline_plan(spec: str, root: Path, target: Target) -> None:
+    """The order and the az ml commands, without connecting (plan --offline; and what the target says about the
+    model: on the local target, the model that stands in and the values it trains with)."""
     from generator.runner.cost import cost_report, estimate_block, price_book
     from generator.runner.session import load_ready_experiment
     from generator.sweep_points import queueing
 
     experiment = load_ready_experiment(spec, root, validate=False)
-    _model_lines(experiment, local)
+    _model_lines(experiment, target)
     for res in experiment.resources:
         deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
         click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
@@ -90,11 +91,11 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     if offline:
         if out_file or output_format != "text":
             raise UsageError("--offline prints the order only; --out and --format need the workspace")
-        _offline_plan(spec, root, target == "local")
+        _offline_plan(spec, root, target_named(ctx, target, root))
         return
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, extras=True)
     if output_format == "text":
-        _model_lines(session.experiment, session.local)
+        _model_lines(session.experiment, session.target)
     planned = make_plan(session, session.context())
     report = session_costs(session)
     over_budget = _budget_refusal(session, planned, report)
@@ -112,12 +113,12 @@ def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscri
     ctx.exit(planned.exit_code(detailed_exitcode))
 
 
-def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
+def _budget_refusal(session: Session, planned: Plan, report: Any) -> str:
     """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
     from generator.runner.cost import check_budget
     from generator.runner.explain import OverBudget
 
-    if session.local or not planned.billed:
+    if not session.target.bills or not planned.billed:
         return ""
     try:
         check_budget(session.experiment.source_spec, report)
@@ -154,8 +155,8 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
     saved = load_saved(plan_file) if plan_file else None
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True,
                            extras=True)
-    if session.local:
-        _model_lines(session.experiment, local=True)
+    if session.target.plan_lines(session.experiment):
+        _model_lines(session.experiment, session.target)
     context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate,
                               keep_failed_deployment=keep_failed_deployment)
     planned = make_plan(session, context)
@@ -166,12 +167,12 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         click.echo(planned.text())
         refuse_if_refused(planned)
     costs = None
-    if not session.local and planned.billed:
+    if session.target.bills and planned.billed:
         report = session_costs(session)
         costs = estimate_block(session.experiment.source_spec, report)
         if not over_budget:
             check_budget(session.experiment.source_spec, report)
-    if not session.local and planned.billed and not yes and saved is None:
+    if session.target.bills and planned.billed and not yes and saved is None:
         what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
         if not at_terminal():
             raise UsageError(f"apply would start billed resources ({what}); pass --yes to confirm without a "

@@ -38,9 +38,17 @@ class Layout:
         """How job `name` ended (written when it ends, read when the workspace starts again)."""
         return self.job(name) / JOB_STATUS
 
+    def job_outputs(self, job: str) -> Path:
+        """The folder of job `job`'s named outputs (one folder, or file, each)."""
+        return self.job(job) / "outputs"
+
+    def job_output(self, job: str, output: str) -> Path:
+        """Job `job`'s named output `output` (a folder or a file)."""
+        return self.job_outputs(job) / output
+
     def trained_model(self, job: str) -> Path:
         """The MLflow model a fine-tune job writes (its trained_model output)."""
-        return self.job(job) / "outputs" / "trained_model"
+        return self.job_output(job, "trained_model")
 
     def deployment(self, endpoint: str, name: str) -> Path:
         """The folder of deployment `name` of `endpoint`."""

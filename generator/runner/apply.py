@@ -53,7 +53,7 @@ def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
     refuse_if_refused(plan)
     skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == Verb.UNCHANGED
                                  for row in plan.rows) else set()
-    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
+    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, session.target)
     outcomes = Graph(plan, context).run()
     failed = any(o.status in ("failed", "skipped") for o in outcomes.values())
     try:

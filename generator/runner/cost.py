@@ -316,7 +316,8 @@ def now_tag() -> str:
 
 
 def session_costs(session: Any) -> CostReport:
-    """The cost report for the session's experiment: prices for the workspace's region (none locally), calibrated
+    """The cost report for the session's experiment: prices for the workspace's region (none where the target bills
+    nothing), calibrated
     by the experiment's latest finished run."""
     from generator.runner.metrics import calibration
 
@@ -325,11 +326,11 @@ def session_costs(session: Any) -> CostReport:
     def earlier_run(tokens_per_epoch: int) -> Any:
         return calibration(session, tokens_per_epoch)
 
-    if session.local:
+    if not session.target.bills:
         return cost_report(spec, region=None, prices=None, calibration_source=earlier_run,
-                           no_price="the local workspace bills nothing (prices are for Azure workspaces)")
+                           no_price=session.target.no_price)
     return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
-                       no_price="the workspace did not say its region", calibration_source=earlier_run)
+                       no_price=session.target.no_price, calibration_source=earlier_run)
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import MissingExtra
+from generator.errors import GeneratorError
 from generator.runner.explain import NothingToRead, RunnerError
 
 CURVES = ("train_loss", "eval_loss")
@@ -21,25 +21,6 @@ class Curve:
 
     name: str
     points: list[tuple[int, float]]
-
-
-def tracking_uri(session: Any) -> str:
-    """Where the job's runs are: the local workspace's store; for Azure, MLFLOW_TRACKING_URI when set (another
-    MLflow server the jobs log to), else the workspace's MLflow tracking URI (through azureml-mlflow)."""
-    import os
-
-    if not session.local and os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    if session.local:
-        if not session.target.tracking_uri:
-            raise NothingToRead("the local workspace is not running; run apply --target local first")
-        return session.target.tracking_uri
-    try:
-        import azureml.mlflow  # noqa: F401 - registers the azureml:// tracking scheme
-    except ImportError:
-        raise MissingExtra("reading metrics from an Azure workspace needs the azureml-mlflow package (the azure "
-                           "extra, requirements-azure.txt): `make metrics` installs it", ["azure"]) from None
-    return session.ml.workspaces.get(session.ml.workspace_name).mlflow_tracking_uri
 
 
 QUIET_LOGGERS = ("mlflow", "alembic")  # their INFO lines ("Creating initial MLflow database tables...") are not ours
@@ -150,9 +131,9 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     if finished is None:
         return None
     try:
-        client = open_store(tracking_uri(session))
+        client = session.metrics_client()
         found = find_run(client, data["experiment"]["name"], finished)
-    except RunnerError as exc:
+    except GeneratorError as exc:
         return f"{finished} finished, but its metrics cannot be read ({exc})"
     except Exception as exc:  # MLflow and azureml-mlflow raise many types; an estimate must never stop plan
         return f"{finished} finished, but its metrics cannot be read ({type(exc).__name__}: {exc})"

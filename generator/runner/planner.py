@@ -35,10 +35,9 @@ def data_hashes(root: Path, experiment: Any) -> dict[str, str | None]:
 def make_plan(session: Any, context: Context) -> Plan:
     """The plan of every resource of the session's experiment (a value: printed by plan, executed by apply)."""
     from generator import __version__
-    from generator.sweep_points import queueing
 
     experiment = session.experiment
-    queued = None if session.local else queueing(experiment.source_spec.data)  # the local one never queues
+    queued = session.target.queueing_note(experiment.source_spec.data)
     rows = [ResourcePlan(res, PLANNERS[res.kind](context, res),
                          session.endpoint_name if res.kind == "online_endpoint" else res.name)
             for res in experiment.resources]

@@ -17,6 +17,7 @@ from generator.runner.compat import registry_model_properties
 from generator.runner.explain import NotRunnable, RunnerError, explain
 from generator.runner.experiment import Experiment
 from generator.runner.output import Printer
+from generator.runner.targets import Target
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")
 # Managed online deployments reserve 20 % extra quota for upgrades: MicrosoftDocs/azure-ai-docs
@@ -163,7 +164,7 @@ def drift(known: ModelFacts | None, live: ModelFacts) -> list[str]:
 
 
 def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: Printer,
-                  skip_existing: set[str], local: bool = False) -> None:
+                  skip_existing: set[str], target: Target) -> None:
     """Every check; raise NotRunnable (exit 2) on the first that fails, after printing what passed."""
     live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
@@ -203,7 +204,7 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
         shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
         out.line("preflight", f"parameters from {live.facts.name}'s model_specific_defaults (rendered into the job): "
                               f"{shown}")
-    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, local, nodes)
+    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, target, nodes)
 
 
 def finetune_nodes(job: dict[str, Any]) -> int:
@@ -281,7 +282,7 @@ def _read(what: str, call: Any, out: Printer) -> Any:
 
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],
                 sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer,
-                local: bool = False, nodes: int = 1) -> None:
+                target: Target, nodes: int = 1) -> None:
     """Compare the vCPUs the cluster and the deployment need with the subscription's free quota in the region:
     the family's row at subscription level (not a workspace's or a cluster's), then the regional total. The
     fine-tune's `nodes` run at once: "The job will wait to acquire given number of nodes before it starts"
@@ -309,10 +310,7 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     rows = [UsageRow.of(u) for u in usages]
     for why in basis:
         out.line("preflight", f"quota: {why}")
-    if local:
-        where = "in the local workspace (its emulated quota)"
-    else:
-        where = f"in region {getattr(ml.workspaces.get(ml.workspace_name), 'location', None) or 'of the workspace'}"
+    where = target.quota_scope(ml)
     short = []
     for family, need in needs.items():
         row = _subscription_row(rows, family, tier)

@@ -99,8 +99,9 @@ def closing_lines(ctx: Context, plan: Plan, failed: bool) -> list[str]:
 
 
 def billing_lines(ctx: Context, serving: Serving | None) -> list[str]:
-    """Every deployment's instances and the compute's idle nodes (on the local target: what would bill on Azure)."""
-    head = "still running (the local target bills nothing; on Azure this bills)" if ctx.local else "still billing"
+    """Every deployment's instances and the compute's idle nodes, as the target names what runs on (on a target that
+    bills nothing: what would bill on Azure)."""
+    head = ctx.target.billing_head
     lines = [f"{head}: deployment {serving.describe(name)}" for name in sorted(serving.deployments)] \
         if serving is not None else []
     if serving is not None and not serving.deployments:

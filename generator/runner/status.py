@@ -30,7 +30,7 @@ def endpoint_hourly(session: Any) -> float | None:
     from generator.prices import PriceUnavailable
     from generator.runner.cost import price_book
 
-    if session.local or not session.region:
+    if not session.target.bills or not session.region:
         return None
     deployment = session.experiment.source_spec.data["deployment"]
     try:
@@ -75,7 +75,7 @@ def status_rows(session: Any) -> list[StatusRow]:
         current = PLANNERS[res.kind](context, res).current
         state = "absent" if current is None else "present"
         if res.kind == "pipeline_job" and current is not None:
-            link = "" if session.local else getattr(current, "studio_url", "") or ""
+            link = session.target.job_link(current)
             state = f"{job_status(current)}  {link}".rstrip()
         if res.kind == "online_endpoint" and current is not None:
             state = f"{state_of(current)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"

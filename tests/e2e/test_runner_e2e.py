@@ -434,9 +434,9 @@ def test_quota_without_a_family_row_or_without_rights_is_said_not_skipped(worksp
 
 
 def _client(project: Path) -> Any:
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
 
-    return workspace_client(EmulatorCredential(), target_from_config(json.loads((project / "config.json").read_text())))
+    return workspace_client(EmulatorCredential(), workspace_from_config(json.loads((project / "config.json").read_text())))
 
 
 def test_the_emulator_refuses_what_the_service_would(workspace: tuple[Path, Emulator]) -> None:

@@ -19,6 +19,7 @@ from generator.cli import main
 from generator.errors import ExitCode
 from generator.runner.cost import CostReport
 from generator.runner.evaluation_figures import EvaluationGateFailed
+from generator.runner.azure_target import AzureTarget
 from generator.runner.experiment import load_experiment
 from generator.runner.output import Printer
 from generator.runner.steps.common import Context
@@ -54,7 +55,7 @@ def _session() -> FakeSession:
     endpoint = experiment.by_kind("online_endpoint").name
     identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
                 "endpoint": endpoint}
-    return FakeSession(experiment=experiment, local=False, ml=FakeWorkspace(), identity=lambda: identity,
+    return FakeSession(experiment=experiment, target=AzureTarget(), ml=FakeWorkspace(), identity=lambda: identity,
                        endpoint_name=endpoint, root=REPO, region=None)
 
 

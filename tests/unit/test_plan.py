@@ -14,6 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from generator.errors import ExitCode, PlanMoved
 from generator.runner.apply import refuse_if_refused
+from generator.runner.azure_target import AzureTarget
 from generator.runner.experiment import load_experiment
 from generator.runner.explain import StepRefused
 from generator.runner.output import Printer
@@ -55,7 +56,7 @@ def session() -> SimpleNamespace:
     experiment.source_spec = spec
     identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
                 "endpoint": experiment.by_kind("online_endpoint").name}
-    return SimpleNamespace(experiment=experiment, local=False, ml=FakeWorkspace(), identity=lambda: identity,
+    return SimpleNamespace(experiment=experiment, target=AzureTarget(), ml=FakeWorkspace(), identity=lambda: identity,
                            endpoint_name=identity["endpoint"], root=REPO)
 
 

@@ -73,10 +73,10 @@ def _read_request(ctx: Context, request_file: Path) -> bytes:
 
     try:
         size = request_file.stat().st_size
-        if ctx.max_request_bytes is not None and size > ctx.max_request_bytes:
-            raise UsageError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
-                             f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
-                             "generator/request.py); nothing was sent")
+        limit = ctx.target.max_request_bytes
+        if limit is not None and size > limit:
+            raise UsageError(f"request file {request_file} is {size_text(size)}: "
+                             f"{ctx.target.request_limit.format(limit=size_text(limit))}; nothing was sent")
         body = request_file.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the request file {request_file}: {exc.strerror}") from None
@@ -102,9 +102,7 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
         return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
                                               request_file=str(request_file))
     except (AttributeError, TypeError) as exc:
-        logs = (f"{ctx.local_state / 'deployments' / f'{ctx.endpoint_name}-{deployment}' / 'scoring.log'}"
-                if ctx.local and ctx.local_state is not None else
-                f"az ml online-deployment get-logs --endpoint-name {ctx.endpoint_name} --name {deployment}")
+        logs = ctx.target.deployment_log(ctx.endpoint_name, deployment)
         # azure-ai-ml 1.35's validate_response (_utils/_endpoint_utils.py) crashes on some error answers: a body
         # whose "error" is not an object (AttributeError), and any 408, which it maps to
         # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
