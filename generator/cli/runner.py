@@ -13,11 +13,11 @@ from typing import Any
 import click
 
 from generator.cli.handle import at_terminal
-from generator.cli.target import open_session, spec_options, target_named, workspace_options
+from generator.cli.target import offline_session, open_session, spec_options, workspace_options
 from generator.errors import UsageError
 from generator.runner.experiment import Experiment
+from generator.runner.offline import Observer
 from generator.runner.plan import Plan
-from generator.runner.session import Session
 from generator.runner.targets import Target
 
 
@@ -32,99 +32,54 @@ def _model_lines(experiment: Experiment, target: Target) -> None:
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
 
 
-def _offline_plan(spec: str, root: Path, target: Target) -> None:
-    """The order and the az ml commands, without connecting (plan --offline; and what the target says about the
-    model: on the local target, the model that stands in and the values it trains with)."""
-    from generator.runner.cost import cost_report, estimate_block, price_book
-    from generator.runner.session import load_ready_experiment
-    from generator.sweep_points import queueing
+def _refuse(planned: Plan) -> None:
+    """After plan printed it: raise what apply would raise on it (the same type, so the same exit code)."""
+    from generator.runner.explain import OverBudget, StepRefused
 
-    experiment = load_ready_experiment(spec, root, validate=False)
-    _model_lines(experiment, target)
-    for res in experiment.resources:
-        deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
-        click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
-    queued = queueing(experiment.source_spec.data)
-    if queued:
-        click.echo(f"note: {queued}")
-    region = experiment.source_spec.data.get("region")  # the spec's expected region: prices cached for it
-    cached = price_book(root, online=False) if region else None
-    report = cost_report(experiment.source_spec, region=region, prices=cached,
-                         no_price="plan --offline does not connect, so the workspace's region is unknown")
-    for line in estimate_block(experiment.source_spec, report):
-        click.echo(line)
-
-
-def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "",
-          routes: dict[str, Any] | None = None) -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines and both routes' figures ride along; a budget
-    refusal makes the JSON plan not applyable, as apply would refuse it)."""
-    if output_format == "json":
-        document = {**planned.as_json(), "estimate": estimate or [], "routes": routes or {}}
-        if over_budget:
-            document["applyable"] = False
-        click.echo(json.dumps(document, indent=2, allow_nan=False))
-    elif output_format == "markdown":
-        click.echo(planned.markdown(estimate), nl=False)
-    else:
-        click.echo(planned.text(estimate))
+    refused = f"apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)"
+    budget = planned.budget if planned.budget is not None and planned.budget.refuses else None
+    if budget is not None:
+        if planned.refused:
+            click.echo(f"error: {refused}", err=True)
+        raise OverBudget(f"apply would refuse (without --over-budget): {budget.why}")
+    if planned.refused:
+        raise StepRefused(refused)
 
 
 @click.command()
 @spec_options
-@click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
+@click.option("--offline", is_flag=True, help="Plan without connecting: each resource's action is unknown; the order, "
+                                              "the az ml commands and the estimate (prices cached for the spec's "
+                                              "region) are shown. Never applied.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on any error or refusal.")
+              help="Exit 0 when there is nothing to change, 2 when there are changes (or, offline, may be), 1 on any "
+                   "error or refusal.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text",
-              show_default=True, help="json: the versioned document of docs/plan.schema.json.")
+              show_default=True, help="json: the versioned document of docs/plan.schema.json (what --out saves).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan (JSON) for `apply --plan FILE`, which applies exactly it.")
+              help="Save the plan (its JSON document) for `apply --plan FILE`, which applies exactly it.")
 @click.pass_context
 def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
          resource_group: str | None, workspace: str | None, target: str, offline: bool, detailed_exitcode: bool,
          output_format: str, out_file: Path | None) -> None:
-    """Show what apply would do to each resource, against the live workspace."""
-    from generator.runner.cost import estimate_block, session_costs
-    from generator.runner.explain import OverBudget, StepRefused
-    from generator.runner.planner import make_plan, save
+    """Show what apply would do to each resource, against the live workspace (or offline), with its cost."""
+    from generator.runner.plan_view import render
+    from generator.runner.planner import make_plan, save, with_costs
 
-    if offline:
-        if out_file or output_format != "text":
-            raise UsageError("--offline prints the order only; --out and --format need the workspace")
-        _offline_plan(spec, root, target_named(ctx, target, root))
-        return
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, extras=True)
+    session: Observer = (offline_session(ctx, spec, root, target) if offline else
+                         open_session(ctx, spec, root, config, subscription, resource_group, workspace, target,
+                                      extras=True))
     if output_format == "text":
         _model_lines(session.experiment, session.target)
-    planned = make_plan(session, session.context())
-    report = session_costs(session)
-    over_budget = _budget_refusal(session, planned, report)
-    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget, report.routes)
+    planned = with_costs(session, make_plan(session, session.context()))
+    click.echo(render(planned, output_format), nl=False)
     if out_file:
         save(planned, out_file)
-        click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
-    if planned.refused:
-        refused = f"apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)"
-        if not over_budget:
-            raise StepRefused(refused)
-        click.echo(f"error: {refused}", err=True)
-    if over_budget:
-        raise OverBudget(f"apply would refuse (without --over-budget): {over_budget}")
+        click.echo(f"plan saved to {out_file}: " + (f"made offline, it cannot be applied ({planned.offline})"
+                                                    if planned.offline else
+                                                    f"`apply {spec} --plan {out_file}` applies exactly it"), err=True)
+    _refuse(planned)
     ctx.exit(planned.exit_code(detailed_exitcode))
-
-
-def _budget_refusal(session: Session, planned: Plan, report: Any) -> str:
-    """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
-    from generator.runner.cost import check_budget
-    from generator.runner.explain import OverBudget
-
-    if not session.target.bills or not planned.billed:
-        return ""
-    try:
-        check_budget(session.experiment.source_spec, report)
-    except OverBudget as exc:
-        return str(exc)
-    return ""
 
 
 @click.command()
@@ -149,8 +104,9 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
           yes: bool, over_budget: bool, skip_evaluation_gate: bool, keep_failed_deployment: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
-    from generator.runner.cost import check_budget, estimate_block, session_costs
-    from generator.runner.planner import check_saved, load_saved, make_plan
+    from generator.runner.explain import OverBudget
+    from generator.runner.plan_view import text
+    from generator.runner.planner import check_saved, load_saved, make_plan, with_costs
 
     saved = load_saved(plan_file) if plan_file else None
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True,
@@ -164,20 +120,18 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         check_saved(saved, planned)
         click.echo(f"applying the saved plan {plan_file}: nothing moved since it was made")
     if planned.refused:
-        click.echo(planned.text())
+        click.echo(text(planned))
         refuse_if_refused(planned)
-    costs = None
     if session.target.bills and planned.billed:
-        report = session_costs(session)
-        costs = estimate_block(session.experiment.source_spec, report)
-        if not over_budget:
-            check_budget(session.experiment.source_spec, report)
+        planned = with_costs(session, planned)
+        if planned.budget is not None and planned.budget.refuses and not over_budget:
+            raise OverBudget(planned.budget.why)
     if session.target.bills and planned.billed and not yes and saved is None:
         what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
         if not at_terminal():
             raise UsageError(f"apply would start billed resources ({what}); pass --yes to confirm without a "
                              "terminal (or apply a reviewed `plan --out` file)")
-        click.echo(planned.text(costs))
+        click.echo(text(planned))
         if not click.confirm(f"Start these billed resources ({what})?", default=False):
             click.echo("apply cancelled: nothing was created")
             return

@@ -9,6 +9,7 @@ import click
 
 from generator.cli.options import report, root_option
 from generator.runner.azure_target import AzureTarget
+from generator.runner.offline import OfflineSession
 from generator.runner.session import Session
 from generator.runner.targets import Connection, Target, WorkspaceIds
 
@@ -60,6 +61,14 @@ def connect(ctx: click.Context, target: Target, ids: WorkspaceIds) -> Connection
     """Connect to the target (its workspace started if need be), with its credential or the one a test injected as
     ctx.obj['credential']."""
     return target.connect(ids, (ctx.find_root().obj or {}).get("credential"))
+
+
+def offline_session(ctx: click.Context, spec: str, root: Path, target: str) -> OfflineSession:
+    """The spec's experiment (refusing a stale generated/) on its target, for plan --offline: nothing connects."""
+    from generator.runner.session import load_ready_experiment
+
+    where = target_named(ctx, target, root)
+    return OfflineSession(load_ready_experiment(spec, root, validate=False), where, root)
 
 
 def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,

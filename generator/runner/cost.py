@@ -12,14 +12,17 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import clock
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
 from generator.runner import route_costs
 from generator.errors import UsageError
-from generator.runner.explain import OverBudget
+from generator.runner.plan import Budget
+
+if TYPE_CHECKING:
+    from generator.runner.offline import Observer
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -217,29 +220,33 @@ def _usable_upper(report: CostReport) -> float | None:
 
 def budget_lines(spec: Any, report: CostReport) -> list[str]:
     """The budget line plan prints (none without budget.max_usd)."""
-    budget = _budget(spec)
-    if budget is None:
+    verdict = budget_verdict(spec, report, checked=False)
+    if verdict is None:
         return []
-    if _usable_upper(report) is None:
-        return [f"  budget           max_usd {_money(budget)}: no upper estimate ({report.no_upper}); apply refuses"]
-    verdict = "within it" if report.upper_usd <= budget else "OVER it: apply refuses"
-    return [f"  budget           upper estimate {_money(report.upper_usd)} against max_usd {_money(budget)}: {verdict}"]
+    if verdict.upper_usd is None:
+        return [f"  budget           max_usd {_money(verdict.max_usd)}: no upper estimate ({report.no_upper}); apply "
+                "refuses"]
+    said = "within it" if verdict.verdict == "within" else "OVER it: apply refuses"
+    return [f"  budget           upper estimate {_money(verdict.upper_usd)} against max_usd {_money(verdict.max_usd)}: "
+            f"{said}"]
 
 
-def check_budget(spec: Any, report: CostReport) -> None:
-    """Raise OverBudget when the spec's budget is exceeded by the upper estimate, or no estimate can be made: an
-    unknown or non-finite figure never passes the comparison."""
+def budget_verdict(spec: Any, report: CostReport, checked: bool) -> Budget | None:
+    """The spec's budget against the upper estimate (None without budget.max_usd): over it, or no estimate at all (an
+    unknown or non-finite figure never passes the comparison), apply refuses when `checked` (OverBudget, with `why`)."""
     budget = _budget(spec)
     if budget is None:
-        return
+        return None
     upper = _usable_upper(report)
     if upper is None:
-        raise OverBudget(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
-                         "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.")
+        return Budget(budget, None, "unknown", checked, f"budget.max_usd is {_money(budget)} in {spec.file}, and "
+                      f"{report.no_upper}, so the cost cannot be held against it: nothing was created. Pass "
+                      "--over-budget to apply anyway.")
     if not upper <= budget:
-        raise OverBudget(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
-                         f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
-                         "endpoint.expires_after, raise the budget, or pass --over-budget.")
+        return Budget(budget, upper, "over", checked, f"the upper estimate {_money(upper)} exceeds budget.max_usd "
+                      f"{_money(budget)} in {spec.file}: nothing was created. Lower the data share, the epochs or "
+                      "endpoint.expires_after, raise the budget, or pass --over-budget.")
+    return Budget(budget, upper, "within", checked, "")
 
 
 @dataclass(frozen=True)
@@ -315,10 +322,9 @@ def now_tag() -> str:
     return clock.now().astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def session_costs(session: Any) -> CostReport:
+def session_costs(session: Observer) -> CostReport:
     """The cost report for the session's experiment: prices for the workspace's region (none where the target bills
-    nothing), calibrated
-    by the experiment's latest finished run."""
+    nothing; offline, those cached for the spec's region), calibrated by the experiment's latest finished run."""
     from generator.runner.metrics import calibration
 
     spec = session.experiment.source_spec
@@ -329,8 +335,8 @@ def session_costs(session: Any) -> CostReport:
     if not session.target.bills:
         return cost_report(spec, region=None, prices=None, calibration_source=earlier_run,
                            no_price=session.target.no_price)
-    return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
-                       no_price=session.target.no_price, calibration_source=earlier_run)
+    return cost_report(spec, region=session.region, prices=price_book(session.root, online=not session.offline),
+                       no_price=session.no_price, calibration_source=earlier_run)
 
 
 def estimate_block(spec: Any, report: CostReport) -> list[str]:

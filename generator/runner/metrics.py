@@ -11,6 +11,7 @@ from typing import Any
 
 from generator.errors import GeneratorError
 from generator.runner.explain import NothingToRead, RunnerError
+from generator.runner.offline import LiveStateUnknown
 
 CURVES = ("train_loss", "eval_loss")
 
@@ -127,7 +128,10 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     from generator.estimate import Calibration
 
     data = session.experiment.source_spec.data
-    finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
+    try:
+        finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
+    except LiveStateUnknown:  # plan --offline: no earlier run is known
+        return None
     if finished is None:
         return None
     try:

@@ -158,6 +158,8 @@ def _raw_names(path: Path, file: str) -> dict[str, str]:
 class Session:
     """A connected runner session for one experiment, on one target."""
 
+    offline = ""  # the workspace's state is read (generator/runner/offline.py: an observer that reads nothing)
+
     def __init__(self, experiment: Experiment, target: Target, connection: Connection, root: Path, *,
                  out: Printer | None = None):
         self.experiment = experiment
@@ -186,6 +188,11 @@ class Session:
                              f"{self.workspace.resource_group} of subscription {self.workspace.subscription_id} "
                              f"({explain(exc)}): check config.json or --subscription/--resource-group/--workspace"
                              ) from None
+
+    @property
+    def no_price(self) -> str:
+        """Why an estimate carries no price when the workspace says no region (or the target bills nothing)."""
+        return self.target.no_price
 
     def metrics_client(self) -> Any:
         """An MLflow client on where this workspace's jobs log their metrics."""

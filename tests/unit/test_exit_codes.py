@@ -45,7 +45,7 @@ class FakeSession(SimpleNamespace):
 
     def context(self, **kwargs: Any) -> Context:
         return Context(ml=self.ml, experiment=self.experiment, out=Printer(), endpoint_name=self.endpoint_name,
-                       **kwargs)
+                       target=self.target, **kwargs)
 
 
 def _session() -> FakeSession:
@@ -56,7 +56,8 @@ def _session() -> FakeSession:
     identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
                 "endpoint": endpoint}
     return FakeSession(experiment=experiment, target=AzureTarget(), ml=FakeWorkspace(), identity=lambda: identity,
-                       endpoint_name=endpoint, root=REPO, region=None)
+                       endpoint_name=endpoint, root=REPO, region=None, offline="",
+                       no_price="the workspace did not say its region")
 
 
 @pytest.fixture
