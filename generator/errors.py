@@ -17,8 +17,9 @@ situation. The codes follow Terraform's contract, so scripts and CI can tell a f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import TYPE_CHECKING, ClassVar, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from generator.diagnostics import Problem
@@ -47,7 +48,7 @@ class InvalidInput(GeneratorError):
 
     exit_code = ExitCode.INVALID
 
-    def __init__(self, problems: Iterable["Problem"], summary: str | None = None):
+    def __init__(self, problems: Iterable[Problem], summary: str | None = None):
         self.problems = sorted(problems)
         self.summary = summary  # a closing line such as "2 error(s) in 1 spec file(s); nothing was written"
         super().__init__("\n".join(str(p) for p in self.problems))

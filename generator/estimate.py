@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-
 from generator import catalog
 from generator.data.records import read_jsonl, record_problems
 from generator.data.stats import CHARS_PER_TOKEN
@@ -103,7 +102,7 @@ class Estimate:
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     sweep: str = ""  # how a sweep's figures were summed
-    evaluation: "EvaluationEstimate | None" = None
+    evaluation: EvaluationEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,8 @@ def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: f
     kind = "LoRA" if lora else "full fine-tuning"
     evaluated = (f" + {FORWARD_FLOPS_PER_PARAM_TOKEN} x parameters x {eval_tokens:,} evaluation tokens (forward only)"
                  if eval_tokens else "")
-    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind}){evaluated}; "
+    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind})"
+                   f"{evaluated}; "
                    f"{gpus} GPU(s) at {tflops_per_gpu:g} peak dense TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation; "
                    f"plus {FIXED_HOURS[0]:g}-{FIXED_HOURS[1]:g} h for model import, preprocessing and conversion")
     return Hours(low, high, assumptions)
@@ -283,8 +283,8 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
     same_nodes = len({p.train_nodes for p in parts}) == 1
     if all(p.hours is not None for p in parts):  # node-hours when the points use different node counts
         weight = [1 if same_nodes else p.train_nodes for p in parts]
-        hours = Hours(sum(p.hours.low * w for p, w in zip(parts, weight)),
-                      sum(p.hours.high * w for p, w in zip(parts, weight)), first.hours.assumptions)
+        hours = Hours(sum(p.hours.low * w for p, w in zip(parts, weight, strict=True)),
+                      sum(p.hours.high * w for p, w in zip(parts, weight, strict=True)), first.hours.assumptions)
     note = (f"a sweep of {len(parts)} points: tokens, hours and cost are the sum over the points (side by side "
             "they end sooner; every point's GPU hours are billed)")
     missing = tuple(dict.fromkeys(reason for p in parts for reason in p.missing))

@@ -9,8 +9,8 @@ the interpreter it ran with.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from generator.errors import MissingExtra
 
@@ -75,7 +75,8 @@ STEP_NEEDS: dict[tuple[str, str], tuple[tuple[str, ...], Extra, str]] = {
                                 "the local workspace fine-tunes on this machine"),
     ("local", "evaluation_job"): (("torch", "transformers", "rouge_score"), LOCAL,
                                   "the local workspace evaluates on this machine"),
-    ("local", "evaluation_gate"): (("mlflow",), LOCAL, "the evaluation gate reads the local workspace's MLflow metrics"),
+    ("local", "evaluation_gate"): (("mlflow",), LOCAL,
+                                   "the evaluation gate reads the local workspace's MLflow metrics"),
     ("local", "select"): (("mlflow",), LOCAL, "a sweep picks its best point from the local workspace's MLflow metrics"),
 }
 

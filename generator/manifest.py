@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator import naming, rollout_stages
-from generator.entities import (data_file, evaluation_split_differs, job_file_stem, registry_model_uri,
-                                tuned_model_ref)
+from generator.entities import data_file, evaluation_split_differs, job_file_stem, registry_model_uri, tuned_model_ref
 from generator.spec import Spec
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator import catalog, evaluation_jobs, rollout_stages, serverless, sweep_points  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
@@ -50,7 +51,7 @@ class Spec:
         """The sweep's points (empty for a single run)."""
         return sweep_points.points(self.data)
 
-    def at(self, point: sweep_points.Point) -> "Spec":
+    def at(self, point: sweep_points.Point) -> Spec:
         """This spec as the single job of a sweep point sees it."""
         return replace(self, data=sweep_points.at_point(self.data, point))
 

@@ -11,9 +11,9 @@ import json
 import logging
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 from generator.component import load_interface
 from generator.diagnostics import WARNING, Problem
@@ -33,8 +33,16 @@ _SDK_JSON = re.compile(r"failed:\s*(\{.*\})\s*$", re.S)
 
 
 def _loaders() -> dict[str, Callable[..., Any]]:
-    from azure.ai.ml import (load_compute, load_data, load_job, load_marketplace_subscription, load_model,
-                             load_online_deployment, load_online_endpoint, load_serverless_endpoint)
+    from azure.ai.ml import (
+        load_compute,
+        load_data,
+        load_job,
+        load_marketplace_subscription,
+        load_model,
+        load_online_deployment,
+        load_online_endpoint,
+        load_serverless_endpoint,
+    )
 
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)  # its import sets INFO: "experimental class" notices
     return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "evaluation_job": load_job,

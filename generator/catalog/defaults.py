@@ -7,8 +7,9 @@ Here the user's own values win, and every value taken from the model is recorded
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from generator.catalog import ModelFacts
 from generator.catalog.checks import MODEL_FIELD, Finding

@@ -10,8 +10,8 @@ import click
 
 from generator import catalog, clock
 from generator.catalog import MODELS_FILE, SkuSpec
-from generator.files import write_atomically
 from generator.cli.options import root_option
+from generator.files import write_atomically
 
 
 @click.group("catalog")

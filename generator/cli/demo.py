@@ -4,7 +4,8 @@ Prepare data from the shipped sample, render, plan, apply with `--target local` 
 register, deploy, smoke test), review the metrics, test the endpoint with a sample from the
 data, delete the endpoint, stop the local workspace. Prints each step as the seed names it,
 the eval loss before and after training, the evaluation's base-against-tuned table (the figures the gate
-read), the base model's answer to a held-out conversation beside the tuned model's, the wall time and the peak memory of the whole tree.
+read), the base model's answer to a held-out conversation beside the tuned model's, the wall time and the peak
+memory of the whole tree.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class PeakMemory:
             self.peak = max(self.peak, total)
             time.sleep(interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -143,7 +144,6 @@ def base_beside_tuned(state_dir: Path) -> str | None:
     """
     from generator.catalog import local_stand_in
     from generator.evaldata.eval_data import LABEL_COLUMN
-
     from generator.local.layout import Layout
 
     files = Layout(state_dir)

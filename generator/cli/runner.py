@@ -7,6 +7,7 @@ and become exit codes in `generator.cli.handle`.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,7 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
             resource_group: str | None, workspace: str | None, target: str, png: Path | None) -> None:
     """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
     import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+
     from generator.runner import metrics as review
     from generator.runner.sweep import reviewed_job
 
@@ -262,6 +264,7 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3);
     --evaluation compares each SPEC's base and tuned model on the evaluation metrics."""
     import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+
     from generator.runner import compare as side_by_side
     from generator.runner.session import load_ready_experiment
 
@@ -299,7 +302,7 @@ def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, 
     for spec in specs:
         experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
         registered = experiment.by_kind("model")
-        model = not_found(lambda: session.ml.models.get(registered.name, version=str(registered.extra["version"])))
+        model = not_found(partial(session.ml.models.get, registered.name, version=str(registered.extra["version"])))
         models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)
     out = png or root / "metrics" / f"evaluation-{models[0].experiment}.png"
     evaluation_compare.plot(models, out)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
+from generator import writer
+from generator.build import render_project
 from generator.cli.options import load_specs, report, root_option
 from generator.diagnostics import ERROR
 from generator.errors import InvalidFiles, ProblemsFound, StaleOutput, UsageError
 from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
-from generator import writer
-from generator.build import render_project
 
 
 def discover_specs(root: Path) -> list[Path]:

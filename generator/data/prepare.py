@@ -11,11 +11,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from generator.data import DataError
-from generator.data.hub import cached, go_offline_unless_reachable
+from generator.data.hub import go_offline_unless_reachable
 from generator.data.records import check_file
 from generator.files import sha256, write_atomically
 from generator.paths import display_path
@@ -167,7 +168,8 @@ def prepare(spec: Spec, echo: Callable[[str], None]) -> bool:
     for split in sorted(splits):
         total = len(splits[split])
         keep = kept_rows(total, data["split_percent"])
-        echo(f"{split}: writing {keep:,} of {total:,} rows ({data['split_percent']:g} %) to {data['dir']}/{split}.jsonl")
+        echo(f"{split}: writing {keep:,} of {total:,} rows ({data['split_percent']:g} %) to "
+             f"{data['dir']}/{split}.jsonl")
         count, digest = _write_jsonl(out / f"{split}.jsonl", splits[split].select(range(keep)))
         stamp["splits"][split] = {"rows": count, "of": total, "sha256": digest}
     write_atomically(out / STAMP, json.dumps(stamp, indent=2, sort_keys=True))

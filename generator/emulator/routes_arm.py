@@ -11,7 +11,8 @@ import hmac
 import json
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
@@ -237,9 +238,9 @@ class ArmRoutes:
                 error = (error_body("UserError", ENDPOINT_NAME_TAKEN)["error"] if taken else
                          error_body("EndpointProvisioningFailed", "the emulator was told to fail this endpoint")
                          ["error"] if name in e.fault_plan.failing_endpoints else None)
-                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key, e.fault_plan.latency.endpoint,
-                                                                     error, {"scoringUri": f"{e.base_url}/score/{name}",
-                                                                             "swaggerUri": f"{e.base_url}/swagger/{name}"})
+                uris = {"scoringUri": f"{e.base_url}/score/{name}", "swaggerUri": f"{e.base_url}/swagger/{name}"}
+                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key,
+                                                                     e.fault_plan.latency.endpoint, error, uris)
             elif kind == "onlineendpoints":
                 props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("scaleSettings", {"scaleType": "Default"})

@@ -15,7 +15,6 @@ from typing import Any
 
 from generator import clock
 
-
 # What run history answers for a pipeline job's step, from the children GET of recording
 # pipeline_job/e2etests/test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json
 # (Azure/azure-sdk-assets @6873a4bb, fixture tests/contract/fixtures/pipeline_job_child_runs.json): the keys of a run,

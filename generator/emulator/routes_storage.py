@@ -42,7 +42,8 @@ class StorageRoutes:
                 self._send(404, b"", {"x-ms-error-code": "BlobNotFound"})
             else:
                 self._send(200, stored[0] if self.command == "GET" else b"",
-                           {f"x-ms-meta-{k}": v for k, v in stored[1].items()} | {"Content-Type": "application/octet-stream"})
+                           {f"x-ms-meta-{k}": v for k, v in stored[1].items()}
+                           | {"Content-Type": "application/octet-stream"})
         elif self.command == "GET" and query.get("comp") == ["list"]:
             prefix = query.get("prefix", [""])[0]
             container = "/" + key.strip("/").split("/")[0] + "/"

@@ -25,7 +25,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Callable, Self
+from collections.abc import Callable
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock

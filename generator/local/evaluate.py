@@ -40,8 +40,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 BLEU = {"bleu_1": 1, "bleu_2": 2, "bleu_3": 3, "bleu_4": 4}  # azureml-metrics constants TRANSLATION_NGRAM_MAP
@@ -78,7 +79,7 @@ def bleu(predictions: list[str], references: list[list[str]], order: int) -> flo
 
     matches, possible = [0] * order, [0] * order
     hypothesis_length = reference_length = 0
-    for refs, prediction in zip(references, predictions):
+    for refs, prediction in zip(references, predictions, strict=True):
         hypothesis, tokenized = tokenize_13a(prediction), [tokenize_13a(r) for r in refs]
         hypothesis_length += len(hypothesis)
         reference_length += min(len(r) for r in tokenized)
@@ -88,7 +89,7 @@ def bleu(predictions: list[str], references: list[list[str]], order: int) -> flo
                 reference_counts |= Counter(ngrams(ref, n))
             matches[n - 1] += sum((Counter(ngrams(hypothesis, n)) & reference_counts).values())
             possible[n - 1] += max(0, len(hypothesis) - n + 1)
-    precisions = [m / p if p else 0.0 for m, p in zip(matches, possible)]
+    precisions = [m / p if p else 0.0 for m, p in zip(matches, possible, strict=True)]
     if min(precisions) <= 0 or hypothesis_length == 0:
         return 0.0
     geometric_mean = math.exp(sum(math.log(p) / order for p in precisions))
@@ -104,7 +105,7 @@ def rouge(predictions: list[str], references: list[list[str]], names: Iterable[s
     names = list(names)
     scorer = rouge_scorer.RougeScorer(rouge_types=names, use_stemmer=False)
     aggregator = scoring.BootstrapAggregator()
-    for refs, prediction in zip(references, predictions):
+    for refs, prediction in zip(references, predictions, strict=True):
         aggregator.add_scores(scorer.score_multi(refs, prediction))
     state = np.random.get_state()
     np.random.seed(BOOTSTRAP_SEED)

@@ -27,8 +27,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from generator.catalog import local_stand_in
 from generator.component import load_interface
@@ -148,7 +149,7 @@ def encode(tokenizer: Any, files: list[Path], max_len: int) -> list[tuple[list[i
                 continue
             ids, mask = assistant_mask(tokenizer, json.loads(line)["messages"])
             ids, mask = ids[:max_len], mask[:max_len]
-            labels = [t if m else -100 for t, m in zip(ids, mask)]
+            labels = [t if m else -100 for t, m in zip(ids, mask, strict=True)]
             if any(label != -100 for label in labels):
                 examples.append((ids, labels))
     return examples

@@ -5,7 +5,8 @@ jobs/<job>/                 a job's folder: std_log.txt (its log), job.json (wha
                             evaluation's figures)
 deployments/<ep>-<dep>/     a deployment's scoring server: scoring.log, port
 mlflow.db                   the MLflow store the jobs log to (also served to azureml-mlflow)
-models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start --model)
+models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start
+                            --model)
 
 The workspace process's own files are named where they are written: workspace.json, daemon.lock, workspace.log and
 tls/ by generator/local/daemon.py, resources.json and blobs/ (the saved store) by generator/local/persist.py.

@@ -11,8 +11,9 @@ import codecs
 import contextlib
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from generator.local.daemon import local_state_dir
 from generator.local.layout import Layout

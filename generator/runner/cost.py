@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import clock
+from generator.errors import UsageError
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
 from generator.runner import route_costs
-from generator.errors import UsageError
 from generator.runner.plan import Budget
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def describe_age(age: EndpointAge, per_hour: float | None) -> str:
 
 def now_tag() -> str:
     """The created-at tag's value for an endpoint created now (UTC, seconds)."""
-    return clock.now().astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return clock.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def session_costs(session: Observer) -> CostReport:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from generator.runner.cost import EndpointAge, TagError, endpoint_age
 from generator.runner.steps.common import not_found, wait_poller

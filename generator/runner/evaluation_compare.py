@@ -76,7 +76,7 @@ def table(models: list[ModelFigures]) -> str:
             cells.append(text)
         body.append([model.experiment, model.role, *cells])
     widths = [max(len(row[i]) for row in body) for i in range(len(body[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body)
 
 
 def as_json(models: list[ModelFigures]) -> dict[str, Any]:

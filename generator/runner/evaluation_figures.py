@@ -29,7 +29,7 @@ TAG_PREFIX = "evaluation"  # model tags: evaluation.base.<metric>, evaluation.tu
 class EvaluationGateFailed(Refused):
     """The tuned model does not beat its base by the gate's min_gain: no traffic (exit 1, with the figures)."""
 
-    def __init__(self, message: str, rows: list["Row"]):
+    def __init__(self, message: str, rows: list[Row]):
         super().__init__(message)
         self.rows = rows
 
@@ -87,7 +87,7 @@ def table(result: list[Row]) -> str:
     body = [["metric", "base", "tuned", "delta"]] + [[r.metric, _figure(r.base), _figure(r.tuned),
                                                       _figure(r.delta, True)] for r in result]
     widths = [max(len(line[i]) for line in body) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in body)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in body)
 
 
 def judge(result: list[Row], metric: str, min_gain: float) -> str | None:

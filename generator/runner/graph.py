@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from generator.errors import GeneratorError
-from generator.runner.explain import StepRefused, explain
 from generator.runner.experiment import Resource
+from generator.runner.explain import StepRefused, explain
 from generator.runner.plan import ACTING, Action, Plan, Verb
 from generator.runner.steps.common import Context
 from generator.runner.steps.registry import APPLIERS, PLANNERS

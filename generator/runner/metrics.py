@@ -108,7 +108,7 @@ def table(run: Any, histories: list[Curve]) -> str:
         if name in run.data.metrics:
             rows.append([name, "", f"{run.data.metrics[name]:.4f}", "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 def plot(histories: list[Curve], out: Path, title: str) -> None:
@@ -118,7 +118,7 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
     with chart(out, title, "optimizer step", "loss (assistant tokens)") as ax:
         for curve in histories:
             if curve.points:
-                steps, values = zip(*curve.points)
+                steps, values = zip(*curve.points, strict=True)
                 ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
 
 

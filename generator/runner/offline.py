@@ -9,8 +9,9 @@ is never applied (generator/runner/planner.py load_saved says why).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from generator.runner.experiment import Experiment
 from generator.runner.output import Printer

@@ -14,8 +14,8 @@ from generator.catalog import ModelFacts, checks
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
-from generator.runner.explain import NotRunnable, RunnerError, explain
 from generator.runner.experiment import Experiment
+from generator.runner.explain import NotRunnable, explain
 from generator.runner.output import Printer
 from generator.runner.targets import Target
 
@@ -35,7 +35,8 @@ def deployment_instances(instance_type: str, count: int) -> tuple[int, str]:
     known = catalog.vm_size(instance_type)
     if known is not None and known.skip_reservation:
         return count, (f"deployment size {known.name} is exempt from the 20 % upgrade reservation "
-                       f"(\"Skip 20% Reservation\": Yes in {known.sku_list}): {count} instance(s) need quota for {count}")
+                       f"(\"Skip 20% Reservation\": Yes in {known.sku_list}): {count} instance(s) need quota for "
+                       f"{count}")
     reserved = math.ceil(count * (1 + UPGRADE_RESERVE))
     if known is None or known.skip_reservation is None:
         return reserved, (f"whether deployment size {instance_type} is exempt from the 20 % upgrade reservation was "
@@ -101,9 +102,10 @@ def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer)
         latest = _get_label(client, registry, name, label)
         if str(latest.version) != version:
             out.line("preflight", f"warning: registry {registry} now resolves {name} label {label} to version "
-                                  f"{latest.version}; render pinned version {version} ({experiment.foundation_model_pin})."
-                                  " This run uses the pinned version; to move, run `python -m generator catalog "
-                                  f"refresh --model {name}`, then `make render` and review the diff")
+                                  f"{latest.version}; render pinned version {version} "
+                                  f"({experiment.foundation_model_pin}). This run uses the pinned version; to move, "
+                                  f"run `python -m generator catalog refresh --model {name}`, then `make render` and "
+                                  "review the diff")
     try:
         properties = registry_model_properties(client, name, version)
     except ResourceNotFoundError:
@@ -126,8 +128,8 @@ def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Pri
         findings += checks.finetune_size(facts, compute_size) + checks.inference_size(facts, instance_type)
     else:
         out.line("preflight", f"warning: registry {facts.registry} publishes no fine-tune or inference size list for "
-                              f"{facts.name} {facts.version}: compute.size and deployment.instance_type are not checked "
-                              "against the model")
+                              f"{facts.name} {facts.version}: compute.size and deployment.instance_type are not "
+                              "checked against the model")
     for line in drift(catalog.model(facts.registry, facts.name), facts):
         out.line("preflight", f"drift from the catalog: {line}")
     for finding in findings:
@@ -244,7 +246,7 @@ class UsageRow:
     limit: int
 
     @classmethod
-    def of(cls, usage: Any) -> "UsageRow":
+    def of(cls, usage: Any) -> UsageRow:
         """A row from the SDK's Usage (whose `name` may be a UsageName or the REST dict)."""
         name = usage.name
         value = name.get("value") if isinstance(name, dict) else getattr(name, "value", name)
@@ -335,8 +337,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     if short:
-        raise NotRunnable("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
-                          "that family in the Azure portal (Quotas), or lower compute.max_instances / "
+        raise NotRunnable("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more "
+                          "quota for that family in the Azure portal (Quotas), or lower compute.max_instances / "
                           "deployment.instance_count")
 
 

@@ -7,14 +7,15 @@ exits: the commands in `generator.cli` build a session and call plan, apply, sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import probe, registry_client, workspace_client
-from generator.runner.explain import RunnerError, explain
 from generator.runner.experiment import Experiment, load_experiment, workspace_suffix
+from generator.runner.explain import RunnerError, explain
 from generator.runner.output import Printer
 from generator.runner.targets import Connection, Target
 

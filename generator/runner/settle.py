@@ -12,7 +12,6 @@ Apply's last lines then say who serves (and whether that changed) and what still
 
 from __future__ import annotations
 
-
 from generator.runner.graph import Outcome
 from generator.runner.plan import Plan, ResourcePlan
 from generator.runner.serving import Serving, from_plain, read_serving

@@ -13,8 +13,8 @@ import threading
 from typing import Any
 
 from generator.runner.compare import RunRow, collect, table
-from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from

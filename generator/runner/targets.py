@@ -9,9 +9,10 @@ output is read. Two implement it: `AzureTarget` (generator/runner/azure_target.p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from generator.extras import Extra

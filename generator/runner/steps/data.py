@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.files import sha256
-from generator.runner.explain import storage_role_error
 from generator.runner.experiment import Resource
+from generator.runner.explain import storage_role_error
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found
 

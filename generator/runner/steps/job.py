@@ -6,11 +6,12 @@ import re
 import time
 from typing import Any
 
-from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.output import elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import RUNNING, Context, fixed_changes, job_status, not_found, with_fixed
+
 
 def plan_job(ctx: Context, res: Resource) -> Action:
     """Absent → submit; running → attach; completed → unchanged; other inputs or a failed job → refuse."""
@@ -25,7 +26,8 @@ def plan_job(ctx: Context, res: Resource) -> Action:
         running = status in RUNNING
         why = f"the job is {status} with the old values and cannot change" if running else \
             "the job finished with the old values"
-        return Action(Verb.REFUSE, [f"pipeline-job {res.name}: {'; '.join(f'{c.path} {c.before} -> {c.after}' for c in changes)} ({why}): "
+        differ = "; ".join(f"{c.path} {c.before} -> {c.after}" for c in changes)
+        return Action(Verb.REFUSE, [f"pipeline-job {res.name}: {differ} ({why}): "
                                     f"bump experiment.run in {ctx.experiment.spec} and render to train again"],
                       current, Reason.JOB_RUNNING_INPUTS_DIFFER if running else Reason.JOB_DONE_INPUTS_DIFFER,
                       changes, observed)

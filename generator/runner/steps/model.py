@@ -7,11 +7,12 @@ from typing import Any
 
 import yaml
 
-from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, fixed_changes, not_found, with_fixed
 from generator.runner.sweep import JUDGED_TAG, judged, point_jobs
+
 
 def _chosen_file(ctx: Context, res: Resource) -> Path | None:
     """A sweep's model: the model file of the point the selection chose (None before it has chosen)."""

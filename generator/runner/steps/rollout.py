@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.explain import RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.serving import PREVIOUS_TAG
 from generator.runner.steps.common import Context, not_found, wait_poller
@@ -38,7 +38,7 @@ class Position:
     green_share: int
 
     @classmethod
-    def read(cls, endpoint: Any, green: str) -> "Position":
+    def read(cls, endpoint: Any, green: str) -> Position:
         """The position of `endpoint` (None: it does not exist yet) for the green deployment `green`."""
         live = _shares(getattr(endpoint, "traffic", None))
         mirror = {k: v for k, v in _shares(getattr(endpoint, "mirror_traffic", None)).items() if v}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.errors import RequestTooLarge, UsageError
-from generator.runner.explain import RunnerError, explain
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError, explain
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
+
 
 def _desired(res: Resource, live: dict[str, int]) -> dict[str, int]:
     """The live traffic the spec asks for: its deployment's share, every other deployment's 0 (live traffic sums to
@@ -108,7 +109,8 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
         # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint answered an error that azure-ai-ml "
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
-                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}") from None
+                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: "
+                          f"{logs}") from None
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the connection broke ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); {sent}, so whether its size is the "
