@@ -64,7 +64,7 @@ def price_book(root: Path, online: bool) -> PriceBook:
 
 def endpoint_hours(spec: Any) -> tuple[float, str]:
     """Hours the upper estimate counts for the endpoint, and why that many."""
-    expires = spec.data["endpoint"].get("expires_after")
+    expires = spec.sections.endpoint.expires_after
     if expires:
         return clock.parse_duration(expires).total_seconds() / 3600, f"until endpoint.expires_after {expires}"
     return DEFAULT_ENDPOINT_HOURS, "for one day (the spec sets no endpoint.expires_after)"
@@ -129,7 +129,8 @@ def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, 
             f"({evaluation.hours.assumptions})")
     elif evaluation is not None:
         add(f"  evaluation time  cannot be estimated: {evaluation.missing}")
-    tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
+    assert spec.sections.compute is not None, "the pipeline route trains on its compute"
+    tier = spec.sections.compute.tier
     train_price = deploy_price = None
     if prices is None or region is None:
         add(f"  prices           none: {no_price}")
@@ -193,7 +194,7 @@ def _plan_notes(spec: Any) -> list[str]:
     notes = [f"  {line}" for line in fit_lines(spec)]
     if model_type_note(spec):
         notes.append(f"  model type       {model_type_note(spec)}")
-    if "evaluation" in spec.data:
+    if spec.sections.evaluation is not None:
         notes.append(f"  evaluation env   {evaluation_jobs.ENVIRONMENT_RISK}")
     return notes
 

@@ -127,16 +127,16 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     None when no run has finished, or why a finished run's metrics could not be read."""
     from generator.estimate import Calibration
 
-    data = session.experiment.source_spec.data
+    experiment = session.experiment.source_spec.sections.experiment
     try:
-        finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
+        finished = latest_finished_run(session.ml, experiment.name, experiment.run)
     except LiveStateUnknown:  # plan --offline: no earlier run is known
         return None
     if finished is None:
         return None
     try:
         client = session.metrics_client()
-        found = find_run(client, data["experiment"]["name"], finished)
+        found = find_run(client, experiment.name, finished)
     except GeneratorError as exc:
         return f"{finished} finished, but its metrics cannot be read ({exc})"
     except Exception as exc:  # MLflow and azureml-mlflow raise many types; an estimate must never stop plan

@@ -81,8 +81,7 @@ class OfflineSession:
         self.experiment, self.target, self.root = experiment, target, root
         self.ml = UnknownWorkspace()
         self.out = out or Printer()
-        spec_region = experiment.source_spec.data.get("region") if experiment.source_spec is not None else None
-        self.region: str | None = spec_region if isinstance(spec_region, str) else None
+        self.region: str | None = experiment.source_spec.sections.region
         endpoint = next((r for r in experiment.resources if r.kind == "online_endpoint"), None)
         self.endpoint_name = endpoint.name if endpoint is not None else ""
         if endpoint is not None and experiment.endpoint_suffix == "workspace":

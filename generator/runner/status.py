@@ -32,12 +32,14 @@ def endpoint_hourly(session: Any) -> float | None:
 
     if not session.target.bills or not session.region:
         return None
-    deployment = session.experiment.source_spec.data["deployment"]
+    deployment = session.experiment.source_spec.sections.deployment
+    if deployment is None:
+        return None
     try:
-        price = price_book(session.root, online=True).price(deployment["instance_type"], session.region)
+        price = price_book(session.root, online=True).price(deployment.instance_type, session.region)
     except PriceUnavailable:
         return None
-    return price.usd_per_hour * int(deployment.get("instance_count", 1))
+    return price.usd_per_hour * deployment.instance_count
 
 
 def deployment_rows(session: Any, res: Any) -> list[StatusRow]:
