@@ -259,7 +259,7 @@ def _gpu(s: Setup) -> tuple[float | None, str]:
         return (None, f"{ZERO3_ESTIMATOR}, parameters offloaded: 4 x the largest layer's parameters, which no file "
                       f"here gives for {s.model}, so GPU memory is not checked{tail}")
     if ds.stage == 3:
-        states = (2 if ds.optimizer else 18) if not s.lora else frozen
+        states: float = (2 if ds.optimizer else 18) if not s.lora else frozen
         return (p * states / t, f"{ZERO3_ESTIMATOR}: {states} bytes x parameters / {t} GPU(s)"
                                 + (" (LoRA: the frozen weights, partitioned)" if s.lora else "")
                                 + f", plus 4 x the largest layer (not on file, not counted){tail}")

@@ -288,7 +288,7 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
 
 def evaluation_split(data: dict[str, Any]) -> str:
     """The split evaluation runs on: evaluation.test_split, else data.test_split."""
-    return data["evaluation"].get("test_split") or data["data"]["test_split"]
+    return str(data["evaluation"].get("test_split") or data["data"]["test_split"])
 
 
 @rule("evaluation", "data")

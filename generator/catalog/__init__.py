@@ -236,7 +236,7 @@ def _sizes() -> dict[str, VmSize]:
                       quota_family=row["quota_family"], retired=_date(row.get("retired")), source=row["source"],
                       retirement_source=row.get("retirement_source"), skip_reservation=row.get("skip_reservation"),
                       sku_list=row.get("sku_list"),
-                      retirement_extensions=tuple((tuple(e["regions"]), _date(e["until"]))
+                      retirement_extensions=tuple((tuple(e["regions"]), dt.date.fromisoformat(str(e["until"])[:10]))
                                                   for e in row.get("retirement_extensions") or ()))
         sizes[size.name.lower()] = size
     return sizes

@@ -72,7 +72,7 @@ def apply_model_defaults(facts: ModelFacts, interface: ComponentInterface,
 
 def range_findings(facts: ModelFacts, params: Mapping[str, Any]) -> list[Finding]:
     """A warning when the learning rate is outside the model's published learning_rate_min/max."""
-    findings = []
+    findings: list[Finding] = []
     low = facts.model_specific_defaults.get("learning_rate_min")
     high = facts.model_specific_defaults.get("learning_rate_max")
     rate = params.get("learning_rate")

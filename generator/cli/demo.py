@@ -17,12 +17,15 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import psutil
 
 from generator.errors import GeneratorError, UsageError
+
+if TYPE_CHECKING:
+    from generator.runner.evaluation_figures import Row
 
 SPEC = "specs/local-demo.yaml"
 DEMO_STATE_DIR = ".local-workspace-demo"
@@ -104,7 +107,7 @@ def eval_loss_change() -> tuple[float, float] | None:
     return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
 
 
-def evaluation_rows() -> tuple[list, dict] | None:
+def evaluation_rows() -> tuple[list[Row], dict[str, Any]] | None:
     """(base-against-tuned rows, the spec's evaluation section) of the demo's evaluation jobs, read where the gate
     reads them (the compute_metrics step runs in the local workspace's MLflow store); None without evaluation."""
     import yaml
@@ -131,10 +134,13 @@ def one_line(text: str, limit: int = 160) -> str:
     return json.dumps(flat if len(flat) <= limit else flat[:limit - 1] + "…", ensure_ascii=False)
 
 
-def first_line(path: Path) -> dict:
-    """The first JSON record of a JSON Lines file."""
+def first_line(path: Path) -> dict[str, Any]:
+    """The first JSON record of a JSON Lines file (ValueError when it is not an object)."""
     with path.open(encoding="utf-8") as handle:
-        return json.loads(handle.readline())
+        record = json.loads(handle.readline())
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: the first record is not an object")
+    return record
 
 
 def base_beside_tuned(state_dir: Path) -> str | None:

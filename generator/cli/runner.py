@@ -168,7 +168,10 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
 
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target)
     smoke = session.experiment.by_kind("invoke")
-    click.echo(send(session.context(), smoke.extra["deployment"], request_file or smoke.file))
+    request = request_file or smoke.file
+    if request is None:
+        raise UsageError(f"the manifest names no request file for {smoke.id}: pass --request FILE")
+    click.echo(send(session.context(), smoke.extra["deployment"], request))
 
 
 def _confirmed(command: str, what: str, asked: str, yes: bool) -> bool:

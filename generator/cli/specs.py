@@ -35,7 +35,7 @@ def model_defaults_line(spec: Spec) -> str:
     """Which parameters of `spec` came from its model's model_specific_defaults, and which the spec kept."""
     used = ", ".join(f"{k}={v}" for k, v in spec.model_defaults.applied.items())
     kept = f" (the spec's own values win: {', '.join(spec.model_defaults.kept)})" if spec.model_defaults.kept else ""
-    return f"{spec.experiment}: from {spec.model_facts.name}'s model_specific_defaults: {used}{kept}"
+    return f"{spec.experiment}: from {spec.sections.foundation_model.name}'s model_specific_defaults: {used}{kept}"
 
 
 @click.command()

@@ -104,7 +104,7 @@ def check_file(path: Path, file: str) -> tuple[int, list[Problem]]:
 
 def prepared_file(root: Path, data: dict[str, Any], split: str) -> Path:
     """Where the prepared jsonl of `split` lives, for a spec's data (with defaults)."""
-    return root / data["data"]["dir"] / f"{split}.jsonl"
+    return root / str(data["data"]["dir"]) / f"{split}.jsonl"
 
 
 def check_prepared(root: Path, data: dict[str, Any]) -> list[Problem]:

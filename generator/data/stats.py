@@ -41,7 +41,9 @@ def percentile(values: Sequence[int], q: float) -> int:
 
 def split_stats(path: Path, split: str, count_tokens: Callable[[list[dict[str, str]]], int] | None) -> SplitStats:
     """Figures for the conversations in one jsonl file; malformed records are counted as skipped."""
-    turns, chars, tokens = [], [], [] if count_tokens else None
+    turns: list[int] = []
+    chars: list[int] = []
+    tokens: list[int] | None = [] if count_tokens else None
     skipped = 0
     for _, record, error in read_jsonl(path):
         if error or record_problems(record):

@@ -135,7 +135,8 @@ class HistoryRoutes:
         if key not in e.resources:
             self._not_found(f"run {run_id}")
             return None
-        return self._view("jobs", key, e.resources[key], run_history=True)["properties"]
+        properties: dict[str, Any] = self._view("jobs", key, e.resources[key], run_history=True)["properties"]
+        return properties
 
     def _run_details(self, run_id: str) -> None:
         e = self.owner

@@ -82,10 +82,10 @@ class Emulator:
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Self:
         """Serve on an ephemeral 127.0.0.1 port in a background thread."""
-        emulator = self
-
         class Handler(_Handler):
-            owner = emulator
+            """The request handler of this emulator."""
+
+        Handler.owner = self
 
         self.server = TLSServer(Handler, server_context(self._cert, self._key))
         self.port = self.server.server_address[1]

@@ -84,7 +84,7 @@ def bleu(predictions: list[str], references: list[list[str]], order: int) -> flo
         hypothesis_length += len(hypothesis)
         reference_length += min(len(r) for r in tokenized)
         for n in range(1, order + 1):
-            reference_counts: Counter = Counter()
+            reference_counts: Counter[tuple[str, ...]] = Counter()
             for ref in tokenized:
                 reference_counts |= Counter(ngrams(ref, n))
             matches[n - 1] += sum((Counter(ngrams(hypothesis, n)) & reference_counts).values())

@@ -264,7 +264,7 @@ class LocalExecutor:
         """Forward a scoring request to the deployment (by header, else the endpoint's traffic)."""
         if deployment is None:
             traffic = ((self.store.endpoint(endpoint) or {}).get("properties") or {}).get("traffic") or {}
-            deployment = max(traffic, key=traffic.get) if traffic else None
+            deployment = max(traffic, key=lambda name: int(traffic[name])) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
         if target is not None and not target.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading
             return 503, scoring_error(503, f"deployment {deployment!r} on endpoint {endpoint} is starting (the local "

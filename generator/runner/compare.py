@@ -114,9 +114,9 @@ def job_pairs(experiments: list[Any], runs: list[int] | None) -> list[tuple[str,
 
     pairs = []
     for experiment in experiments:
-        data = experiment.source_spec.data  # naming.job_name reads the spec's data (render's code)
-        numbers = runs or [experiment.source_spec.sections.experiment.run]
-        slugs = [p.slug for p in experiment.source_spec.points] or [None]  # a sweep: each of its points
+        data = experiment.loaded.data  # naming.job_name reads the spec's data (render's code)
+        numbers = runs or [experiment.loaded.sections.experiment.run]
+        slugs = [p.slug for p in experiment.loaded.points] or [None]  # a sweep: each of its points
         pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}, slug))
                   for n in numbers for slug in slugs]
     return pairs

@@ -328,7 +328,7 @@ def session_costs(session: Observer) -> CostReport:
     nothing; offline, those cached for the spec's region), calibrated by the experiment's latest finished run."""
     from generator.runner.metrics import calibration
 
-    spec = session.experiment.source_spec
+    spec = session.experiment.loaded
 
     def earlier_run(tokens_per_epoch: int) -> Any:
         return calibration(session, tokens_per_epoch)

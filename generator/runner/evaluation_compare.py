@@ -69,8 +69,8 @@ def table(models: list[ModelFigures]) -> str:
         for name in names:
             value = model.metrics[name]
             text = "-" if value is None else f"{value:.4f}"
-            reference = base.get(model.experiment).metrics.get(name) if model.role == "tuned" and \
-                model.experiment in base else None
+            of_base = base.get(model.experiment) if model.role == "tuned" else None
+            reference = of_base.metrics.get(name) if of_base is not None else None
             if model.role == "tuned" and value is not None and reference is not None:
                 text += f" ({value - reference:+.4f})"
             cells.append(text)

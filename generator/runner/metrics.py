@@ -127,7 +127,7 @@ def calibration(session: Any, tokens_per_epoch: int) -> Any:
     None when no run has finished, or why a finished run's metrics could not be read."""
     from generator.estimate import Calibration
 
-    experiment = session.experiment.source_spec.sections.experiment
+    experiment = session.experiment.loaded.sections.experiment
     try:
         finished = latest_finished_run(session.ml, experiment.name, experiment.run)
     except LiveStateUnknown:  # plan --offline: no earlier run is known

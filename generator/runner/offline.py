@@ -38,7 +38,11 @@ class Observer(Protocol):
     region: str | None
     endpoint_name: str
     offline: str  # why the workspace's state is unknown ("" when it is read)
-    no_price: str  # why an estimate without the workspace's region carries no price
+
+    @property
+    def no_price(self) -> str:
+        """Why an estimate without the workspace's region carries no price."""
+        ...
 
     def identity(self) -> dict[str, Any] | None:
         """Which workspace this is, as a saved plan records it (None offline)."""
@@ -81,7 +85,7 @@ class OfflineSession:
         self.experiment, self.target, self.root = experiment, target, root
         self.ml = UnknownWorkspace()
         self.out = out or Printer()
-        self.region: str | None = experiment.source_spec.sections.region
+        self.region: str | None = experiment.loaded.sections.region
         endpoint = next((r for r in experiment.resources if r.kind == "online_endpoint"), None)
         self.endpoint_name = endpoint.name if endpoint is not None else ""
         if endpoint is not None and experiment.endpoint_suffix == "workspace":

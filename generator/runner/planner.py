@@ -60,7 +60,7 @@ def make_plan(session: Observer, context: Context) -> Plan:
     from generator import __version__
 
     experiment = session.experiment
-    queued = session.target.queueing_note(experiment.source_spec.data)
+    queued = session.target.queueing_note(experiment.loaded.data)
     rows = [ResourcePlan(res, planned(context, res), session.endpoint_name if res.kind == "online_endpoint"
                          else res.name) for res in experiment.resources]
     meta = {"tool": f"azml-gen {__version__}", "spec": str(experiment.spec), "experiment": experiment.name,
@@ -74,7 +74,7 @@ def with_costs(session: Observer, plan: Plan) -> Plan:
     starts something billed (as apply then checks it)."""
     from generator.runner.cost import budget_verdict, estimate_block, session_costs
 
-    spec = session.experiment.source_spec
+    spec = session.experiment.loaded
     report = session_costs(session)
     lines = tuple(estimate_block(spec, report))
     costs = Costs(lines, report.upper_usd, report.no_upper, report.routes)

@@ -313,7 +313,7 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     for why in basis:
         out.line("preflight", f"quota: {why}")
     where = target.quota_scope(ml)
-    short = []
+    short: list[str] = []
     for family, need in needs.items():
         row = _subscription_row(rows, family, tier)
         if row is None:

@@ -159,12 +159,12 @@ def choose(rows: list[RunRow], metric: str, goal: str) -> RunRow:
     if missing:
         raise RunnerError(f"no {metric} logged by {', '.join(missing)}: the sweep cannot be judged by it "
                           f"(compare shows what each point logged)")
-    finite = [row for row in rows if not diverged(score(row, metric))]
+    finite = [(row, value) for row in rows if (value := score(row, metric)) is not None and not diverged(value)]
     if not finite:
         raise RunnerError(f"every point's {metric} is NaN or infinite (training diverged): nothing is selected, "
                           "registered or deployed; lower the learning rate and bump experiment.run")
     sign = 1 if goal == "minimize" else -1
-    return min(finite, key=lambda row: sign * score(row, metric))
+    return min(finite, key=lambda pair: sign * pair[1])[0]
 
 
 def ties(rows: list[RunRow], best: RunRow, metric: str) -> list[str]:
@@ -183,7 +183,8 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
     for row in rows:
         if diverged(score(row, metric)):
             ctx.out.line(res.id, f"left out {row.job}: its {metric} is {score(row, metric)} (diverged)")
-    others = [value for row in rows if row is not best and not diverged(value := score(row, metric))]
+    others = [value for row in rows if row is not best and (value := score(row, metric)) is not None
+              and not diverged(value)]
     than = f"{'lowest' if goal == 'minimize' else 'highest'} of {len(rows)}" + (
         f"; next {min(others) if goal == 'minimize' else max(others):.4f}" if others else "")
     tied = ties(rows, best, metric)
@@ -195,7 +196,7 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
 
 def reviewed_job(session: Any, spec: str) -> str:
     """The job whose metrics `metrics` shows: the experiment's, or the sweep point its model was registered from."""
-    job = session.experiment.by_kind("pipeline_job").name
+    job = str(session.experiment.by_kind("pipeline_job").name)
     if not session.experiment.points:
         return job
     job = registered_from(session.ml, session.experiment) or ""

@@ -12,9 +12,16 @@ import yaml
 
 from generator.runner.azure_target import AzureTarget
 from generator.runner.experiment import Experiment, Resource
+from generator.runner.explain import NothingToRead
 from generator.runner.output import Printer, elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.targets import Target
+
+
+def _no_metrics() -> Any:
+    """The metrics store of a context made without one (a plan's: planners read no metrics)."""
+    raise NothingToRead("no MLflow store here: this step's context was made without one")
+
 
 RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
            "CancelRequested"}
@@ -32,7 +39,7 @@ class Context:
     poll_interval: float = 10.0
     heartbeat: float = 60.0
     stream_logs: bool = False
-    metrics_client: Callable[[], Any] | None = None  # an MlflowClient on the workspace's runs, made when needed
+    metrics_client: Callable[[], Any] = _no_metrics  # an MlflowClient on the workspace's runs, made when needed
     slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
     selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
     skip_evaluation_gate: bool = False  # apply --skip-evaluation-gate: traffic even when the gate is not met

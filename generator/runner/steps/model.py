@@ -50,7 +50,7 @@ def plan_model(ctx: Context, res: Resource) -> Action:
                       _fixed(ctx, res, chosen, current))
 
 
-def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list:
+def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list[FieldChange]:
     """The model file's description and tags that the registered version holds otherwise (a version keeps them)."""
     if file is None:
         return []

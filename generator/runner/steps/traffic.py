@@ -100,8 +100,8 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
     body = _read_request(ctx, request_file)
     sent = f"the request ({request_file}) was {size_text(len(body))}; {AZURE_LIMIT}"
     try:
-        return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
-                                              request_file=str(request_file))
+        return str(ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
+                                                  request_file=str(request_file)))
     except (AttributeError, TypeError) as exc:
         logs = ctx.target.deployment_log(ctx.endpoint_name, deployment)
         # azure-ai-ml 1.35's validate_response (_utils/_endpoint_utils.py) crashes on some error answers: a body
