@@ -29,12 +29,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.catalog import local_stand_in
 from generator.component import load_interface
 from generator.files import exclusive_lock
 from generator.local.standin import ensure_stand_in
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
 
 GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
 # LoRA's target modules per architecture (config.model_type): the attention query and value projections for
@@ -90,7 +93,7 @@ PLAN_PARAMETERS = ("num_train_epochs", "max_steps", "per_device_train_batch_size
                    "lora_alpha", "lora_dropout", "seed")
 
 
-def plan_line(experiment: Any) -> str:
+def plan_line(experiment: Experiment) -> str:
     """What local plan/apply say about the model: the stand-in for the spec's model and the values it trains with,
     each said to come from the spec, the model's defaults or chat_completion_pipeline's defaults."""
     name = experiment.foundation_model.split("/models/", 1)[-1].split("/", 1)[0]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from generator.runner.explain import StepRefused, explain
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
 from generator.runner.plan import Plan, Verb
+
+if TYPE_CHECKING:
+    from generator.runner.session import Session
+    from generator.runner.steps.common import Context
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def refuse_if_refused(plan: Plan) -> None:
                                                        if row.action.details) + "\n  nothing was created")
 
 
-def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
+def apply_plan(session: Session, plan: Plan, context: Context) -> ApplyResult:
     """Pre-flight (skipping the deployment checks when it exists unchanged), then execute `plan` with `context`
     (the one the plan was made with: a sweep's selection and slots live there)."""
     from generator.runner.preflight import run_preflight

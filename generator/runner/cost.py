@@ -23,6 +23,7 @@ from generator.runner.plan import Budget
 
 if TYPE_CHECKING:
     from generator.runner.offline import Observer
+    from generator.spec import Spec
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -62,7 +63,7 @@ def price_book(root: Path, online: bool) -> PriceBook:
     return PriceBook(root / PRICE_CACHE_DIR, online=online, today=clock.today())
 
 
-def endpoint_hours(spec: Any) -> tuple[float, str]:
+def endpoint_hours(spec: Spec) -> tuple[float, str]:
     """Hours the upper estimate counts for the endpoint, and why that many."""
     expires = spec.sections.endpoint.expires_after
     if expires:
@@ -70,7 +71,7 @@ def endpoint_hours(spec: Any) -> tuple[float, str]:
     return DEFAULT_ENDPOINT_HOURS, "for one day (the spec sets no endpoint.expires_after)"
 
 
-def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+def cost_report(spec: Spec, *, region: str | None, prices: PriceBook | None, no_price: str = "",
                 calibration_source: Any = None) -> CostReport:
     """Tokens, hours and money for `spec` on its route, and both routes side by side (generator/runner/
     route_costs.py); `prices` None (with `no_price` saying why) gives hours and tokens only."""
@@ -99,7 +100,7 @@ def _figures(report: CostReport) -> route_costs.PipelineFigures:
                                        report.training_hours, report.sizes)
 
 
-def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+def pipeline_report(spec: Spec, *, region: str | None, prices: PriceBook | None, no_price: str = "",
                     calibration_source: Any = None) -> CostReport:
     """Tokens, hours and money for `spec` on the pipeline route; `prices` None (with `no_price` saying why) gives
     hours only."""
@@ -185,7 +186,7 @@ def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, 
     return report
 
 
-def _plan_notes(spec: Any) -> list[str]:
+def _plan_notes(spec: Spec) -> list[str]:
     """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
     risk."""
     from generator import evaluation_jobs
@@ -199,7 +200,7 @@ def _plan_notes(spec: Any) -> list[str]:
     return notes
 
 
-def _budget(spec: Any) -> float | None:
+def _budget(spec: Spec) -> float | None:
     """budget.max_usd, refused when it is no amount (validation refuses NaN and infinity; this guards the rest)."""
     budget = (spec.data.get("budget") or {}).get("max_usd")
     if budget is None:
@@ -219,7 +220,7 @@ def _usable_upper(report: CostReport) -> float | None:
     return upper
 
 
-def budget_lines(spec: Any, report: CostReport) -> list[str]:
+def budget_lines(spec: Spec, report: CostReport) -> list[str]:
     """The budget line plan prints (none without budget.max_usd)."""
     verdict = budget_verdict(spec, report, checked=False)
     if verdict is None:
@@ -232,7 +233,7 @@ def budget_lines(spec: Any, report: CostReport) -> list[str]:
             f"{said}"]
 
 
-def budget_verdict(spec: Any, report: CostReport, checked: bool) -> Budget | None:
+def budget_verdict(spec: Spec, report: CostReport, checked: bool) -> Budget | None:
     """The spec's budget against the upper estimate (None without budget.max_usd): over it, or no estimate at all (an
     unknown or non-finite figure never passes the comparison), apply refuses when `checked` (OverBudget, with `why`)."""
     budget = _budget(spec)
@@ -340,7 +341,7 @@ def session_costs(session: Observer) -> CostReport:
                        no_price=session.no_price, calibration_source=earlier_run)
 
 
-def estimate_block(spec: Any, report: CostReport) -> list[str]:
+def estimate_block(spec: Spec, report: CostReport) -> list[str]:
     """The estimate lines, the budget line, then (on the pipeline route) the memory block and the evaluation
     environment's risk, and last both routes side by side."""
     notes = [] if route_costs.on_serverless(spec) else _plan_notes(spec)

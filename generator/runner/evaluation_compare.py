@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import UsageError
 from generator.runner.evaluation_figures import TAG_PREFIX, find_metrics
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def collect(experiment: Any, client: Any, model_tags: dict[str, str] | None) -> list[ModelFigures]:
+def collect(experiment: Experiment, client: Any, model_tags: dict[str, str] | None) -> list[ModelFigures]:
     """Base then tuned figures of `experiment` (an Experiment with an evaluation gate in its manifest)."""
     gate = next((res for res in experiment.resources if res.kind == "evaluation_gate"), None)
     if gate is None:

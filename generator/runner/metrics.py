@@ -7,11 +7,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import GeneratorError
 from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.offline import LiveStateUnknown
+
+if TYPE_CHECKING:
+    from generator.estimate import Calibration
+    from generator.runner.offline import Observer
 
 CURVES = ("train_loss", "eval_loss")
 
@@ -122,7 +126,7 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
                 ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
 
 
-def calibration(session: Any, tokens_per_epoch: int) -> Any:
+def calibration(session: Observer, tokens_per_epoch: int) -> Calibration | str | None:
     """The latest finished run of the experiment as a Calibration (its train_runtime and the tokens of its epochs),
     None when no run has finished, or why a finished run's metrics could not be read."""
     from generator.estimate import Calibration

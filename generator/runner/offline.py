@@ -52,6 +52,10 @@ class Observer(Protocol):
         """A step Context on it."""
         ...
 
+    def metrics_client(self) -> Any:
+        """An MLflow client on where its jobs log (mlflow's MlflowClient, not type-checked here)."""
+        ...
+
 
 class _UnknownOperations:
     """One operations group of the offline workspace (jobs, models, …): every call raises LiveStateUnknown."""
@@ -94,6 +98,10 @@ class OfflineSession:
     def identity(self) -> dict[str, Any] | None:
         """None: no workspace was read."""
         return None
+
+    def metrics_client(self) -> Any:
+        """No metrics store is read offline."""
+        raise LiveStateUnknown(f"the metrics store: {OFFLINE}")
 
     def context(self, **kwargs: Any) -> Context:
         """A step Context on the unknown workspace."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.runner.compare import RunRow, collect, table
 from generator.runner.experiment import Resource
 from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
+    from generator.runner.steps.common import Context
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
 JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
@@ -92,12 +96,12 @@ class Slots:
             self._changed.notify_all()
 
 
-def point_jobs(ctx: Any, res: Resource) -> list[Resource]:
+def point_jobs(ctx: Context, res: Resource) -> list[Resource]:
     """The pipeline-job resources the selection `res` chooses among."""
     return [ctx.experiment.resource(rid) for rid in res.depends_on]
 
 
-def _model_tags(ml: Any, experiment: Any) -> dict[str, str] | None:
+def _model_tags(ml: Any, experiment: Experiment) -> dict[str, str] | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     model = experiment.by_kind("model")
@@ -107,7 +111,7 @@ def _model_tags(ml: Any, experiment: Any) -> dict[str, str] | None:
         return None
 
 
-def registered_from(ml: Any, experiment: Any) -> str | None:
+def registered_from(ml: Any, experiment: Experiment) -> str | None:
     """The job the experiment's model version was registered from (its tag), or None when it is not registered."""
     tags = _model_tags(ml, experiment)
     return None if tags is None else tags.get(SELECTED_TAG, "")
@@ -119,7 +123,7 @@ def judged(points: list[Resource]) -> str:
     return hashlib.sha256("\n".join(sorted(p.name for p in points)).encode()).hexdigest()[:16]
 
 
-def plan_select(ctx: Any, res: Resource) -> Action:
+def plan_select(ctx: Context, res: Resource) -> Action:
     """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
     points = point_jobs(ctx, res)
     registered = _model_tags(ctx.ml, ctx.experiment)
@@ -172,7 +176,7 @@ def ties(rows: list[RunRow], best: RunRow, metric: str) -> list[str]:
     return [row.job for row in rows if row is not best and score(row, metric) == score(best, metric)]
 
 
-def apply_select(ctx: Any, res: Resource, action: Any) -> None:
+def apply_select(ctx: Context, res: Resource, action: Action) -> None:
     """Read every point's metrics, print the comparison and why the best won, and remember it for the model."""
     points = point_jobs(ctx, res)
     rows = collect(ctx.metrics_client(), [(ctx.experiment.name, p.name) for p in points])
