@@ -16,7 +16,7 @@ DEV := $(VENV)/.installed-dev
 AZURE := $(VENV)/.installed-azure
 SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
-.PHONY: help demo sweep-demo render validate check schema data plan apply status invoke destroy metrics test test-fast bench clean-venv
+.PHONY: help demo sweep-demo render validate check schema data plan apply status invoke destroy metrics lint test test-fast bench clean-venv
 
 help:
 	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
@@ -29,7 +29,8 @@ help:
 	@echo "                                   (plan, apply and metrics install the azure extra: azureml-mlflow)"
 	@echo "make schema                        regenerate finetune.parameters in specs/spec.schema.json"
 	@echo "make test                          run the whole test suite (unit, contract, e2e, local, bench smoke)"
-	@echo "make test-fast                     unit and contract tests without the slow ones (under 30 s)"
+	@echo "make test-fast                     the linter, the type checker, unit and contract tests (under 60 s)"
+	@echo "make lint                          ruff and mypy over generator/ (pyproject.toml), no finding allowed"
 	@echo "make bench                         print render timings"
 
 $(CORE): requirements.txt pyproject.toml
@@ -104,11 +105,16 @@ metrics: $(AZURE)
 
 # Two workers, one test file each at a time (a file's tests share its fixtures: the real-model demo runs once, 1 to 3
 # minutes, beside the rest); each benchmark's smoke run has its own file, so they spread over both workers.
-test: $(DEV)
+test: lint
 	@$(PY) -m pytest -n 2 --dist loadfile
 
+# The linter and the type checker over generator/ (configured in pyproject.toml): zero findings, or the target fails.
+lint: $(DEV)
+	@$(PY) -m ruff check --quiet generator
+	@$(PY) -m mypy
+
 # Only the two folders are collected: collecting the others would import torch and transformers for nothing.
-test-fast: $(DEV)
+test-fast: lint
 	@$(PY) -m pytest -n 2 --dist load tests/unit tests/contract -m "not slow"
 
 bench: $(DEV)

@@ -9,10 +9,10 @@ are the temp folders swapped in, one rename each. On any error they are removed,
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from generator import writer
 from generator.diagnostics import ERROR, Problem

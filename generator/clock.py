@@ -13,7 +13,7 @@ ENV = "AZML_TODAY"
 class ClockError(GeneratorError, ValueError):
     """AZML_TODAY is set but is not a date (or AZML_NOW not a time): the user's input, exit 2."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
 
 def today() -> dt.date:
@@ -34,13 +34,13 @@ def now() -> dt.datetime:
     """The current UTC time, or the time in AZML_NOW (ISO 8601, e.g. 2026-11-25T12:00:00+00:00) when it is set."""
     pinned = os.environ.get(NOW_ENV, "").strip()
     if not pinned:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     try:
         moment = dt.datetime.fromisoformat(pinned)
     except ValueError:
         raise ClockError(f"{NOW_ENV}={pinned!r} is not a time; use e.g. 2026-11-25T12:00:00+00:00, or unset it to "
                          "use the current time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def parse_duration(text: str) -> dt.timedelta:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -162,7 +163,7 @@ def known_versions(name: str) -> list[str]:
     return sorted(p.stem[len(name) + 1:] for p in COMPONENTS_DIR.glob(f"{name}-*.yml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_interface(name: str, version: str) -> ComponentInterface | None:
     """The pinned interface of `name` at `version`, or None when none is on file (or the name is no file name)."""
     if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", part) and ".." not in part for part in (name, version)):

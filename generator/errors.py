@@ -1,21 +1,25 @@
 """The error types every layer raises, and the one table of exit codes they turn into.
 
-Core code raises; only `generator.cli` catches and exits (`generator/cli/handle.py`). The codes
-follow Terraform's contract, so scripts and CI can tell a failure from invalid input:
+Core code raises; only `generator.cli` catches and exits (`generator/cli/handle.py`). Each type carries its code
+(`exit_code`, a class attribute: no raise chooses a number), so plan and apply give the same code for the same
+situation. The codes follow Terraform's contract, so scripts and CI can tell a failure from invalid input:
 
-| code | meaning                                                                      |
-|------|------------------------------------------------------------------------------|
-| 0    | done (plan: nothing to change)                                               |
-| 1    | an error: Azure refused or failed, a stale `generated/`, a refused plan step |
-| 2    | invalid input (a spec, a flag, a file); with `plan --detailed-exitcode`:     |
-|      | changes to apply (every error is then 1)                                     |
-| 130  | interrupted (Ctrl-C): what was started goes on, and a re-run resumes         |
+| code | meaning                                                                                            |
+|------|----------------------------------------------------------------------------------------------------|
+| 0    | done (plan: nothing to change)                                                                     |
+| 1    | an error or a refusal: Azure refused or failed, a stale `generated/`, a refused plan step, a plan  |
+|      | over budget, an evaluation gate not met, a saved plan that moved                                   |
+| 2    | invalid input (a spec, a flag, a file, a missing extra, no workspace or login, a spec the          |
+|      | workspace cannot run, nothing to read yet); with `plan --detailed-exitcode`, only "there are       |
+|      | changes" (every error is then 1)                                                                   |
+| 130  | interrupted (Ctrl-C): what was started goes on, and a re-run resumes                               |
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from generator.diagnostics import Problem
@@ -33,31 +37,27 @@ class ExitCode(IntEnum):
 
 
 class GeneratorError(Exception):
-    """A failure meant for the user: one paragraph of message and the exit code it deserves."""
+    """A failure meant for the user: one paragraph of message; its type gives the exit code (exit 1)."""
 
-    default_exit_code = ExitCode.ERROR
-    prefix = "error: "  # how the message starts on stderr
-
-    def __init__(self, message: str, exit_code: int | None = None):
-        super().__init__(message)
-        self.exit_code = ExitCode(exit_code if exit_code is not None else self.default_exit_code)
+    exit_code: ClassVar[ExitCode] = ExitCode.ERROR
+    prefix: ClassVar[str] = "error: "  # how the message starts on stderr
 
 
 class InvalidInput(GeneratorError):
     """Every problem found in user input, so a user sees them all at once (exit 2)."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
-    def __init__(self, problems: Iterable["Problem"], summary: str | None = None):
+    def __init__(self, problems: Iterable[Problem], summary: str | None = None):
         self.problems = sorted(problems)
         self.summary = summary  # a closing line such as "2 error(s) in 1 spec file(s); nothing was written"
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class UsageError(GeneratorError):
-    """A command given something it cannot use: a missing file, a bad option value (exit 2)."""
+    """A command given something it cannot use: a missing file, a bad option value, a bad request file (exit 2)."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
 
 class MissingExtra(UsageError):
@@ -71,27 +71,38 @@ class MissingExtra(UsageError):
 class NotLoggedIn(GeneratorError):
     """No Azure token could be had (exit 2: the user must log in first)."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
 
 class ProblemsFound(GeneratorError):
-    """Problems were printed above as they were found; this closes them with their count (exit 1, or as given)."""
+    """Problems were printed above as they were found; this closes them with their count (exit 1: `check`)."""
 
     prefix = ""
+
+
+class InvalidFiles(ProblemsFound):
+    """The generated files a user asked to validate do not load; the problems were printed above (exit 2)."""
+
+    exit_code = ExitCode.INVALID
 
 
 class StaleOutput(GeneratorError):
-    """generated/ does not match a fresh render of its spec; `changes` names the files."""
+    """generated/ does not match a fresh render of its spec, or is missing; `changes` names the files (exit 1)."""
 
     prefix = ""
 
-    def __init__(self, message: str, changes: list[str], exit_code: int | None = None):
-        super().__init__(message, exit_code)
+    def __init__(self, message: str, changes: list[str]):
+        super().__init__(message)
         self.changes = changes
 
 
+class Refused(GeneratorError):
+    """Apply refuses before it touches anything, or stops before traffic: a plan step it cannot apply, a plan over
+    budget, a gate the model did not pass (exit 1, from plan and apply alike)."""
+
+
 class PlanMoved(GeneratorError):
-    """A saved plan no longer matches the workspace or the generated files; `moved` says what changed."""
+    """A saved plan no longer matches the workspace or the generated files; `moved` says what changed (exit 1)."""
 
     def __init__(self, moved: list[str]):
         self.moved = moved
@@ -100,18 +111,18 @@ class PlanMoved(GeneratorError):
 
 
 class CloudError(GeneratorError):
-    """Azure answered an error: its HTTP status, error code, message and what to do about it."""
+    """Azure answered an error: its HTTP status, error code, message and what to do about it (exit 1)."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 hint: str | None = None, exit_code: int | None = None):
-        super().__init__(message, exit_code)
+                 hint: str | None = None):
+        super().__init__(message)
         self.status, self.code, self.hint = status, code, hint
 
 
 class EndpointNameTaken(CloudError):
     """The endpoint's name is used by another workspace in the region (exit 2: the spec must change)."""
 
-    default_exit_code = ExitCode.INVALID
+    exit_code = ExitCode.INVALID
 
     def __init__(self, name: str, detail: str, region: str | None = None):
         where = f" ({region})" if region else ""
@@ -121,3 +132,9 @@ class EndpointNameTaken(CloudError):
             "endpoint.name in the spec, or set endpoint.name_suffix: workspace to append a short suffix derived "
             "from your workspace.", code="EndpointNameTaken")
         self.name, self.region = name, region
+
+
+class RequestTooLarge(CloudError):
+    """The endpoint refused a scoring request as too large (HTTP 413; exit 2: send a smaller one)."""
+
+    exit_code = ExitCode.INVALID

@@ -27,13 +27,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
+from typing import TYPE_CHECKING, Any
 
 from generator import catalog
 from generator.data.records import read_jsonl, record_problems
 from generator.data.stats import CHARS_PER_TOKEN
 from generator.files import sha256, write_atomically
+
+if TYPE_CHECKING:
+    from generator.spec import Spec
 
 # Model-FLOPs utilisation for fine-tuning, counted as FLOPS_PER_PARAM_TOKEN x parameters x tokens. The closest
 # published measurement to the example (LoRA, batch size 1, one A100-SXM4-80G): QwenLM/Qwen README.md @03cd81f5,
@@ -103,7 +105,7 @@ class Estimate:
     missing: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     sweep: str = ""  # how a sweep's figures were summed
-    evaluation: "EvaluationEstimate | None" = None
+    evaluation: EvaluationEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def _hours_text(hours: float) -> str:
     return f"{hours * 60:.1f} min" if hours < 1 else f"{hours:.2f} h"
 
 
-def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
+def evaluation_estimate(spec: Spec) -> EvaluationEstimate | None:
     """The two evaluation jobs at their upper bound of generated tokens: 2 models x max_samples x max_new_tokens,
     on evaluation.instance_type (else the training compute). model_prediction answers one conversation at a time, so
     decoding is limited by memory bandwidth more than by FLOPs: every token reads the weights once, at least
@@ -129,13 +131,14 @@ def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
     training utilisation range only count where they are slower. Each job also loads the model and starts its
     compute: EVAL_FIXED_HOURS. Without a bandwidth on file the time cannot be estimated (the FLOPs alone would
     print minutes for hours of decoding). None without an evaluation: section."""
-    section = spec.data.get("evaluation")
-    if not section:
+    typed = spec.sections
+    section, compute = typed.evaluation, typed.compute
+    if section is None or compute is None:
         return None
-    tokens = 2 * int(section["max_samples"]) * int(section["generation"]["max_new_tokens"])
-    size_name = section.get("instance_type") or spec.data["compute"]["size"]
-    tier = "dedicated" if section.get("instance_type") else str(spec.data["compute"].get("tier", "dedicated"))
-    parameters = model_parameters(spec.data["foundation_model"]["name"])
+    tokens = 2 * section.max_samples * section.max_new_tokens
+    size_name = section.instance_type or compute.size
+    tier = "dedicated" if section.instance_type else compute.tier
+    parameters = model_parameters(typed.foundation_model.name)
     size = catalog.vm_size(size_name)
     tflops = gpu_tflops(size.gpu if size else None)
     bandwidth = gpu_memory_gbps(size.gpu if size else None)
@@ -155,8 +158,8 @@ def evaluation_estimate(spec: Any) -> EvaluationEstimate | None:
     low = max(flops / (peak * MFU_HIGH) / 3600, floor) + jobs * EVAL_FIXED_HOURS[0]
     high = max(flops / (peak * MFU_LOW) / 3600, floor) + jobs * EVAL_FIXED_HOURS[1]
     hours = Hours(low, high,
-                  f"{tokens:,} generated tokens ({jobs} models x {section['max_samples']} conversations x "
-                  f"{section['generation']['max_new_tokens']} new tokens at most), one conversation at a time: at "
+                  f"{tokens:,} generated tokens ({jobs} models x {section.max_samples} conversations x "
+                  f"{section.max_new_tokens} new tokens at most), one conversation at a time: at "
                   f"least {_hours_text(floor)} reading {BYTES_PER_PARAM} bytes x {parameters / 1e9:g}B parameters "
                   f"per token at {bandwidth:g} GB/s x {size.gpus} GPU(s), or {FORWARD_FLOPS_PER_PARAM_TOKEN} x "
                   f"parameters FLOPs per token at {tflops:g} TFLOPS and {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation where "
@@ -235,7 +238,8 @@ def training_hours(tokens: int, parameters: float, lora: bool, tflops_per_gpu: f
     kind = "LoRA" if lora else "full fine-tuning"
     evaluated = (f" + {FORWARD_FLOPS_PER_PARAM_TOKEN} x parameters x {eval_tokens:,} evaluation tokens (forward only)"
                  if eval_tokens else "")
-    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind}){evaluated}; "
+    assumptions = (f"{FLOPS_PER_PARAM_TOKEN[lora]} x {parameters / 1e9:g}B parameters x tokens FLOPs ({kind})"
+                   f"{evaluated}; "
                    f"{gpus} GPU(s) at {tflops_per_gpu:g} peak dense TFLOPS, {MFU_LOW:.0%}-{MFU_HIGH:.0%} utilisation; "
                    f"plus {FIXED_HOURS[0]:g}-{FIXED_HOURS[1]:g} h for model import, preprocessing and conversion")
     return Hours(low, high, assumptions)
@@ -260,12 +264,12 @@ def calibrated_hours(tokens: int, calibration: Calibration) -> Hours:
     return Hours(train + FIXED_HOURS[0], train + FIXED_HOURS[1], assumptions)
 
 
-def _parameter(spec: Any, name: str) -> Any:
-    parameters = spec.data["finetune"]["parameters"]
+def _parameter(spec: Spec, name: str) -> Any:
+    parameters = spec.sections.parameters
     return parameters[name] if name in parameters else spec.interface.default(name)
 
 
-def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
+def estimate(spec: Spec, calibration_source: Any = None) -> Estimate:
     """The estimate for a loaded spec (generator.spec.Spec); what cannot be computed is named in `missing`.
 
     `calibration_source(tokens_per_epoch)`, when given, returns a Calibration from an earlier run, None when
@@ -277,14 +281,14 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
     parts = [_single(spec.at(point), calibration_source) for point in spec.points]
     first = parts[0]
     tokens = None
-    if all(p.tokens is not None for p in parts) and len({p.tokens.per_epoch for p in parts}) == 1:
-        tokens = replace(first.tokens, epochs=sum(p.tokens.epochs for p in parts))
+    counted = [p.tokens for p in parts if p.tokens is not None]
+    if len(counted) == len(parts) and len({t.per_epoch for t in counted}) == 1:
+        tokens = replace(counted[0], epochs=sum(t.epochs for t in counted))
     hours = None
     same_nodes = len({p.train_nodes for p in parts}) == 1
-    if all(p.hours is not None for p in parts):  # node-hours when the points use different node counts
-        weight = [1 if same_nodes else p.train_nodes for p in parts]
-        hours = Hours(sum(p.hours.low * w for p, w in zip(parts, weight)),
-                      sum(p.hours.high * w for p, w in zip(parts, weight)), first.hours.assumptions)
+    timed = [(p.hours, 1 if same_nodes else p.train_nodes) for p in parts if p.hours is not None]
+    if len(timed) == len(parts):  # node-hours when the points use different node counts
+        hours = Hours(sum(h.low * w for h, w in timed), sum(h.high * w for h, w in timed), timed[0][0].assumptions)
     note = (f"a sweep of {len(parts)} points: tokens, hours and cost are the sum over the points (side by side "
             "they end sooner; every point's GPU hours are billed)")
     missing = tuple(dict.fromkeys(reason for p in parts for reason in p.missing))
@@ -293,7 +297,7 @@ def estimate(spec: Any, calibration_source: Any = None) -> Estimate:
                    evaluation=evaluation_estimate(spec))
 
 
-def with_offload(spec: Any, hours: Hours, tokens: Tokens) -> Hours:
+def with_offload(spec: Spec, hours: Hours, tokens: Tokens) -> Hours:
     """`hours` with the time ZeRO-3's offloaded parameters take to cross the host link (generator/fit.py): the
     lower figure is at least that transfer (overlapped with compute), the upper adds it (not overlapped); where the
     transfer cannot be counted, the assumptions say the range is optimistic."""
@@ -311,51 +315,53 @@ def with_offload(spec: Any, hours: Hours, tokens: Tokens) -> Hours:
                  f"{hours.assumptions}; {moved.assumptions}")
 
 
-def _eval_tokens(spec: Any, max_len: int, epochs: int) -> int:
+def _eval_tokens(spec: Spec, max_len: int, epochs: int) -> int:
     """Tokens evaluated over the run: the test split once per epoch when `evaluation_strategy` is epoch (the
     component's default); 0 for disable, and for steps (how many evaluations that makes is not counted)."""
     if str(_parameter(spec, "evaluation_strategy")) != "epoch":
         return 0
-    data = spec.data["data"]
-    test_file = spec.root / data["dir"] / f"{data['test_split']}.jsonl"
+    data = spec.sections.data
+    test_file = spec.root / data.dir / f"{data.test_split}.jsonl"
     return training_tokens(test_file, max_len, 1).per_epoch * epochs if test_file.is_file() else 0
 
 
-def _single(spec: Any, calibration_source: Any = None) -> Estimate:
+def _single(spec: Spec, calibration_source: Any = None) -> Estimate:
     """The estimate of one pipeline job."""
-    data, missing = spec.data, []
-    size = catalog.vm_size(data["compute"]["size"])
+    typed, missing = spec.sections, []
+    assert typed.compute is not None and typed.deployment is not None, "the pipeline route trains and serves on them"
+    compute, deployment = typed.compute, typed.deployment
+    size = catalog.vm_size(compute.size)
     nodes = int(_parameter(spec, "num_nodes_finetune") or 1)
     gpus = int(_parameter(spec, "number_of_gpu_to_use_finetuning") or 1) * nodes
     max_len = int(_parameter(spec, "max_seq_length") or -1)
     if max_len <= 0 and spec.model_facts is not None and spec.model_facts.text_context_window:
         max_len = int(spec.model_facts.text_context_window)
-    train_file = spec.root / data["data"]["dir"] / f"{data['data']['train_split']}.jsonl"
+    train_file = spec.root / typed.data.dir / f"{typed.data.train_split}.jsonl"
     tokens = None
     if train_file.is_file():
         tokens = training_tokens(train_file, max_len, int(_parameter(spec, "num_train_epochs") or 1))
     else:
-        missing.append(f"no prepared train data ({data['data']['dir']}/{train_file.name}): run `make data`")
-    model_name = data["foundation_model"]["name"]
+        missing.append(f"no prepared train data ({typed.data.dir}/{train_file.name}): run `make data`")
+    model_name = typed.foundation_model.name
     parameters = model_parameters(model_name)
     if parameters is None:
         missing.append(f"the catalog has no parameter count for {model_name} (generator/catalog/model_sizes.yml)")
     tflops = gpu_tflops(size.gpu if size else None)
     if tflops is None:
         gpu = size.gpu if size and size.gpu else "its GPU"
-        missing.append(f"no peak throughput for {gpu} of {data['compute']['size']} (generator/catalog/gpus.yml)")
+        missing.append(f"no peak throughput for {gpu} of {compute.size} (generator/catalog/gpus.yml)")
     hours = None
     found = calibration_source(tokens.per_epoch) if tokens is not None and calibration_source else None
     notes = (found,) if isinstance(found, str) else ()
     if isinstance(found, Calibration) and tokens is not None:
         return Estimate(tokens=tokens, hours=calibrated_hours(tokens.total, found), train_nodes=nodes,
-                        compute_size=data["compute"]["size"], deployment_size=data["deployment"]["instance_type"],
-                        deployment_instances=int(data["deployment"].get("instance_count", 1)))
+                        compute_size=compute.size, deployment_size=deployment.instance_type,
+                        deployment_instances=deployment.instance_count)
     if tokens is not None and parameters is not None and tflops is not None:
         lora = str(_parameter(spec, "apply_lora")).lower() == "true"
         hours = training_hours(tokens.total, parameters, lora, tflops, gpus, _eval_tokens(spec, max_len, tokens.epochs))
         hours = with_offload(spec, hours, tokens)
-    return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=data["compute"]["size"],
-                    deployment_size=data["deployment"]["instance_type"],
-                    deployment_instances=int(data["deployment"].get("instance_count", 1)), missing=tuple(missing),
+    return Estimate(tokens=tokens, hours=hours, train_nodes=nodes, compute_size=compute.size,
+                    deployment_size=deployment.instance_type,
+                    deployment_instances=deployment.instance_count, missing=tuple(missing),
                     notes=notes)

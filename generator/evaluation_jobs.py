@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator import naming
 from generator.component import load_interface
@@ -25,11 +26,11 @@ from generator.source import Located
 PREDICTION = ("model_prediction", "0.0.37")
 METRICS = ("compute_metrics", "0.0.36")
 REGISTRY = "azureml"
-# eval_data.py needs only Python; it runs in the environment of the registry components beside it, pinned. azureml-assets
-# deleted the model-evaluation environment's definition as deprecated (3bead3311d, 2026-02-26, "delete deprecated
-# environments (#4815)"), so no current, non-deprecated version of it exists; model_prediction 0.0.37 and
-# compute_metrics 0.0.36 still name .../model-evaluation/labels/latest at @4b41f8cc. The pin is Microsoft's own
-# chat-completion evaluation sample's (azureml-examples cli/foundation-models/system/evaluation/chat-completion/
+# eval_data.py needs only Python; it runs in the environment of the registry components beside it, pinned.
+# azureml-assets deleted the model-evaluation environment's definition as deprecated (3bead3311d, 2026-02-26,
+# "delete deprecated environments (#4815)"), so no current, non-deprecated version of it exists; model_prediction
+# 0.0.37 and compute_metrics 0.0.36 still name .../model-evaluation/labels/latest at @4b41f8cc. The pin is Microsoft's
+# own chat-completion evaluation sample's (azureml-examples cli/foundation-models/system/evaluation/chat-completion/
 # chat-completion-pipeline.yml @085cd6ea line 16): a version is still usable when archived ("You can still continue
 # to reference and use an archived environment in your workflows", learn.microsoft.com/cli/azure/ml/environment,
 # az ml environment archive), while an archived version is hidden from the listing a label is resolved against.

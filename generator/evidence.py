@@ -28,9 +28,10 @@ numpy is part of the data extra.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from enum import Enum
-from typing import TYPE_CHECKING, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from generator.textmetrics import BLEU, bleu_from_counts, per_answer
 
@@ -44,7 +45,7 @@ SEED = 0
 CHUNK = 1_000  # resamples drawn and scored at once (bounds the memory of one step at CHUNK x n x counts)
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What the evidence says about the gate."""
 
     PASSED = "passed"  # the interval's lower bound is at least min_gain
@@ -113,7 +114,7 @@ class Evidence:
                 for key, value in self.as_json().items()}
 
     @classmethod
-    def from_tags(cls, tags: dict[str, str], prefix: str) -> "Evidence | None":
+    def from_tags(cls, tags: dict[str, str], prefix: str) -> Evidence | None:
         """The evidence `tags` wrote under `prefix`, or None when a field is missing or not what it should be."""
         try:
             raw = {key: tags[f"{prefix}.{key}"] for key in FIELDS}
@@ -137,7 +138,7 @@ def minimum_n(confidence: float) -> int:
     return max(2, math.ceil(1 + math.log2(1 / (1 - confidence))))
 
 
-def _finite(name: str, values: "NDArray[np.float64]") -> None:
+def _finite(name: str, values: NDArray[np.float64]) -> None:
     import numpy as np
 
     if not bool(np.isfinite(values).all()):
@@ -147,28 +148,29 @@ def _finite(name: str, values: "NDArray[np.float64]") -> None:
 class _Statistic:
     """tuned minus base on a selection of conversations: mean of differences, or corpus BLEU difference."""
 
-    def __init__(self, metric: str, base: "NDArray[np.float64]", tuned: "NDArray[np.float64]"):
+    def __init__(self, metric: str, base: NDArray[np.float64], tuned: NDArray[np.float64]):
         self.metric, self.base, self.tuned = metric, base, tuned
         self.corpus = not per_answer(metric)
 
-    def figure(self, values: "NDArray[np.float64]") -> float:
+    def figure(self, values: NDArray[np.float64]) -> float:
         """One model's figure on all the conversations."""
         if self.corpus:
             return bleu_from_counts(values.sum(axis=0).tolist(), BLEU[self.metric])
         return float(values.mean())
 
-    def _bleu_rows(self, totals: "NDArray[np.float64]") -> "NDArray[np.float64]":
+    def _bleu_rows(self, totals: NDArray[np.float64]) -> NDArray[np.float64]:
         import numpy as np
 
         return np.array([bleu_from_counts(row.tolist(), BLEU[self.metric]) for row in totals])
 
-    def resampled(self, rows: "NDArray[np.int64]") -> "NDArray[np.float64]":
+    def resampled(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
         """The statistic on each row of conversation indices (a bootstrap resample)."""
         if self.corpus:
             return self._bleu_rows(self.tuned[rows].sum(axis=1)) - self._bleu_rows(self.base[rows].sum(axis=1))
-        return (self.tuned[rows] - self.base[rows]).mean(axis=1)
+        means: NDArray[np.float64] = (self.tuned[rows] - self.base[rows]).mean(axis=1)
+        return means
 
-    def swapped(self, swaps: "NDArray[np.int64]") -> "NDArray[np.float64]":
+    def swapped(self, swaps: NDArray[np.int64]) -> NDArray[np.float64]:
         """The statistic with each row's marked conversations' answers swapped between the models."""
         import numpy as np
 
@@ -177,10 +179,11 @@ class _Statistic:
             tuned = self._bleu_rows(np.where(mask, self.base[None], self.tuned[None]).sum(axis=1))
             base = self._bleu_rows(np.where(mask, self.tuned[None], self.base[None]).sum(axis=1))
             return tuned - base
-        return ((1 - 2 * swaps) * (self.tuned - self.base)[None, :]).mean(axis=1)
+        means: NDArray[np.float64] = ((1 - 2 * swaps) * (self.tuned - self.base)[None, :]).mean(axis=1)
+        return means
 
 
-def _bootstrap(stat: _Statistic, n: int, seed: int, resamples: int) -> "NDArray[np.float64]":
+def _bootstrap(stat: _Statistic, n: int, seed: int, resamples: int) -> NDArray[np.float64]:
     import numpy as np
 
     rng = np.random.default_rng(seed)

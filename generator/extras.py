@@ -1,5 +1,5 @@
 """Which optional extra (and which `make` target) provides a package, for the message a missing import gets; and
-which extras the steps of a manifest need on a target, checked before plan and apply connect (`require_for`).
+which extras the steps of a manifest need on a target, checked before plan and apply connect (`refuse_missing`).
 
 The core (requirements.txt) is installed by every make target; the data and local extras by the
 targets that need them. A command run with a Python outside .venv sees the same message, naming
@@ -9,8 +9,8 @@ the interpreter it ran with.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from generator.errors import MissingExtra
 
@@ -75,7 +75,8 @@ STEP_NEEDS: dict[tuple[str, str], tuple[tuple[str, ...], Extra, str]] = {
                                 "the local workspace fine-tunes on this machine"),
     ("local", "evaluation_job"): (("torch", "transformers", "rouge_score"), LOCAL,
                                   "the local workspace evaluates on this machine"),
-    ("local", "evaluation_gate"): (("mlflow",), LOCAL, "the evaluation gate reads the local workspace's MLflow metrics"),
+    ("local", "evaluation_gate"): (("mlflow",), LOCAL,
+                                   "the evaluation gate reads the local workspace's MLflow metrics"),
     ("local", "select"): (("mlflow",), LOCAL, "a sweep picks its best point from the local workspace's MLflow metrics"),
 }
 
@@ -101,10 +102,9 @@ def missing_for(kinds: Iterable[str], target: str) -> list[tuple[Extra, str, str
     return list(found.values())
 
 
-def require_for(kinds: Iterable[str], target: str) -> None:
-    """Raise MissingExtra, before anything connects or is created, when a step of the manifest needs an extra that
-    is not installed."""
-    missing = missing_for(kinds, target)
+def refuse_missing(missing: list[tuple[Extra, str, str]]) -> None:
+    """Raise MissingExtra, before anything connects or is created, naming each extra a step of the manifest needs on
+    the target and lacks (missing_for, through the target's missing_extras); nothing when there is none."""
     if not missing:
         return
     lines = [f"{why}, which needs the {module} package of the {extra.name} extra ({extra.requirements}): "

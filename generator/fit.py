@@ -50,7 +50,8 @@ class Offload:
 
     def describe(self) -> str:
         """`ZeRO-3 from zero3.json (optimizer and parameters offloaded to CPU)`."""
-        moved = " and ".join(what for what, on in (("optimizer", self.optimizer), ("parameters", self.parameters)) if on)
+        offloaded = (("optimizer", self.optimizer), ("parameters", self.parameters))
+        moved = " and ".join(what for what, on in offloaded if on)
         return f"ZeRO-{self.stage} from {self.source} ({moved or 'nothing'} offloaded to CPU)"
 
 
@@ -117,8 +118,8 @@ class Need:
         elif self.high is None or round(self.high / GIB, 1) == round(self.low / GIB, 1):
             need = f"{gib(self.low)} {self.per}"
         else:
-            need = (f"{self.low / GIB:,.1f}-{self.high / GIB:,.1f} GiB ({self.low / 1e9:,.0f}-{self.high / 1e9:,.0f} GB)"
-                    f" {self.per}")
+            need = (f"{self.low / GIB:,.1f}-{self.high / GIB:,.1f} GiB "
+                    f"({self.low / 1e9:,.0f}-{self.high / 1e9:,.0f} GB) {self.per}")
         return f"{need}; {self.have_text}: {self.verdict}"
 
 
@@ -183,7 +184,8 @@ def setup(data: dict[str, Any], params: dict[str, Any], root: Path, gpus_per_nod
                 "azureml:") else None
             offload = offload_of(config, f"the spec's {custom}") if config is not None else None
             if offload is None:
-                unread = f"the DeepSpeed config {custom} is not a local file with a ZeRO stage, so its offload is unknown"
+                unread = (f"the DeepSpeed config {custom} is not a local file with a ZeRO stage, so its offload is "
+                          "unknown")
         else:
             offload = ZERO3 if str(params.get("deepspeed_stage")) == "3" else ZERO2
     return Setup(model=model, parameters=size_facts.parameters if size_facts else None,
@@ -251,13 +253,13 @@ def _gpu(s: Setup) -> tuple[float | None, str]:
                                 f"(precision {s.precision}) on every GPU ({MEMORY_ANATOMY}); the adapters' states are "
                                 f"not counted{tail}")
         per = TRAIN_BYTES.get(s.precision, 18)
-        return (p * per, f"{per} bytes/parameter on every GPU for {'mixed-precision' if s.precision == '16' else 'fp32'}"
-                         f" AdamW ({MEMORY_ANATOMY}){tail}")
+        precision = "mixed-precision" if s.precision == "16" else "fp32"
+        return (p * per, f"{per} bytes/parameter on every GPU for {precision} AdamW ({MEMORY_ANATOMY}){tail}")
     if ds.stage == 3 and ds.parameters:
         return (None, f"{ZERO3_ESTIMATOR}, parameters offloaded: 4 x the largest layer's parameters, which no file "
                       f"here gives for {s.model}, so GPU memory is not checked{tail}")
     if ds.stage == 3:
-        states = (2 if ds.optimizer else 18) if not s.lora else frozen
+        states: float = (2 if ds.optimizer else 18) if not s.lora else frozen
         return (p * states / t, f"{ZERO3_ESTIMATOR}: {states} bytes x parameters / {t} GPU(s)"
                                 + (" (LoRA: the frozen weights, partitioned)" if s.lora else "")
                                 + f", plus 4 x the largest layer (not on file, not counted){tail}")

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator import naming, rollout_stages
-from generator.entities import (data_file, evaluation_split_differs, job_file_stem, registry_model_uri,
-                                tuned_model_ref)
+from generator.entities import data_file, evaluation_split_differs, job_file_stem, registry_model_uri, tuned_model_ref
 from generator.spec import Spec
 
 
@@ -90,7 +89,8 @@ def _serving(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
 def _parity(data: dict[str, Any], endpoint: str, deployment: str, spec_file: str) -> dict[str, Any] | None:
     """Serving parity before any live traffic: the first `evaluation.parity` evaluation prompts sent to the new
     deployment through the azureml-model-deployment header with the evaluation's generation settings, each answer
-    compared with the tuned evaluation's own (generator/parity_compare.py). None without an evaluation, or with parity 0."""
+    compared with the tuned evaluation's own (generator/parity_compare.py). None without an evaluation, or with
+    parity 0."""
     from generator import evaluation_jobs
 
     section = data.get("evaluation")

@@ -37,7 +37,7 @@ def gpus_per_node(data: dict[str, Any]) -> int:
 
 def dataset_tag(data: dict[str, Any]) -> str:
     """Short dataset name for display names: HuggingFaceH4/ultrachat_200k → ultrachat."""
-    return data["data"]["dataset"].rsplit("/", 1)[-1].split("_", 1)[0].lower()
+    return str(data["data"]["dataset"]).rsplit("/", 1)[-1].split("_", 1)[0].lower()
 
 
 def display_name(data: dict[str, Any], interface: ComponentInterface) -> str:

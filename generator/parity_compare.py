@@ -21,8 +21,9 @@ Every one of the K pairs must match; the first that does not is printed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 PREFIX_WORDS = 12
 DEFAULT_PROMPTS = 5  # evaluation.parity's default (specs/spec.schema.json)
@@ -111,8 +112,9 @@ def served_text(answer: Any) -> str:
             answer = json.loads(answer)
         except ValueError:
             return answer.decode() if isinstance(answer, bytes) else answer
-    if isinstance(answer, dict) and isinstance(answer.get("output"), str):
-        return answer["output"]
+    output = answer.get("output") if isinstance(answer, dict) else None
+    if isinstance(output, str):
+        return output
     if isinstance(answer, str):
         return answer
     raise ValueError(f"the deployment's answer is not a chat completion ({str(answer)[:120]})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -17,7 +18,8 @@ def display_path(path: Path, root: Path) -> str:
 
     Compared as written first (a symlink is shown where it is, not where it points), then resolved.
     """
-    pairs = (lambda: (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
+    pairs: tuple[Callable[[], tuple[Path, Path]], ...] = (
+             lambda: (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
              lambda: (path.resolve(), root.resolve()))  # resolved only when needed: it costs a syscall per part
     for pair in pairs:
         shown, base = pair()

@@ -3,8 +3,8 @@
 API: `GET https://prices.azure.com/api/retail/prices?$filter=…` — unauthenticated, OData `$filter` on
 `serviceName`, `armRegionName`, `armSkuName`, `priceType`; answers `{"Items": [...], "NextPageLink": …}`
 with `retailPrice`, `unitOfMeasure`, `meterName`, `productName`, `skuName`, `type`, `currencyCode` per item
-(learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices). For a VM size in a region the answer holds a
-Linux and a Windows product, each with a regular and a Spot / Low Priority meter: the Linux consumption
+(learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices). For a VM size in a region the
+answer holds a Linux and a Windows product, each with a regular and a Spot / Low Priority meter: the Linux consumption
 meter is the price of a dedicated node or deployment instance, the Spot / Low Priority meter that of a
 low-priority node.
 

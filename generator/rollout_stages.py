@@ -8,8 +8,10 @@ tested directly, mirrored, given a small live share, then all of it, then the ol
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator.diagnostics import Problem
 from generator.rules import ONLINE_NAME, rule
@@ -18,7 +20,8 @@ from generator.source import Located
 SAFE_ROLLOUT = ("MicrosoftDocs/azure-ai-docs articles/machine-learning/how-to-safely-rollout-online-endpoints.md "
                 "@96b17518")
 HEADER = "azureml-model-deployment"
-MAX_MIRROR = 50  # percent of live traffic (SAFE_ROLLOUT)  # a request naming a deployment goes only there and is not mirrored
+# percent of live traffic (SAFE_ROLLOUT); a request naming a deployment goes only there and is not mirrored
+MAX_MIRROR = 50
 
 
 def deployment_name(data: dict[str, Any]) -> str:
@@ -62,10 +65,10 @@ def _rollout(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pro
         return
     steps = rollout["traffic_steps"]
     if rollout["mirror_percent"] > MAX_MIRROR:
-        yield located.problem(("rollout", "mirror_percent"), f"at most {MAX_MIRROR}: 'The maximum percentage of traffic "
-                                                             f"you can mirror is 50 percent' ({SAFE_ROLLOUT}); got "
-                                                             f"{rollout['mirror_percent']}")
-    if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+        yield located.problem(("rollout", "mirror_percent"),
+                              f"at most {MAX_MIRROR}: 'The maximum percentage of traffic you can mirror is 50 "
+                              f"percent' ({SAFE_ROLLOUT}); got {rollout['mirror_percent']}")
+    if any(later <= earlier for earlier, later in itertools.pairwise(steps)):
         yield located.problem(("rollout", "traffic_steps"), f"the shares must increase, got {steps}")
     if steps[-1] != 100:
         yield located.problem(("rollout", "traffic_steps"), f"the last step must be 100: live traffic sums to 0 or "

@@ -7,8 +7,9 @@ sections well-formed, so rules never see data of the wrong type.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from generator import catalog, clock, naming
 from generator.catalog import checks
@@ -200,7 +201,8 @@ def _deployment(data: dict[str, Any], located: Located, root: Path) -> Iterable[
                               severity=WARNING)
     elif known is None:
         yield located.problem(("deployment", "instance_type"),
-                              f"unknown VM size {deployment['instance_type']!r}{_did_you_mean(deployment['instance_type'])}",
+                              f"unknown VM size {deployment['instance_type']!r}"
+                              f"{_did_you_mean(deployment['instance_type'])}",
                               severity=WARNING)
 
 
@@ -286,7 +288,7 @@ def _finetune(data: dict[str, Any], located: Located, root: Path) -> Iterable[Pr
 
 def evaluation_split(data: dict[str, Any]) -> str:
     """The split evaluation runs on: evaluation.test_split, else data.test_split."""
-    return data["evaluation"].get("test_split") or data["data"]["test_split"]
+    return str(data["evaluation"].get("test_split") or data["data"]["test_split"])
 
 
 @rule("evaluation", "data")

@@ -6,6 +6,7 @@ import copy
 import difflib
 import json
 import re
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,8 @@ _TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a strin
 @lru_cache(maxsize=1)
 def spec_schema() -> dict[str, Any]:
     """The spec's JSON Schema (the same file editors use for completion)."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def _describe(value: Any) -> str:
@@ -42,7 +44,7 @@ def _describe(value: Any) -> str:
 def _type_message(expected: Any, value: Any) -> str:
     kinds = expected if isinstance(expected, list) else [expected]
     hint = number_hint(value) if {"number", "integer"} & set(kinds) else ""
-    return f"must be {' or '.join(_TYPE_NAMES.get(k, k) for k in kinds)}, got {_describe(value)}{hint}"
+    return f"must be {' or '.join(_TYPE_NAMES.get(str(k), str(k)) for k in kinds)}, got {_describe(value)}{hint}"
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -59,33 +61,35 @@ def _enum_message(choices: list[Any], value: Any) -> str:
 
 def _problems_for(error: jsonschema.ValidationError, located: Located) -> list[Problem]:
     path = tuple(error.absolute_path)
-    schema, value, kind = error.schema, error.instance, error.validator
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    value: Any = error.instance  # the spec's value where validation failed: any JSON value
+    kind = str(error.validator)
+    expected: Any = error.validator_value  # the keyword's own value: a type name, a list, a number, a pattern…
     if kind == "additionalProperties" and isinstance(value, dict):
         allowed = list(schema.get("properties", {}))
         extra = [k for k in value if k not in allowed]
         return [located.problem(path + (k,), f"unknown field '{k}'{_suggest(k, allowed)}", key=True) for k in extra]
     if kind == "required":
-        missing = error.validator_value
-        names = [name for name in missing if name not in value]
+        names = [name for name in expected if name not in value]
         return [located.problem(path + (name,), "required field is missing") for name in names]
-    messages = {
-        "type": lambda: _type_message(error.validator_value, value),
-        "enum": lambda: _enum_message(error.validator_value, value),
-        "minimum": lambda: f"must be at least {error.validator_value}, got {_describe(value)}",
-        "maximum": lambda: f"must be at most {error.validator_value}, got {_describe(value)}",
-        "exclusiveMinimum": lambda: f"must be greater than {error.validator_value}, got {_describe(value)}",
-        "exclusiveMaximum": lambda: f"must be less than {error.validator_value}, got {_describe(value)}",
-        "minLength": lambda: "must not be empty" if error.validator_value == 1
-        else f"must be at least {error.validator_value} characters long",
-        "maxLength": lambda: f"must be at most {error.validator_value} characters long, got {len(value)}",
-        "pattern": lambda: f"{schema.get('patternErrorMessage', 'does not match ' + error.validator_value)}, "
+    messages: dict[str, Callable[[], str]] = {
+        "type": lambda: _type_message(expected, value),
+        "enum": lambda: _enum_message(expected, value),
+        "minimum": lambda: f"must be at least {expected}, got {_describe(value)}",
+        "maximum": lambda: f"must be at most {expected}, got {_describe(value)}",
+        "exclusiveMinimum": lambda: f"must be greater than {expected}, got {_describe(value)}",
+        "exclusiveMaximum": lambda: f"must be less than {expected}, got {_describe(value)}",
+        "minLength": lambda: "must not be empty" if expected == 1
+        else f"must be at least {expected} characters long",
+        "maxLength": lambda: f"must be at most {expected} characters long, got {len(value)}",
+        "pattern": lambda: f"{schema.get('patternErrorMessage', 'does not match ' + expected)}, "
                            f"got {_describe(value)}",
-        "minItems": lambda: f"must have at least {error.validator_value} item(s)",
-        "minProperties": lambda: f"must have at least {error.validator_value} "
-                                 f"entr{'y' if error.validator_value == 1 else 'ies'}",
+        "minItems": lambda: f"must have at least {expected} item(s)",
+        "minProperties": lambda: f"must have at least {expected} "
+                                 f"entr{'y' if expected == 1 else 'ies'}",
         "uniqueItems": lambda: "lists a value more than once",
     }
-    message = messages.get(kind, lambda: error.message)()
+    message = messages.get(kind, lambda: str(error.message))()
     return [located.problem(path, message)]
 
 

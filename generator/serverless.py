@@ -10,8 +10,9 @@ with the workspace's live region. Never imports azure-ai-ml.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator import catalog
 from generator.component import MANAGED_INPUTS
@@ -122,7 +123,7 @@ def _parameters(data: dict[str, Any], located: Located) -> list[Problem]:
             why, source = route.refused[name]
             problems.append(located.problem(path, f"{why} ({source}): remove it for route: serverless", key=True))
         elif name in MANAGED_INPUTS:
-            problems.append(located.problem(path, f"the serverless job takes the model and data from "
+            problems.append(located.problem(path, "the serverless job takes the model and data from "
                                                   "foundation_model and data: remove it", key=True))
         else:
             problems.append(located.problem(path, f"not among the hyperparameters the serverless route's sources pass "

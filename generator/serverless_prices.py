@@ -134,9 +134,12 @@ class ServerlessPrices:
     def _cached(self, key: str) -> tuple[Rates, str] | None:
         """The cached rates and the day they were read, or None when absent or malformed."""
         entry = self._cache().get(key)
+        if not isinstance(entry, dict):
+            return None
         try:
-            rates = Rates(*(Rate(**entry[name]) if entry.get(name) else None for name in ("training", "hosting")),
-                          str(entry.get("training_missing", "")), str(entry.get("hosting_missing", "")))
+            training, hosting = (Rate(**entry[name]) if entry.get(name) else None for name in ("training", "hosting"))
+            rates = Rates(training, hosting, str(entry.get("training_missing", "")),
+                          str(entry.get("hosting_missing", "")))
         except (AttributeError, TypeError, KeyError):
             return None
         if any(rate is not None and usable_price(rate.usd) is None for rate in (rates.training, rates.hosting)):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator import catalog, evaluation_jobs, rollout_stages, serverless, sweep_points  # noqa: F401 - they register their rules on import
 from generator.catalog import ModelFacts
@@ -18,6 +19,7 @@ from generator.paths import display_path
 from generator.rules import check_rules
 from generator.schema import apply_defaults, check_schema
 from generator.source import Located, read_located
+from generator.spec_sections import Sections, sections
 from generator.startup import check_startup
 from generator.workers import map_over_cores
 
@@ -40,17 +42,22 @@ class Spec:
     warnings: list[Problem] = field(default_factory=list)
     located: Located | None = None
 
+    @cached_property
+    def sections(self) -> Sections:
+        """The typed sections the runner, the estimate and the cost read (built once, from the validated data)."""
+        return sections(self.data)
+
     @property
     def experiment(self) -> str:
         """The experiment name (also the folder under generated/)."""
-        return self.data["experiment"]["name"]
+        return self.sections.experiment.name
 
     @property
     def points(self) -> list[sweep_points.Point]:
         """The sweep's points (empty for a single run)."""
         return sweep_points.points(self.data)
 
-    def at(self, point: sweep_points.Point) -> "Spec":
+    def at(self, point: sweep_points.Point) -> Spec:
         """This spec as the single job of a sweep point sees it."""
         return replace(self, data=sweep_points.at_point(self.data, point))
 

@@ -182,7 +182,8 @@ def _zero3_model_type(params: dict[str, Any], facts: ModelFacts | None) -> list[
     (Microsoft then runs it as its default)."""
     lora = fit.flag(params.get("apply_lora"))
     defaults = facts.model_specific_defaults if facts else {}
-    own = str(defaults.get("deepspeed_stage")) == "3" and (not lora or str(defaults.get("apply_lora")).lower() == "true")
+    lora_default = str(defaults.get("apply_lora")).lower() == "true"
+    own = str(defaults.get("deepspeed_stage")) == "3" and (not lora or lora_default)
     if own:
         return []
     name = facts.name if facts else "this model"

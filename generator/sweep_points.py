@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from generator import naming
 from generator.catalog import ModelFacts
@@ -70,7 +71,8 @@ def points(data: dict[str, Any]) -> list[Point]:
     if not sweep:
         return []
     names = list(sweep["parameters"])
-    return [Point(tuple(zip(names, combo))) for combo in itertools.product(*(sweep["parameters"][n] for n in names))]
+    combos = itertools.product(*(sweep["parameters"][n] for n in names))
+    return [Point(tuple(zip(names, combo, strict=True))) for combo in combos]
 
 
 def at_point(data: dict[str, Any], point: Point) -> dict[str, Any]:

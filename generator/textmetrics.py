@@ -32,7 +32,7 @@ import math
 import re
 import threading
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 BLEU = {"bleu_1": 1, "bleu_2": 2, "bleu_3": 3, "bleu_4": 4}  # azureml-metrics constants TRANSLATION_NGRAM_MAP
@@ -87,7 +87,7 @@ def bleu_from_counts(totals: Sequence[float], order: int) -> float:
     it 0; brevity penalty exp(1 - r/c) when the answers are not longer than the references."""
     matches, possible = totals[:order], totals[order:2 * order]
     hypothesis_length, reference_length = totals[2 * order], totals[2 * order + 1]
-    precisions = [m / p if p else 0.0 for m, p in zip(matches, possible)]
+    precisions = [m / p if p else 0.0 for m, p in zip(matches, possible, strict=True)]
     if min(precisions) <= 0 or hypothesis_length == 0:
         return 0.0
     geometric_mean = math.exp(sum(math.log(p) / order for p in precisions))
@@ -100,8 +100,8 @@ def bleu(predictions: Sequence[str], references: Sequence[Sequence[str]], order:
     `compute_bleu`, which azureml-metrics' bleu script runs. nltk's corpus_bleu is the same formula except for
     answers shorter than n tokens (it counts one possible n-gram for them, nmt none)."""
     totals = [0] * (2 * order + 2)
-    for refs, prediction in zip(references, predictions):
-        totals = [a + b for a, b in zip(totals, bleu_counts(prediction, refs, order))]
+    for refs, prediction in zip(references, predictions, strict=True):
+        totals = [a + b for a, b in zip(totals, bleu_counts(prediction, refs, order), strict=True)]
     return bleu_from_counts(totals, order)
 
 
@@ -114,7 +114,7 @@ def rouge_per_answer(predictions: Sequence[str], references: Sequence[Sequence[s
     names = list(names)
     scorer = rouge_scorer.RougeScorer(rouge_types=names, use_stemmer=False)
     scores: dict[str, list[float]] = {name: [] for name in names}
-    for refs, prediction in zip(references, predictions):
+    for refs, prediction in zip(references, predictions, strict=True):
         found = scorer.score_multi(list(refs), prediction)
         for name in names:
             scores[name].append(float(found[name].fmeasure))

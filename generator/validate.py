@@ -11,9 +11,9 @@ import json
 import logging
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 from generator.component import load_interface
 from generator.diagnostics import WARNING, Problem
@@ -33,8 +33,16 @@ _SDK_JSON = re.compile(r"failed:\s*(\{.*\})\s*$", re.S)
 
 
 def _loaders() -> dict[str, Callable[..., Any]]:
-    from azure.ai.ml import (load_compute, load_data, load_job, load_marketplace_subscription, load_model,
-                             load_online_deployment, load_online_endpoint, load_serverless_endpoint)
+    from azure.ai.ml import (
+        load_compute,
+        load_data,
+        load_job,
+        load_marketplace_subscription,
+        load_model,
+        load_online_deployment,
+        load_online_endpoint,
+        load_serverless_endpoint,
+    )
 
     logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)  # its import sets INFO: "experimental class" notices
     return {"compute": load_compute, "data": load_data, "pipeline_job": load_job, "evaluation_job": load_job,
@@ -204,8 +212,8 @@ def check_chat_request(path: Path, file: str) -> list[Problem]:
 # What a manifest must look like before anything in it is trusted (a hand edit can make it anything).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
-                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments", "parity",
-                    "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion"})
+                    "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments",
+                    "parity", "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion"})
 
 
 def _regular_file(path: Path) -> bool:

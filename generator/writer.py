@@ -15,11 +15,12 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from generator.errors import GeneratorError
 from generator.render import MANIFEST
@@ -30,7 +31,7 @@ GENERATED_MARK = "# generated from "
 class WriteError(GeneratorError):
     """generated/ could not be written or read safely; the message says what and where, `changes` what was done."""
 
-    def __init__(self, message: str, changes: list["Change"] | None = None):
+    def __init__(self, message: str, changes: list[Change] | None = None):
         super().__init__(message)
         self.changes = changes or []
 

@@ -24,7 +24,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 INPUT_COLUMN = "messages"  # model_prediction's input_column_names
 LABEL_COLUMN = "ground_truth"  # model_prediction's label_column_name

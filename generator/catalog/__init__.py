@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -36,7 +37,7 @@ class SkuSpec:
     disk_gib: int
 
     @classmethod
-    def parse(cls, text: str | None) -> "SkuSpec | None":
+    def parse(cls, text: str | None) -> SkuSpec | None:
         """The spec in `text`, or None when there is none or it is not of that form."""
         parts = str(text or "").split("|")
         if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
@@ -46,7 +47,7 @@ class SkuSpec:
     def __str__(self) -> str:
         return f"{self.vcpus} vCPUs, {self.gpus} GPU(s), {self.memory_gib} GiB memory, {self.disk_gib} GiB disk"
 
-    def shortfalls(self, size: "VmSize") -> list[str]:
+    def shortfalls(self, size: VmSize) -> list[str]:
         """What `size` lacks against this minimum (figures the catalog does not know are skipped)."""
         pairs = [("vCPUs", size.vcpus, self.vcpus), ("GPU(s)", size.gpus, self.gpus),
                  ("GiB memory", size.memory_gib, self.memory_gib), ("GiB disk", size.temp_disk_gib, self.disk_gib)]
@@ -235,7 +236,7 @@ def _sizes() -> dict[str, VmSize]:
                       quota_family=row["quota_family"], retired=_date(row.get("retired")), source=row["source"],
                       retirement_source=row.get("retirement_source"), skip_reservation=row.get("skip_reservation"),
                       sku_list=row.get("sku_list"),
-                      retirement_extensions=tuple((tuple(e["regions"]), _date(e["until"]))
+                      retirement_extensions=tuple((tuple(e["regions"]), dt.date.fromisoformat(str(e["until"])[:10]))
                                                   for e in row.get("retirement_extensions") or ()))
         sizes[size.name.lower()] = size
     return sizes

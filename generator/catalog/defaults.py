@@ -7,8 +7,9 @@ Here the user's own values win, and every value taken from the model is recorded
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from generator.catalog import ModelFacts
 from generator.catalog.checks import MODEL_FIELD, Finding
@@ -71,7 +72,7 @@ def apply_model_defaults(facts: ModelFacts, interface: ComponentInterface,
 
 def range_findings(facts: ModelFacts, params: Mapping[str, Any]) -> list[Finding]:
     """A warning when the learning rate is outside the model's published learning_rate_min/max."""
-    findings = []
+    findings: list[Finding] = []
     low = facts.model_specific_defaults.get("learning_rate_min")
     high = facts.model_specific_defaults.get("learning_rate_max")
     rate = params.get("learning_rate")

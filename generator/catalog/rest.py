@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import ast
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from generator.catalog import ModelFacts, Stage, _date
 
@@ -127,7 +128,8 @@ def to_rest(facts: ModelFacts, shape: str) -> dict[str, Any]:
                     if getattr(facts, stage).min_sku_spec},
             "supportedComputes": {f"{stage}Computes": list(getattr(facts, stage).computes)
                                   for stage in ("finetune", "inference") if getattr(facts, stage).computes},
-            "deprecation": {f"{stage}{kind.capitalize()}Date": _timestamp(getattr(getattr(facts, stage), f"{kind}_date"))
+            "deprecation": {f"{stage}{kind.capitalize()}Date":
+                            _timestamp(getattr(getattr(facts, stage), f"{kind}_date"))
                             for stage in ("finetune", "inference") for kind in ("deprecation", "retirement")
                             if getattr(getattr(facts, stage), f"{kind}_date")},
         }

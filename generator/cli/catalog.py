@@ -10,8 +10,8 @@ import click
 
 from generator import catalog, clock
 from generator.catalog import MODELS_FILE, SkuSpec
-from generator.files import write_atomically
 from generator.cli.options import root_option
+from generator.files import write_atomically
 
 
 @click.group("catalog")
@@ -60,15 +60,16 @@ def models_command(task: str) -> None:
 def refresh_command(ctx: click.Context, root: Path, registry: str, names: tuple[str, ...], path: Path,
                     config: Path | None, target: str) -> None:
     """Read the live registry through MLClient, rewrite the catalog deterministically, print the diff."""
-    from generator.cli.target import connect
+    from generator.cli.target import connect, target_named
     from generator.runner.catalog_refresh import refresh
     from generator.runner.connection import probe, registry_client
     from generator.runner.explain import explain
+    from generator.runner.targets import WorkspaceIds
 
-    where, credential = connect(ctx, root, target, config)
-    probe(credential, where)
+    connection = connect(ctx, target_named(ctx, target, root), WorkspaceIds(config))
+    probe(connection.credential, connection.workspace)
     try:
-        client = registry_client(credential, where, registry)
+        client = registry_client(connection.credential, connection.workspace, registry)
         before = path.read_text(encoding="utf-8") if path.is_file() else ""
         after, notes = refresh(client, registry, list(names), path)
     except Exception as exc:  # anything from the SDK: one paragraph naming the registry, not a traceback

@@ -9,11 +9,11 @@ import click
 
 from generator.cli.options import load_specs, root_option
 from generator.data import DataError
-from generator.errors import InvalidInput, UsageError
-from generator.extras import require
 from generator.data.evaluation_split import check_prepared_data
 from generator.data.records import check_file, prepared_file
 from generator.diagnostics import ERROR
+from generator.errors import InvalidInput, UsageError
+from generator.extras import require
 from generator.paths import display_path
 from generator.spec import Spec
 

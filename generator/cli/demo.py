@@ -4,7 +4,8 @@ Prepare data from the shipped sample, render, plan, apply with `--target local` 
 register, deploy, smoke test), review the metrics, test the endpoint with a sample from the
 data, delete the endpoint, stop the local workspace. Prints each step as the seed names it,
 the eval loss before and after training, the evaluation's base-against-tuned table (the figures the gate
-read), the base model's answer to a held-out conversation beside the tuned model's, the wall time and the peak memory of the whole tree.
+read), the base model's answer to a held-out conversation beside the tuned model's, the wall time and the peak
+memory of the whole tree.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import psutil
 
 from generator.errors import GeneratorError, UsageError
+
+if TYPE_CHECKING:
+    from generator.runner.evaluation_figures import Row
 
 SPEC = "specs/local-demo.yaml"
 DEMO_STATE_DIR = ".local-workspace-demo"
@@ -70,7 +74,7 @@ class PeakMemory:
             self.peak = max(self.peak, total)
             time.sleep(interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -101,7 +105,8 @@ class Verdicts(io.TextIOBase):
     evidence and verdict, and serving parity (repeated in the demo's closing summary)."""
 
     def __init__(self, out: IO[str]):
-        self.out, self.kept, self._partial = out, [], ""
+        self.out, self._partial = out, ""
+        self.kept: list[str] = []
 
     def write(self, text: str) -> int:
         """Pass `text` on; keep its finished lines that are verdicts."""
@@ -130,7 +135,7 @@ def eval_loss_change() -> tuple[float, float] | None:
     return run.data.metrics["initial_eval_loss"], run.data.metrics["final_eval_loss"]
 
 
-def evaluation_rows() -> tuple[list, dict] | None:
+def evaluation_rows() -> tuple[list[Row], dict[str, Any]] | None:
     """(base-against-tuned rows, the spec's evaluation section) of the demo's evaluation jobs, read where the gate
     reads them (the compute_metrics step runs in the local workspace's MLflow store); None without evaluation."""
     import yaml
@@ -157,10 +162,13 @@ def one_line(text: str, limit: int = 160) -> str:
     return json.dumps(flat if len(flat) <= limit else flat[:limit - 1] + "…", ensure_ascii=False)
 
 
-def first_line(path: Path) -> dict:
-    """The first JSON record of a JSON Lines file."""
+def first_line(path: Path) -> dict[str, Any]:
+    """The first JSON record of a JSON Lines file (ValueError when it is not an object)."""
     with path.open(encoding="utf-8") as handle:
-        return json.loads(handle.readline())
+        record = json.loads(handle.readline())
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: the first record is not an object")
+    return record
 
 
 def base_beside_tuned(state_dir: Path) -> str | None:
@@ -170,11 +178,12 @@ def base_beside_tuned(state_dir: Path) -> str | None:
     """
     from generator.catalog import local_stand_in
     from generator.evaldata.eval_data import LABEL_COLUMN
+    from generator.local.layout import Layout
 
-    jobs = state_dir / "jobs"
+    files = Layout(state_dir)
     try:
-        row = first_line(jobs / f"{JOB}-eval-tuned" / "outputs" / "eval_data" / "test_data.jsonl")
-        base, tuned = (first_line(jobs / f"{JOB}-eval-{role}" / "outputs" / "model_prediction" / "predictions.jsonl")
+        row = first_line(files.job_output(f"{JOB}-eval-tuned", "eval_data") / "test_data.jsonl")
+        base, tuned = (first_line(files.job_output(f"{JOB}-eval-{role}", "model_prediction") / "predictions.jsonl")
                        ["predictions"] for role in ("base", "tuned"))
         question = next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
         reference = row[LABEL_COLUMN]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from generator.errors import ExitCode, GeneratorError, InvalidInput
+from generator.errors import ExitCode, GeneratorError, InvalidInput, MissingExtra
 
 DETAILED = "--detailed-exitcode"
 
@@ -69,7 +69,7 @@ class Commands(click.Group):
         except BrokenPipeError:  # `… | head` closed the pipe: stop quietly
             quiet_broken_pipe()
         except KeyboardInterrupt:
-            where = "the local workspace" if ctx.meta.get("target") == "local" else "Azure"
+            where = getattr(ctx.meta.get("target"), "where", "Azure")
             click.echo(f"\ninterrupted: operations already started continue in {where}; run the same command again "
                        "to resume (nothing is created twice)", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
@@ -77,13 +77,14 @@ class Commands(click.Group):
             report_error(exc)
             ctx.exit(ExitCode.ERROR if detailed else exc.exit_code)
         except ModuleNotFoundError as exc:
-            from generator.extras import missing_package_message
+            from generator.extras import PROVIDERS, missing_package_message
 
             message = missing_package_message(exc)
             if message is None or debugging(ctx):
                 raise
-            click.echo(f"error: {message}", err=True)
-            ctx.exit(ExitCode.ERROR if detailed else ExitCode.INVALID)
+            missing = MissingExtra(message, [PROVIDERS[(exc.name or "").split(".")[0]].name])
+            report_error(missing)
+            ctx.exit(ExitCode.ERROR if detailed else missing.exit_code)
         except click.ClickException:
             raise
         except Exception as exc:  # anything from the SDK: shown as code and message, not a traceback

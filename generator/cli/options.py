@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,7 +23,7 @@ def report(problems: Iterable[Problem]) -> None:
         click.echo(str(problem), err=True)
 
 
-def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> list["Spec"]:
+def load_specs(root: Path, paths: Iterable[Path], *, check_data: bool = True) -> list[Spec]:
     """Load and validate the specs and print their warnings (every problem is raised as InvalidInput)."""
     from generator.spec import load_specs as load
 

@@ -7,121 +7,80 @@ and become exit codes in `generator.cli.handle`.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
 from generator.cli.handle import at_terminal
-from generator.cli.target import open_session, spec_options, workspace_options
-from generator.errors import ExitCode, UsageError
+from generator.cli.target import offline_session, open_session, spec_options, workspace_options
+from generator.errors import UsageError
+from generator.runner.experiment import Experiment
+from generator.runner.offline import Observer
 from generator.runner.plan import Plan
+from generator.runner.targets import Target
 
 
-def _model_lines(experiment: Any, local: bool = False) -> None:
-    """The foundation model's pin and the parameters its defaults supplied, as plan prints them (and, on the
-    local target, the model that stands in for it)."""
+def _model_lines(experiment: Experiment, target: Target) -> None:
+    """The foundation model's pin, what the target says about it (a model that stands in for it), and the parameters
+    its defaults supplied, as plan prints them."""
     click.echo(f"foundation model {experiment.foundation_model}: {experiment.foundation_model_pin}")
-    if local:
-        from generator.local.finetune import plan_line
-
-        click.echo(plan_line(experiment))
+    for line in target.plan_lines(experiment):
+        click.echo(line)
     if experiment.parameters_from_model:
         click.echo("parameters from the model's model_specific_defaults: "
                    + ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items()))
 
 
-def _offline_plan(spec: str, root: Path, local: bool) -> None:
-    """The order and the az ml commands, without connecting (plan --offline; with --target local, the model that
-    stands in and the values it trains with)."""
-    from generator.runner.cost import cost_report, estimate_block, price_book
-    from generator.runner.session import load_ready_experiment
-    from generator.sweep_points import queueing
+def _refuse(planned: Plan) -> None:
+    """After plan printed it: raise what apply would raise on it (the same type, so the same exit code)."""
+    from generator.runner.explain import OverBudget, StepRefused
 
-    experiment = load_ready_experiment(spec, root, validate=False)
-    _model_lines(experiment, local)
-    for res in experiment.resources:
-        deps = f" (after {', '.join(res.depends_on)})" if res.depends_on else ""
-        click.echo(f"{res.id:<13} {res.kind:<18} {res.name}{deps}\n{'':14}{res.az}")
-    queued = queueing(experiment.source_spec.data)
-    if queued:
-        click.echo(f"note: {queued}")
-    region = experiment.source_spec.data.get("region")  # the spec's expected region: prices cached for it
-    cached = price_book(root, online=False) if region else None
-    report = cost_report(experiment.source_spec, region=region, prices=cached,
-                         no_price="plan --offline does not connect, so the workspace's region is unknown")
-    for line in estimate_block(experiment.source_spec, report):
-        click.echo(line)
-
-
-def _show(planned: Plan, estimate: list[str] | None, output_format: str, over_budget: str = "",
-          routes: dict[str, Any] | None = None) -> None:
-    """Print the plan as text, Markdown or JSON (the estimate lines and both routes' figures ride along; a budget
-    refusal makes the JSON plan not applyable, as apply would refuse it)."""
-    if output_format == "json":
-        document = {**planned.as_json(), "estimate": estimate or [], "routes": routes or {}}
-        if over_budget:
-            document["applyable"] = False
-        click.echo(json.dumps(document, indent=2, allow_nan=False))
-    elif output_format == "markdown":
-        click.echo(planned.markdown(estimate), nl=False)
-    else:
-        click.echo(planned.text(estimate))
+    refused = f"apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)"
+    budget = planned.budget if planned.budget is not None and planned.budget.refuses else None
+    if budget is not None:
+        if planned.refused:
+            click.echo(f"error: {refused}", err=True)
+        raise OverBudget(f"apply would refuse (without --over-budget): {budget.why}")
+    if planned.refused:
+        raise StepRefused(refused)
 
 
 @click.command()
 @spec_options
-@click.option("--offline", is_flag=True, help="Print the order and the az ml commands without connecting.")
+@click.option("--offline", is_flag=True, help="Plan without connecting: each resource's action is unknown; the order, "
+                                              "the az ml commands and the estimate (prices cached for the spec's "
+                                              "region) are shown. Never applied.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there is nothing to change, 2 when there are changes, 1 on any error or refusal.")
+              help="Exit 0 when there is nothing to change, 2 when there are changes (or, offline, may be), 1 on any "
+                   "error or refusal.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text",
-              show_default=True, help="json: the versioned document of docs/plan.schema.json.")
+              show_default=True, help="json: the versioned document of docs/plan.schema.json (what --out saves).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan (JSON) for `apply --plan FILE`, which applies exactly it.")
+              help="Save the plan (its JSON document) for `apply --plan FILE`, which applies exactly it.")
 @click.pass_context
 def plan(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
          resource_group: str | None, workspace: str | None, target: str, offline: bool, detailed_exitcode: bool,
          output_format: str, out_file: Path | None) -> None:
-    """Show what apply would do to each resource, against the live workspace."""
-    from generator.runner.cost import estimate_block, session_costs
-    from generator.runner.planner import make_plan, save
+    """Show what apply would do to each resource, against the live workspace (or offline), with its cost."""
+    from generator.runner.plan_view import render
+    from generator.runner.planner import make_plan, save, with_costs
 
-    if offline:
-        if out_file or output_format != "text":
-            raise UsageError("--offline prints the order only; --out and --format need the workspace")
-        _offline_plan(spec, root, target == "local")
-        return
-    session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, extras=True)
+    session: Observer = (offline_session(ctx, spec, root, target) if offline else
+                         open_session(ctx, spec, root, config, subscription, resource_group, workspace, target,
+                                      extras=True))
     if output_format == "text":
-        _model_lines(session.experiment, session.local)
-    planned = make_plan(session, session.context())
-    report = session_costs(session)
-    over_budget = _budget_refusal(session, planned, report)
-    _show(planned, estimate_block(session.experiment.source_spec, report), output_format, over_budget, report.routes)
+        _model_lines(session.experiment, session.target)
+    planned = with_costs(session, make_plan(session, session.context()))
+    click.echo(render(planned, output_format), nl=False)
     if out_file:
         save(planned, out_file)
-        click.echo(f"plan saved to {out_file}: `apply {spec} --plan {out_file}` applies exactly it", err=True)
-    if planned.refused:
-        click.echo(f"error: apply would refuse {', '.join(row.resource.id for row in planned.refused)} (see above)",
-                   err=True)
-    if over_budget:
-        click.echo(f"error: apply would refuse (without --over-budget): {over_budget}", err=True)
-        ctx.exit(ExitCode.ERROR)
+        click.echo(f"plan saved to {out_file}: " + (f"made offline, it cannot be applied ({planned.offline})"
+                                                    if planned.offline else
+                                                    f"`apply {spec} --plan {out_file}` applies exactly it"), err=True)
+    _refuse(planned)
     ctx.exit(planned.exit_code(detailed_exitcode))
-
-
-def _budget_refusal(session: Any, planned: Plan, report: Any) -> str:
-    """Why apply would refuse on the budget (as apply checks it: billed changes on Azure), or ''."""
-    from generator.runner.cost import check_budget
-    from generator.runner.explain import RunnerError
-
-    if session.local or not planned.billed:
-        return ""
-    try:
-        check_budget(session.experiment.source_spec, report)
-    except RunnerError as exc:
-        return str(exc)
-    return ""
 
 
 @click.command()
@@ -146,14 +105,15 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
           yes: bool, over_budget: bool, skip_evaluation_gate: bool, keep_failed_deployment: bool) -> None:
     """Plan once, show it, confirm, then execute that plan in dependency order (or a saved plan, unchanged)."""
     from generator.runner.apply import apply_plan, refuse_if_refused
-    from generator.runner.cost import check_budget, estimate_block, session_costs
-    from generator.runner.planner import check_saved, load_saved, make_plan
+    from generator.runner.explain import OverBudget
+    from generator.runner.plan_view import text
+    from generator.runner.planner import check_saved, load_saved, make_plan, with_costs
 
     saved = load_saved(plan_file) if plan_file else None
     session = open_session(ctx, spec, root, config, subscription, resource_group, workspace, target, validate=True,
                            extras=True)
-    if session.local:
-        _model_lines(session.experiment, local=True)
+    if session.target.plan_lines(session.experiment):
+        _model_lines(session.experiment, session.target)
     context = session.context(stream_logs=stream_logs, skip_evaluation_gate=skip_evaluation_gate,
                               keep_failed_deployment=keep_failed_deployment)
     planned = make_plan(session, context)
@@ -161,20 +121,18 @@ def apply(ctx: click.Context, spec: str, root: Path, config: Path | None, subscr
         check_saved(saved, planned)
         click.echo(f"applying the saved plan {plan_file}: nothing moved since it was made")
     if planned.refused:
-        click.echo(planned.text())
+        click.echo(text(planned))
         refuse_if_refused(planned)
-    costs = None
-    if not session.local and planned.billed:
-        report = session_costs(session)
-        costs = estimate_block(session.experiment.source_spec, report)
-        if not over_budget:
-            check_budget(session.experiment.source_spec, report)
-    if not session.local and planned.billed and not yes and saved is None:
+    if session.target.bills and planned.billed:
+        planned = with_costs(session, planned)
+        if planned.budget is not None and planned.budget.refuses and not over_budget:
+            raise OverBudget(planned.budget.why)
+    if session.target.bills and planned.billed and not yes and saved is None:
         what = ", ".join(f"{row.action.verb} {row.resource.id}" for row in planned.billed)
         if not at_terminal():
             raise UsageError(f"apply would start billed resources ({what}); pass --yes to confirm without a "
                              "terminal (or apply a reviewed `plan --out` file)")
-        click.echo(planned.text(costs))
+        click.echo(text(planned))
         if not click.confirm(f"Start these billed resources ({what})?", default=False):
             click.echo("apply cancelled: nothing was created")
             return
@@ -227,7 +185,10 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
         click.echo(result.line())
         return
     smoke = session.experiment.by_kind("invoke")
-    click.echo(send(session.context(), smoke.extra["deployment"], request_file or smoke.file))
+    request = request_file or smoke.file
+    if request is None:
+        raise UsageError(f"the manifest names no request file for {smoke.id}: pass --request FILE")
+    click.echo(send(session.context(), smoke.extra["deployment"], request))
 
 
 def _confirmed(command: str, what: str, asked: str, yes: bool) -> bool:
@@ -292,6 +253,7 @@ def metrics(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
             resource_group: str | None, workspace: str | None, target: str, png: Path | None) -> None:
     """Review training and evaluation metrics of the experiment's job (MLflow): a table and loss curves."""
     import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+
     from generator.runner import metrics as review
     from generator.runner.sweep import reviewed_job
 
@@ -322,6 +284,7 @@ def compare(ctx: click.Context, specs: tuple[str, ...], root: Path, config: Path
     """Compare fine-tune runs: several SPECs, a SPEC's sweep points, or one SPEC's earlier runs (--runs 1,2,3);
     --evaluation compares each SPEC's base and tuned model on the evaluation metrics."""
     import mlflow.tracking  # noqa: F401 - a missing extra is named before anything connects
+
     from generator.runner import compare as side_by_side
     from generator.runner.session import load_ready_experiment
 
@@ -359,7 +322,7 @@ def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, 
     for spec in specs:
         experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
         registered = experiment.by_kind("model")
-        model = not_found(lambda: session.ml.models.get(registered.name, version=str(registered.extra["version"])))
+        model = not_found(partial(session.ml.models.get, registered.name, version=str(registered.extra["version"])))
         models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)
         proof = evaluation_compare.gate_evidence(experiment, session.ml)
         evidence += [proof] if proof is not None else []

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
+from generator import writer
+from generator.build import render_project
 from generator.cli.options import load_specs, report, root_option
 from generator.diagnostics import ERROR
-from generator.errors import InvalidInput, ProblemsFound, StaleOutput, UsageError
+from generator.errors import InvalidFiles, ProblemsFound, StaleOutput, UsageError
 from generator.paths import PROJECT_DIR, SCHEMA_PATH, display_path
 from generator.render import render_spec
 from generator.spec import Spec
-from generator import writer
-from generator.build import render_project
 
 
 def discover_specs(root: Path) -> list[Path]:
@@ -35,7 +35,7 @@ def model_defaults_line(spec: Spec) -> str:
     """Which parameters of `spec` came from its model's model_specific_defaults, and which the spec kept."""
     used = ", ".join(f"{k}={v}" for k, v in spec.model_defaults.applied.items())
     kept = f" (the spec's own values win: {', '.join(spec.model_defaults.kept)})" if spec.model_defaults.kept else ""
-    return f"{spec.experiment}: from {spec.model_facts.name}'s model_specific_defaults: {used}{kept}"
+    return f"{spec.experiment}: from {spec.sections.foundation_model.name}'s model_specific_defaults: {used}{kept}"
 
 
 @click.command()
@@ -86,7 +86,7 @@ def validate(specs: tuple[str, ...], root: Path, data_must_exist: bool) -> None:
     report(problems)
     errors = [p for p in problems if p.severity == ERROR]
     if errors:
-        raise ProblemsFound(f"{len(errors)} error(s) in generated files", InvalidInput.default_exit_code)
+        raise InvalidFiles(f"{len(errors)} error(s) in generated files")
     click.echo(f"valid: {', '.join(spec.experiment for spec in loaded)}")
 
 

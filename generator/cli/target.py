@@ -1,14 +1,18 @@
-"""Which workspace a command talks to, and with which credential: Azure's (config.json) or the local one."""
+"""Which target a command talks to (`--target`: Azure's workspace in config.json, or the local one), and its session."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from generator.cli.options import report, root_option
-from generator.runner.connection import Target
+from generator.runner.azure_target import AzureTarget
+from generator.runner.offline import OfflineSession
+from generator.runner.session import Session
+from generator.runner.targets import Connection, Target, WorkspaceIds
 
 
 def workspace_options(spec_argument: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -34,37 +38,53 @@ def workspace_options(spec_argument: Callable[..., Any]) -> Callable[[Callable[.
 spec_options = workspace_options(click.argument("spec", type=click.Path(dir_okay=False)))
 
 
-def connect(ctx: click.Context, root: Path, target: str, config: Path | None = None, subscription: str | None = None,
-            resource_group: str | None = None, workspace: str | None = None) -> tuple[Target, Any]:
-    """The target and its credential: the local workspace (started if need be) or Azure's, signed in like the
-    seed (a test may inject a credential as ctx.obj['credential'])."""
-    from generator.runner.connection import default_credential, resolve_target, target_from_config
+def _local(root: Path) -> Target:
+    from generator.local.local_target import LocalTarget
 
+    return LocalTarget(root)
+
+
+def _azure(root: Path) -> Target:
+    return AzureTarget()
+
+
+TARGETS: dict[str, Callable[[Path], Target]] = {"azure": _azure, "local": _local}  # the --target choices
+
+
+def target_named(ctx: click.Context, name: str, root: Path) -> Target:
+    """The target `--target NAME` names, noted on the context (the error handler says where work goes on)."""
+    target = TARGETS[name](root)
     ctx.meta["target"] = target
-    injected = (ctx.find_root().obj or {}).get("credential")
-    if target == "local":
-        from generator.local.daemon import start_local
+    return target
 
-        config_body, credential, state_dir, tracking = start_local(root)
-        where = target_from_config(config_body, local_state=state_dir, tracking_uri=tracking)
-        return where, injected if injected is not None else credential
-    where = resolve_target(config, subscription, resource_group, workspace)
-    return where, injected if injected is not None else default_credential(where)
+
+def connect(ctx: click.Context, target: Target, ids: WorkspaceIds) -> Connection:
+    """Connect to the target (its workspace started if need be), with its credential or the one a test injected as
+    ctx.obj['credential']."""
+    return target.connect(ids, (ctx.find_root().obj or {}).get("credential"))
+
+
+def offline_session(ctx: click.Context, spec: str, root: Path, target: str) -> OfflineSession:
+    """The spec's experiment (refusing a stale generated/) on its target, for plan --offline: nothing connects."""
+    from generator.runner.session import load_ready_experiment
+
+    where = target_named(ctx, target, root)
+    return OfflineSession(load_ready_experiment(spec, root, validate=False), where, root)
 
 
 def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None, subscription: str | None,
                  resource_group: str | None, workspace: str | None, target: str, *, validate: bool = False,
-                 names_only: bool = False, shared_ok: bool = False, extras: bool = False) -> Any:
+                 names_only: bool = False, shared_ok: bool = False, extras: bool = False) -> Session:
     """Load the spec's experiment (refusing a stale generated/), connect, and return the runner Session.
     `names_only` (destroy): an invalid spec or a stale generated/ still gives the names to delete (refused when
     another spec names the same endpoint, unless `shared_ok`: destroy --expired deletes by tags, not by the spec).
     `extras` (plan, apply): refuse, before anything connects, when a step of the manifest needs an optional extra
-    that is not installed (generator/extras.py require_for)."""
-    from generator.extras import require_for
-    from generator.runner.session import Session, check_generated, cleanup_experiment, load_ready_experiment
+    that is not installed (the target's missing_extras)."""
+    from generator.extras import refuse_missing
+    from generator.runner.session import cleanup_experiment, load_ready_experiment
     from generator.serverless import refuse_runner
 
-    ctx.meta["target"] = target
+    where = target_named(ctx, target, root)
     refuse_runner(Path(spec))
     if names_only:
         experiment = cleanup_experiment(spec, root, lambda text: click.echo(f"warning: {text}", err=True),
@@ -72,8 +92,10 @@ def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None,
     else:
         experiment = load_ready_experiment(spec, root, validate=False, warn=lambda p: report([p]))
     if extras:
-        require_for([resource.kind for resource in experiment.resources], target)
+        refuse_missing(where.missing_extras(resource.kind for resource in experiment.resources))
     if validate:
+        from generator.runner.session import check_generated
+
         check_generated(experiment.folder, root)
-    where, credential = connect(ctx, root, target, config, subscription, resource_group, workspace)
-    return Session(experiment, where, credential, root)
+    connection = connect(ctx, where, WorkspaceIds(config, subscription, resource_group, workspace))
+    return Session(experiment, where, connection, root)

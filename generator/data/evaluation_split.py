@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from generator.data.records import check_file, check_prepared, prepared_file, read_jsonl
 from generator.diagnostics import ERROR, WARNING, Problem

@@ -11,11 +11,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from generator.data import DataError
-from generator.data.hub import cached, go_offline_unless_reachable
+from generator.data.hub import go_offline_unless_reachable
 from generator.data.records import check_file
 from generator.files import sha256, write_atomically
 from generator.paths import display_path

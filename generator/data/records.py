@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from generator.diagnostics import Problem
 from generator.paths import display_path
@@ -103,7 +104,7 @@ def check_file(path: Path, file: str) -> tuple[int, list[Problem]]:
 
 def prepared_file(root: Path, data: dict[str, Any], split: str) -> Path:
     """Where the prepared jsonl of `split` lives, for a spec's data (with defaults)."""
-    return root / data["data"]["dir"] / f"{split}.jsonl"
+    return root / str(data["data"]["dir"]) / f"{split}.jsonl"
 
 
 def check_prepared(root: Path, data: dict[str, Any]) -> list[Problem]:

@@ -22,7 +22,8 @@ def pick(records: list[dict[str, Any]], row: int | None, seed: int | None) -> tu
     if row is None:
         row = random.Random(seed).randrange(len(records))
     if not 0 <= row < len(records):
-        raise DataError(f"--row {row} is out of range: the split has {len(records)} conversations (0-{len(records) - 1})")
+        raise DataError(f"--row {row} is out of range: the split has {len(records)} conversations "
+                        f"(0-{len(records) - 1})")
     return row, records[row]
 
 

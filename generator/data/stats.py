@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from generator.data import DataError
 from generator.data.hub import go_offline_unless_reachable
@@ -40,7 +41,9 @@ def percentile(values: Sequence[int], q: float) -> int:
 
 def split_stats(path: Path, split: str, count_tokens: Callable[[list[dict[str, str]]], int] | None) -> SplitStats:
     """Figures for the conversations in one jsonl file; malformed records are counted as skipped."""
-    turns, chars, tokens = [], [], [] if count_tokens else None
+    turns: list[int] = []
+    chars: list[int] = []
+    tokens: list[int] | None = [] if count_tokens else None
     skipped = 0
     for _, record, error in read_jsonl(path):
         if error or record_problems(record):
@@ -73,7 +76,7 @@ def table(stats: list[SplitStats], max_seq_length: int) -> str:
             row.append(f"{over:,} ({100 * over / max(1, s.rows):.1f} %)")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines += [f"{s.split}: {s.skipped:,} malformed line(s) skipped, not counted above (`data check` names them)"
               for s in stats if s.skipped]
     return "\n".join(lines)

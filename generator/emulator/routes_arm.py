@@ -11,7 +11,9 @@ import hmac
 import json
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from email.message import Message
+from typing import Any
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
@@ -111,7 +113,18 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 class ArmRoutes:
-    """Handler methods for the workspace's ARM resources and the scoring route (a mixin)."""
+    """Handler methods for the workspace's ARM resources and the scoring route (a mixin of the workspace's handler,
+    generator/emulator/workspace.py, which gives the attributes below)."""
+
+    owner: Any  # the Emulator: workspace.py imports this module, so its type is not named here
+    headers: Message
+    command: str
+    _send: Callable[..., None]  # (status, body=None, headers=None)
+    _body: Callable[..., bytes | None]  # (limit=MAX_BODY)
+    _not_found: Callable[[str], None]
+    _view: Callable[..., dict[str, Any]]  # (kind, key, resource, run_history=False): routes_history.py
+    _datastores: Callable[[list[str]], None]  # routes_data.py
+    discard_body: Callable[[], None]  # generator/emulator/tls.py QuietHandler
 
     def _score(self, endpoint: str) -> None:
         """The endpoint's scoring URI: the key is checked before a byte of the body is read."""
@@ -238,9 +251,9 @@ class ArmRoutes:
                 error = (error_body("UserError", ENDPOINT_NAME_TAKEN)["error"] if taken else
                          error_body("EndpointProvisioningFailed", "the emulator was told to fail this endpoint")
                          ["error"] if name in e.fault_plan.failing_endpoints else None)
-                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key, e.fault_plan.latency.endpoint,
-                                                                     error, {"scoringUri": f"{e.base_url}/score/{name}",
-                                                                             "swaggerUri": f"{e.base_url}/swagger/{name}"})
+                uris = {"scoringUri": f"{e.base_url}/score/{name}", "swaggerUri": f"{e.base_url}/swagger/{name}"}
+                headers["Azure-AsyncOperation"] = self._provisioning("endpoint", name, key,
+                                                                     e.fault_plan.latency.endpoint, error, uris)
             elif kind == "onlineendpoints":
                 props["provisioningState"] = "Updating" if key in e.resources else "Creating"
                 props.setdefault("scaleSettings", {"scaleType": "Default"})
@@ -264,8 +277,8 @@ class ArmRoutes:
                     self._send(400, error_body("UserError", refused))
                     return
                 props.update(status="NotStarted", services=job_services(e, name))
-            elif kind == "models" and len(parts) == 4 and self._unfinished_job_output(props):
-                self._send(400, error_body("UserError", self._unfinished_job_output(props)))
+            elif kind == "models" and len(parts) == 4 and (unfinished := self._unfinished_job_output(props)):
+                self._send(400, error_body("UserError", unfinished))
                 return
             elif kind in ("models", "data") and len(parts) == 4:
                 # Recordings test_crud_file (models, @0f205ad0) and test_create_uri_file (data, @2238c1b7): a version
@@ -318,7 +331,7 @@ class ArmRoutes:
                     if state == "Succeeded":
                         resource["properties"].update(on_success)
             return state
-        return e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment"))
+        return str(e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment")))
 
     def _unfinished_job_output(self, props: dict[str, Any]) -> str | None:
         """Why a model cannot be registered from a job output yet (its job has not completed), or None."""

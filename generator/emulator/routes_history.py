@@ -17,7 +17,6 @@ from typing import Any
 from generator import clock
 from generator.emulator.routes_data import run_outputs
 
-
 # What run history answers for a pipeline job's step, from the children GET of recording
 # pipeline_job/e2etests/test_pipeline_job.pyTestPipelineJobLongRunningtest_pipeline_job_get_child_run.json
 # (Azure/azure-sdk-assets @6873a4bb, fixture tests/contract/fixtures/pipeline_job_child_runs.json): the keys of a run,
@@ -179,7 +178,8 @@ class HistoryRoutes:
         if key not in e.resources:
             self._not_found(f"run {run_id}")
             return None
-        return self._view("jobs", key, e.resources[key], run_history=True)["properties"]
+        properties: dict[str, Any] = self._view("jobs", key, e.resources[key], run_history=True)["properties"]
+        return properties
 
     def _run_details(self, run_id: str) -> None:
         e = self.owner

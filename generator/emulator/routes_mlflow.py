@@ -1,9 +1,10 @@
 """What azureml-mlflow needs from a workspace: cloud metadata, a token, and the MLflow REST subset it reads.
 
 A mixin of the workspace's request handler (generator/emulator/workspace.py). Sources of the shapes:
-- cloud metadata (the cloud the SDK's config names, generator/emulator/connect.py cloud_settings): the list ARM serves at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow
-  1.62.0.post6 (`azureml/mlflow/_common/_cloud/cloud.py` `_arm_to_cli_mapper`: `name`, `authentication.
-  loginEndpoint`/`audiences`, `resourceManager`, `suffixes`) when `ARM_CLOUD_METADATA_URL` names it;
+- cloud metadata (the cloud the SDK's config names, generator/emulator/connect.py cloud_settings): the list ARM serves
+  at `metadata/endpoints?api-version=2019-05-01`, read by azureml-mlflow 1.62.0.post6
+  (`azureml/mlflow/_common/_cloud/cloud.py` `_arm_to_cli_mapper`: `name`, `authentication.loginEndpoint`/`audiences`,
+  `resourceManager`, `suffixes`) when `ARM_CLOUD_METADATA_URL` names it;
 - the token: the App Service managed-identity protocol azure-identity's ManagedIdentityCredential speaks when
   `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` are set (GET `?api-version=2019-08-01&resource=…` with an
   `X-IDENTITY-HEADER`; answer `access_token`, `expires_on`, `resource`, `token_type`), the credential of Azure

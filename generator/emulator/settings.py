@@ -38,5 +38,6 @@ class Settings:
     # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
     # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header
     # long running operation polling interval Azure Resource Manager" finds ARM's rule that 201/202 answers should carry
-    # one (typespec-azure retry-after lint) and no Azure ML value. The emulator asks for a short wait so tests are quick.
+    # one (typespec-azure retry-after lint) and no Azure ML value. The emulator asks for a short wait so tests are
+    # quick.
     poll_after: float = 0.05

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -83,18 +84,19 @@ class TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             request.close()
             return
+        handler: Callable[..., object] = self.RequestHandlerClass
         try:
-            self.RequestHandlerClass(wrapped, client_address, self)
+            handler(wrapped, client_address, self)
         finally:
             wrapped.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that vanishes or times out is not an error worth a traceback in the log."""
 
-    def shutdown_request(self, request: socket.socket) -> None:
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
         """Close the raw socket (finish_request already closed the TLS one)."""
         try:
-            request.close()
+            (request if isinstance(request, socket.socket) else request[1]).close()
         except OSError:
             pass
 

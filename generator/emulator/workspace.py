@@ -26,7 +26,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Any, Callable, Self
+from collections.abc import Callable
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock
@@ -83,10 +84,10 @@ class Emulator:
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Self:
         """Serve on an ephemeral 127.0.0.1 port in a background thread."""
-        emulator = self
-
         class Handler(_Handler):
-            owner = emulator
+            """The request handler of this emulator."""
+
+        Handler.owner = self
 
         self.server = TLSServer(Handler, server_context(self._cert, self._key))
         self.port = self.server.server_address[1]

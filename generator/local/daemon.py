@@ -95,6 +95,8 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     """The running daemon's state, or None when no daemon of ours serves `state_dir`."""
     try:
         state = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            return None
         pid = int(state.get("pid", 0))
     except (OSError, ValueError, TypeError, AttributeError):
         return None

@@ -272,14 +272,15 @@ class LocalExecutor:
         """Forward a scoring request to the deployment (by header, else the endpoint's traffic)."""
         if deployment is None:
             traffic = ((self.store.endpoint(endpoint) or {}).get("properties") or {}).get("traffic") or {}
-            deployment = max(traffic, key=traffic.get) if traffic else None
+            deployment = max(traffic, key=lambda name: int(traffic[name])) if traffic else None
         target = self.deployments.get((endpoint.lower(), (deployment or "").lower()))
         if target is not None and not target.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading
             return 503, scoring_error(503, f"deployment {deployment!r} on endpoint {endpoint} is starting (the local "
                                            "workspace is loading its model); try again in a minute")
         if target is not None and target.error:
+            log = self.layout.scoring_log(endpoint=target.endpoint, name=target.name)
             return 503, scoring_error(503, f"deployment {deployment!r} on endpoint {endpoint} failed to start "
-                                           f"({target.error}); see {target.folder / 'scoring.log'}")
+                                           f"({target.error}); see {log}")
         if target is None or target.port is None:
             return 404, scoring_error(404, f"no running deployment {deployment!r} on endpoint {endpoint}")
         request = urllib.request.Request(f"https://127.0.0.1:{target.port}/score", data=body, method="POST",

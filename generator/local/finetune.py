@@ -27,13 +27,17 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from generator.catalog import local_stand_in
 from generator.component import load_interface
 from generator.files import exclusive_lock
 from generator.local.standin import ensure_stand_in
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
 
 GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
 # LoRA's target modules per architecture (config.model_type): the attention query and value projections for
@@ -89,7 +93,7 @@ PLAN_PARAMETERS = ("num_train_epochs", "max_steps", "per_device_train_batch_size
                    "lora_alpha", "lora_dropout", "seed")
 
 
-def plan_line(experiment: Any) -> str:
+def plan_line(experiment: Experiment) -> str:
     """What local plan/apply say about the model: the stand-in for the spec's model and the values it trains with,
     each said to come from the spec, the model's defaults or chat_completion_pipeline's defaults."""
     name = experiment.foundation_model.split("/models/", 1)[-1].split("/", 1)[0]
@@ -148,7 +152,7 @@ def encode(tokenizer: Any, files: list[Path], max_len: int) -> list[tuple[list[i
                 continue
             ids, mask = assistant_mask(tokenizer, json.loads(line)["messages"])
             ids, mask = ids[:max_len], mask[:max_len]
-            labels = [t if m else -100 for t, m in zip(ids, mask)]
+            labels = [t if m else -100 for t, m in zip(ids, mask, strict=True)]
             if any(label != -100 for label in labels):
                 examples.append((ids, labels))
     return examples

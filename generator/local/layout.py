@@ -6,7 +6,8 @@ jobs/<job>/                 a job's folder: std_log.txt (its log), job.json (wha
                             evaluation_result/)
 deployments/<ep>-<dep>/     a deployment's scoring server: scoring.log, port
 mlflow.db                   the MLflow store the jobs log to (also served to azureml-mlflow)
-models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start --model)
+models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start
+                            --model)
 
 The workspace process's own files are named where they are written: workspace.json, daemon.lock, workspace.log and
 tls/ by generator/local/daemon.py, resources.json and blobs/ (the saved store) by generator/local/persist.py.
@@ -43,9 +44,17 @@ class Layout:
         """How job `name` ended (written when it ends, read when the workspace starts again)."""
         return self.job(name) / JOB_STATUS
 
+    def job_outputs(self, job: str) -> Path:
+        """The folder of job `job`'s named outputs (one folder, or file, each)."""
+        return self.job(job) / "outputs"
+
+    def job_output(self, job: str, output: str) -> Path:
+        """Job `job`'s named output `output` (a folder or a file)."""
+        return self.job_outputs(job) / output
+
     def trained_model(self, job: str) -> Path:
         """The MLflow model a fine-tune job writes (its trained_model output)."""
-        return self.job(job) / "outputs" / "trained_model"
+        return self.job_output(job, "trained_model")
 
     def evaluation_output(self, job: str, output: str) -> Path:
         """The file of named output `output` (a key of EVALUATION_OUTPUTS) of evaluation job `job`."""

@@ -15,8 +15,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from generator.catalog import StandIn, local_stand_in
 from generator.files import exclusive_lock

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from generator.runner.explain import RunnerError, explain
+from generator.runner.explain import StepRefused, explain
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
 from generator.runner.plan import Plan, Verb
+
+if TYPE_CHECKING:
+    from generator.runner.session import Session
+    from generator.runner.steps.common import Context
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,11 @@ class ApplyResult:
 def refuse_if_refused(plan: Plan) -> None:
     """Raise when the plan refuses any resource: apply then touches nothing."""
     if plan.refused:
-        raise RunnerError("apply refuses " + "; ".join(row.action.details[0] for row in plan.refused
-                                                       if row.action.details) + "\n  nothing was created", 2)
+        raise StepRefused("apply refuses " + "; ".join(row.action.details[0] for row in plan.refused
+                                                       if row.action.details) + "\n  nothing was created")
 
 
-def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
+def apply_plan(session: Session, plan: Plan, context: Context) -> ApplyResult:
     """Pre-flight (skipping the deployment checks when it exists unchanged), then execute `plan` with `context`
     (the one the plan was made with: a sweep's selection and slots live there)."""
     from generator.runner.preflight import run_preflight
@@ -53,7 +57,7 @@ def apply_plan(session: Any, plan: Plan, context: Any) -> ApplyResult:
     refuse_if_refused(plan)
     skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == Verb.UNCHANGED
                                  for row in plan.rows) else set()
-    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, local=session.local)
+    run_preflight(session.ml, session.experiment, session.registry, session.out, skip, session.target)
     outcomes = Graph(plan, context).run()
     failed = any(o.status in ("failed", "skipped") for o in outcomes.values())
     try:

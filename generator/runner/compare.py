@@ -66,7 +66,7 @@ def table(rows: list[RunRow]) -> str:
              "" if row.best_eval_loss is None else f"{row.best_eval_loss:.4f} @ {row.best_eval_step}"]
             for row in rows]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in [head, *body]]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [head, *body]]
     if not names:
         lines.append("(every logged parameter is the same in these runs)")
     return "\n".join(lines)
@@ -104,7 +104,7 @@ def plot(rows: list[RunRow], out: Path) -> None:
     with chart(out, "eval loss by run", "optimizer step", "eval loss (assistant tokens)") as ax:
         for row in rows:
             if row.eval_curve:
-                steps, values = zip(*row.eval_curve)
+                steps, values = zip(*row.eval_curve, strict=True)
                 ax.plot(steps, values, marker="o", label=label(row, names))
 
 
@@ -114,9 +114,9 @@ def job_pairs(experiments: list[Any], runs: list[int] | None) -> list[tuple[str,
 
     pairs = []
     for experiment in experiments:
-        data = experiment.source_spec.data
-        numbers = runs or [int(data["experiment"]["run"])]
-        slugs = [p.slug for p in experiment.source_spec.points] or [None]  # a sweep: each of its points
+        data = experiment.loaded.data  # naming.job_name reads the spec's data (render's code)
+        numbers = runs or [experiment.loaded.sections.experiment.run]
+        slugs = [p.slug for p in experiment.loaded.points] or [None]  # a sweep: each of its points
         pairs += [(experiment.name, naming.job_name({**data, "experiment": {**data["experiment"], "run": n}}, slug))
                   for n in numbers for slug in slugs]
     return pairs

@@ -26,7 +26,7 @@ def _no_print(*args: Any, **kwargs: Any) -> None:
 def silence_sdk_prints() -> None:
     """Shadow `print` in the SDK modules that write progress noise to the terminal (output stays quiet piped)."""
     for name in PRINTING_MODULES:
-        setattr(importlib.import_module(name), "print", _no_print)
+        vars(importlib.import_module(name))["print"] = _no_print
 
 
 def registry_model_properties(registry_client: Any, name: str, version: str) -> dict[str, Any]:

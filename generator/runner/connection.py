@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import NotLoggedIn, UsageError
-from generator.request import LOCAL_MAX_REQUEST_BYTES
 from generator.runner.explain import LOGIN_HELP
 
 CONFIG_NAMES = ("config.json", ".azureml/config.json")
@@ -25,8 +24,8 @@ DEFAULT_RETRY = {"retry_total": 8, "retry_backoff_factor": 0.8, "retry_backoff_m
 
 
 @dataclass
-class Target:
-    """Which workspace, in which cloud, with which retry and polling settings."""
+class WorkspaceRef:
+    """Which workspace, in which cloud, with which retry and polling settings (a target's connection gives it)."""
 
     subscription_id: str
     resource_group: str
@@ -35,9 +34,6 @@ class Target:
     cloud_metadata: dict[str, str] | None = None
     retry: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_RETRY))
     poll_interval: float = 10.0
-    local_state: Path | None = None  # set for the local workspace: the folder holding its state and job logs
-    tracking_uri: str | None = None  # set for the local workspace: its MLflow store
-    max_request_bytes: int | None = None  # the largest scoring request the target takes (None: none documented)
 
     @property
     def token_scope(self) -> str:
@@ -54,8 +50,8 @@ def _find_config(start: Path) -> Path | None:
     return None
 
 
-def resolve_target(config: Path | None, subscription: str | None, resource_group: str | None,
-                   workspace: str | None) -> Target:
+def resolve_workspace(config: Path | None, subscription: str | None, resource_group: str | None,
+                      workspace: str | None) -> WorkspaceRef:
     """Flags, then environment, then config.json (found upwards from the working folder)."""
     path = config or _find_config(Path.cwd())
     raw: dict[str, Any] = {}
@@ -75,27 +71,26 @@ def resolve_target(config: Path | None, subscription: str | None, resource_group
             f"no workspace given (missing {', '.join(missing)}): download config.json from the workspace's "
             "page in the Azure portal into this folder, or pass --subscription, --resource-group and "
             "--workspace (or set AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP, AZUREML_WORKSPACE_NAME)")
-    return target_from_config({**raw, **ids})
+    return workspace_from_config({**raw, **ids})
 
 
-def target_from_config(raw: dict[str, Any], *, local_state: Path | None = None,
-                       tracking_uri: str | None = None) -> Target:
-    """A Target from a config.json body (workspace ids, optional cloud, retry, poll_interval)."""
+def workspace_from_config(raw: dict[str, Any]) -> WorkspaceRef:
+    """A WorkspaceRef from a config.json body (workspace ids, optional cloud, retry, poll_interval)."""
     cloud = raw.get("cloud") or {}
-    return Target(raw["subscription_id"], raw["resource_group"], raw["workspace_name"], cloud_name=cloud.get("name"),
-                  cloud_metadata=cloud.get("metadata"), retry={**DEFAULT_RETRY, **raw.get("retry", {})},
-                  poll_interval=float(raw.get("poll_interval", 10)), local_state=local_state,
-                  tracking_uri=tracking_uri, max_request_bytes=LOCAL_MAX_REQUEST_BYTES if local_state else None)
+    return WorkspaceRef(raw["subscription_id"], raw["resource_group"], raw["workspace_name"],
+                        cloud_name=cloud.get("name"), cloud_metadata=cloud.get("metadata"),
+                        retry={**DEFAULT_RETRY, **raw.get("retry", {})},
+                        poll_interval=float(raw.get("poll_interval", 10)))
 
 
-def default_credential(target: Target) -> Any:
+def default_credential(workspace: WorkspaceRef) -> Any:
     """DefaultAzureCredential if it yields a token, else a browser login at a terminal, else a clear error."""
     from azure.identity import DefaultAzureCredential, InteractiveBrowserCredential
 
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
     credential = DefaultAzureCredential()
     try:
-        credential.get_token(target.token_scope)
+        credential.get_token(workspace.token_scope)
         return credential
     except ModuleNotFoundError:
         raise  # a broken installation, not a missing login
@@ -105,43 +100,43 @@ def default_credential(target: Target) -> Any:
         raise NotLoggedIn(LOGIN_HELP) from None
 
 
-def probe(credential: Any, target: Target) -> None:
+def probe(credential: Any, workspace: WorkspaceRef) -> None:
     """Fail early, with the login paragraph, when `credential` cannot get a token."""
     try:
-        credential.get_token(target.token_scope)
+        credential.get_token(workspace.token_scope)
     except ModuleNotFoundError:
         raise  # a broken installation, not a missing login
     except Exception:  # azure-identity raises several types; all mean "not logged in"
         raise NotLoggedIn(LOGIN_HELP) from None
 
 
-def _cloud_kwargs(target: Target) -> dict[str, Any]:
-    if not target.cloud_name:
+def _cloud_kwargs(workspace: WorkspaceRef) -> dict[str, Any]:
+    if not workspace.cloud_name:
         return {}
     from azure.ai.ml._azure_environments import _environments
 
-    kwargs: dict[str, Any] = {"cloud": target.cloud_name}
-    if target.cloud_metadata and target.cloud_name not in _environments:
-        kwargs["cloud_metadata"] = target.cloud_metadata
+    kwargs: dict[str, Any] = {"cloud": workspace.cloud_name}
+    if workspace.cloud_metadata and workspace.cloud_name not in _environments:
+        kwargs["cloud_metadata"] = workspace.cloud_metadata
     return kwargs
 
 
-def workspace_client(credential: Any, target: Target) -> Any:
+def workspace_client(credential: Any, workspace: WorkspaceRef) -> Any:
     """MLClient for the workspace (telemetry off, tuned azure-core retries for 429/5xx)."""
     from azure.ai.ml import MLClient
 
     quiet_sdk()
-    return MLClient(credential, target.subscription_id, target.resource_group, target.workspace_name,
-                    enable_telemetry=False, show_progress=False, **_cloud_kwargs(target), **target.retry)
+    return MLClient(credential, workspace.subscription_id, workspace.resource_group, workspace.workspace_name,
+                    enable_telemetry=False, show_progress=False, **_cloud_kwargs(workspace), **workspace.retry)
 
 
-def registry_client(credential: Any, target: Target, registry: str) -> Any:
+def registry_client(credential: Any, workspace: WorkspaceRef, registry: str) -> Any:
     """MLClient for a registry such as azureml (its constructor calls registry discovery)."""
     from azure.ai.ml import MLClient
 
     quiet_sdk()
     return MLClient(credential, registry_name=registry, enable_telemetry=False, show_progress=False,
-                    **_cloud_kwargs(target), **target.retry)
+                    **_cloud_kwargs(workspace), **workspace.retry)
 
 
 def quiet_sdk() -> None:

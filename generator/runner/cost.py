@@ -12,13 +12,18 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import clock
+from generator.errors import UsageError
 from generator.estimate import HOURS_PER_MONTH, Estimate, estimate
 from generator.prices import Price, PriceBook, PriceUnavailable
 from generator.runner import route_costs
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.runner.plan import Budget
+
+if TYPE_CHECKING:
+    from generator.runner.offline import Observer
+    from generator.spec import Spec
 
 EXPIRES_TAG = "azml-gen.expires-after"
 CREATED_TAG = "azml-gen.created-at"
@@ -58,15 +63,15 @@ def price_book(root: Path, online: bool) -> PriceBook:
     return PriceBook(root / PRICE_CACHE_DIR, online=online, today=clock.today())
 
 
-def endpoint_hours(spec: Any) -> tuple[float, str]:
+def endpoint_hours(spec: Spec) -> tuple[float, str]:
     """Hours the upper estimate counts for the endpoint, and why that many."""
-    expires = spec.data["endpoint"].get("expires_after")
+    expires = spec.sections.endpoint.expires_after
     if expires:
         return clock.parse_duration(expires).total_seconds() / 3600, f"until endpoint.expires_after {expires}"
     return DEFAULT_ENDPOINT_HOURS, "for one day (the spec sets no endpoint.expires_after)"
 
 
-def cost_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+def cost_report(spec: Spec, *, region: str | None, prices: PriceBook | None, no_price: str = "",
                 calibration_source: Any = None) -> CostReport:
     """Tokens, hours and money for `spec` on its route, and both routes side by side (generator/runner/
     route_costs.py); `prices` None (with `no_price` saying why) gives hours and tokens only."""
@@ -95,7 +100,7 @@ def _figures(report: CostReport) -> route_costs.PipelineFigures:
                                        report.training_hours, report.sizes)
 
 
-def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, no_price: str = "",
+def pipeline_report(spec: Spec, *, region: str | None, prices: PriceBook | None, no_price: str = "",
                     calibration_source: Any = None) -> CostReport:
     """Tokens, hours and money for `spec` on the pipeline route; `prices` None (with `no_price` saying why) gives
     hours only."""
@@ -125,7 +130,8 @@ def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, 
             f"({evaluation.hours.assumptions})")
     elif evaluation is not None:
         add(f"  evaluation time  cannot be estimated: {evaluation.missing}")
-    tier = str(spec.data["compute"].get("tier", "dedicated")).replace("lowpriority", "low_priority")
+    assert spec.sections.compute is not None, "the pipeline route trains on its compute"
+    tier = spec.sections.compute.tier
     train_price = deploy_price = None
     if prices is None or region is None:
         add(f"  prices           none: {no_price}")
@@ -180,7 +186,7 @@ def pipeline_report(spec: Any, *, region: str | None, prices: PriceBook | None, 
     return report
 
 
-def _plan_notes(spec: Any) -> list[str]:
+def _plan_notes(spec: Spec) -> list[str]:
     """What plan says beside the money: the memory block (generator/startup.py) and the evaluation environment's
     risk."""
     from generator import evaluation_jobs
@@ -189,19 +195,19 @@ def _plan_notes(spec: Any) -> list[str]:
     notes = [f"  {line}" for line in fit_lines(spec)]
     if model_type_note(spec):
         notes.append(f"  model type       {model_type_note(spec)}")
-    if "evaluation" in spec.data:
+    if spec.sections.evaluation is not None:
         notes.append(f"  evaluation env   {evaluation_jobs.ENVIRONMENT_RISK}")
     return notes
 
 
-def _budget(spec: Any) -> float | None:
+def _budget(spec: Spec) -> float | None:
     """budget.max_usd, refused when it is no amount (validation refuses NaN and infinity; this guards the rest)."""
     budget = (spec.data.get("budget") or {}).get("max_usd")
     if budget is None:
         return None
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
-        raise RunnerError(f"budget.max_usd in {spec.file} is {budget!r}, which is no amount of money: give a number "
-                          "of US dollars above 0", EXIT_INPUT)
+        raise UsageError(f"budget.max_usd in {spec.file} is {budget!r}, which is no amount of money: give a number "
+                         "of US dollars above 0")
     return float(budget)
 
 
@@ -214,32 +220,35 @@ def _usable_upper(report: CostReport) -> float | None:
     return upper
 
 
-def budget_lines(spec: Any, report: CostReport) -> list[str]:
+def budget_lines(spec: Spec, report: CostReport) -> list[str]:
     """The budget line plan prints (none without budget.max_usd)."""
-    budget = _budget(spec)
-    if budget is None:
+    verdict = budget_verdict(spec, report, checked=False)
+    if verdict is None:
         return []
-    if _usable_upper(report) is None:
-        return [f"  budget           max_usd {_money(budget)}: no upper estimate ({report.no_upper}); apply refuses"]
-    verdict = "within it" if report.upper_usd <= budget else "OVER it: apply refuses"
-    return [f"  budget           upper estimate {_money(report.upper_usd)} against max_usd {_money(budget)}: {verdict}"]
+    if verdict.upper_usd is None:
+        return [f"  budget           max_usd {_money(verdict.max_usd)}: no upper estimate ({report.no_upper}); apply "
+                "refuses"]
+    said = "within it" if verdict.verdict == "within" else "OVER it: apply refuses"
+    return [f"  budget           upper estimate {_money(verdict.upper_usd)} against max_usd {_money(verdict.max_usd)}: "
+            f"{said}"]
 
 
-def check_budget(spec: Any, report: CostReport) -> None:
-    """Raise (exit 2) when the spec's budget is exceeded by the upper estimate, or no estimate can be made: an
-    unknown or non-finite figure never passes the comparison."""
+def budget_verdict(spec: Spec, report: CostReport, checked: bool) -> Budget | None:
+    """The spec's budget against the upper estimate (None without budget.max_usd): over it, or no estimate at all (an
+    unknown or non-finite figure never passes the comparison), apply refuses when `checked` (OverBudget, with `why`)."""
     budget = _budget(spec)
     if budget is None:
-        return
+        return None
     upper = _usable_upper(report)
     if upper is None:
-        raise RunnerError(f"budget.max_usd is {_money(budget)} in {spec.file}, and {report.no_upper}, so the cost "
-                          "cannot be held against it: nothing was created. Pass --over-budget to apply anyway.",
-                          EXIT_INPUT)
+        return Budget(budget, None, "unknown", checked, f"budget.max_usd is {_money(budget)} in {spec.file}, and "
+                      f"{report.no_upper}, so the cost cannot be held against it: nothing was created. Pass "
+                      "--over-budget to apply anyway.")
     if not upper <= budget:
-        raise RunnerError(f"the upper estimate {_money(report.upper_usd)} exceeds budget.max_usd {_money(budget)} "
-                          f"in {spec.file}: nothing was created. Lower the data share, the epochs or "
-                          "endpoint.expires_after, raise the budget, or pass --over-budget.", EXIT_INPUT)
+        return Budget(budget, upper, "over", checked, f"the upper estimate {_money(upper)} exceeds budget.max_usd "
+                      f"{_money(budget)} in {spec.file}: nothing was created. Lower the data share, the epochs or "
+                      "endpoint.expires_after, raise the budget, or pass --over-budget.")
+    return Budget(budget, upper, "within", checked, "")
 
 
 @dataclass(frozen=True)
@@ -312,27 +321,27 @@ def describe_age(age: EndpointAge, per_hour: float | None) -> str:
 
 def now_tag() -> str:
     """The created-at tag's value for an endpoint created now (UTC, seconds)."""
-    return clock.now().astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return clock.now().astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def session_costs(session: Any) -> CostReport:
-    """The cost report for the session's experiment: prices for the workspace's region (none locally), calibrated
-    by the experiment's latest finished run."""
+def session_costs(session: Observer) -> CostReport:
+    """The cost report for the session's experiment: prices for the workspace's region (none where the target bills
+    nothing; offline, those cached for the spec's region), calibrated by the experiment's latest finished run."""
     from generator.runner.metrics import calibration
 
-    spec = session.experiment.source_spec
+    spec = session.experiment.loaded
 
     def earlier_run(tokens_per_epoch: int) -> Any:
         return calibration(session, tokens_per_epoch)
 
-    if session.local:
+    if not session.target.bills:
         return cost_report(spec, region=None, prices=None, calibration_source=earlier_run,
-                           no_price="the local workspace bills nothing (prices are for Azure workspaces)")
-    return cost_report(spec, region=session.region, prices=price_book(session.root, online=True),
-                       no_price="the workspace did not say its region", calibration_source=earlier_run)
+                           no_price=session.target.no_price)
+    return cost_report(spec, region=session.region, prices=price_book(session.root, online=not session.offline),
+                       no_price=session.no_price, calibration_source=earlier_run)
 
 
-def estimate_block(spec: Any, report: CostReport) -> list[str]:
+def estimate_block(spec: Spec, report: CostReport) -> list[str]:
     """The estimate lines, the budget line, then (on the pipeline route) the memory block and the evaluation
     environment's risk, and last both routes side by side."""
     notes = [] if route_costs.on_serverless(spec) else _plan_notes(spec)

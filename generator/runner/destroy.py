@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING
 
 from generator.runner.cost import EndpointAge, TagError, endpoint_age
 from generator.runner.steps.common import not_found, wait_poller
+
+if TYPE_CHECKING:
+    from generator.runner.session import Session
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Doomed:
         return " and ".join(what)
 
 
-def doomed(session: Any, with_compute: bool, spec: str | None = None) -> Doomed:
+def doomed(session: Session, with_compute: bool, spec: str | None = None) -> Doomed:
     """What `destroy` deletes for the session's experiment; --compute is refused for a compute another spec uses
     (sharing a cluster with the same settings is allowed, and deleting it would stop that experiment)."""
     compute = session.experiment.by_kind("compute").name if with_compute else None
@@ -38,7 +42,7 @@ def doomed(session: Any, with_compute: bool, spec: str | None = None) -> Doomed:
     return Doomed(session.endpoint_name, compute)
 
 
-def destroy(session: Any, what: Doomed, say: Callable[[str], None]) -> None:
+def destroy(session: Session, what: Doomed, say: Callable[[str], None]) -> None:
     """Delete what exists of `what`, saying what did not exist; registered models and data stay."""
     context = session.context()
     if not_found(lambda: session.ml.online_endpoints.get(what.endpoint)) is not None:
@@ -63,7 +67,7 @@ class Expiry:
     total: int
 
 
-def expired_endpoints(session: Any) -> Expiry:
+def expired_endpoints(session: Session) -> Expiry:
     """The workspace's endpoints whose expiry has passed (only endpoints this tool tagged), those whose tags are
     ours but cannot be read (skipped: one odd tag never stops the clean-up of the others), and how many it has."""
     found = Expiry([], [], 0)
@@ -79,10 +83,10 @@ def expired_endpoints(session: Any) -> Expiry:
     return found
 
 
-def delete_endpoints(session: Any, names: list[str], say: Callable[[str], None]) -> int:
+def delete_endpoints(session: Session, names: list[str], say: Callable[[str], None]) -> int:
     """Delete each endpoint and wait for it; one that fails is said and the others still go. How many were
     deleted; RunnerError (naming the failures) after trying them all when any failed."""
-    from generator.runner.explain import EXIT_CLOUD, RunnerError, explain
+    from generator.runner.explain import RunnerError, explain
 
     context = session.context()
     failed = []
@@ -95,5 +99,5 @@ def delete_endpoints(session: Any, names: list[str], say: Callable[[str], None])
             say(f"[destroy] endpoint {name} was not deleted: {explain(exc)}")
     if failed:
         raise RunnerError(f"deleted {len(names) - len(failed)} of {len(names)} expired endpoint(s); not deleted: "
-                          f"{', '.join(failed)}: run destroy --expired again", EXIT_CLOUD)
+                          f"{', '.join(failed)}: run destroy --expired again")
     return len(names)

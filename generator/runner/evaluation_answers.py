@@ -72,7 +72,7 @@ def paired(base: Answers, tuned: Answers) -> list[str]:
     """The references both jobs answered, in order; refused when they did not evaluate the same conversations (then
     no per-conversation comparison is possible)."""
     if base.references != tuned.references:
-        first = next((i for i, (a, b) in enumerate(zip(base.references, tuned.references)) if a != b),
+        first = next((i for i, (a, b) in enumerate(zip(base.references, tuned.references, strict=False)) if a != b),
                      min(len(base.references), len(tuned.references)))
         raise RunnerError(f"the evaluation jobs {base.job} and {tuned.job} did not answer the same conversations "
                           f"({len(base.references)} and {len(tuned.references)}, first difference at conversation "
@@ -88,7 +88,7 @@ def per_conversation(metric: str, answers: Answers) -> list[float] | list[list[i
     if textmetrics.per_answer(metric):
         return textmetrics.rouge_per_answer(answers.predictions, references, [metric])[metric]
     order = textmetrics.BLEU[metric]
-    return [textmetrics.bleu_counts(p, r, order) for p, r in zip(answers.predictions, references)]
+    return [textmetrics.bleu_counts(p, r, order) for p, r in zip(answers.predictions, references, strict=True)]
 
 
 def gate_evidence(base: Answers, tuned: Answers, metric: str, min_gain: float, confidence: float) -> evidence.Evidence:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.errors import UsageError
 from generator.evidence import Evidence
 from generator.runner.evaluation_figures import TAG_PREFIX, find_metrics
 from generator.textmetrics import per_answer, rouge_per_answer
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def collect(experiment: Any, client: Any, model_tags: dict[str, str] | None) -> list[ModelFigures]:
+def collect(experiment: Experiment, client: Any, model_tags: dict[str, str] | None) -> list[ModelFigures]:
     """Base then tuned figures of `experiment` (an Experiment with an evaluation gate in its manifest)."""
     gate = next((res for res in experiment.resources if res.kind == "evaluation_gate"), None)
     if gate is None:
@@ -73,14 +76,14 @@ def table(models: list[ModelFigures]) -> str:
         for name in names:
             value = model.metrics[name]
             text = "-" if value is None else f"{value:.4f}"
-            reference = base.get(model.experiment).metrics.get(name) if model.role == "tuned" and \
-                model.experiment in base else None
+            of_base = base.get(model.experiment) if model.role == "tuned" else None
+            reference = of_base.metrics.get(name) if of_base is not None else None
             if model.role == "tuned" and value is not None and reference is not None:
                 text += f" ({value - reference:+.4f})"
             cells.append(text)
         body.append([model.experiment, model.role, *cells])
     widths = [max(len(row[i]) for row in body) for i in range(len(body[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body)
 
 
 def as_json(models: list[ModelFigures]) -> dict[str, Any]:
@@ -134,7 +137,7 @@ def gate_evidence(experiment: Any, ml: Any) -> GateEvidence | None:
     if per_answer(metric):
         scores = [rouge_per_answer(answers.predictions, [[r] for r in answers.references], [metric])[metric]
                   for answers in (base, tuned)]
-        differences = [after - before for before, after in zip(*scores)]
+        differences = [after - before for before, after in zip(*scores, strict=True)]
     return GateEvidence(experiment.name, proof, differences)
 
 

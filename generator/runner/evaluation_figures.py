@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.errors import GeneratorError
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import Refused
+from generator.runner.explain import NothingToRead
 
 if TYPE_CHECKING:
     from generator.evidence import Evidence
@@ -30,12 +30,10 @@ TAG_PREFIX = "evaluation"  # model tags: evaluation.base.<metric>, evaluation.tu
 GATE_PREFIX = f"{TAG_PREFIX}.gate"  # the gate's evidence: evaluation.gate.<field> (generator/evidence.py Evidence.tags)
 
 
-class EvaluationGateFailed(GeneratorError):
-    """The tuned model does not beat its base by the gate's min_gain: no traffic (exit 2, with the figures)."""
+class EvaluationGateFailed(Refused):
+    """The tuned model does not beat its base by the gate's min_gain: no traffic (exit 1, with the figures)."""
 
-    default_exit_code = 2
-
-    def __init__(self, message: str, rows: list["Row"], proof: "Evidence | None" = None):
+    def __init__(self, message: str, rows: list[Row], proof: Evidence | None = None):
         super().__init__(message)
         self.rows, self.proof = rows, proof
 
@@ -60,7 +58,7 @@ def read_evaluation_result(folder: Path) -> dict[str, float]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise RunnerError(f"cannot read {path}: {exc}", EXIT_INPUT) from None
+        raise NothingToRead(f"cannot read {path}: {exc}") from None
     return {k: float(v) for k, v in raw.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))}
 
@@ -69,14 +67,14 @@ def find_metrics(client: Any, experiment: str, job: str, names: list[str]) -> di
     """The metrics `names` of evaluation job `job`: from the run (a step of the job) that logged them."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
-        raise RunnerError(f"no MLflow experiment {experiment!r}: has the evaluation job {job} run?", EXIT_INPUT)
+        raise NothingToRead(f"no MLflow experiment {experiment!r}: has the evaluation job {job} run?")
     for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
         for run in client.search_runs([found.experiment_id], filter_string=query):
             figures = {name: float(run.data.metrics[name]) for name in names if name in run.data.metrics}
             if figures:
                 return figures
-    raise RunnerError(f"the evaluation job {job} logged none of {', '.join(names)} (compute_metrics logs them on its "
-                      "step's run)", EXIT_INPUT)
+    raise NothingToRead(f"the evaluation job {job} logged none of {', '.join(names)} (compute_metrics logs them on its "
+                      "step's run)")
 
 
 def rows(names: list[str], base: dict[str, float], tuned: dict[str, float]) -> list[Row]:
@@ -93,7 +91,7 @@ def table(result: list[Row]) -> str:
     body = [["metric", "base", "tuned", "delta"]] + [[r.metric, _figure(r.base), _figure(r.tuned),
                                                       _figure(r.delta, True)] for r in result]
     widths = [max(len(line[i]) for line in body) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in body)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in body)
 
 
 def judge(result: list[Row], metric: str, min_gain: float) -> str | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import StaleOutput
+
+if TYPE_CHECKING:
+    from generator.spec import Spec
 
 
 @dataclass
@@ -39,8 +42,15 @@ class Experiment:
     foundation_model_label: str | None = None
     foundation_model_pin: str = ""
     parameters_from_model: dict[str, Any] = field(default_factory=dict)
-    source_spec: Any = None  # the loaded spec (generator.spec.Spec) it was rendered from, when the runner has it
+    source_spec: Spec | None = None  # the loaded spec it was rendered from, when the runner has it
     sweep: dict[str, Any] | None = None  # {points, max_concurrent} of a sweep
+
+    @property
+    def loaded(self) -> Spec:
+        """The spec it was rendered from (loaded by every command that plans; destroy may have only the names)."""
+        if self.source_spec is None:
+            raise RuntimeError(f"experiment {self.name} was read from its manifest without its spec")
+        return self.source_spec
 
     @property
     def points(self) -> list[Resource]:
@@ -60,7 +70,7 @@ def load_experiment(folder: Path) -> Experiment:
     """Read the manifest in `folder`; a missing one means the spec was not rendered."""
     path = folder / "manifest.yml"
     if not path.is_file():
-        raise RunnerError(f"{path} does not exist: run `make render` first", EXIT_INPUT)
+        raise StaleOutput(f"{path} does not exist: run `make render` first", [path.name])
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     known = {"id", "kind", "file", "name", "depends_on", "az"}
     resources = [Resource(id=r["id"], kind=r["kind"], name=str(r["name"]), depends_on=list(r["depends_on"]),

@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from generator.errors import CloudError, EndpointNameTaken, ExitCode, GeneratorError, NotLoggedIn
-
-EXIT_CLOUD = ExitCode.ERROR  # short names for the runner's modules: the table itself is generator.errors.ExitCode
-EXIT_INPUT = ExitCode.INVALID
+from generator.errors import CloudError, EndpointNameTaken, ExitCode, GeneratorError, NotLoggedIn, Refused
 
 LOGIN_HELP = (
     "Could not get an Azure token. The runner tries DefaultAzureCredential (environment variables, "
@@ -35,7 +32,31 @@ ENDPOINT_NAME_TAKEN = re.compile(r"already an endpoint with this name|needs to b
 
 
 class RunnerError(GeneratorError):
-    """A runner failure with a message meant for the user (exit 1 unless it says otherwise)."""
+    """A runner failure with a message meant for the user: a job that failed, a rollout stage, a delete (exit 1)."""
+
+
+class StepRefused(Refused):
+    """A plan step apply cannot carry out (a finished job with other inputs, a changed data file): plan says so, apply
+    refuses before touching anything (exit 1 from both)."""
+
+
+class OverBudget(Refused):
+    """The upper estimate exceeds budget.max_usd, or cannot be made while a budget is set: plan says so, apply refuses
+    without --over-budget (exit 1 from both)."""
+
+
+class NotRunnable(RunnerError):
+    """Pre-flight: the workspace cannot run the spec as it is (the model retired, a size not offered in the region, a
+    GPU count, quota short, a compute in Failed state); the spec must change (exit 2, before anything is created)."""
+
+    exit_code = ExitCode.INVALID
+
+
+class NothingToRead(RunnerError):
+    """What the command reads is not there yet: no MLflow run or metric of the job, no registered sweep point, the
+    local workspace not started, a store that cannot be read (exit 2)."""
+
+    exit_code = ExitCode.INVALID
 
 
 def explain(exc: BaseException, doing: str = "") -> GeneratorError:

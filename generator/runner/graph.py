@@ -12,10 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from generator.errors import GeneratorError
-from generator.runner.explain import RunnerError, explain
 from generator.runner.experiment import Resource
+from generator.runner.explain import StepRefused, explain
 from generator.runner.plan import ACTING, Action, Plan, Verb
 from generator.runner.steps.common import Context
 from generator.runner.steps.registry import APPLIERS, PLANNERS
@@ -65,6 +66,11 @@ class Graph:
                 return dep
         return None
 
+    def _waiting(self, rid: str, capacity: int, reason: str) -> None:
+        """Say that a sweep point waits for a slot (when it waits for the limit, not for another reason)."""
+        if reason == "limit":
+            self.ctx.out.line(rid, f"waiting for a slot: sweep.max_concurrent is {capacity}")
+
     def _step(self, res: Resource, planned: Action) -> None:
         outcome = self.outcomes[res.id]
         start = time.monotonic()
@@ -79,10 +85,9 @@ class Graph:
             if slots is not None:
                 slots.report(res.id, action.verb)
                 if action.verb == Verb.CREATE:
-                    slots.acquire(res.id, lambda reason: reason == "limit" and self.ctx.out.line(
-                        res.id, f"waiting for a slot: sweep.max_concurrent is {slots.capacity}"))
+                    slots.acquire(res.id, partial(self._waiting, res.id, slots.capacity))
             if action.verb == Verb.REFUSE:
-                raise RunnerError("; ".join(action.details), 2)
+                raise StepRefused("; ".join(action.details))
             if action.verb not in ACTING:
                 self.ctx.out.line(res.id, f"unchanged: {res.name}" + (f" ({action.details[0]})" if action.details
                                                                      else ""))

@@ -7,9 +7,15 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from generator.runner.explain import EXIT_INPUT, RunnerError
+from generator.errors import GeneratorError
+from generator.runner.explain import NothingToRead, RunnerError
+from generator.runner.offline import LiveStateUnknown
+
+if TYPE_CHECKING:
+    from generator.estimate import Calibration
+    from generator.runner.offline import Observer
 
 CURVES = ("train_loss", "eval_loss")
 
@@ -20,25 +26,6 @@ class Curve:
 
     name: str
     points: list[tuple[int, float]]
-
-
-def tracking_uri(session: Any) -> str:
-    """Where the job's runs are: the local workspace's store; for Azure, MLFLOW_TRACKING_URI when set (another
-    MLflow server the jobs log to), else the workspace's MLflow tracking URI (through azureml-mlflow)."""
-    import os
-
-    if not session.local and os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    if session.local:
-        if not session.target.tracking_uri:
-            raise RunnerError("the local workspace is not running; run apply --target local first", EXIT_INPUT)
-        return session.target.tracking_uri
-    try:
-        import azureml.mlflow  # noqa: F401 - registers the azureml:// tracking scheme
-    except ImportError:
-        raise RunnerError("reading metrics from an Azure workspace needs the azureml-mlflow package (the azure "
-                          "extra, requirements-azure.txt): `make metrics` installs it", EXIT_INPUT) from None
-    return session.ml.workspaces.get(session.ml.workspace_name).mlflow_tracking_uri
 
 
 QUIET_LOGGERS = ("mlflow", "alembic")  # their INFO lines ("Creating initial MLflow database tables...") are not ours
@@ -62,11 +49,11 @@ def _store_hint() -> str:
             "check that the workspace is running (local: `python -m generator local start`) and has run a job")
 
 
-def store_error(uri: str, exc: BaseException) -> RunnerError:
+def store_error(uri: str, exc: BaseException) -> NothingToRead:
     """One line naming the store, what it answered and what to do."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-    return RunnerError(f"the MLflow store {_shown(str(uri))} cannot be read ({type(exc).__name__}: {first}): "
-                       f"{_store_hint()}", EXIT_INPUT)
+    return NothingToRead(f"the MLflow store {_shown(str(uri))} cannot be read ({type(exc).__name__}: {first}): "
+                         f"{_store_hint()}")
 
 
 def open_store(uri: str) -> Any:
@@ -95,7 +82,7 @@ def find_run(client: Any, experiment: str, job: str) -> Any:
     try:
         found = client.get_experiment_by_name(experiment)
         if found is None:
-            raise RunnerError(f"no MLflow experiment {experiment!r}: has the job {job} run yet?", EXIT_INPUT)
+            raise NothingToRead(f"no MLflow experiment {experiment!r}: has the job {job} run yet?")
         for query in (f"tags.`azureml.job` = '{job}'", f"tags.mlflow.rootRunId = '{job}'"):
             runs = [r for r in client.search_runs([found.experiment_id], filter_string=query)
                     if "eval_loss" in r.data.metrics or "train_loss" in r.data.metrics]
@@ -105,7 +92,7 @@ def find_run(client: Any, experiment: str, job: str) -> Any:
         raise
     except Exception as exc:  # a missing or broken store: MLflow, SQLAlchemy and requests raise their own types
         raise store_error(getattr(client, "tracking_uri", "(unknown)"), exc) from None
-    raise RunnerError(f"no run with loss metrics for job {job} in experiment {experiment!r}", EXIT_INPUT)
+    raise NothingToRead(f"no run with loss metrics for job {job} in experiment {experiment!r}")
 
 
 def curves(client: Any, run_id: str) -> list[Curve]:
@@ -125,7 +112,7 @@ def table(run: Any, histories: list[Curve]) -> str:
         if name in run.data.metrics:
             rows.append([name, "", f"{run.data.metrics[name]:.4f}", "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
 
 def plot(histories: list[Curve], out: Path, title: str) -> None:
@@ -135,23 +122,26 @@ def plot(histories: list[Curve], out: Path, title: str) -> None:
     with chart(out, title, "optimizer step", "loss (assistant tokens)") as ax:
         for curve in histories:
             if curve.points:
-                steps, values = zip(*curve.points)
+                steps, values = zip(*curve.points, strict=True)
                 ax.plot(steps, values, marker="o" if curve.name == "eval_loss" else None, label=curve.name)
 
 
-def calibration(session: Any, tokens_per_epoch: int) -> Any:
+def calibration(session: Observer, tokens_per_epoch: int) -> Calibration | str | None:
     """The latest finished run of the experiment as a Calibration (its train_runtime and the tokens of its epochs),
     None when no run has finished, or why a finished run's metrics could not be read."""
     from generator.estimate import Calibration
 
-    data = session.experiment.source_spec.data
-    finished = latest_finished_run(session.ml, data["experiment"]["name"], int(data["experiment"]["run"]))
+    experiment = session.experiment.loaded.sections.experiment
+    try:
+        finished = latest_finished_run(session.ml, experiment.name, experiment.run)
+    except LiveStateUnknown:  # plan --offline: no earlier run is known
+        return None
     if finished is None:
         return None
     try:
-        client = open_store(tracking_uri(session))
-        found = find_run(client, data["experiment"]["name"], finished)
-    except RunnerError as exc:
+        client = session.metrics_client()
+        found = find_run(client, experiment.name, finished)
+    except GeneratorError as exc:
         return f"{finished} finished, but its metrics cannot be read ({exc})"
     except Exception as exc:  # MLflow and azureml-mlflow raise many types; an estimate must never stop plan
         return f"{finished} finished, but its metrics cannot be read ({type(exc).__name__}: {exc})"

@@ -1,13 +1,14 @@
-"""The plan as a value: what apply would do to each resource, why, and how it reads as text, Markdown or JSON.
+"""The plan as a value: what apply would do to each resource and why, what it would cost, and the budget's verdict.
 
-Plan prints it (`--format text|markdown|json`), `plan --out FILE` saves it, and apply executes exactly the
-plan it showed (or the saved one, after checking that nothing it was made from has moved). The JSON form is
-versioned (`FORMAT_VERSION`) and published as `docs/plan.schema.json`, the analogue of `terraform show -json`.
+Plan prints it (generator/runner/plan_view.py: text, Markdown or JSON, one view of one value), `plan --out FILE`
+saves the same JSON document, and apply executes exactly the plan it showed (or the saved one, after checking that
+nothing it was made from has moved). The JSON form is versioned (`FORMAT_VERSION`) and published as
+`docs/plan.schema.json`, the analogue of `terraform show -json`. A plan made offline (`plan --offline`) is the same
+value, made with an observer that answers "unknown" for the workspace's state (generator/runner/offline.py).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from generator.errors import ExitCode
 from generator.runner.experiment import Resource
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "2.0"
 
 
 class Verb(StrEnum):
@@ -29,6 +30,7 @@ class Verb(StrEnum):
     REFUSE = "refuse"  # apply would stop before touching anything
     RUN = "run"  # an action, not a resource: the smoke test, a sweep's selection
     DELETE = "delete"  # deployments left on the endpoint that the spec does not name
+    UNKNOWN = "unknown"  # the workspace's state was not read (plan --offline): apply decides
 
 
 CHANGING = frozenset({Verb.CREATE, Verb.UPDATE, Verb.REPAIR, Verb.DELETE})
@@ -57,6 +59,8 @@ class Reason(StrEnum):
     ACTION = "action"  # not a resource: it runs every time
     LEFTOVER = "leftover"  # a deployment the spec does not name that serves no traffic
     SERVES_ANOTHER_MODEL = "serves_another_model"  # a rollout's new deployment name is taken by one that serves
+    LIVE_STATE_UNKNOWN = "live_state_unknown"  # planned offline: what the workspace holds is unknown
+    NO_RUNNER = "no_runner"  # a kind no runner step plans yet (the serverless route's: docs/serverless.md)
 
 
 @dataclass(frozen=True)
@@ -97,25 +101,33 @@ class ResourcePlan:
     action: Action
     name: str
 
-    def lines(self) -> list[str]:
-        """The resource's line and its detail lines, as plan prints them."""
-        return [f"{self.action.verb:<9} {self.resource.id:<13} {self.name}"] + [f"{'':10}{d}" for d in
-                                                                               self.action.details]
 
-    def as_json(self) -> dict[str, Any]:
-        """The resource's entry in the plan's JSON."""
-        action = self.action
-        return {"id": self.resource.id, "kind": self.resource.kind, "name": self.name, "action": str(action.verb),
-                "reason": str(action.reason) if action.reason else None, "details": list(action.details),
-                "changes": [{"path": c.path, "before": _plain(c.before), "after": _plain(c.after),
-                             "updatable": c.updatable} for c in action.changes],
-                "observed": _plain(action.observed), "deferred": action.deferred,
-                "depends_on": list(self.resource.depends_on)}
+@dataclass(frozen=True)
+class Costs:
+    """What plan says the spec costs: the estimate block as printed (money, memory, both routes), the upper estimate
+    in USD (None, with why in `unknown`), and both routes' figures (docs/plan.schema.json `routes`)."""
+
+    lines: tuple[str, ...]
+    upper_usd: float | None
+    unknown: str
+    routes: dict[str, Any]
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe copy of `value` (anything else becomes its text)."""
-    return json.loads(json.dumps(value, default=str, allow_nan=False)) if value is not None else None
+@dataclass(frozen=True)
+class Budget:
+    """The spec's budget.max_usd against the upper estimate. `checked`: apply holds the plan to it (the target bills
+    and the plan starts something billed); apply then refuses, without --over-budget, unless it is within it."""
+
+    max_usd: float
+    upper_usd: float | None
+    verdict: str  # "within", "over", or "unknown" (no upper estimate)
+    checked: bool
+    why: str  # what apply says when it refuses ("" within the budget)
+
+    @property
+    def refuses(self) -> bool:
+        """Whether apply would refuse on it (without --over-budget)."""
+        return self.checked and self.verdict != "within"
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,10 @@ class Plan:
 
     rows: list[ResourcePlan]
     notes: tuple[str, ...] = ()  # what will not fail but may surprise: points queueing for nodes
-    meta: dict[str, Any] = field(default_factory=dict)  # spec, experiment, target, generated files' hashes
+    meta: dict[str, Any] = field(default_factory=dict)  # spec, experiment, workspace, generated and data files' hashes
+    costs: Costs | None = None  # the estimate (none when apply on a target that bills nothing skipped it)
+    budget: Budget | None = None  # the budget's verdict (none without budget.max_usd, or without costs)
+    offline: str = ""  # why the workspace's state is unknown (plan --offline); "" when it was read
 
     def count(self, *verbs: str) -> int:
         """How many resources would get one of `verbs`."""
@@ -145,51 +160,20 @@ class Plan:
         """The changes that start something billed (compute, training, endpoint, deployment)."""
         return [row for row in self.rows if row.action.verb in CHANGING | {Verb.ATTACH} and row.resource.kind in BILLED]
 
-    def summary(self) -> str:
-        """`Plan: 2 to create, 1 to update, 0 to delete, 0 unchanged, 1 refused` (repairs count as updates)."""
-        return (f"Plan: {self.count(Verb.CREATE)} to create, {self.count(Verb.UPDATE, Verb.REPAIR)} to update, "
-                f"{self.count(Verb.DELETE)} to delete, {self.count(Verb.UNCHANGED, Verb.ATTACH)} unchanged, "
-                f"{self.count(Verb.REFUSE)} refused")
-
     def exit_code(self, detailed: bool) -> ExitCode:
-        """1 when anything is refused; with `detailed`, 0 for no changes and 2 for changes (as terraform)."""
-        if self.refused:
-            return ExitCode.ERROR
+        """With `detailed`, 0 for no changes and 2 for changes, or for a resource whose change is unknown (as
+        terraform); else 0. A refused step or budget is an error (StepRefused, OverBudget: exit 1), raised by plan and
+        apply alike."""
         if detailed:
-            return ExitCode.CHANGES if self.changes else ExitCode.OK
+            return ExitCode.CHANGES if self.changes or self.unknown else ExitCode.OK
         return ExitCode.OK
 
-    def text(self, estimate: list[str] | None = None) -> str:
-        """Every resource's line and details, the notes, the estimate block, then the summary line."""
-        lines = [line for row in self.rows for line in row.lines()]
-        lines += [f"note: {note}" for note in self.notes]
-        lines += estimate or []
-        return "\n".join([*lines, self.summary()])
+    @property
+    def unknown(self) -> list[ResourcePlan]:
+        """The resources whose action is unknown (the workspace was not read)."""
+        return [row for row in self.rows if row.action.verb == Verb.UNKNOWN]
 
-    def markdown(self, estimate: list[str] | None = None) -> str:
-        """The plan as a Markdown table, for a pull request or a CI job summary."""
-        title = self.meta.get("experiment", "plan")
-        out = [f"### Plan for `{title}`", "", "| action | resource | name | details |", "|---|---|---|---|"]
-        for row in self.rows:
-            details = "<br>".join(_cell(d) for d in row.action.details) or ""
-            mark = {"create": "+", "update": "~", "repair": "~", "refuse": "!", "attach": "=", "run": ">",
-                    "delete": "-"}.get(
-                row.action.verb, "")
-            out.append(f"| {mark} {row.action.verb} | `{row.resource.id}` | `{_cell(row.name)}` | {details} |")
-        out += [""] + [f"> note: {_cell(n)}" for n in self.notes]
-        if estimate:
-            out += ["", "```", *estimate, "```"]
-        out += ["", f"**{self.summary()}**"]
-        return "\n".join(out) + "\n"
-
-    def as_json(self) -> dict[str, Any]:
-        """The plan's JSON document (see docs/plan.schema.json)."""
-        return {"format_version": FORMAT_VERSION, **_plain(self.meta),
-                "resource_changes": [row.as_json() for row in self.rows], "notes": list(self.notes),
-                "summary": {verb.value: self.count(verb) for verb in Verb},
-                "applyable": not self.refused, "changes": self.changes}
-
-
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    @property
+    def applyable(self) -> bool:
+        """Whether apply would carry it out: nothing refused, within the budget it is held to, made connected."""
+        return not self.refused and not (self.budget is not None and self.budget.refuses) and not self.offline

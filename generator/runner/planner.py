@@ -1,58 +1,91 @@
-"""Make the plan of a session, save it, and check a saved plan against the workspace before applying it.
+"""Make the plan of a session (connected, or offline), add its costs, save it, and check a saved plan against the
+workspace before applying it.
 
-A saved plan (`plan --out FILE`) records where it was made (the workspace's identity), what it was
-made from (the hash of every generated file and of every data file it uploads) and what each planner read
-(`observed`). `apply --plan
-FILE` plans again only to compare: if anything moved, it refuses before doing anything and says what.
+A saved plan (`plan --out FILE`, the document `plan --format json` prints) records where it was made (the
+workspace's identity), what it was made from (the hash of every generated file and of every data file it uploads)
+and what each planner read (`observed`). `apply --plan FILE` plans again only to compare: if anything moved, it
+refuses before doing anything and says what. A plan made offline read nothing, so it is never applied.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from generator.errors import PlanMoved, UsageError
 from generator.files import sha256
-from generator.runner.plan import FORMAT_VERSION, Plan, ResourcePlan
+from generator.runner.experiment import Experiment, Resource
+from generator.runner.offline import LiveStateUnknown, Observer
+from generator.runner.plan import FORMAT_VERSION, Action, Costs, Plan, Reason, ResourcePlan, Verb
+from generator.runner.plan_view import document
 from generator.runner.steps.common import Context
 from generator.runner.steps.registry import PLANNERS
 
 
-def generated_hashes(experiment: Any) -> dict[str, str]:
+def generated_hashes(experiment: Experiment) -> dict[str, str]:
     """sha256 of every file in the experiment's generated folder, by name."""
     folder = experiment.folder
     return {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def data_hashes(root: Path, experiment: Any) -> dict[str, str | None]:
+def data_hashes(root: Path, experiment: Experiment) -> dict[str, str | None]:
     """sha256 of every data file the experiment uploads (its manifest's data_files, relative to the project root),
     None for one that does not exist yet."""
     files = sorted(set(experiment.data_files.values()))
     return {name: sha256(root / name) if (root / name).is_file() else None for name in files}
 
 
-def make_plan(session: Any, context: Context) -> Plan:
+def _order(res: Resource) -> list[str]:
+    """Where a resource comes in the order, and the command that makes it by hand."""
+    return ([f"after {', '.join(res.depends_on)}"] if res.depends_on else []) + [res.az]
+
+
+def planned(context: Context, res: Resource) -> Action:
+    """The resource's action: its planner's, or `unknown` (with its order and az ml command) when the workspace's
+    state is not read or no runner step plans its kind yet."""
+    planner = PLANNERS.get(res.kind)
+    if planner is None:
+        return Action(Verb.UNKNOWN, [f"no runner step plans a {res.kind} yet (docs/serverless.md)", *_order(res)],
+                      reason=Reason.NO_RUNNER)
+    try:
+        return planner(context, res)
+    except LiveStateUnknown:
+        return Action(Verb.UNKNOWN, _order(res), reason=Reason.LIVE_STATE_UNKNOWN)
+
+
+def make_plan(session: Observer, context: Context) -> Plan:
     """The plan of every resource of the session's experiment (a value: printed by plan, executed by apply)."""
     from generator import __version__
-    from generator.sweep_points import queueing
 
     experiment = session.experiment
-    queued = None if session.local else queueing(experiment.source_spec.data)  # the local one never queues
-    rows = [ResourcePlan(res, PLANNERS[res.kind](context, res),
-                         session.endpoint_name if res.kind == "online_endpoint" else res.name)
-            for res in experiment.resources]
+    queued = session.target.queueing_note(experiment.loaded.data)
+    rows = [ResourcePlan(res, planned(context, res), session.endpoint_name if res.kind == "online_endpoint"
+                         else res.name) for res in experiment.resources]
     meta = {"tool": f"azml-gen {__version__}", "spec": str(experiment.spec), "experiment": experiment.name,
             "workspace": session.identity(), "generated": generated_hashes(experiment),
             "data": data_hashes(session.root, experiment)}
-    return Plan(rows, notes=(queued,) if queued else (), meta=meta)
+    return Plan(rows, notes=(queued,) if queued else (), meta=meta, offline=session.offline)
+
+
+def with_costs(session: Observer, plan: Plan) -> Plan:
+    """`plan` with its estimate and the budget's verdict: held to the budget when the target bills and the plan
+    starts something billed (as apply then checks it)."""
+    from generator.runner.cost import budget_verdict, estimate_block, session_costs
+
+    spec = session.experiment.loaded
+    report = session_costs(session)
+    lines = tuple(estimate_block(spec, report))
+    costs = Costs(lines, report.upper_usd, report.no_upper, report.routes)
+    return replace(plan, costs=costs, budget=budget_verdict(spec, report, session.target.bills and bool(plan.billed)))
 
 
 def save(plan: Plan, path: Path) -> None:
-    """Write the plan's JSON to `path` (atomically)."""
+    """Write the plan's JSON document to `path` (atomically): what `plan --format json` prints."""
     from generator.files import write_atomically
 
-    write_atomically(path, json.dumps(plan.as_json(), indent=2, allow_nan=False) + "\n")
+    write_atomically(path, json.dumps(document(plan), indent=2, allow_nan=False) + "\n")
 
 
 def load_saved(path: Path) -> dict[str, Any]:
@@ -66,12 +99,15 @@ def load_saved(path: Path) -> dict[str, Any]:
     if not isinstance(saved, dict) or saved.get("format_version") != FORMAT_VERSION \
             or not isinstance(saved.get("resource_changes"), list):
         raise UsageError(f"{path} is not a plan of format {FORMAT_VERSION} saved by `plan --out`; plan again")
+    if saved.get("offline"):
+        raise UsageError(f"{path} was made offline ({saved['offline']}), so apply has nothing to check it against: "
+                         "run `plan --out FILE` connected to the workspace, review it, then apply it")
     return saved
 
 
 def moved_since(saved: dict[str, Any], fresh: Plan) -> list[str]:
     """What differs between a saved plan and a fresh one of the same spec: workspace, files, each resource."""
-    now = fresh.as_json()
+    now = document(fresh)
     moved = []
     if saved.get("experiment") != now["experiment"]:
         moved.append(f"the plan is for experiment {saved.get('experiment')}, not {now['experiment']}")

@@ -14,9 +14,10 @@ from generator.catalog import ModelFacts, checks
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
-from generator.runner.explain import EXIT_INPUT, RunnerError, explain
 from generator.runner.experiment import Experiment
+from generator.runner.explain import NotRunnable, explain
 from generator.runner.output import Printer
+from generator.runner.targets import Target
 
 MODEL_URI = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)/(labels|versions)/([^/]+)$")
 # Managed online deployments reserve 20 % extra quota for upgrades: MicrosoftDocs/azure-ai-docs
@@ -34,7 +35,8 @@ def deployment_instances(instance_type: str, count: int) -> tuple[int, str]:
     known = catalog.vm_size(instance_type)
     if known is not None and known.skip_reservation:
         return count, (f"deployment size {known.name} is exempt from the 20 % upgrade reservation "
-                       f"(\"Skip 20% Reservation\": Yes in {known.sku_list}): {count} instance(s) need quota for {count}")
+                       f"(\"Skip 20% Reservation\": Yes in {known.sku_list}): {count} instance(s) need quota for "
+                       f"{count}")
     reserved = math.ceil(count * (1 + UPGRADE_RESERVE))
     if known is None or known.skip_reservation is None:
         return reserved, (f"whether deployment size {instance_type} is exempt from the 20 % upgrade reservation was "
@@ -54,7 +56,7 @@ def _yaml(experiment: Experiment, rid: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path else {}
 
 
-def _no_active_version(registry: str, name: str, exc: Exception) -> RunnerError:
+def _no_active_version(registry: str, name: str, exc: Exception) -> NotRunnable:
     facts = catalog.model(registry, name)
     today = clock.today()
     # Azure lists no version both for a model the registry never held and for an archived one (recording
@@ -65,7 +67,7 @@ def _no_active_version(registry: str, name: str, exc: Exception) -> RunnerError:
         status = checks.model_status(facts, today)
         if status:
             why += f"; the catalog says: {status[0].message}"
-    return RunnerError(why + ". Choose another foundation_model in the spec and render.", EXIT_INPUT)
+    return NotRunnable(why + ". Choose another foundation_model in the spec and render.")
 
 
 def _get_label(client: Any, registry: str, name: str, label: str) -> Any:
@@ -74,8 +76,8 @@ def _get_label(client: Any, registry: str, name: str, label: str) -> Any:
     try:
         return client.models.get(name, label=label)
     except ResourceNotFoundError:
-        raise RunnerError(f"foundation model {name} is not in registry {registry}: check foundation_model in the "
-                          "spec", EXIT_INPUT) from None
+        raise NotRunnable(f"foundation model {name} is not in registry {registry}: check foundation_model in the "
+                          "spec") from None
     except Exception as exc:
         if type(exc).__name__ == "ValidationException":  # azure-ai-ml's _get_latest: no version is listed
             raise _no_active_version(registry, name, exc) from None
@@ -88,8 +90,8 @@ def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer)
 
     match = MODEL_URI.match(experiment.foundation_model)
     if not match or match.group(3) != "versions":
-        raise RunnerError(f"the manifest's foundation model {experiment.foundation_model} is not pinned to a "
-                          "version: run `make render`", EXIT_INPUT)
+        raise NotRunnable(f"the manifest's foundation model {experiment.foundation_model} is not pinned to a "
+                          "version: run `make render`")
     registry, name, _, version = match.groups()
     try:
         client = registry_factory(registry)
@@ -100,14 +102,15 @@ def read_live_model(experiment: Experiment, registry_factory: Any, out: Printer)
         latest = _get_label(client, registry, name, label)
         if str(latest.version) != version:
             out.line("preflight", f"warning: registry {registry} now resolves {name} label {label} to version "
-                                  f"{latest.version}; render pinned version {version} ({experiment.foundation_model_pin})."
-                                  " This run uses the pinned version; to move, run `python -m generator catalog "
-                                  f"refresh --model {name}`, then `make render` and review the diff")
+                                  f"{latest.version}; render pinned version {version} "
+                                  f"({experiment.foundation_model_pin}). This run uses the pinned version; to move, "
+                                  f"run `python -m generator catalog refresh --model {name}`, then `make render` and "
+                                  "review the diff")
     try:
         properties = registry_model_properties(client, name, version)
     except ResourceNotFoundError:
-        raise RunnerError(f"foundation model {name} version {version} is not in registry {registry}: pin another "
-                          "version in the spec", EXIT_INPUT) from None
+        raise NotRunnable(f"foundation model {name} version {version} is not in registry {registry}: pin another "
+                          "version in the spec") from None
     except Exception as exc:
         raise explain(exc, f"look up {name} version {version} in registry {registry}") from None
     live = from_rest(registry, name, version, properties, {"registry": registry, "date": clock.today().isoformat()})
@@ -125,8 +128,8 @@ def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Pri
         findings += checks.finetune_size(facts, compute_size) + checks.inference_size(facts, instance_type)
     else:
         out.line("preflight", f"warning: registry {facts.registry} publishes no fine-tune or inference size list for "
-                              f"{facts.name} {facts.version}: compute.size and deployment.instance_type are not checked "
-                              "against the model")
+                              f"{facts.name} {facts.version}: compute.size and deployment.instance_type are not "
+                              "checked against the model")
     for line in drift(catalog.model(facts.registry, facts.name), facts):
         out.line("preflight", f"drift from the catalog: {line}")
     for finding in findings:
@@ -134,7 +137,7 @@ def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Pri
             out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
     errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
     if errors:
-        raise RunnerError("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors), EXIT_INPUT)
+        raise NotRunnable("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors))
     if live.has_size_lists:
         out.line("preflight", f"compute size {compute_size} and deployment size {instance_type} are on "
                               f"{facts.name}'s lists and meet its minimum specs")
@@ -163,8 +166,8 @@ def drift(known: ModelFacts | None, live: ModelFacts) -> list[str]:
 
 
 def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: Printer,
-                  skip_existing: set[str], local: bool = False) -> None:
-    """Every check; raise RunnerError (exit 2) on the first that fails, after printing what passed."""
+                  skip_existing: set[str], target: Target) -> None:
+    """Every check; raise NotRunnable (exit 2) on the first that fails, after printing what passed."""
     live = read_live_model(experiment, registry_factory, out)
     compute_file = _yaml(experiment, "compute")
     job = _yaml(experiment, experiment.by_kind("pipeline_job").id)  # a sweep's points share the GPU count
@@ -181,8 +184,8 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     except ResourceNotFoundError:
         existing = None
     if existing is not None and (existing.provisioning_state or "").lower() == "failed":
-        raise RunnerError(f"compute {existing.name} is in Failed state: delete it (destroy --compute) or choose "
-                          "another compute.name", EXIT_INPUT)
+        raise NotRunnable(f"compute {existing.name} is in Failed state: delete it (destroy --compute) or choose "
+                          "another compute.name")
     size = existing.size if existing is not None else compute_file["size"]
     check_model(live, size, deployment["instance_type"], out)
 
@@ -193,17 +196,17 @@ def run_preflight(ml: Any, experiment: Experiment, registry_factory: Any, out: P
     sizes = {s.name.lower(): s for s in listed}
     found = sizes.get(size.lower())
     if found is None:
-        raise RunnerError(f"VM size {size} is not available in the workspace's region (available GPU sizes: "
-                          f"{', '.join(sorted(s.name for s in sizes.values() if s.gpus))})", EXIT_INPUT)
+        raise NotRunnable(f"VM size {size} is not available in the workspace's region (available GPU sizes: "
+                          f"{', '.join(sorted(s.name for s in sizes.values() if s.gpus))})")
     if found.gpus != gpus_wanted:
-        raise RunnerError(f"{size} has {found.gpus} GPU(s) per node but the job uses number_of_gpu_to_use_finetuning="
-                          f"{gpus_wanted}: set compute.gpus_per_node to {found.gpus} and render", EXIT_INPUT)
+        raise NotRunnable(f"{size} has {found.gpus} GPU(s) per node but the job uses number_of_gpu_to_use_finetuning="
+                          f"{gpus_wanted}: set compute.gpus_per_node to {found.gpus} and render")
     out.line("preflight", f"GPUs per node of {size}: {found.gpus} (matches number_of_gpu_to_use_finetuning)")
     if experiment.parameters_from_model:
         shown = ", ".join(f"{k}={v}" for k, v in experiment.parameters_from_model.items())
         out.line("preflight", f"parameters from {live.facts.name}'s model_specific_defaults (rendered into the job): "
                               f"{shown}")
-    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, local, nodes)
+    check_quota(ml, experiment, compute_file, deployment, sizes, existing, skip_existing, out, target, nodes)
 
 
 def finetune_nodes(job: dict[str, Any]) -> int:
@@ -243,7 +246,7 @@ class UsageRow:
     limit: int
 
     @classmethod
-    def of(cls, usage: Any) -> "UsageRow":
+    def of(cls, usage: Any) -> UsageRow:
         """A row from the SDK's Usage (whose `name` may be a UsageName or the REST dict)."""
         name = usage.name
         value = name.get("value") if isinstance(name, dict) else getattr(name, "value", name)
@@ -281,7 +284,7 @@ def _read(what: str, call: Any, out: Printer) -> Any:
 
 def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], deployment: dict[str, Any],
                 sizes: dict[str, Any], existing_compute: Any, skip_existing: set[str], out: Printer,
-                local: bool = False, nodes: int = 1) -> None:
+                target: Target, nodes: int = 1) -> None:
     """Compare the vCPUs the cluster and the deployment need with the subscription's free quota in the region:
     the family's row at subscription level (not a workspace's or a cluster's), then the regional total. The
     fine-tune's `nodes` run at once: "The job will wait to acquire given number of nodes before it starts"
@@ -296,8 +299,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     if "deployment" not in skip_existing:
         found = sizes.get(deployment["instance_type"].lower())
         if found is None:
-            raise RunnerError(f"deployment instance_type {deployment['instance_type']} is not available in the "
-                              "workspace's region", EXIT_INPUT)
+            raise NotRunnable(f"deployment instance_type {deployment['instance_type']} is not available in the "
+                              "workspace's region")
         instances, why = deployment_instances(deployment["instance_type"], int(deployment.get("instance_count", 1)))
         basis.append(why)
         needs[found.family] = needs.get(found.family, 0) + instances * vcpus(found)
@@ -309,11 +312,8 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
     rows = [UsageRow.of(u) for u in usages]
     for why in basis:
         out.line("preflight", f"quota: {why}")
-    if local:
-        where = "in the local workspace (its emulated quota)"
-    else:
-        where = f"in region {getattr(ml.workspaces.get(ml.workspace_name), 'location', None) or 'of the workspace'}"
-    short = []
+    where = target.quota_scope(ml)
+    short: list[str] = []
     for family, need in needs.items():
         row = _subscription_row(rows, family, tier)
         if row is None:
@@ -337,9 +337,9 @@ def check_quota(ml: Any, experiment: Experiment, compute_file: dict[str, Any], d
         (short if need > total.limit - total.current else []).append(line)
         out.line("preflight", f"quota: {line}")
     if short:
-        raise RunnerError("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more quota for "
-                          "that family in the Azure portal (Quotas), or lower compute.max_instances / "
-                          "deployment.instance_count", EXIT_INPUT)
+        raise NotRunnable("not enough quota:\n  " + "\n  ".join(short + basis) + "\n  what to do: request more "
+                          "quota for that family in the Azure portal (Quotas), or lower compute.max_instances / "
+                          "deployment.instance_count")
 
 
 def _node_count(rows: list[UsageRow], cluster: Any, tier: str, nodes: int, counted: bool, where: str,

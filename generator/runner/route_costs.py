@@ -31,7 +31,7 @@ def _money(value: float) -> str:
 
 def on_serverless(spec: Spec) -> bool:
     """Whether the spec takes the serverless route."""
-    return serverless.chosen(spec.data)
+    return spec.sections.serverless
 
 
 def token_prices(prices: PriceBook | None) -> ServerlessPrices | None:
@@ -207,7 +207,7 @@ class ServerlessFigures:
 def _epochs(spec: Spec) -> int | None:
     """The epochs the route would train: finetune.parameters' (after the model's defaults on the pipeline route),
     else the component's default on the pipeline route; None for a serverless spec that sets none."""
-    params = spec.data["finetune"]["parameters"]
+    params = spec.sections.parameters
     if "num_train_epochs" in params:
         return int(params["num_train_epochs"])
     default = None if on_serverless(spec) else spec.interface.default("num_train_epochs")
@@ -217,21 +217,21 @@ def _epochs(spec: Spec) -> int | None:
 def serverless_figures(spec: Spec, region: str | None, book: ServerlessPrices | None, no_price: str,
                        endpoint_hours: tuple[float, str]) -> ServerlessFigures:
     """The serverless route's figures for `spec` (its own route, or the alternative to its pipeline)."""
-    data, route = spec.data, catalog.serverless_route()
-    model = data["foundation_model"]
-    row = catalog.serverless_model(model["registry"], model["name"])
-    region = region or data.get("region")
-    figures = ServerlessFigures(model["name"], row.finetune_regions if row else (), region,
+    typed, route = spec.sections, catalog.serverless_route()
+    model = typed.foundation_model
+    row = catalog.serverless_model(model.registry, model.name)
+    region = region or typed.region
+    figures = ServerlessFigures(model.name, row.finetune_regions if row else (), region,
                                 endpoint_hours=endpoint_hours)
-    figures.not_offered = (serverless.model_problem(model["registry"], model["name"])
-                           or (serverless.region_problem(model["registry"], model["name"], region) if region else None)
-                           or ("a sweep has no serverless equivalent yet" if data.get("sweep") else ""))
+    figures.not_offered = (serverless.model_problem(model.registry, model.name)
+                           or (serverless.region_problem(model.registry, model.name, region) if region else None)
+                           or ("a sweep has no serverless equivalent yet" if typed.sweep else ""))
     epochs = _epochs(spec)
-    train_file = spec.root / data["data"]["dir"] / f"{data['data']['train_split']}.jsonl"
+    train_file = spec.root / typed.data.dir / f"{typed.data.train_split}.jsonl"
     if epochs is None:
         figures.tokens_missing = f"num_train_epochs is not set, and {route.default_epochs_source}"
     elif not train_file.is_file():
-        figures.tokens_missing = f"no prepared train data ({data['data']['dir']}/{train_file.name}): run `make data`"
+        figures.tokens_missing = f"no prepared train data ({typed.data.dir}/{train_file.name}): run `make data`"
     else:
         figures.tokens = training_tokens(train_file, -1, epochs)
     if row is None or figures.not_offered:

@@ -7,15 +7,20 @@ exits: the commands in `generator.cli` build a session and call plan, apply, sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
-from generator.runner.connection import Target, probe, registry_client, workspace_client
-from generator.runner.explain import RunnerError, explain
+from generator.runner.connection import probe, registry_client, workspace_client
 from generator.runner.experiment import Experiment, load_experiment, workspace_suffix
+from generator.runner.explain import RunnerError, explain
 from generator.runner.output import Printer
+from generator.runner.targets import Connection, Target
+
+if TYPE_CHECKING:
+    from generator.runner.steps.common import Context
 
 
 def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
@@ -35,7 +40,7 @@ def load_ready_experiment(spec: str, root: Path, *, validate: bool = True,
     if stale:
         names = [c.path.name for c in stale]
         raise StaleOutput(f"generated/{loaded.experiment}/ does not match {loaded.file} ({', '.join(names)}): run "
-                          "`make render` first", names, InvalidInput.default_exit_code)
+                          "`make render` first", names)
     if validate:
         check_generated(folder, root)
     experiment = load_experiment(folder)
@@ -152,62 +157,68 @@ def _raw_names(path: Path, file: str) -> dict[str, str]:
 
 
 class Session:
-    """A connected runner session for one experiment."""
+    """A connected runner session for one experiment, on one target."""
 
-    def __init__(self, experiment: Experiment, target: Target, credential: Any, root: Path, *,
+    offline = ""  # the workspace's state is read (generator/runner/offline.py: an observer that reads nothing)
+
+    def __init__(self, experiment: Experiment, target: Target, connection: Connection, root: Path, *,
                  out: Printer | None = None):
         self.experiment = experiment
         self.root = root
         self.target = target
-        self.local = target.local_state is not None
-        self.credential = credential
-        probe(self.credential, self.target)
-        self.ml = workspace_client(self.credential, self.target)
+        self.workspace = connection.workspace
+        self.credential = connection.credential
+        probe(self.credential, self.workspace)
+        self.ml = workspace_client(self.credential, self.workspace)
         self.region: str | None = None
         self._check_workspace()
         self.out = out or Printer()
         self.endpoint_name = self.experiment.by_kind("online_endpoint").name
         if self.experiment.endpoint_suffix == "workspace":
-            self.endpoint_name += "-" + workspace_suffix(self.target.subscription_id, self.target.resource_group,
-                                                         self.target.workspace_name)
+            self.endpoint_name += "-" + workspace_suffix(self.workspace.subscription_id, self.workspace.resource_group,
+                                                         self.workspace.workspace_name)
 
     def _check_workspace(self) -> None:
         """Refuse a workspace that does not exist: otherwise every resource would look absent and plan 'create'."""
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            self.region = getattr(self.ml.workspaces.get(self.target.workspace_name), "location", None)
+            self.region = getattr(self.ml.workspaces.get(self.workspace.workspace_name), "location", None)
         except ResourceNotFoundError as exc:
-            raise UsageError(f"workspace {self.target.workspace_name} was not found in resource group "
-                             f"{self.target.resource_group} of subscription {self.target.subscription_id} "
+            raise UsageError(f"workspace {self.workspace.workspace_name} was not found in resource group "
+                             f"{self.workspace.resource_group} of subscription {self.workspace.subscription_id} "
                              f"({explain(exc)}): check config.json or --subscription/--resource-group/--workspace"
                              ) from None
 
+    @property
+    def no_price(self) -> str:
+        """Why an estimate carries no price when the workspace says no region (or the target bills nothing)."""
+        return self.target.no_price
+
     def metrics_client(self) -> Any:
         """An MLflow client on where this workspace's jobs log their metrics."""
-        from generator.runner.metrics import open_store, tracking_uri
+        from generator.runner.metrics import open_store
 
-        return open_store(tracking_uri(self))
+        return open_store(self.target.tracking_uri(self.ml))
 
     def registry(self, name: str) -> Any:
         """MLClient for registry `name`."""
-        return registry_client(self.credential, self.target, name)
+        return registry_client(self.credential, self.workspace, name)
 
     def identity(self) -> dict[str, Any]:
         """Which workspace this is, as a saved plan records it."""
-        return {"kind": "local" if self.local else "azure", "subscription_id": self.target.subscription_id,
-                "resource_group": self.target.resource_group, "workspace": self.target.workspace_name,
+        return {"kind": self.target.name, "subscription_id": self.workspace.subscription_id,
+                "resource_group": self.workspace.resource_group, "workspace": self.workspace.workspace_name,
                 "region": self.region, "endpoint": self.endpoint_name}
 
-    def context(self, **kwargs: Any) -> Any:
+    def context(self, **kwargs: Any) -> Context:
         """A step Context for this session."""
         from generator.runner.steps.common import Context
         from generator.runner.sweep import Slots
 
         sweep = self.experiment.sweep
         slots = Slots([p.id for p in self.experiment.points], int(sweep["max_concurrent"])) if sweep else None
-        poll = self.target.poll_interval
+        poll = self.workspace.poll_interval
         return Context(ml=self.ml, experiment=self.experiment, out=self.out, endpoint_name=self.endpoint_name,
-                       local=self.local, local_state=self.target.local_state, metrics_client=self.metrics_client,
-                       slots=slots, poll_interval=poll, heartbeat=max(60.0, poll * 6) if poll >= 1 else poll * 20,
-                       max_request_bytes=self.target.max_request_bytes, **kwargs)
+                       target=self.target, metrics_client=self.metrics_client, slots=slots, poll_interval=poll,
+                       heartbeat=max(60.0, poll * 6) if poll >= 1 else poll * 20, **kwargs)

@@ -12,13 +12,13 @@ Apply's last lines then say who serves (and whether that changed) and what still
 
 from __future__ import annotations
 
-
 from generator.runner.graph import Outcome
 from generator.runner.plan import Plan, ResourcePlan
 from generator.runner.serving import Serving, from_plain, read_serving
 from generator.runner.steps.common import Context, not_found, wait_poller
 
-JUDGES = frozenset({"evaluation_job", "evaluation_gate", "invoke", "parity", "rollout"})  # steps that prove this run's model
+# the steps that prove this run's model
+JUDGES = frozenset({"evaluation_job", "evaluation_gate", "invoke", "parity", "rollout"})
 
 
 def _row(plan: Plan, kind: str) -> ResourcePlan | None:
@@ -100,8 +100,9 @@ def closing_lines(ctx: Context, plan: Plan, failed: bool) -> list[str]:
 
 
 def billing_lines(ctx: Context, serving: Serving | None) -> list[str]:
-    """Every deployment's instances and the compute's idle nodes (on the local target: what would bill on Azure)."""
-    head = "still running (the local target bills nothing; on Azure this bills)" if ctx.local else "still billing"
+    """Every deployment's instances and the compute's idle nodes, as the target names what runs on (on a target that
+    bills nothing: what would bill on Azure)."""
+    head = ctx.target.billing_head
     lines = [f"{head}: deployment {serving.describe(name)}" for name in sorted(serving.deployments)] \
         if serving is not None else []
     if serving is not None and not serving.deployments:

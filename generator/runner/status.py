@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from generator.runner.cost import TagError, describe_age, endpoint_age
 from generator.runner.steps.common import job_status, state_of
 from generator.runner.steps.registry import PLANNERS
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Resource
+    from generator.runner.session import Session
 
 ACTIONS = ("invoke", "traffic", "rollout", "select")  # actions, not resources the workspace holds
 
@@ -25,22 +29,24 @@ class StatusRow:
         return f"{self.id:<13} {self.name:<40} {self.state}"
 
 
-def endpoint_hourly(session: Any) -> float | None:
+def endpoint_hourly(session: Session) -> float | None:
     """What the experiment's endpoint costs per hour (all its instances), or None without a price."""
     from generator.prices import PriceUnavailable
     from generator.runner.cost import price_book
 
-    if session.local or not session.region:
+    if not session.target.bills or not session.region:
         return None
-    deployment = session.experiment.source_spec.data["deployment"]
+    deployment = session.experiment.loaded.sections.deployment
+    if deployment is None:
+        return None
     try:
-        price = price_book(session.root, online=True).price(deployment["instance_type"], session.region)
+        price = price_book(session.root, online=True).price(deployment.instance_type, session.region)
     except PriceUnavailable:
         return None
-    return price.usd_per_hour * int(deployment.get("instance_count", 1))
+    return price.usd_per_hour * deployment.instance_count
 
 
-def deployment_rows(session: Any, res: Any) -> list[StatusRow]:
+def deployment_rows(session: Session, res: Resource) -> list[StatusRow]:
     """Every deployment on the endpoint, the model it serves, its instances and traffic share; the spec's own one
     when it is absent, and which ones apply would delete."""
     from generator.runner.serving import read_serving
@@ -62,7 +68,7 @@ def deployment_rows(session: Any, res: Any) -> list[StatusRow]:
     return rows
 
 
-def status_rows(session: Any) -> list[StatusRow]:
+def status_rows(session: Session) -> list[StatusRow]:
     """Every resource of the experiment with its state in the workspace; every deployment on the endpoint."""
     context = session.context()
     rows = []
@@ -75,7 +81,7 @@ def status_rows(session: Any) -> list[StatusRow]:
         current = PLANNERS[res.kind](context, res).current
         state = "absent" if current is None else "present"
         if res.kind == "pipeline_job" and current is not None:
-            link = "" if session.local else getattr(current, "studio_url", "") or ""
+            link = session.target.job_link(current)
             state = f"{job_status(current)}  {link}".rstrip()
         if res.kind == "online_endpoint" and current is not None:
             state = f"{state_of(current)}  scoring URI {current.scoring_uri}  traffic {dict(current.traffic or {})}"

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator.runner.compare import RunRow, collect, table
-from generator.runner.explain import EXIT_CLOUD, EXIT_INPUT, RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import NothingToRead, RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
+
+if TYPE_CHECKING:
+    from generator.runner.experiment import Experiment
+    from generator.runner.steps.common import Context
 
 SELECTED_TAG = "pipeline_job"  # the model file's tag naming the job the model was registered from
 JUDGED_TAG = "azml-gen.sweep-judged"  # added at registration: which points the selection compared
@@ -62,7 +66,7 @@ class Slots:
             told = None
             while not self._may_start(point):
                 if self._closed:
-                    raise RunnerError("not submitted: apply was interrupted", EXIT_CLOUD)
+                    raise RunnerError("not submitted: apply was interrupted")
                 reason = self._reason(point)
                 if waiting is not None and reason != told:
                     waiting(reason)
@@ -92,12 +96,12 @@ class Slots:
             self._changed.notify_all()
 
 
-def point_jobs(ctx: Any, res: Resource) -> list[Resource]:
+def point_jobs(ctx: Context, res: Resource) -> list[Resource]:
     """The pipeline-job resources the selection `res` chooses among."""
     return [ctx.experiment.resource(rid) for rid in res.depends_on]
 
 
-def _model_tags(ml: Any, experiment: Any) -> dict[str, str] | None:
+def _model_tags(ml: Any, experiment: Experiment) -> dict[str, str] | None:
     from azure.core.exceptions import ResourceNotFoundError
 
     model = experiment.by_kind("model")
@@ -107,7 +111,7 @@ def _model_tags(ml: Any, experiment: Any) -> dict[str, str] | None:
         return None
 
 
-def registered_from(ml: Any, experiment: Any) -> str | None:
+def registered_from(ml: Any, experiment: Experiment) -> str | None:
     """The job the experiment's model version was registered from (its tag), or None when it is not registered."""
     tags = _model_tags(ml, experiment)
     return None if tags is None else tags.get(SELECTED_TAG, "")
@@ -119,7 +123,7 @@ def judged(points: list[Resource]) -> str:
     return hashlib.sha256("\n".join(sorted(p.name for p in points)).encode()).hexdigest()[:16]
 
 
-def plan_select(ctx: Any, res: Resource) -> Action:
+def plan_select(ctx: Context, res: Resource) -> Action:
     """Unchanged once the model is registered from one of the points; else pick the best once all finished."""
     points = point_jobs(ctx, res)
     registered = _model_tags(ctx.ml, ctx.experiment)
@@ -158,13 +162,13 @@ def choose(rows: list[RunRow], metric: str, goal: str) -> RunRow:
     missing = [row.job for row in rows if score(row, metric) is None]
     if missing:
         raise RunnerError(f"no {metric} logged by {', '.join(missing)}: the sweep cannot be judged by it "
-                          f"(compare shows what each point logged)", EXIT_CLOUD)
-    finite = [row for row in rows if not diverged(score(row, metric))]
+                          f"(compare shows what each point logged)")
+    finite = [(row, value) for row in rows if (value := score(row, metric)) is not None and not diverged(value)]
     if not finite:
         raise RunnerError(f"every point's {metric} is NaN or infinite (training diverged): nothing is selected, "
-                          "registered or deployed; lower the learning rate and bump experiment.run", EXIT_CLOUD)
+                          "registered or deployed; lower the learning rate and bump experiment.run")
     sign = 1 if goal == "minimize" else -1
-    return min(finite, key=lambda row: sign * score(row, metric))
+    return min(finite, key=lambda pair: sign * pair[1])[0]
 
 
 def ties(rows: list[RunRow], best: RunRow, metric: str) -> list[str]:
@@ -172,7 +176,7 @@ def ties(rows: list[RunRow], best: RunRow, metric: str) -> list[str]:
     return [row.job for row in rows if row is not best and score(row, metric) == score(best, metric)]
 
 
-def apply_select(ctx: Any, res: Resource, action: Any) -> None:
+def apply_select(ctx: Context, res: Resource, action: Action) -> None:
     """Read every point's metrics, print the comparison and why the best won, and remember it for the model."""
     points = point_jobs(ctx, res)
     rows = collect(ctx.metrics_client(), [(ctx.experiment.name, p.name) for p in points])
@@ -183,7 +187,8 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
     for row in rows:
         if diverged(score(row, metric)):
             ctx.out.line(res.id, f"left out {row.job}: its {metric} is {score(row, metric)} (diverged)")
-    others = [value for row in rows if row is not best and not diverged(value := score(row, metric))]
+    others = [value for row in rows if row is not best and (value := score(row, metric)) is not None
+              and not diverged(value)]
     than = f"{'lowest' if goal == 'minimize' else 'highest'} of {len(rows)}" + (
         f"; next {min(others) if goal == 'minimize' else max(others):.4f}" if others else "")
     tied = ties(rows, best, metric)
@@ -195,12 +200,11 @@ def apply_select(ctx: Any, res: Resource, action: Any) -> None:
 
 def reviewed_job(session: Any, spec: str) -> str:
     """The job whose metrics `metrics` shows: the experiment's, or the sweep point its model was registered from."""
-    job = session.experiment.by_kind("pipeline_job").name
+    job = str(session.experiment.by_kind("pipeline_job").name)
     if not session.experiment.points:
         return job
     job = registered_from(session.ml, session.experiment) or ""
     if job not in {p.name for p in session.experiment.points}:
-        raise RunnerError(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
-                          f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects",
-                          EXIT_INPUT)
+        raise NothingToRead(f"{spec} is a sweep of {len(session.experiment.points)} points and none is registered "
+                          f"yet: `compare {spec}` shows them side by side; metrics shows the point apply selects")
     return job

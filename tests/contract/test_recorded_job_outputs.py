@@ -171,13 +171,13 @@ def test_the_data_plane_resolves_an_outputs_asset_id_to_a_uri_the_sdk_downloads(
     from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
 
     from generator.emulator.connect import cloud_settings
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
 
     emu, http = emulator
     _submit_evaluation(emu, http)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
     install_dns()
-    ml = workspace_client(EmulatorCredential(), target_from_config(cloud_settings(emu)))
+    ml = workspace_client(EmulatorCredential(), workspace_from_config(cloud_settings(emu)))
     asset = _run_data(emu, http, EVALUATION).json()["runMetadata"]["outputs"]["ground_truth"]["assetId"]
     unknown = asset.replace(EVALUATION, "no-such-job")
     resolved = ml.jobs._dataset_dataplane_operations.get_batch_dataset_uris([asset, unknown]).values_property

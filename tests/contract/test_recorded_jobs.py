@@ -102,14 +102,14 @@ def test_the_sdk_reads_the_recorded_job_get(emulator: tuple[Emulator, requests.S
     """What the runner reads through `jobs.get`: the status, the Studio link (services.Studio.endpoint), the nodes;
     and, once the job failed, the error from run history (generator.runner.steps.job.job_error)."""
     from generator.emulator.connect import cloud_settings
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
     from generator.runner.steps.common import job_status
     from tests.emulator.harness import EmulatorCredential
 
     emu, http = emulator
     _, gate = _submit(emu, http, fail=fail)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    ml = workspace_client(EmulatorCredential(), target_from_config(cloud_settings(emu)))
+    ml = workspace_client(EmulatorCredential(), workspace_from_config(cloud_settings(emu)))
     entries = recording("pipeline_job_get.json")["entries"]
     job = ml.jobs.get(JOB)
     assert job_status(job) == entries[0]["response_body"]["properties"]["status"] == "Running"
@@ -195,14 +195,14 @@ def test_the_sdk_lists_the_child_runs_by_parent_job_name(emulator: tuple[Emulato
     """What the recorded test does first: `jobs.list(parent_job_name=…)` and pick the step by display name. Its next
     call, `jobs.get(<child run id>)`, is not in the recording, so it is not replayed."""
     from generator.emulator.connect import cloud_settings
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
     from tests.emulator.harness import EmulatorCredential
 
     emu, http = emulator
     put = recording("pipeline_job_child_runs.json")["entries"][0]
     http.put(url(emu, put["path"]), json=put["request_body"])
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    ml = workspace_client(EmulatorCredential(), target_from_config(cloud_settings(emu)))
+    ml = workspace_client(EmulatorCredential(), workspace_from_config(cloud_settings(emu)))
     steps = {job.display_name: job for job in ml.jobs.list(parent_job_name="test_680454434153")}
     assert set(steps) == {"hello_world_inline_commandjob_1", "hello_world_inline_commandjob_2"}
     step = steps["hello_world_inline_commandjob_1"]

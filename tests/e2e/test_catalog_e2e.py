@@ -96,10 +96,10 @@ def test_the_sdk_drops_system_metadata_so_the_runner_reads_the_raw_answer(worksp
     import json
 
     from generator.runner.compat import registry_model_properties
-    from generator.runner.connection import registry_client, target_from_config
+    from generator.runner.connection import registry_client, workspace_from_config
 
     project, _ = workspace
-    client = registry_client(EmulatorCredential(), target_from_config(json.loads((project / "config.json").read_text())),
+    client = registry_client(EmulatorCredential(), workspace_from_config(json.loads((project / "config.json").read_text())),
                              "azureml")
     assert client.models.get("Phi-4", version="8")._system_metadata is None  # azure-ai-ml 1.35.2
     properties = registry_model_properties(client, "Phi-4", "8")

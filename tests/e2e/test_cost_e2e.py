@@ -63,7 +63,7 @@ def test_a_budget_below_the_estimate_refuses_before_anything_is_created(priced: 
     assert ("  budget           upper estimate $105.34 against max_usd $50.00: OVER it: apply refuses"
             in plan.stdout)
     refused = run("apply")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert refused.stderr.splitlines()[-1] == (
         "error: the upper estimate $105.34 exceeds budget.max_usd $50.00 in specs/phi4-ultrachat.yaml: nothing was "
         "created. Lower the data share, the epochs or endpoint.expires_after, raise the budget, or pass --over-budget.")
@@ -80,7 +80,7 @@ def test_a_budget_without_a_price_refuses_unless_overridden(priced: tuple[Path, 
     monkeypatch.setenv("AZML_RETAIL_PRICES_URL", "http://127.0.0.1:9/api/retail/prices")  # unreachable
     _edit_spec(project, "registered_model:", "budget:\n  max_usd: 500\n\nregistered_model:")
     refused = run("apply")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "error: budget.max_usd is $500.00 in specs/phi4-ultrachat.yaml, and no price is known (the Azure Retail " \
            "Prices API could not be reached (" in refused.stderr
     assert emulator.count("PUT") == 0

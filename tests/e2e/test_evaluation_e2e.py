@@ -21,14 +21,14 @@ def _traffic_puts(emulator: Emulator) -> int:
                and path.split("?")[0].lower().endswith("/onlineendpoints/ultrachat-completion"))
 
 
-def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_the_figures(
+def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_1_with_the_figures(
         workspace: tuple[Path, Emulator]) -> None:
     project, emulator = workspace
     answer(emulator, project, BASE, "reference")  # base answers every conversation right; tuned vaguely
     answer(emulator, project, TUNED, "vague", served=True)  # the deployment serves the model evaluated
     result = run("apply")
     out = result.stdout + result.stderr
-    assert result.exit_code == 2, out
+    assert result.exit_code == 1, out
     # the evidence: the 50 held-out conversations scored per answer, tuned - base with its paired interval
     assert "[gate] rougeL: n=50, tuned - base -" in result.stdout and "95% interval [-" in result.stdout
     assert "evaluation gate: the whole interval is below min_gain +0.0000: the tuned model does not reach it" in out
@@ -65,7 +65,7 @@ def test_a_tuned_model_that_scores_lower_gets_no_traffic_and_apply_exits_2_with_
     assert float(tags["evaluation.gate.high"]) < 0 <= float(tags["evaluation.gate.p_value"]) <= 1
     jobs = emulator.count("PUT", "/jobs/")
     again = run("apply")
-    assert again.exit_code == 2 and emulator.count("PUT", "/jobs/") == jobs
+    assert again.exit_code == 1 and emulator.count("PUT", "/jobs/") == jobs
     assert f"[eval-tuned] unchanged: {TUNED} ({TUNED}: its figures are on the registered model's tags)" in again.stdout
     # an explicit override gives it traffic
     forced = run("apply", "--skip-evaluation-gate")

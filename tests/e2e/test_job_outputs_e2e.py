@@ -24,9 +24,9 @@ JOB = "evaluation-run1-eval-base"
 
 
 def _client(config: dict[str, Any]) -> Any:
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
 
-    return workspace_client(EmulatorCredential(), target_from_config(config))
+    return workspace_client(EmulatorCredential(), workspace_from_config(config))
 
 
 def _records(path: Path) -> list[dict[str, str]]:

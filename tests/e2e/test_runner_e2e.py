@@ -224,7 +224,7 @@ def test_failed_job_stops_apply_and_is_not_resubmitted(workspace: tuple[Path, Em
     assert "[model] not run: pipeline-job did not succeed" in result.stdout
     assert emulator.count("PUT", "/models/") == 0 and emulator.count("PUT", "/deployments/") == 0
     again = run("apply")
-    assert again.exit_code == 2
+    assert again.exit_code == 1
     assert "a finished job is not re-submitted: bump experiment.run" in again.stderr
     assert emulator.count("PUT", "/jobs/phi4-ultrachat-run1?") == 1
 
@@ -255,7 +255,7 @@ def test_plan_shows_updates_after_a_spec_change(workspace: tuple[Path, Emulator]
     spec.write_text(spec.read_text().replace("max_instances: 2", "max_instances: 1")
                     .replace("instance_count: 1", "instance_count: 2"))
     stale = run("apply")
-    assert stale.exit_code == 2 and "run `make render` first" in stale.stderr
+    assert stale.exit_code == 1 and "run `make render` first" in stale.stderr
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
     plan = run("plan")
     assert "update    compute       gpu-cluster-big\n          max_instances: 2 -> 1" in plan.stdout
@@ -453,9 +453,9 @@ def test_quota_without_a_family_row_or_without_rights_is_said_not_skipped(worksp
 
 
 def _client(project: Path) -> Any:
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
 
-    return workspace_client(EmulatorCredential(), target_from_config(json.loads((project / "config.json").read_text())))
+    return workspace_client(EmulatorCredential(), workspace_from_config(json.loads((project / "config.json").read_text())))
 
 
 def test_the_emulator_refuses_what_the_service_would(workspace: tuple[Path, Emulator]) -> None:
@@ -523,7 +523,7 @@ def test_a_changed_setting_after_the_job_finished_is_refused_not_unchanged(works
     assert "error: apply would refuse pipeline-job (see above)" in plan.stderr
     puts = emulator.count("PUT")
     applied = run("apply")
-    assert applied.exit_code == 2 and "apply refuses pipeline-job phi4-ultrachat-run1: learning_rate" in applied.stderr
+    assert applied.exit_code == 1 and "apply refuses pipeline-job phi4-ultrachat-run1: learning_rate" in applied.stderr
     assert emulator.count("PUT") == puts  # nothing created, updated or submitted
     spec.write_text(spec.read_text().replace("run: 1 ", "run: 2 "))
     assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0

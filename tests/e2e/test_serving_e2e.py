@@ -52,7 +52,7 @@ def test_run_2_without_rollout_keeps_run_1_serving_when_refused_or_failed(worksp
     answer(emulator, project, "phi4-ultrachat-run2-eval-tuned", "off")  # run 2's model: worse than its base
     deployment_puts = emulator.count("PUT", "/deployments/")
     refused = run("apply")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert "[deployment] not run: gate did not succeed" in refused.stdout
     assert emulator.count("PUT", "/deployments/") == deployment_puts
     assert (_live(emulator), _deployed_model(emulator, "demo")) == ({"demo": 100}, f"{MODEL}:1")
@@ -166,7 +166,7 @@ def test_a_green_name_that_serves_another_model_is_refused_before_anything(works
     plan = run("plan")
     assert plan.exit_code == 1 and _plan_rows(plan.stdout)["deployment"] == "refuse"
     refused = run("apply")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1
     assert ("the rollout's new deployment for Phi-4-ultrachat-200k:2 has the name of the deployment that serves "
             "100 % of live traffic (0 % mirrored) with Phi-4-ultrachat-200k:1") in refused.stdout + refused.stderr
     assert emulator.count("PUT") == puts and _deployed_model(emulator, "demo-v2") == f"{MODEL}:1"

@@ -155,7 +155,7 @@ def test_a_changed_sweep_never_replaces_the_registered_model(sweep: tuple[Path, 
         client.log_metric(run_id, "eval_loss", final, step=0)
         client.log_metric(run_id, "train_loss", final, step=0)
     result = run("apply")
-    assert result.exit_code == 2, result.stdout + result.stderr
+    assert result.exit_code == 1, result.stdout + result.stderr
     assert "[select] selected phi4-ultrachat-run1-learning_rate1e-05-num_train_epochs5: eval_loss 1.2000" \
         in result.stdout
     assert (f"Phi-4-ultrachat-200k:1 was registered from {JOBS[2]}, but the sweep now selects "
@@ -199,4 +199,4 @@ def test_plan_refuses_when_the_registered_point_left_the_sweep(sweep: tuple[Path
         in plan.stdout
     puts = emulator.count("PUT")
     applied = run("apply")
-    assert applied.exit_code == 2 and emulator.count("PUT") == puts  # refused before anything was created
+    assert applied.exit_code == 1 and emulator.count("PUT") == puts  # refused before anything was created

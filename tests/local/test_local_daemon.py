@@ -140,15 +140,17 @@ def test_a_restored_deployment_that_is_still_starting_says_so(tmp_path: Path, mo
     from types import SimpleNamespace
 
     from generator.local import executor as local_executor
+    from generator.local.layout import Layout
 
     monkeypatch.setattr(local_executor, "STARTING_WAIT", 0.05)
     starting = local_executor.LocalDeployment("ep", "blue", tmp_path / "ep-blue")
     broken = local_executor.LocalDeployment("ep", "green", tmp_path / "ep-green", error="RuntimeError: exited")
     broken.ready.set()
-    owner = SimpleNamespace(deployments={("ep", "blue"): starting, ("ep", "green"): broken})
+    owner = SimpleNamespace(deployments={("ep", "blue"): starting, ("ep", "green"): broken}, layout=Layout(tmp_path))
     status, body = local_executor.LocalExecutor.score(owner, "ep", "blue", b"{}", "Bearer k")
     assert status == 503 and "is starting" in body["error"]["message"]
     status, body = local_executor.LocalExecutor.score(owner, "ep", "green", b"{}", "Bearer k")
     assert status == 503 and "failed to start (RuntimeError: exited)" in body["error"]["message"]
+    assert f"see {tmp_path / 'deployments' / 'ep-green' / 'scoring.log'}" in body["error"]["message"]
     status, body = local_executor.LocalExecutor.score(owner, "ep", "red", b"{}", "Bearer k")
     assert status == 404 and "no running deployment 'red'" in body["error"]["message"]

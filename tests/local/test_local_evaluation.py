@@ -127,18 +127,18 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         # the evaluation's answers, as jobs.download fetches them from the local workspace: the files the job wrote
         from generator.emulator.connect import LocalCredential
         from generator.local.daemon import read_state
-        from generator.runner.connection import target_from_config, workspace_client
+        from generator.runner.connection import workspace_from_config, workspace_client
 
         daemon = read_state(state)
         assert daemon is not None
-        ml = workspace_client(LocalCredential(daemon["token_secret"]), target_from_config(daemon["config"]))
+        ml = workspace_client(LocalCredential(daemon["token_secret"]), workspace_from_config(daemon["config"]))
         ml.jobs.download(EVALUATIONS["base"], output_name="predictions", download_path=tmp_path / "downloaded")
     finally:
         stop(state)
     written = state / "jobs" / EVALUATIONS["base"] / "outputs" / "model_prediction" / "predictions.jsonl"
     downloaded = tmp_path / "downloaded" / "named-outputs" / "predictions" / "predictions.jsonl"
     assert downloaded.read_bytes() == written.read_bytes() and len(downloaded.read_text().splitlines()) == 12
-    assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 2
+    assert refused.value.code == refused_again.value.code == refused_run_2.value.code == 1
     assert "evaluation gate: the whole interval is below min_gain +0.0500: the tuned model does not reach it" in applied
     assert "[gate] rougeL: n=12, tuned - base " in applied and "95% interval [" in applied
     # the deployment waits for the gate: nothing was deployed for the refused model

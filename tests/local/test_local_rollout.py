@@ -27,7 +27,7 @@ def test_both_versions_really_answer_and_live_traffic_splits_exactly(tmp_path: P
     from generator.local.daemon import LOCAL_STATE_ENV, read_state, stop
     from generator.emulator.routes_arm import LOCAL_DEPLOYMENT_HEADER
     from tests.support.tinymodel import ensure_foundation_model
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
     from generator.emulator.connect import LocalCredential
 
     for folder in ("specs", "samples"):
@@ -52,7 +52,7 @@ def test_both_versions_really_answer_and_live_traffic_splits_exactly(tmp_path: P
         run_step(["apply", SPEC, "--target", "local", "--yes"])
         applied = capfd.readouterr().out
         state = read_state(state_dir)
-        target = target_from_config(state["config"])
+        target = workspace_from_config(state["config"])
         ml = workspace_client(LocalCredential(state["token_secret"]), target)
         endpoint = ml.online_endpoints.get(ENDPOINT)
         assert dict(endpoint.traffic) == {"demo-v1": 0, "demo-v2": 100}  # promoted; blue kept at 0 %

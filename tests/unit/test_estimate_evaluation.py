@@ -24,13 +24,13 @@ def test_the_pinned_component_evaluates_every_epoch_by_default() -> None:
 
 def _spec_with_evaluation(evaluation: dict) -> object:
     """The committed example spec with an evaluation: section of its own (no file needed: only data is read)."""
-    from types import SimpleNamespace
+    from dataclasses import replace
 
     from generator.spec import load_specs
     from tests.conftest import REPO
 
     spec = load_specs(REPO, [REPO / "specs" / "phi4-ultrachat.yaml"], check_data=False)[0][0]
-    return SimpleNamespace(data={**spec.data, "evaluation": evaluation})
+    return replace(spec, data={**spec.data, "evaluation": evaluation})
 
 
 def test_the_evaluation_jobs_are_estimated_at_their_memory_bound_floor_where_bandwidth_is_on_file() -> None:
@@ -71,9 +71,9 @@ def test_without_a_bandwidth_on_file_the_evaluation_cannot_be_estimated() -> Non
 
 
 def test_a_spec_without_evaluation_has_no_evaluation_estimate() -> None:
-    from types import SimpleNamespace
+    from dataclasses import replace
 
     from generator.estimate import evaluation_estimate
 
     spec = _spec_with_evaluation({})
-    assert evaluation_estimate(SimpleNamespace(data={k: v for k, v in spec.data.items() if k != "evaluation"})) is None
+    assert evaluation_estimate(replace(spec, data={k: v for k, v in spec.data.items() if k != "evaluation"})) is None

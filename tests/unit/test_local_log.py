@@ -6,10 +6,9 @@ import io
 from pathlib import Path
 from types import SimpleNamespace
 
-from generator.runner.experiment import Resource
+from generator.local import local_target
+from generator.local.local_target import LocalTarget
 from generator.runner.output import Printer
-from generator.runner.steps import job as job_step
-from generator.runner.steps.common import Context
 
 
 class GrowingJob:
@@ -28,16 +27,16 @@ class GrowingJob:
 
 
 def test_the_local_log_is_printed_whole_and_the_follow_ends_with_the_job(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AZML_LOCAL_WORKSPACE", "state")
+    target = LocalTarget(tmp_path)
     state = tmp_path / "state"
     snow = "snø".encode()  # a character split between two reads
     jobs = GrowingJob(state / "jobs" / "run1" / "std_log.txt",
                       [b"", b"step 0: eval_loss 3.2\nstep 4", b"/16: train_loss 2.9\n" + snow[:3], snow[3:] + b"\ndone"])
     sleeps: list[float] = []
-    monkeypatch.setattr(job_step.time, "sleep", sleeps.append)
+    monkeypatch.setattr(local_target.time, "sleep", sleeps.append)
     out = io.StringIO()
-    ctx = Context(ml=SimpleNamespace(jobs=jobs), experiment=None, out=Printer(out), endpoint_name="e",
-                  poll_interval=0.2, local=True, local_state=state)
-    job_step.follow_local_log(ctx, Resource(id="pipeline-job", kind="pipeline_job", name="run1", depends_on=[], az=""))
+    target.follow_job_log(SimpleNamespace(jobs=jobs), "run1", Printer(out), "pipeline-job", 0.2)
     assert out.getvalue() == "step 0: eval_loss 3.2\nstep 4/16: train_loss 2.9\nsnø\ndone\n"
     assert jobs.gets == 4  # it stopped at the first answer that the job had ended
-    assert sleeps == [job_step.LOCAL_LOG_POLL] * 3  # a second between reads, not the SDK's back-off
+    assert sleeps == [local_target.LOG_POLL] * 3  # a second between reads, not the SDK's back-off

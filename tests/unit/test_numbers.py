@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from generator.errors import InvalidInput
+from generator.errors import InvalidInput, UsageError
 from generator.prices import PriceBook, PriceUnavailable, cached_price, pick_meter, usable_price
-from generator.runner.cost import CostReport, TagError, budget_lines, check_budget, endpoint_age
-from generator.runner.explain import RunnerError
+from generator.runner.cost import CostReport, TagError, budget_lines, budget_verdict, endpoint_age
+from generator.runner.explain import OverBudget, RunnerError
 from generator.spec import load_spec
 from tests.unit.test_cost import PAGE_2, FakePrices, fake_prices, item  # noqa: F401 - the fixture
 
@@ -87,16 +87,17 @@ def _spec(budget: object) -> SimpleNamespace:
 @pytest.mark.parametrize("upper", [math.nan, math.inf, -5.0])
 def test_a_non_finite_upper_estimate_never_passes_a_budget(upper: float) -> None:
     report = CostReport(upper_usd=upper)
-    with pytest.raises(RunnerError, match=r"cannot be held against it: nothing was created") as refused:
-        check_budget(_spec(100), report)
-    assert refused.value.exit_code == 2
+    verdict = budget_verdict(_spec(100), report, checked=True)
+    assert verdict is not None and verdict.refuses and verdict.verdict == "unknown"
+    assert "cannot be held against it: nothing was created" in verdict.why
+    assert OverBudget(verdict.why).exit_code == 1
     assert budget_lines(_spec(100), CostReport(upper_usd=upper))[0].endswith("apply refuses")
 
 
 @pytest.mark.parametrize("budget", [math.nan, math.inf, 0, -1, "100"])
 def test_a_budget_that_is_no_amount_is_refused(budget: object) -> None:
-    with pytest.raises(RunnerError, match=r"which is no amount of money") as refused:
-        check_budget(_spec(budget), CostReport(upper_usd=10.0))
+    with pytest.raises(UsageError, match=r"which is no amount of money") as refused:
+        budget_verdict(_spec(budget), CostReport(upper_usd=10.0), checked=True)
     assert refused.value.exit_code == 2
 
 

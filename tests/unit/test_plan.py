@@ -13,9 +13,13 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from generator.errors import ExitCode, PlanMoved
+from generator.runner.apply import refuse_if_refused
+from generator.runner.azure_target import AzureTarget
 from generator.runner.experiment import load_experiment
+from generator.runner.explain import StepRefused
 from generator.runner.output import Printer
 from generator.runner.plan import Reason, Verb
+from generator.runner.plan_view import document, markdown, summary
 from generator.runner.planner import check_saved, make_plan, moved_since
 from generator.runner.steps.common import Context
 from generator.spec import load_specs
@@ -53,8 +57,9 @@ def session() -> SimpleNamespace:
     experiment.source_spec = spec
     identity = {"kind": "azure", "subscription_id": "s", "resource_group": "rg", "workspace": "ws", "region": None,
                 "endpoint": experiment.by_kind("online_endpoint").name}
-    return SimpleNamespace(experiment=experiment, local=False, ml=FakeWorkspace(), identity=lambda: identity,
-                           endpoint_name=identity["endpoint"], root=REPO)
+    return SimpleNamespace(experiment=experiment, target=AzureTarget(), ml=FakeWorkspace(), identity=lambda: identity,
+                           endpoint_name=identity["endpoint"], root=REPO, offline="", region=None,
+                           no_price="the workspace did not say its region")
 
 
 def _plan(session: SimpleNamespace) -> Any:
@@ -70,27 +75,27 @@ def test_an_empty_workspace_plans_every_resource_created(session: SimpleNamespac
         "evaluation_job": Verb.CREATE, "evaluation_gate": Verb.RUN, "leftover_deployments": Verb.UNCHANGED,
         "parity": Verb.RUN}
     assert all(row.action.reason == Reason.ABSENT for row in planned.rows if row.action.verb == Verb.CREATE)
-    assert planned.summary() == "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused"
+    assert summary(planned) == "Plan: 10 to create, 0 to update, 0 to delete, 1 unchanged, 0 refused"
     assert (planned.exit_code(detailed=True), planned.exit_code(detailed=False)) == (ExitCode.CHANGES, ExitCode.OK)
 
 
 def test_the_plan_json_validates_against_its_published_schema(session: SimpleNamespace) -> None:
-    document = _plan(session).as_json()
-    jsonschema.validate(document, SCHEMA)
-    assert document["format_version"] == "1.0" and document["applyable"] and document["changes"]
-    assert document["generated"]["compute.yml"] == __import__("hashlib").sha256(
+    planned = document(_plan(session))
+    jsonschema.validate(planned, SCHEMA)
+    assert planned["format_version"] == "2.0" and planned["applyable"] and planned["changes"]
+    assert planned["generated"]["compute.yml"] == __import__("hashlib").sha256(
         (REPO / "generated" / "phi4-ultrachat" / "compute.yml").read_bytes()).hexdigest()
 
 
 def test_the_schema_rejects_a_plan_of_another_shape(session: SimpleNamespace) -> None:
-    document = _plan(session).as_json()
-    document["resource_changes"][0]["action"] = "destroy"
+    planned = document(_plan(session))
+    planned["resource_changes"][0]["action"] = "destroy"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(document, SCHEMA)
+        jsonschema.validate(planned, SCHEMA)
 
 
 def test_markdown_is_a_table_with_one_row_per_resource(session: SimpleNamespace) -> None:
-    text = _plan(session).markdown(["estimate: 1 line"])
+    text = markdown(_plan(session))
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert rows[0] == "| action | resource | name | details |"
     assert len(rows) == 1 + len(session.experiment.resources)
@@ -105,7 +110,9 @@ def test_a_finished_job_with_other_inputs_is_refused_with_its_reason_and_fields(
     assert row.action.verb == Verb.REFUSE and row.action.reason == Reason.JOB_DONE_INPUTS_DIFFER
     change = next(c for c in row.action.changes if c.path == "learning_rate")
     assert (change.before, change.updatable) == ("0.001", False)
-    assert _plan(session).exit_code(detailed=True) == ExitCode.ERROR
+    with pytest.raises(StepRefused, match="apply refuses pipeline-job phi4-ultrachat-run1: learning_rate") as refused:
+        refuse_if_refused(_plan(session))
+    assert refused.value.exit_code == ExitCode.ERROR
 
 
 def _rest_job(job: Any, overrides: dict[str, str]) -> Any:
@@ -121,7 +128,7 @@ def _rest_job(job: Any, overrides: dict[str, str]) -> Any:
 
 
 def test_a_saved_plan_is_refused_when_the_workspace_moved(session: SimpleNamespace) -> None:
-    saved = json.loads(json.dumps(_plan(session).as_json()))
+    saved = json.loads(json.dumps(document(_plan(session))))
     check_saved(saved, _plan(session))  # nothing moved: no error
     compute = session.experiment.by_kind("compute")
     session.ml.compute.items[compute.name] = SimpleNamespace(
@@ -135,7 +142,7 @@ def test_a_saved_plan_is_refused_when_the_workspace_moved(session: SimpleNamespa
 
 
 def test_a_saved_plan_is_refused_when_a_generated_file_changed(session: SimpleNamespace, tmp_path: Path) -> None:
-    saved = _plan(session).as_json()
+    saved = document(_plan(session))
     saved["generated"]["deployment.yml"] = "0" * 64
     assert moved_since(saved, _plan(session)) == [
         "generated/phi4-ultrachat/deployment.yml changed since the plan was made"]
@@ -147,7 +154,7 @@ def test_a_saved_plan_records_the_data_it_uploads_and_is_refused_when_it_moved(s
     train = tmp_path / session.experiment.data_files["data-train"]
     train.parent.mkdir(parents=True)
     train.write_text('{"messages": []}\n')
-    saved = json.loads(json.dumps(_plan(session).as_json()))
+    saved = json.loads(json.dumps(document(_plan(session))))
     assert saved["data"] == {"data/ultrachat_200k/test_sft.jsonl": None,
                              "data/ultrachat_200k/train_sft.jsonl": __import__("hashlib").sha256(
                                  train.read_bytes()).hexdigest()}

@@ -12,22 +12,20 @@ from typing import Any
 import pytest
 
 from generator.request import LOCAL_MAX_REQUEST_BYTES, size_text
-from generator.runner.connection import target_from_config
-from generator.runner.explain import RunnerError
+from generator.errors import UsageError
+from generator.local.local_target import LocalTarget
+from generator.runner.azure_target import AzureTarget
 from generator.runner.output import Printer
 from generator.runner.steps.common import Context
 from generator.runner.steps.traffic import invoke
-
-CONFIG = {"subscription_id": "s", "resource_group": "rg", "workspace_name": "ws"}
-
 
 def test_the_local_target_declares_its_scoring_servers_limit_and_azure_none(tmp_path: Path) -> None:
     from generator.emulator.routes_arm import MAX_SCORE_BODY
     from generator.local.scoring import MAX_BODY
 
-    assert target_from_config(CONFIG, local_state=tmp_path).max_request_bytes == LOCAL_MAX_REQUEST_BYTES
+    assert LocalTarget(tmp_path).max_request_bytes == LOCAL_MAX_REQUEST_BYTES
     assert LOCAL_MAX_REQUEST_BYTES == MAX_BODY == MAX_SCORE_BODY  # what the local servers really read
-    assert target_from_config(CONFIG).max_request_bytes is None
+    assert AzureTarget().max_request_bytes is None
 
 
 class Endpoints:
@@ -39,10 +37,10 @@ class Endpoints:
         return '{"output": "hi"}'
 
 
-def _context(limit: int | None) -> tuple[Context, Endpoints]:
+def _context(target: LocalTarget | AzureTarget) -> tuple[Context, Endpoints]:
     endpoints = Endpoints()
     ctx = Context(ml=SimpleNamespace(online_endpoints=endpoints), experiment=None, out=Printer(), endpoint_name="ep",
-                  max_request_bytes=limit)
+                  target=target)
     return ctx, endpoints
 
 
@@ -53,9 +51,9 @@ def _request(path: Path, content_bytes: int) -> Path:
 
 
 def test_a_request_over_the_local_limit_is_refused_before_sending(tmp_path: Path) -> None:
-    ctx, endpoints = _context(LOCAL_MAX_REQUEST_BYTES)
+    ctx, endpoints = _context(LocalTarget(tmp_path))
     big = _request(tmp_path / "big.json", 8 << 20)
-    with pytest.raises(RunnerError) as refused:
+    with pytest.raises(UsageError) as refused:
         invoke(ctx, "demo", big)
     assert refused.value.exit_code == 2 and endpoints.sent == []
     assert str(refused.value) == (f"request file {big} is 8.0 MiB: the local target's scoring server takes at most "
@@ -65,12 +63,12 @@ def test_a_request_over_the_local_limit_is_refused_before_sending(tmp_path: Path
 
 
 def test_on_azure_the_size_is_not_refused_but_the_type_is(tmp_path: Path) -> None:
-    ctx, endpoints = _context(None)
+    ctx, endpoints = _context(AzureTarget())
     assert invoke(ctx, "demo", _request(tmp_path / "big.json", 2 << 20))
     assert len(endpoints.sent) == 1  # no documented limit: sent
     binary = tmp_path / "image.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
-    with pytest.raises(RunnerError) as refused:
+    with pytest.raises(UsageError) as refused:
         invoke(ctx, "demo", binary)
     assert str(refused.value) == (f"request file {binary} (108 bytes) is not a scoring request: the body is not JSON "
                                   "(not UTF-8 text); nothing was sent")

@@ -168,3 +168,18 @@ def test_no_two_modules_share_a_name() -> None:
         if path.name != "__init__.py":
             by_name[path.name].append(str(path.relative_to(REPO)))
     assert {name: sorted(paths) for name, paths in by_name.items() if len(paths) > 1} == SHARED_BY_RULE
+
+
+def test_the_runner_and_the_commands_never_branch_on_the_local_target() -> None:
+    """The target is a value the runner asks (generator/runner/targets.py): no comparison with "local", no
+    `.local` / `.local_state` flag in generator/runner or generator/cli (the --target choices name it, as data)."""
+    found = []
+    for path in [*(PACKAGE / "runner").rglob("*.py"), *(PACKAGE / "cli").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            compared = isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value == "local" for side in [node.left, *node.comparators])
+            flag = isinstance(node, ast.Attribute) and node.attr in ("local", "local_state") and not (
+                isinstance(node.value, ast.Name) and node.value.id == "local")  # cli/local.py's command group
+            if compared or flag:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert found == []

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from generator.paths import display_path
+from generator.runner.azure_target import AzureTarget
 from generator.runner.experiment import Experiment, Resource
+from generator.runner.explain import NothingToRead
 from generator.runner.output import Printer, elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
+from generator.runner.targets import Target
+
+
+def _no_metrics() -> Any:
+    """The metrics store of a context made without one (a plan's: planners read no metrics)."""
+    raise NothingToRead("no MLflow store here: this step's context was made without one")
+
 
 RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "Finalizing",
            "CancelRequested"}
@@ -21,30 +29,21 @@ RUNNING = {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Run
 
 @dataclass
 class Context:
-    """Everything a step needs: the clients, the experiment, names decided at run time, output."""
+    """Everything a step needs: the clients, the experiment, the target, names decided at run time, output."""
 
     ml: Any
     experiment: Experiment
     out: Printer
     endpoint_name: str
+    target: Target = field(default_factory=AzureTarget)  # where the workspace is: logs, links, what bills
     poll_interval: float = 10.0
     heartbeat: float = 60.0
     stream_logs: bool = False
-    local: bool = False
-    local_state: Path | None = None  # the local workspace's folder (its jobs' logs), on the local target
-    metrics_client: Callable[[], Any] | None = None  # an MlflowClient on the workspace's runs, made when needed
+    metrics_client: Callable[[], Any] = _no_metrics  # an MlflowClient on the workspace's runs, made when needed
     slots: Any = None  # generator.runner.sweep.Slots of a sweep's points
     selected: dict[str, str] = field(default_factory=dict)  # select resource id -> the point resource it chose
     skip_evaluation_gate: bool = False  # apply --skip-evaluation-gate: traffic even when the gate is not met
     keep_failed_deployment: bool = False  # apply --keep-failed-deployment: a deployment whose model failed stays
-    max_request_bytes: int | None = None  # the target's largest scoring request (None: none documented)
-
-    def where_to_look(self, job: Any) -> str:
-        """Where a person reads about `job`: its Studio page on Azure, its log folder on the local workspace."""
-        if self.local_state is not None:
-            folder = self.local_state / "jobs" / str(getattr(job, "name", ""))
-            return f"log: {display_path(folder / 'std_log.txt', self.experiment.folder.parent.parent)}"
-        return f"studio: {getattr(job, 'studio_url', '')}"
 
     def load(self, resource: Resource, loader: Callable[..., Any], overrides: dict[str, Any] | None = None) -> Any:
         """Load the resource's generated file with the SDK, after setting `overrides` (dotted keys)."""

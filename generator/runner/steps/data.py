@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.files import sha256
-from generator.runner.explain import storage_role_error
 from generator.runner.experiment import Resource
+from generator.runner.explain import storage_role_error
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found
 
@@ -14,7 +14,7 @@ CONTENT_TAG = "azml-gen.sha256"  # the uploaded file's hash, kept on the data as
 
 
 def _project_file(ctx: Context, res: Resource) -> Path:
-    return ctx.experiment.folder.parent.parent / _local_path(ctx, res)
+    return ctx.experiment.folder.parent.parent / _project_path(ctx, res)
 
 
 def plan_data(ctx: Context, res: Resource) -> Action:
@@ -22,13 +22,13 @@ def plan_data(ctx: Context, res: Resource) -> Action:
     version = str(res.extra["version"])
     current = not_found(lambda: ctx.ml.data.get(res.name, version=version))
     if current is None:
-        return Action(Verb.CREATE, [f"upload {_local_path(ctx, res)} as version {version}"], reason=Reason.ABSENT)
+        return Action(Verb.CREATE, [f"upload {_project_path(ctx, res)} as version {version}"], reason=Reason.ABSENT)
     recorded = (current.tags or {}).get(CONTENT_TAG)
     observed = {"version": version, CONTENT_TAG: recorded}
-    local = _project_file(ctx, res)
-    if recorded and local.is_file() and sha256(local) != recorded:
-        change = FieldChange(CONTENT_TAG, recorded, sha256(local), updatable=False)
-        return Action(Verb.REFUSE, [f"{_local_path(ctx, res)} changed since version {version} of {res.name} was "
+    file = _project_file(ctx, res)
+    if recorded and file.is_file() and sha256(file) != recorded:
+        change = FieldChange(CONTENT_TAG, recorded, sha256(file), updatable=False)
+        return Action(Verb.REFUSE, [f"{_project_path(ctx, res)} changed since version {version} of {res.name} was "
                                     f"uploaded (data versions are immutable): bump experiment.run in "
                                     f"{ctx.experiment.spec} and render to upload and train anew"], current,
                       Reason.DATA_CHANGED, [change], observed)
@@ -37,7 +37,7 @@ def plan_data(ctx: Context, res: Resource) -> Action:
                                    f"version {version} exists{note}"], current, Reason.EQUAL, [], observed)
 
 
-def _local_path(ctx: Context, res: Resource) -> str:
+def _project_path(ctx: Context, res: Resource) -> str:
     return ctx.experiment.data_files.get(res.id, "?")
 
 

@@ -12,8 +12,16 @@ from typing import Any
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.serving import model_ref
-from generator.runner.steps.common import (REPAIR, Context, drift, failed, field_changes, not_found, state_of,
-                                           wait_poller)
+from generator.runner.steps.common import (
+    REPAIR,
+    Context,
+    drift,
+    failed,
+    field_changes,
+    not_found,
+    state_of,
+    wait_poller,
+)
 
 WAITS = ("waits for the evaluation gate: nothing is deployed for a model the gate refuses; it costs the "
          "deployment's provisioning time after the tuned evaluation instead of beside it")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from generator.runner.cost import CREATED_TAG, EXPIRES_TAG, now_tag
-from generator.runner.explain import endpoint_error
 from generator.runner.experiment import Resource
+from generator.runner.explain import endpoint_error
 from generator.runner.plan import Action, Reason, Verb
-from generator.runner.steps.common import (REPAIR, Context, drift, failed, field_changes, not_found, state_of,
-                                           wait_poller)
+from generator.runner.steps.common import (
+    REPAIR,
+    Context,
+    drift,
+    failed,
+    field_changes,
+    not_found,
+    state_of,
+    wait_poller,
+)
+
 
 def plan_endpoint(ctx: Context, res: Resource) -> Action:
     """Absent → create; Failed → repair; else the fields that differ (auth mode, description, expiry)."""
@@ -18,7 +27,8 @@ def plan_endpoint(ctx: Context, res: Resource) -> Action:
     if current is None:
         return Action(Verb.CREATE, [f"endpoint {ctx.endpoint_name} ({desired.auth_mode} auth)"], reason=Reason.ABSENT)
     observed = {"state": state_of(current), "auth_mode": current.auth_mode, "description": current.description,
-                "traffic": dict(current.traffic or {}), "mirror_traffic": dict(getattr(current, "mirror_traffic", None) or {}),
+                "traffic": dict(current.traffic or {}),
+                "mirror_traffic": dict(getattr(current, "mirror_traffic", None) or {}),
                 "tags": dict(current.tags or {})}
     if failed(current):
         return Action(Verb.REPAIR, [REPAIR], current, Reason.PROVISIONING_FAILED, [], observed)

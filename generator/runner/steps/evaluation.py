@@ -5,7 +5,7 @@ registered model already carries the figures of these very jobs (tags a previous
 The gate reads both jobs' figures, prints base against tuned, and judges on evidence: both jobs' answers to the same
 conversations, scored per conversation, with a paired bootstrap interval on tuned minus base (generator/evidence.py).
 It tags the registered model with the figures and the evidence, and refuses traffic unless the interval's lower bound
-is at least `evaluation.gate.min_gain` (exit 2), unless apply was given --skip-evaluation-gate.
+is at least `evaluation.gate.min_gain` (exit 1), unless apply was given --skip-evaluation-gate.
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import re
 import time
 from typing import Any
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.output import elapsed
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import RUNNING, Context, fixed_changes, job_status, not_found, with_fixed
+
 
 def plan_job(ctx: Context, res: Resource) -> Action:
     """Absent → submit; running → attach; completed → unchanged; other inputs or a failed job → refuse."""
@@ -21,13 +20,14 @@ def plan_job(ctx: Context, res: Resource) -> Action:
         return Action(Verb.CREATE, [f"submit pipeline job {res.name}"], reason=Reason.ABSENT)
     status = job_status(current)
     observed = {"status": status}
-    studio = "" if ctx.local else getattr(current, "studio_url", None) or ""
+    link = ctx.target.job_link(current)
     changes = job_input_changes(ctx, res, current)
     if changes:
         running = status in RUNNING
         why = f"the job is {status} with the old values and cannot change" if running else \
             "the job finished with the old values"
-        return Action(Verb.REFUSE, [f"pipeline-job {res.name}: {'; '.join(f'{c.path} {c.before} -> {c.after}' for c in changes)} ({why}): "
+        differ = "; ".join(f"{c.path} {c.before} -> {c.after}" for c in changes)
+        return Action(Verb.REFUSE, [f"pipeline-job {res.name}: {differ} ({why}): "
                                     f"bump experiment.run in {ctx.experiment.spec} and render to train again"],
                       current, Reason.JOB_RUNNING_INPUTS_DIFFER if running else Reason.JOB_DONE_INPUTS_DIFFER,
                       changes, observed)
@@ -40,7 +40,7 @@ def plan_job(ctx: Context, res: Resource) -> Action:
                                                   "to train again)"], current, Reason.JOB_COMPLETED, [], observed),
                           fixed)
     return Action(Verb.REFUSE, [f"job {res.name} is {status}; a finished job is not re-submitted: bump "
-                                f"experiment.run in {ctx.experiment.spec} and render to train again. {studio}".strip()],
+                                f"experiment.run in {ctx.experiment.spec} and render to train again. {link}".strip()],
                   current, Reason.JOB_ENDED, [], observed)
 
 
@@ -110,8 +110,8 @@ def apply_job(ctx: Context, res: Resource, action: Action, retry: str | None = N
             ctx.out.line(res.id, f"{res.name} was created by an earlier attempt of this submission (same inputs): "
                                  "waiting for it")
         else:
-            link = ctx.where_to_look(submitted) if ctx.local else getattr(submitted, "studio_url", "")
-            ctx.out.line(res.id, f"submitted {submitted.name}: {link}")
+            ctx.out.line(res.id, f"submitted {submitted.name}" + (f", {link}" if (link := ctx.target.job_link(
+                submitted)) else ""))
     wait_for_job(ctx, res, retry)
 
 
@@ -124,53 +124,13 @@ def _submitted_before(ctx: Context, res: Resource) -> Any:
     return existing
 
 
-# How often a local job's log file is read and its state asked while it runs (the runner's poll interval when
-# longer). A state GET costs the runner a few milliseconds of the CPU the job trains on.
-LOCAL_LOG_POLL = 1.0
-
-
-def follow_local_log(ctx: Context, res: Resource) -> None:
-    """Print a local-workspace job's log as it grows, until the job ends.
-
-    The log is a file on this machine (`<local state>/jobs/<name>/std_log.txt`). The SDK's jobs.stream is not
-    used here: it waits between polls on a curve made for cloud jobs of hours (azure-ai-ml
-    operations/_job_ops_helper.py `_wait_before_polling`: 60 / (1 + 100 e^(-t/20)) seconds, about 50 s
-    between polls two minutes in), which kept a local apply waiting up to a minute after its job had ended.
-    """
-    assert ctx.local_state is not None
-    path = ctx.local_state / "jobs" / res.name / "std_log.txt"
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    offset, pending = 0, ""
-    while True:
-        ended = job_status(ctx.ml.jobs.get(res.name)) not in RUNNING  # asked first: an ended job's log is whole
-        with contextlib.suppress(FileNotFoundError), path.open("rb") as log:
-            log.seek(offset)
-            chunk = log.read()
-            offset += len(chunk)
-            pending += decoder.decode(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            ctx.out.line("", line)
-        if ended:
-            if pending:
-                ctx.out.line("", pending)
-            return
-        time.sleep(max(ctx.poll_interval, LOCAL_LOG_POLL))
-
-
 def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
     """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
     start = last_print = time.monotonic()
     status = None
     side_by_side = "sweep_point" in res.extra and ctx.slots is not None and ctx.slots.capacity > 1
     if ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
-        if ctx.local_state is not None:
-            follow_local_log(ctx, res)
-        else:
-            try:
-                ctx.ml.jobs.stream(res.name)
-            except Exception as exc:  # a failed job raises here; the state check below reports it
-                ctx.out.line(res.id, f"log stream ended: {type(exc).__name__}")
+        ctx.target.follow_job_log(ctx.ml, res.name, ctx.out, res.id, ctx.poll_interval)
     while True:
         job = ctx.ml.jobs.get(res.name)
         now = time.monotonic()
@@ -183,8 +143,7 @@ def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
     if status != "Completed":
         again = retry or f"bump experiment.run in {ctx.experiment.spec}, render and apply again"
         raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
-                          f"{ctx.where_to_look(job)}\n  nothing downstream was created; fix the cause, {again}",
-                          EXIT_CLOUD)
+                          f"{ctx.target.job_link(job)}\n  nothing downstream was created; fix the cause, {again}")
 
 
 def job_error(ctx: Context, name: str) -> str:

@@ -7,11 +7,12 @@ from typing import Any
 
 import yaml
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, fixed_changes, not_found, with_fixed
 from generator.runner.sweep import JUDGED_TAG, judged, point_jobs
+
 
 def _chosen_file(ctx: Context, res: Resource) -> Path | None:
     """A sweep's model: the model file of the point the selection chose (None before it has chosen)."""
@@ -49,7 +50,7 @@ def plan_model(ctx: Context, res: Resource) -> Action:
                       _fixed(ctx, res, chosen, current))
 
 
-def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list:
+def _fixed(ctx: Context, res: Resource, file: Path | None, current: Any) -> list[FieldChange]:
     """The model file's description and tags that the registered version holds otherwise (a version keeps them)."""
     if file is None:
         return []
@@ -71,7 +72,7 @@ def apply_model(ctx: Context, res: Resource, action: Action) -> None:
     if "candidates" in res.extra:
         chosen = _chosen_file(ctx, res)
         if chosen is None:
-            raise RunnerError("the sweep selected no point, so there is no model to register", EXIT_CLOUD)
+            raise RunnerError("the sweep selected no point, so there is no model to register")
         source = Resource(res.id, res.kind, res.name, res.depends_on, res.az, chosen, res.extra)
     model = ctx.load(source, load_model)
     if "candidates" in res.extra:

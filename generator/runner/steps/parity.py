@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from generator.errors import GeneratorError
+from generator.errors import Refused
 from generator.evaldata.eval_data import INPUT_COLUMN, LABEL_COLUMN, convert
 from generator.parity_compare import Pair, Parity, request_body, served_text
 from generator.runner.evaluation_answers import read_answers
@@ -25,10 +25,8 @@ from generator.runner.steps.common import Context
 from generator.runner.steps.traffic import invoke
 
 
-class ParityFailed(GeneratorError):
-    """The deployment does not answer as the evaluated model did: no traffic (exit 2, as a refused gate)."""
-
-    default_exit_code = 2
+class ParityFailed(Refused):
+    """The deployment does not answer as the evaluated model did: no traffic (exit 1, as a refused gate)."""
 
     def __init__(self, result: Parity):
         super().__init__(f"{result.line()}; it does not serve the model that was evaluated (another "

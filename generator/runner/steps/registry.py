@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from generator.runner.experiment import Resource
 from generator.runner.plan import Action

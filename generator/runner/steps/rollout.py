@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from generator.runner.explain import EXIT_CLOUD, RunnerError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.serving import PREVIOUS_TAG
 from generator.runner.steps.common import Context, not_found, wait_poller
@@ -38,7 +38,7 @@ class Position:
     green_share: int
 
     @classmethod
-    def read(cls, endpoint: Any, green: str) -> "Position":
+    def read(cls, endpoint: Any, green: str) -> Position:
         """The position of `endpoint` (None: it does not exist yet) for the green deployment `green`."""
         live = _shares(getattr(endpoint, "traffic", None))
         mirror = {k: v for k, v in _shares(getattr(endpoint, "mirror_traffic", None)).items() if v}
@@ -157,13 +157,13 @@ def _rolled_back(ctx: Context, res: Resource, blue: str | None, green: str, stag
     why = explain(cause)
     if blue is None:
         return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  nothing served before it, so no "
-                           "traffic was moved; fix the cause and apply again", EXIT_CLOUD)
+                           "traffic was moved; fix the cause and apply again")
     try:
         _set(ctx, res, {blue: 100, green: 0}, {}, f"roll back: live {blue}=100 {green}=0, mirror off")
     except Exception as exc:  # the rollback itself failed: say so loudly, with where traffic may be
         return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  AND the rollback failed: "
                            f"{explain(exc)}\n  check the endpoint's traffic now: az ml online-endpoint show --name "
-                           f"{ctx.endpoint_name}", EXIT_CLOUD)
+                           f"{ctx.endpoint_name}")
     return RunnerError(f"rollout stage {stage} failed for {green}: {why}\n  rolled back: {blue} serves 100 % of "
                        f"live traffic, {green} 0 %, mirroring off; fix the cause and apply again (the job and the "
-                       "model are not redone)", EXIT_CLOUD)
+                       "model are not redone)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.runner.explain import EXIT_CLOUD, EXIT_INPUT, RunnerError, explain
+from generator.errors import RequestTooLarge, UsageError
 from generator.runner.experiment import Resource
+from generator.runner.explain import RunnerError, explain
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import Context, not_found, wait_poller
+
 
 def _desired(res: Resource, live: dict[str, int]) -> dict[str, int]:
     """The live traffic the spec asks for: its deployment's share, every other deployment's 0 (live traffic sums to
@@ -72,18 +74,18 @@ def _read_request(ctx: Context, request_file: Path) -> bytes:
 
     try:
         size = request_file.stat().st_size
-        if ctx.max_request_bytes is not None and size > ctx.max_request_bytes:
-            raise RunnerError(f"request file {request_file} is {size_text(size)}: the local target's scoring server "
-                              f"takes at most {size_text(ctx.max_request_bytes)} (its own limit, not Azure's: "
-                              "generator/request.py); nothing was sent", EXIT_INPUT)
+        limit = ctx.target.max_request_bytes
+        if limit is not None and size > limit:
+            raise UsageError(f"request file {request_file} is {size_text(size)}: "
+                             f"{ctx.target.request_limit.format(limit=size_text(limit))}; nothing was sent")
         body = request_file.read_bytes()
     except OSError as exc:
-        raise RunnerError(f"cannot read the request file {request_file}: {exc.strerror}", EXIT_INPUT) from None
+        raise UsageError(f"cannot read the request file {request_file}: {exc.strerror}") from None
     try:
         parse_request(body)
     except ValueError as exc:
-        raise RunnerError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
-                          "nothing was sent", EXIT_INPUT) from None
+        raise UsageError(f"request file {request_file} ({size_text(len(body))}) is not a scoring request: {exc}; "
+                         "nothing was sent") from None
     return body
 
 
@@ -98,27 +100,25 @@ def invoke(ctx: Context, deployment: str, request_file: Path) -> str:
     body = _read_request(ctx, request_file)
     sent = f"the request ({request_file}) was {size_text(len(body))}; {AZURE_LIMIT}"
     try:
-        return ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
-                                              request_file=str(request_file))
+        return str(ctx.ml.online_endpoints.invoke(endpoint_name=ctx.endpoint_name, deployment_name=deployment,
+                                                  request_file=str(request_file)))
     except (AttributeError, TypeError) as exc:
-        logs = (f"{ctx.local_state / 'deployments' / f'{ctx.endpoint_name}-{deployment}' / 'scoring.log'}"
-                if ctx.local and ctx.local_state is not None else
-                f"az ml online-deployment get-logs --endpoint-name {ctx.endpoint_name} --name {deployment}")
+        logs = ctx.target.deployment_log(ctx.endpoint_name, deployment)
         # azure-ai-ml 1.35's validate_response (_utils/_endpoint_utils.py) crashes on some error answers: a body
         # whose "error" is not an object (AttributeError), and any 408, which it maps to
         # ServiceRequestTimeoutError(response=…) without the message that class requires (TypeError).
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint answered an error that azure-ai-ml "
                           f"fails to read ({type(exc).__name__}: {exc}); a request that outlived the deployment's "
-                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: {logs}",
-                          EXIT_CLOUD) from None
+                          f"request_timeout_ms (HTTP 408) is one such answer. The deployment's logs say more: "
+                          f"{logs}") from None
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the connection broke ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); {sent}, so whether its size is the "
-                          "cause is not known: try a smaller request", EXIT_CLOUD) from None
+                          "cause is not known: try a smaller request") from None
     except HttpResponseError as exc:
         if getattr(exc, "status_code", None) == 413:
-            raise RunnerError(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as too "
-                              f"large (HTTP 413); {sent}: send a smaller one", EXIT_INPUT) from None
+            raise RequestTooLarge(f"invoke {ctx.endpoint_name}/{deployment}: the endpoint refused the request as "
+                                  f"too large (HTTP 413); {sent}: send a smaller one", status=413) from None
         raise explain(exc, f"invoke {ctx.endpoint_name}/{deployment}") from None
 
 
