@@ -15,9 +15,11 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from generator import catalog, clock
-from generator.emulator.answers import scoring_error
+from generator.emulator import finetuning
+from generator.emulator.answers import error_body, scoring_error
 from generator.emulator.routes_data import CONTAINER
 from generator.emulator.routes_history import job_services
+from generator.emulator.routes_serverless import SERVERLESS_KINDS
 
 UPLOAD_PREFIX = f"/{CONTAINER}/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
 
@@ -105,11 +107,6 @@ def job_refusal(props: dict[str, Any]) -> str | None:
     return None
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """An error answer in Azure's form: {"error": {"code", "message", "details", "additionalInfo"}}."""
-    return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
-
-
 class ArmRoutes:
     """Handler methods for the workspace's ARM resources and the scoring route (a mixin)."""
 
@@ -164,7 +161,9 @@ class ArmRoutes:
         key = (e.workspace_path + sub).lower()
         parts = sub.strip("/").split("/")
         kind = parts[0].lower()
-        if self.command == "POST":
+        if kind in SERVERLESS_KINDS:  # routes_serverless.py
+            self._serverless_resource(kind, parts, key, sub, json.loads(body or b"{}") if self.command == "PUT" else {})
+        elif self.command == "POST":
             self._action(kind, parts, key)
         elif self.command == "PUT":
             self._put(kind, parts, key, sub, json.loads(body or b"{}"))
@@ -187,7 +186,13 @@ class ArmRoutes:
             else:
                 self._send(200, {"primaryKey": e.settings.key, "secondaryKey": e.settings.key[::-1]})
         elif parts[-1].lower() == "cancel":
-            self._send(202, None)
+            # 202 with Location and Retry-After: what azure-ai-ml 1.35.2's jobs begin_cancel reads (arm_ml_service
+            # JobsOperations._cancel_initial); no public recording of a cancel was found
+            if key.rsplit("/", 1)[0] not in e.resources:
+                self._not_found(f"job {parts[1]}")
+                return
+            e.backend.cancel_job(parts[1])
+            self._send(202, None, {"Location": e.new_operation(0.0), "Retry-After": "0"})
         elif kind == "codes" and parts[-1].lower() == "startpendingupload":
             # The code asset of a component of our own (azure-ai-ml 1.35 _utils/_asset_utils.py
             # get_storage_info_for_non_registry_asset reads blobReferenceForConsumption.blobUri and .credential.sasUri,
@@ -263,7 +268,17 @@ class ArmRoutes:
                 if refused:
                     self._send(400, error_body("UserError", refused))
                     return
-                props.update(status="NotStarted", services=job_services(e, name))
+                if finetuning.is_finetuning(props):
+                    answer = finetuning.refusal(props, e.location, e.subscribed_models(),
+                                                e.settings.serverless_region_check)
+                    if answer is not None:
+                        self._send(400, answer)
+                        return
+                    finetuning.accept(props, e.location)
+                    e.finetunes_pending.add(name)
+                    props["status"] = "NotStarted"
+                else:
+                    props.update(status="NotStarted", services=job_services(e, name))
             elif kind == "models" and len(parts) == 4 and self._unfinished_job_output(props):
                 self._send(400, error_body("UserError", self._unfinished_job_output(props)))
                 return
@@ -318,7 +333,8 @@ class ArmRoutes:
                     if state == "Succeeded":
                         resource["properties"].update(on_success)
             return state
-        return e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment"))
+        return e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment", "serverless",
+                                                                            "subscription"))
 
     def _unfinished_job_output(self, props: dict[str, Any]) -> str | None:
         """Why a model cannot be registered from a job output yet (its job has not completed), or None."""
