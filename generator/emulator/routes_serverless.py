@@ -27,7 +27,7 @@ from typing import Any
 
 from generator import catalog
 from generator.emulator.answers import chat_error, error_body
-from generator.emulator.finetuning import REGISTRY_MODEL_RE, subscription_refusal
+from generator.emulator.finetuning import REGISTRY_MODEL_RE
 
 SERVERLESS_KINDS = frozenset({"serverlessendpoints", "marketplacesubscriptions"})
 CHAT_PREFIX = "/serverless/"  # the emulator's inference URI of endpoint <name>: <base>/serverless/<name>
