@@ -20,7 +20,8 @@ from generator import catalog, clock
 from generator.emulator.answers import error_body
 
 FINE_TUNING = "FineTuning"
-REGISTERED_OUTPUT = "registered_model"  # the output the route's YAML names (azureml-examples chat-completion-finetuning.yaml)
+# the output the route's YAML names (azureml-examples chat-completion-finetuning.yaml)
+REGISTERED_OUTPUT = "registered_model"
 REGISTRY_MODEL_RE = re.compile(r"^azureml://registries/([^/]+)/models/([^/]+)(?:/versions/([^/]+))?$")
 # The one inner code the refusal recording carries (additionalInfo InnerError), and its message's form:
 # "Meta-Llama-3-8B : Serverless FineTuning not supported in westus."
@@ -132,10 +133,11 @@ def model_output(props: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def next_version(versions: list[str]) -> str:
-    """The version a job registers under a name that has `versions`: 1 for a new name (the route's own notebook deploys
-    `…/models/<name>/versions/1` right after its job: azureml-examples sdk/python/jobs/finetuning/standalone/model-as-a-
-    service/chat-completion/chat_completion_with_model_as_service.ipynb @085cd6ea), else one more than the highest
-    integer version (no public source says what the service does then: the workspace's usual auto-increment)."""
+    """The version a job registers under a name that has `versions`: 1 for a new name (the route's own notebook
+    deploys `…/models/<name>/versions/1` right after its job: azureml-examples sdk/python/jobs/finetuning/standalone/
+    model-as-a-service/chat-completion/chat_completion_with_model_as_service.ipynb @085cd6ea), else one more than the
+    highest integer version (no public source says what the service does then: the workspace's usual
+    auto-increment)."""
     numbers = [int(v) for v in versions if v.isdigit()]
     return str(max(numbers) + 1) if numbers else "1"
 

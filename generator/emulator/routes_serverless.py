@@ -3,10 +3,10 @@ route, as the emulated workspace answers them.
 
 azure-ai-ml 1.35.2 sends (operations/_serverless_endpoint_operations.py, _marketplace_subscription_operations.py, on
 the arm_ml_service client at api-version 2024-01-01-preview):
-- `PUT …/serverlessEndpoints/<name>` `{location, sku: {name: Consumption}, tags, properties: {modelSettings: {modelId}}}`
-  (`ServerlessEndpoint._to_rest_object`), polled through Azure-AsyncOperation (201) with ARM's default polling, then
-  GET; `GET …/serverlessEndpoints[/<name>]`; `POST …/serverlessEndpoints/<name>/listKeys`; `DELETE …` (202 with
-  Location, or 204);
+- `PUT …/serverlessEndpoints/<name>` `{location, sku: {name: Consumption}, tags, properties: {modelSettings:
+  {modelId}}}` (`ServerlessEndpoint._to_rest_object`), polled through Azure-AsyncOperation (201) with ARM's default
+  polling, then GET; `GET …/serverlessEndpoints[/<name>]`; `POST …/serverlessEndpoints/<name>/listKeys`;
+  `DELETE …` (202 with Location, or 204);
 - `PUT …/marketplaceSubscriptions/<name>` `{properties: {modelId}}`, GET, list and DELETE alike;
 - scoring: `POST {inferenceEndpoint.uri}/v1/chat/completions` with `Authorization: <key>` (azureml-examples
   chat_completion_with_model_as_service.ipynb @085cd6ea; the reference page also names `Bearer <key>`: both pass).
@@ -38,7 +38,8 @@ TYPES = {"serverlessendpoints": "Microsoft.MachineLearningServices/workspaces/se
 # "Only one deployment is permitted for a custom model" (MicrosoftDocs/azure-ai-docs articles/ai-foundry/how-to/
 # fine-tune-serverless.md @00fd7acc): a second serverless endpoint for the same tuned model is refused (the words
 # around the quote are the emulator's).
-ONE_DEPLOYMENT = "Only one deployment is permitted for a custom model: serverless endpoint {other} already serves {model}."
+ONE_DEPLOYMENT = ("Only one deployment is permitted for a custom model: serverless endpoint {other} already serves "
+                  "{model}.")
 
 
 class ServerlessRoutes:
@@ -117,7 +118,8 @@ class ServerlessRoutes:
                  if name in e.fault_plan.failing_endpoints else None)
         operation = self._provisioning(
             "serverless", name, key, e.fault_plan.latency.endpoint, error,
-            {"endpointState": "Online", "inferenceEndpoint": {"uri": f"{e.base_url}{CHAT_PREFIX}{name}", "headers": {}}},
+            {"endpointState": "Online",
+             "inferenceEndpoint": {"uri": f"{e.base_url}{CHAT_PREFIX}{name}", "headers": {}}},
             source=lambda: e.backend.serverless_status(name))
         self._send(200 if before else 201, e.resource(key), {"Azure-AsyncOperation": operation, "Retry-After": "0"})
 
@@ -140,9 +142,10 @@ class ServerlessRoutes:
                        "partner model as azureml://registries/<registry>/models/<name>, without a version.")
         else:
             problem = None
-        if problem is not None or match is None:
-            self._send(400, error_body("UserError", problem or "no model"))
+        if problem is not None:
+            self._send(400, error_body("UserError", problem))
             return
+        assert match is not None  # a model the catalog names matched the registry form
         resource = {"id": e.workspace_path + sub, "name": name, "type": TYPES["marketplacesubscriptions"],
                     "properties": {"modelId": model_id,
                                    "marketplacePlan": {"publisherId": match.group(1), "offerId": match.group(2),

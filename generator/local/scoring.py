@@ -157,7 +157,8 @@ def main() -> None:
     if not key:
         raise SystemExit(f"{KEY_VARIABLE} is not set")
     timeout = int(os.environ.get(REQUEST_TIMEOUT_VARIABLE) or DEFAULT_REQUEST_TIMEOUT_MS)
-    serve(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), key, timeout, os.environ.get(MODEL_NAME_VARIABLE, ""))
+    name = os.environ.get(MODEL_NAME_VARIABLE, "")
+    serve(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), key, timeout, name)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,8 @@ def test_a_serverless_job_for_a_model_the_region_does_not_offer_is_refused_as_re
         answer = _put(emu, http, put)
         assert answer.status_code == put["status"] == 400
         ours, theirs = answer.json()["error"], put["response_body"]["error"]
-        assert (ours["code"], ours["message"], ours["details"]) == (theirs["code"], theirs["message"], theirs["details"])
+        assert (ours["code"], ours["message"], ours["details"]) == (theirs["code"], theirs["message"],
+                                                                    theirs["details"])
         inner = [entry for entry in theirs["additionalInfo"] if entry["type"] == "InnerError"]
         assert ours["additionalInfo"] == inner
         assert http.get(url(emu, put["path"]), params=put["query"]).status_code == 404

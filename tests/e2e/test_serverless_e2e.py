@@ -123,16 +123,16 @@ def test_the_job_registers_its_model_and_a_serverless_endpoint_for_it_answers_ch
     held.set()
     made = poller.result()
     assert made.provisioning_state == "succeeded" and made.auth_mode == "Key"
-    assert made.model_id == f"azureml://locations/eastus2/workspaces/{ml.workspaces.get(ml.workspace_name)._workspace_id}" \
-                            f"/models/{MODEL}/versions/1"
+    workspace_id = ml.workspaces.get(ml.workspace_name)._workspace_id
+    assert made.model_id == f"azureml://locations/eastus2/workspaces/{workspace_id}/models/{MODEL}/versions/1"
     assert [e.name for e in ml.serverless_endpoints.list()] == [ENDPOINT]
     keys = ml.serverless_endpoints.get_keys(ENDPOINT)
     answer = chat(made.scoring_uri, keys.primary_key, request)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["object"] == "chat.completion" and body["model"] == MODEL
-    assert body["choices"] == [{"index": 0, "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": "Set a timer, clear the desk, take breaks."}}]
+    assert body["choices"] == [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "Set a timer, clear the desk, take breaks."}}]
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
     assert chat(made.scoring_uri, f"Bearer {keys.primary_key}", request).status_code == 200
     assert emulator.chats[ENDPOINT] == 2
@@ -150,7 +150,8 @@ def test_the_chat_route_refuses_as_the_reference_says(emulated: tuple[Emulator, 
     submit(ml, project)
     [model] = ml.models.list(MODEL)
     made = ml.serverless_endpoints.begin_create_or_update(endpoint_from_yaml(ml, project, model.version)).result()
-    key, hello = ml.serverless_endpoints.get_keys(ENDPOINT).primary_key, {"messages": [{"role": "user", "content": "hi"}]}
+    key = ml.serverless_endpoints.get_keys(ENDPOINT).primary_key
+    hello = {"messages": [{"role": "user", "content": "hi"}]}
     refused = chat(made.scoring_uri, "not-the-key", hello)
     assert refused.status_code == 401 and refused.json()["status"] == 401 and refused.json()["error"] == "Unauthorized"
     other = requests.post(f"{made.scoring_uri}/v1/completions", json=hello, headers={"Authorization": key}, timeout=30)
@@ -241,8 +242,8 @@ def test_a_partner_model_needs_a_marketplace_subscription_first(
             ml.marketplace_subscriptions.begin_create_or_update(
                 MarketplaceSubscription(name="Meta-Llama-3-1-8B-Instruct-sub", model_id=llama)).result()
         with pytest.raises(HttpResponseError, match="no marketplace subscription is required"):
-            ml.marketplace_subscriptions.begin_create_or_update(
-                MarketplaceSubscription(name="Phi-4-sub", model_id="azureml://registries/azureml/models/Phi-4")).result()
+            ml.marketplace_subscriptions.begin_create_or_update(MarketplaceSubscription(
+                name="Phi-4-sub", model_id="azureml://registries/azureml/models/Phi-4")).result()
         ml.marketplace_subscriptions.begin_delete("Meta-Llama-3-1-8B-Instruct-sub").result()
         assert list(ml.marketplace_subscriptions.list()) == []
     finally:

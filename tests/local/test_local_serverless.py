@@ -2,7 +2,8 @@
 the real MLClient runs the local LoRA fine-tune of the tiny random test double (`local start --model Phi-4=<tiny>`),
 the workspace registers the tuned model, a serverless endpoint made from serverless-endpoint.yml serves it and answers
 `/v1/chat/completions` with the endpoint's key, as does an endpoint of the base model; the endpoints serve again after
-`local stop` / `local start`; deleting the endpoint stops its scoring server. The real stand-in's answers are the demo's business (tests/local/test_local_real_model.py)."""
+`local stop` / `local start`; deleting the endpoint stops its scoring server. The real stand-in's answers are the
+demo's business (tests/local/test_local_real_model.py)."""
 
 from __future__ import annotations
 
