@@ -111,6 +111,11 @@ def test_the_job_registers_its_model_and_a_serverless_endpoint_for_it_answers_ch
     assert job.outputs["registered_model"].name == MODEL
     assert [j.name for j in ml.jobs.list()] == [JOB]
     assert list(ml.models.list(MODEL)) == []  # nothing registered while it runs
+    # jobs.stream reads the job's services, which the service answers null for a FineTuning job (as recorded:
+    # test_maap_finetuning_job_yaml @a049636e): azure-ai-ml 1.35.2 then fails (_job_ops_helper.py
+    # stream_logs_until_completion), so a runner polls jobs.get
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'get'"):
+        ml.jobs.stream(JOB)
     held.set()
     assert ml.jobs.get(JOB).status == "Completed"
     [model] = ml.models.list(MODEL)
