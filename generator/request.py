@@ -61,3 +61,78 @@ def conversation_of(strings: Any) -> list[dict[str, str]]:
                 or not isinstance(message.get("content"), str):
             raise ValueError(f"input_string[{i}] needs a role (system, user or assistant) and a string content")
     return strings
+
+
+# The chat completions contract of a serverless endpoint (`POST {scoring_uri}/v1/chat/completions`): MicrosoftDocs/
+# azure-ai-docs articles/ai-foundry/model-inference/reference/reference-model-inference-chat-completions.md @9829b8ac.
+# `messages` is required; temperature and top_p default to 1; "Return a 422 error if value or parameter is not
+# supported by model"; the `extra-parameters` header's `drop` "makes the API to drop any unsupported parameter".
+# What the local workspace's models honour: the messages (system, user and assistant turns of text), max_tokens,
+# temperature, top_p, and `model` and `stream: false`, which change nothing. Every other parameter of that page
+# (frequency_penalty, presence_penalty, seed, stop, response_format, tools, tool_choice, stream: true) and any
+# parameter outside it is refused with 422, unless the request says `extra-parameters: drop`.
+CHAT_DEFAULTS = {"temperature": 1.0, "top_p": 1.0}
+CHAT_HONOURED = frozenset({"messages", "model", "max_tokens", "temperature", "top_p", "stream"})
+DROP_EXTRA = "drop"
+
+
+class ChatRequestError(ValueError):
+    """A chat completions request the local workspace refuses: `status` 400 (not a request) or 422 (a parameter it
+    cannot honour), `loc` the offending field and `value` what was sent."""
+
+    def __init__(self, status: int, message: str, loc: str | None = None, value: Any = None):
+        super().__init__(message)
+        self.status, self.loc, self.value = status, loc, value
+
+
+def _number(body: dict[str, Any], name: str, low: float, high: float | None) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (high is not None
+                                                                                          and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise ChatRequestError(422, f"{name} must be a number {bound}", name, value)
+    return float(value)
+
+
+def parse_chat_request(body: bytes, extra_parameters: str | None = None) -> tuple[list[dict[str, str]],
+                                                                                   dict[str, Any]]:
+    """(conversation, generation parameters by the pipeline's names: max_new_tokens when max_tokens was given,
+    temperature, top_p, do_sample) of a chat completions request; ChatRequestError says what is wrong."""
+    try:
+        request = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ChatRequestError(400, f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") \
+            from None
+    except ValueError:
+        raise ChatRequestError(400, "the body is not JSON (not UTF-8 text)") from None
+    if not isinstance(request, dict):
+        raise ChatRequestError(400, 'expected {"messages": [{"role": ..., "content": ...}], ...}')
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ChatRequestError(400, "messages must be a non-empty list of messages", "messages", messages)
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(message.get("content"), str):
+            raise ChatRequestError(422, f"messages[{i}] needs a role (system, user or assistant) and a string "
+                                        "content: this model answers text conversations", f"messages.{i}", message)
+    unsupported = [name for name in request if name not in CHAT_HONOURED]
+    if request.get("stream"):
+        unsupported.append("stream")
+    if unsupported and (extra_parameters or "").strip().lower() != DROP_EXTRA:
+        name = unsupported[0]
+        raise ChatRequestError(422, f"{name} is not supported by this model (send the header `extra-parameters: "
+                                    "drop` to drop what it does not support)", name, request[name])
+    max_tokens = request.get("max_tokens")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ChatRequestError(422, "max_tokens must be a positive integer", "max_tokens", max_tokens)
+    temperature = _number(request, "temperature", 0.0, None)
+    top_p = _number(request, "top_p", 0.0, 1.0)
+    parameters: dict[str, Any] = {
+        "temperature": CHAT_DEFAULTS["temperature"] if temperature is None else temperature,
+        "top_p": CHAT_DEFAULTS["top_p"] if top_p is None else top_p}
+    parameters["do_sample"] = parameters["temperature"] > 0
+    if max_tokens is not None:
+        parameters["max_new_tokens"] = max_tokens
+    return [{"role": m["role"], "content": m["content"]} for m in messages], parameters

@@ -1,8 +1,8 @@
 """The seams between the emulated workspace and what runs its jobs and deployments.
 
-`Backend` runs jobs and serves deployments; the workspace calls it when a job or a deployment is PUT, asks it for
-their state and a finished job's output files, forwards scoring requests to it, and tells it when an endpoint or a
-deployment is deleted. Two
+`Backend` runs jobs and serves deployments and serverless endpoints; the workspace calls it when a job, a deployment
+or a serverless endpoint is PUT (or a job cancelled), asks it for their state and a finished job's output files,
+forwards scoring and chat completions requests to it, and tells it when an endpoint or a deployment is deleted. Two
 implementations: the local runtime (generator/local/executor.py), which really trains and serves, and the tests'
 gated backend (tests/emulator/gated.py), where a test opens each gate.
 
@@ -43,7 +43,11 @@ class Backend(Protocol):
         """Read the workspace through `store` from now on (the workspace calls it once, when it is made)."""
 
     def submit_job(self, name: str, resource: Resource) -> None:
-        """Start running the pipeline job `name` (its resource as stored); called once per new job."""
+        """Start running job `name` (its resource as stored: a pipeline job, or a FineTuning job whose
+        `fineTuningDetails` say what to fine-tune); called once per new job."""
+
+    def cancel_job(self, name: str) -> None:
+        """Cancel job `name` if it has not ended (its status becomes Canceled); nothing for an ended job."""
 
     def job_status(self, name: str) -> tuple[str, str | None]:
         """(status, error) of job `name` now: NotStarted, Queued, Running, Completed, Failed or Canceled."""
@@ -70,6 +74,21 @@ class Backend(Protocol):
 
     def stop_endpoint(self, endpoint: str) -> None:
         """Stop serving every deployment of an endpoint (it was deleted)."""
+
+    def start_serverless(self, name: str, resource: Resource, model: str) -> None:
+        """(Re)start serving serverless endpoint `name` (its resource as stored) for `model`: the ARM id of a model
+        version of the workspace (`/subscriptions/…/models/<name>/versions/<version>`), or a registry model
+        (`azureml://registries/<registry>/models/<name>`)."""
+
+    def serverless_status(self, name: str) -> str:
+        """InProgress while the serverless endpoint starts, then Succeeded or Failed."""
+
+    def chat(self, name: str, body: bytes, extra_parameters: str | None) -> ScoringAnswer:
+        """The answer of serverless endpoint `name` to a chat completions request whose key the workspace checked
+        (`extra_parameters`: the request's `extra-parameters` header)."""
+
+    def stop_serverless(self, name: str) -> None:
+        """Stop serving serverless endpoint `name` (it was deleted)."""
 
     def prepare_store(self) -> None:
         """Make the MLflow store the jobs log to ready before the workspace's MLflow routes read it."""

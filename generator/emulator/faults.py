@@ -35,7 +35,7 @@ class Faults:
     # Where a taken name surfaces: "request" (the PUT is refused) or "operation" (the PUT is accepted and
     # the long-running operation fails). Public material records the message, not which of the two.
     endpoint_conflict_in: str = "request"
-    failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed
+    failing_endpoints: set[str] = field(default_factory=set)  # create operation ends Failed (online or serverless)
     failing_deployments: set[str] = field(default_factory=set)
     failing_scoring: set[str] = field(default_factory=set)  # deployments whose scoring answers 500 (a bad model)
     # jobs whose first submission is stored but answered 500, as a connection lost after the service accepted it:
@@ -44,11 +44,13 @@ class Faults:
     forbidden: set[str] = field(default_factory=set)  # "usages", "vmSizes": answer 403 as to a reader without rights
     # (status, body) the emulated endpoint answers every scoring request with, as a model that refuses would.
     scoring_answer: tuple[int, Any] | None = None
-    # Gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>", "deployment:<name>" and
-    # "compute:<name>" keep the create operation InProgress, until set.
+    # Gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>", "deployment:<name>", "compute:<name>",
+    # "serverless:<name>" (a serverless endpoint) and "subscription:<name>" (a marketplace subscription) keep the
+    # create operation InProgress, until set.
     gates: dict[str, threading.Event] = field(default_factory=dict)
 
     def held(self, kind: str, name: str) -> bool:
-        """Whether a gate holds `name` of `kind` (job, endpoint, deployment, compute): there is one, not yet open."""
+        """Whether a gate holds `name` of `kind` (job, endpoint, deployment, compute, serverless, subscription): there
+        is one, not yet open."""
         gate = self.gates.get(f"{kind}:{name}")
         return gate is not None and not gate.is_set()

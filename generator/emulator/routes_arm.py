@@ -16,10 +16,11 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs
 
-from generator import catalog, clock
-from generator.emulator.answers import scoring_error
+from generator.emulator import finetuning
+from generator.emulator.answers import error_body, scoring_error
 from generator.emulator.routes_data import CONTAINER
 from generator.emulator.routes_history import job_services
+from generator.emulator.routes_serverless import SERVERLESS_KINDS
 
 UPLOAD_PREFIX = f"/{CONTAINER}/LocalUpload/"  # where a component's code is uploaded (startPendingUpload)
 
@@ -47,46 +48,6 @@ DEPLOYMENT_PROBE_DEFAULTS = {"failureThreshold": 30, "successThreshold": 1, "tim
                              "initialDelay": "PT10S"}
 
 
-def vm_sizes_body() -> list[dict[str, Any]]:
-    """The vmSizes answer: the catalog's sizes that are not retired, in the REST shape
-    (VirtualMachineSize/list.json in Azure/azure-rest-api-specs: name, family, vCPUs, gpus, memoryGB)."""
-    today = clock.today()
-    rows = []
-    for size in catalog.vm_sizes():
-        if size.vcpus is None or size.gpus is None or size.is_retired(today):
-            continue
-        row: dict[str, Any] = {"name": size.name, "family": size.quota_family, "vCPUs": size.vcpus, "gpus": size.gpus}
-        if size.memory_gib is not None:
-            row["memoryGB"] = size.memory_gib
-        rows.append(row)
-    return rows
-
-
-def usage_rows(e: Any) -> list[dict[str, Any]]:
-    """The usages list in the shape of Azure/azure-rest-api-specs `…/2023-08-01-preview/examples/Usage/list.json`
-    (@f5ec6141): regional totals, then per family a subscription row (type …/vmFamily/usages), a workspace row and a
-    cluster row sharing one name, and a LowPriority family row with limit -1."""
-    sub = f"/subscriptions/{e.subscription}"
-
-    def row(rid: str, kind: str, name: str, current: int, limit: int) -> dict[str, Any]:
-        return {"id": rid, "type": f"Microsoft.MachineLearningServices/{kind}", "unit": "Count",
-                "amlWorkspaceLocation": e.location, "currentValue": current, "limit": limit,
-                "name": {"value": name, "localizedValue": name}}
-    total_current, total_limit = e.settings.regional_quota
-    rows = [row(f"{sub}/usages", "dedicatedCores/usages", "Total Cluster Dedicated Regional vCPUs", total_current,
-                total_limit)]
-    for family, (current, limit) in e.settings.quota.items():
-        label = re.sub(r"^standard(.*)Family$", r"Standard \1 Family", family)
-        dedicated, low = f"{label} Cluster Dedicated vCPUs", f"{label} Cluster LowPriority vCPUs"
-        slug = dedicated.replace(" ", "_")
-        rows += [row(f"{sub}/usages/{slug}", "vmFamily/usages", dedicated, current, limit),
-                 row(f"{e.workspace_path}/usages/{slug}", "workspaces/usages", dedicated, current, limit),
-                 row(f"{e.workspace_path}/computes/other-cluster/usages/{slug}", "workspaces/computes/usages",
-                     dedicated, limit, limit),  # a full cluster: its row must never be read as the subscription's
-                 row(f"{sub}/usages/{low.replace(' ', '_')}", "vmFamily/usages", low, 0, -1)]
-    return rows
-
-
 def job_refusal(props: dict[str, Any]) -> str | None:
     """What the service would refuse in a pipeline job we can check: a registry model input by label (no recorded
     session or sample submits one), and node inputs the pinned component does not declare."""
@@ -107,11 +68,6 @@ def job_refusal(props: dict[str, Any]) -> str | None:
     return None
 
 
-def error_body(code: str, message: str) -> dict[str, Any]:
-    """An error answer in Azure's form: {"error": {"code", "message", "details", "additionalInfo"}}."""
-    return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
-
-
 class ArmRoutes:
     """Handler methods for the workspace's ARM resources and the scoring route (a mixin of the workspace's handler,
     generator/emulator/workspace.py, which gives the attributes below)."""
@@ -124,6 +80,7 @@ class ArmRoutes:
     _not_found: Callable[[str], None]
     _view: Callable[..., dict[str, Any]]  # (kind, key, resource, run_history=False): routes_history.py
     _datastores: Callable[[list[str]], None]  # routes_data.py
+    _serverless_resource: Callable[[str, list[str], str, str, dict[str, Any]], None]  # routes_serverless.py
     discard_body: Callable[[], None]  # generator/emulator/tls.py QuietHandler
 
     def _score(self, endpoint: str) -> None:
@@ -177,7 +134,9 @@ class ArmRoutes:
         key = (e.workspace_path + sub).lower()
         parts = sub.strip("/").split("/")
         kind = parts[0].lower()
-        if self.command == "POST":
+        if kind in SERVERLESS_KINDS:  # routes_serverless.py
+            self._serverless_resource(kind, parts, key, sub, json.loads(body or b"{}") if self.command == "PUT" else {})
+        elif self.command == "POST":
             self._action(kind, parts, key)
         elif self.command == "PUT":
             self._put(kind, parts, key, sub, json.loads(body or b"{}"))
@@ -200,7 +159,13 @@ class ArmRoutes:
             else:
                 self._send(200, {"primaryKey": e.settings.key, "secondaryKey": e.settings.key[::-1]})
         elif parts[-1].lower() == "cancel":
-            self._send(202, None)
+            # 202 with Location and Retry-After: what azure-ai-ml 1.35.2's jobs begin_cancel reads (arm_ml_service
+            # JobsOperations._cancel_initial); no public recording of a cancel was found
+            if key.rsplit("/", 1)[0] not in e.resources:
+                self._not_found(f"job {parts[1]}")
+                return
+            e.backend.cancel_job(parts[1])
+            self._send(202, None, {"Location": e.new_operation(0.0), "Retry-After": "0"})
         elif kind == "codes" and parts[-1].lower() == "startpendingupload":
             # The code asset of a component of our own (azure-ai-ml 1.35 _utils/_asset_utils.py
             # get_storage_info_for_non_registry_asset reads blobReferenceForConsumption.blobUri and .credential.sasUri,
@@ -276,7 +241,17 @@ class ArmRoutes:
                 if refused:
                     self._send(400, error_body("UserError", refused))
                     return
-                props.update(status="NotStarted", services=job_services(e, name))
+                if finetuning.is_finetuning(props):
+                    answer = finetuning.refusal(props, e.location, e.subscribed_models(),
+                                                e.settings.serverless_region_check)
+                    if answer is not None:
+                        self._send(400, answer)
+                        return
+                    finetuning.accept(props, e.location)
+                    e.finetunes_pending.add(name)
+                    props["status"] = "NotStarted"
+                else:
+                    props.update(status="NotStarted", services=job_services(e, name))
             elif kind == "models" and len(parts) == 4 and (unfinished := self._unfinished_job_output(props)):
                 self._send(400, error_body("UserError", unfinished))
                 return
@@ -331,7 +306,8 @@ class ArmRoutes:
                     if state == "Succeeded":
                         resource["properties"].update(on_success)
             return state
-        return str(e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment")))
+        return str(e.new_operation(0, probe=probe, error=error, online=kind in ("endpoint", "deployment", "serverless",
+                                                                                "subscription")))
 
     def _unfinished_job_output(self, props: dict[str, Any]) -> str | None:
         """Why a model cannot be registered from a job output yet (its job has not completed), or None."""

@@ -34,6 +34,10 @@ class Settings:
     quota: dict[str, tuple[int, int]] = field(default_factory=_quota)
     regional_quota: tuple[int, int] = (0, 1000)  # Total Cluster Dedicated Regional vCPUs (current, limit)
     registry_models: dict[str, dict[str, Any]] = field(default_factory=dict)  # empty: the catalog's
+    # Refuse a serverless FineTuning job for a model the route does not fine-tune in the workspace's location, as
+    # Azure does (generator/emulator/finetuning.py refusal). The local target's workspace is in no real region (its
+    # location is nominal), so its daemon turns this off: it fine-tunes every model the route offers.
+    serverless_region_check: bool = True
     # Retry-After on operations in progress: Azure's value is not known. Read: the operation polls of recording
     # test_online_deployment_create (Azure/azure-sdk-assets @04f5fde4) carry no Retry-After header, and the SDK polled
     # there every 30 s (endpoint) and 5 s (deployment). Searched: search (docs) "Azure-AsyncOperation Retry-After header

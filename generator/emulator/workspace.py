@@ -10,7 +10,9 @@ gated backend only moves states. It injects the faults it is given (faults.py) a
 (settings.py). It does not reproduce the service's own validation.
 
 Split by concern: this module holds the Emulator, the store's read API and the request dispatch;
-routes_arm.py (ARM resources, their provisioning and the scoring route), routes_data.py (the datastore, a finished
+routes_arm.py (ARM resources, their provisioning and the scoring route), routes_serverless.py (serverless
+endpoints, marketplace subscriptions and the chat completions route), finetuning.py (a FineTuning job's answers and the
+model it registers), routes_data.py (the datastore, a finished
 job's named outputs on it and the data plane's resolution of their ids), routes_history.py (operations, job states,
 run details, logs, child runs, run data), routes_mlflow.py, routes_registry.py (registry discovery and models) and
 routes_storage.py (blobs) are mixins of its handler; tls.py handles connections.
@@ -31,22 +33,27 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from generator import clock
+from generator.emulator import finetuning
+from generator.emulator.answers import error_body
 from generator.emulator.backend import Backend
 from generator.emulator.faults import Faults
-from generator.emulator.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes, error_body, usage_rows, vm_sizes_body
+from generator.emulator.quota import usage_rows, vm_sizes_body
+from generator.emulator.routes_arm import UPLOAD_PREFIX, WS_RE, ArmRoutes
 from generator.emulator.routes_data import DataRoutes
 from generator.emulator.routes_history import HistoryRoutes
 from generator.emulator.routes_mlflow import MLFLOW_PREFIX, MlflowRoutes
 from generator.emulator.routes_registry import RegistryRoutes, registry_models
+from generator.emulator.routes_serverless import CHAT_PREFIX, ServerlessRoutes
 from generator.emulator.routes_storage import StorageRoutes
 from generator.emulator.routing import Router
+from generator.emulator.serverless_state import WORKSPACE_ID, ServerlessState
 from generator.emulator.settings import Settings
 from generator.emulator.tls import QuietHandler, TLSServer, server_context
 
 PROVIDER = "providers/Microsoft.MachineLearningServices"
 
 
-class Emulator:
+class Emulator(ServerlessState):
     """State and request handling; `start()` serves it over HTTPS on 127.0.0.1."""
 
     def __init__(self, cert_pem: str, key_pem: str, backend: Backend, settings: Settings | None = None,
@@ -78,6 +85,8 @@ class Emulator:
         self.mlflow_store: str | None = None  # tracking URI of the store the MLflow routes answer from
         self.router = Router()
         self.scored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> requests it answered
+        self.chats: Counter[str] = Counter()  # serverless endpoint -> chat completions it answered
+        self.finetunes_pending: set[str] = set()  # FineTuning jobs whose model is not registered yet (settle)
         self.mirrored: Counter[tuple[str, str]] = Counter()  # (endpoint, deployment) -> copies it got
         backend.attach(self)
 
@@ -168,10 +177,16 @@ class Emulator:
             return copy.deepcopy(self.resources), dict(self.blobs)
 
     def load(self, resources: dict[str, dict[str, Any]], blobs: dict[str, tuple[bytes, dict[str, str]]]) -> None:
-        """Add saved resources and blobs (a restart)."""
+        """Add saved resources and blobs (a restart); a FineTuning job whose model is not registered yet is
+        settled again."""
         with self.lock:
             self.resources.update(resources)
             self.blobs.update(blobs)
+            registered = {str(r["properties"].get("jobName")) for k, r in self.resources.items()
+                          if "/models/" in k and "/versions/" in k}
+            self.finetunes_pending |= {r["name"] for k, r in self.resources.items() if k.count("/") == self.
+                                       workspace_path.count("/") + 2 and "/jobs/" in k and finetuning.is_finetuning(
+                                           r.get("properties") or {}) and r["name"] not in registered}
 
     # ---------------------------------------------------------------- helpers
     def elapsed(self, key: str) -> float:
@@ -201,7 +216,7 @@ class Emulator:
             "location": self.location, "kind": "Default",
             "identity": {"type": "SystemAssigned"},
             "properties": {
-                "workspaceId": "11111111-1111-1111-1111-111111111111", "provisioningState": "Succeeded",
+                "workspaceId": WORKSPACE_ID, "provisioningState": "Succeeded",
                 "discoveryUrl": f"{self.base_url}/discovery",
                 "storageAccount": f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/"
                                   "providers/Microsoft.Storage/storageAccounts/emustore",
@@ -224,7 +239,8 @@ def _bearer_ends_with(headers: Any, secret: str) -> bool:
     return hmac.compare_digest(token.rsplit(".", 1)[-1].encode(), secret.encode())
 
 
-class _Handler(QuietHandler, ArmRoutes, DataRoutes, HistoryRoutes, MlflowRoutes, RegistryRoutes, StorageRoutes):
+class _Handler(QuietHandler, ArmRoutes, DataRoutes, HistoryRoutes, MlflowRoutes, RegistryRoutes, ServerlessRoutes,
+               StorageRoutes):
     owner: Emulator
 
     # ------------------------------------------------------------ plumbing
@@ -268,7 +284,8 @@ class _Handler(QuietHandler, ArmRoutes, DataRoutes, HistoryRoutes, MlflowRoutes,
         if emulator.on_request is not None:
             emulator.on_request(self.command, url.path + ("?" + url.query if url.query else ""))
         secret = emulator.settings.token_secret
-        if secret and url.path not in PUBLIC_PATHS and not url.path.startswith("/score/") \
+        scoring = url.path.startswith(("/score/", CHAT_PREFIX))  # their own key: checked by the route
+        if secret and url.path not in PUBLIC_PATHS and not scoring \
                 and not _bearer_ends_with(self.headers, secret) and not emulator.signature_valid(url):
             self._send(401, error_body("AuthenticationFailed", "Authentication failed: the request needs the local "
                                                                "workspace's credential (Authorization: Bearer …)."),
@@ -278,6 +295,10 @@ class _Handler(QuietHandler, ArmRoutes, DataRoutes, HistoryRoutes, MlflowRoutes,
         if url.path.startswith("/score/"):
             self._score(url.path.split("/")[2])
             return
+        if url.path.startswith(CHAT_PREFIX):
+            self._chat(url.path)
+            return
+        emulator.settle()
         body = self._body()
         if body is None:
             return

@@ -175,7 +175,9 @@ def serve(state_dir: Path) -> None:
     warm.start(QUIET_ENV)  # jobs and scoring servers fork from it, their libraries imported once
     executor = LocalExecutor(state_dir, server_pem, ca_pem)
     # Its own credential (kept in workspace.json, readable by its owner only); blobs go up with it too (identity).
-    settings = Settings(token_secret=secrets.token_urlsafe(32), datastore_auth="identity")
+    # In no real region: it fine-tunes every model the serverless route offers (Settings.serverless_region_check).
+    settings = Settings(token_secret=secrets.token_urlsafe(32), datastore_auth="identity",
+                        serverless_region_check=False)
     workspace = Emulator(str(server_pem), str(server_pem), executor, settings)
     # the MLflow store made now, beside the runner's first commands: the first job would otherwise wait for it
     threading.Thread(target=_prepare_store, args=(executor,), daemon=True).start()

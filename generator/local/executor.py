@@ -1,33 +1,40 @@
-"""What makes the local workspace real: jobs train (or evaluate) in a child process, deployments serve in one
-(both forked from a process that has imported the libraries once: generator/local/warm.py).
+"""What makes the local workspace real: jobs train (or evaluate) in a child process, deployments and serverless
+endpoints serve in one (both forked from a process that has imported the libraries once: generator/local/warm.py).
 
-The workspace's backend (generator/emulator/backend.py `Backend`): it calls `submit_job` when a pipeline job is
-PUT, `start_deployment` when a deployment is, `score` for the scoring URI and `stop_endpoint` on delete; what the
-executor reads of the workspace goes through the store's read API (`WorkspaceStore`), never its dictionaries.
+The workspace's backend (generator/emulator/backend.py `Backend`): it calls `submit_job` when a pipeline or a
+FineTuning job is PUT, `start_deployment` when a deployment is, `start_serverless` when a serverless endpoint is,
+`score` and `chat` for their scoring URIs and `stop_endpoint` / `stop_serverless` on delete; what the executor reads
+of the workspace goes through the store's read API (`WorkspaceStore`), never its dictionaries.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import ssl
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from generator.emulator.answers import scoring_error
+from generator.emulator.answers import chat_error, scoring_error
 from generator.emulator.backend import JobOutputs, Resource, ScoringAnswer, WorkspaceStore
+from generator.local import servers
 from generator.local.finetune import THREADS_VARIABLE, store_lock
 from generator.local.jobspec import JobInputs
 from generator.local.layout import EVALUATION_OUTPUTS, Layout
 from generator.local.mlflow_store import create_store
 from generator.local.persist import save_job_status
-from generator.local.scoring import DEFAULT_REQUEST_TIMEOUT_MS, KEY_VARIABLE, REQUEST_TIMEOUT_VARIABLE
+from generator.local.scoring import (
+    CHAT,
+    DEFAULT_REQUEST_TIMEOUT_MS,
+    KEY_VARIABLE,
+    MODEL_NAME_VARIABLE,
+    REQUEST_TIMEOUT_VARIABLE,
+    SCORE,
+    STAND_IN,
+)
+from generator.local.servers import LocalDeployment
 from generator.local.warm import WarmProcess
 
 # Offline, and no progress bars or advisory warnings in the job and scoring logs.
@@ -57,23 +64,11 @@ class LocalJob:
     error: str | None = None
     process: WarmProcess | None = None
     evaluation: bool = False  # an evaluation job (it and the jobs after it wait: _blockers)
+    canceled: threading.Event = field(default_factory=threading.Event)  # set by jobs.begin_cancel's thread
     submitted: float = field(default_factory=time.monotonic)
 
 
 STARTING_WAIT = 60.0  # seconds a scoring request waits for a deployment whose server is starting (after restore)
-
-
-@dataclass
-class LocalDeployment:
-    """A deployment served by a local scoring server."""
-
-    endpoint: str
-    name: str
-    folder: Path
-    process: WarmProcess | None = None
-    port: int | None = None
-    error: str | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
 
 
 class LocalExecutor:
@@ -86,6 +81,7 @@ class LocalExecutor:
         self._store: WorkspaceStore | None = None  # the workspace's read API, given by the workspace (attach)
         self.jobs: dict[str, LocalJob] = {}
         self.deployments: dict[tuple[str, str], LocalDeployment] = {}
+        self.serverless: dict[str, LocalDeployment] = {}
         self.lock = threading.RLock()
         self.store_ready = False  # the MLflow store's tables exist (prepare_store)
         self.store_guard = threading.Lock()
@@ -145,14 +141,14 @@ class LocalExecutor:
         base evaluation took its processes to 3.77 GiB (the demo's limit is 3 GiB: docs/local.md), and on a machine's
         few shared cores they finish no sooner than one after the other. On Azure each job gets its own compute."""
         with self.lock:
-            return [other.name for other in self.jobs.values() if other is not job
+            return [other.name for other in self.jobs.values() if other is not job and not other.canceled.is_set()
                     and other.status in ("Queued", "Running") and other.submitted < job.submitted
                     and (job.evaluation or other.evaluation)]
 
     def _wait_for_memory(self, job: LocalJob, handle: IO[str]) -> None:
         """Keep a job queued while _blockers names a job; say so once in its log."""
         said = False
-        while blockers := self._blockers(job):
+        while not job.canceled.is_set() and (blockers := self._blockers(job)):
             if not said:
                 handle.write(f"[local] queued behind {', '.join(blockers)}: one model-loading job at a time on "
                              "this machine (memory)\n")
@@ -164,30 +160,47 @@ class LocalExecutor:
         log = self.layout.job_log(job.name)
         try:
             self.prepare_store()
-            props = resource["properties"]
             evaluation = job.evaluation
-            inputs = self.inputs()
-            module, spec, first = (inputs.evaluation if evaluation else inputs.finetune)(job.name, props)
+            module, spec, first = self.inputs().spec(job.name, resource["properties"])
             (job.folder / "job.json").write_text(json.dumps(spec, indent=2))
             with open(log, "w", encoding="utf-8") as handle:
                 self._wait_for_memory(job, handle)
                 env = {**os.environ, **QUIET_ENV, THREADS_VARIABLE: str(self._threads_per_job())}
                 handle.write(f"[local] {job.name}: {first}\n")
                 handle.flush()
-                job.status = "Running"
-                job.process = WarmProcess(module, [str(job.folder / "job.json")], log, env, self.state_dir)
+                with self.lock:
+                    if job.canceled.is_set():
+                        raise RuntimeError("cancelled before it started")
+                    job.status = "Running"
+                    job.process = WarmProcess(module, [str(job.folder / "job.json")], log, env, self.state_dir)
                 code = job.process.wait()
-            if code == 0:
+            if job.canceled.is_set():
+                job.status, job.error = "Canceled", "cancelled (jobs.begin_cancel)"
+            elif code == 0:
                 job.status = "Completed"
             else:
                 what = "evaluation" if evaluation else "fine-tuning"
                 job.status, job.error = "Failed", f"{what} exited with code {code}: {self._last_line(log)}"
         except Exception as exc:  # any failure to start the job is the job's failure, shown by jobs.get
-            job.status, job.error = "Failed", f"{type(exc).__name__}: {exc}"
+            job.status, job.error = ("Canceled", "cancelled (jobs.begin_cancel)") if job.canceled.is_set() else (
+                "Failed", f"{type(exc).__name__}: {exc}")
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write(f"[local] failed: {job.error}\n")
-        if job.status in ("Completed", "Failed"):
+        if job.status in ("Completed", "Failed", "Canceled"):
             save_job_status(job.folder, job.status, job.error)
+
+    def cancel_job(self, name: str) -> None:
+        """Cancel a job that has not ended: its process is stopped (or never started) and it ends Canceled."""
+        with self.lock:
+            job = self.jobs.get(name)
+            if job is None or job.status not in ("Queued", "Running"):
+                return
+            job.canceled.set()
+            process = job.process
+            if process is None:  # still queued: it never starts
+                job.status, job.error = "Canceled", "cancelled (jobs.begin_cancel)"
+        if process is not None and process.poll() is None:
+            process.terminate()
 
     def _threads_per_job(self) -> int:
         """This machine's cores shared among the jobs that run side by side (a sweep's points): each torch process
@@ -232,34 +245,17 @@ class LocalExecutor:
         with self.lock:
             old = self.deployments.pop(key, None)
         if old is not None:
-            self._stop(old)
+            servers.stop(old)
         deployment = LocalDeployment(endpoint, name, self.layout.deployment(endpoint, name))
         with self.lock:
             self.deployments[key] = deployment
         threading.Thread(target=self._serve, args=(deployment, resource), daemon=True).start()
 
     def _serve(self, deployment: LocalDeployment, resource: Resource) -> None:
-        folder = deployment.folder
-        folder.mkdir(parents=True, exist_ok=True)
-        port_file = folder / "port"
-        port_file.unlink(missing_ok=True)
-        try:
-            model = self.inputs().model_dir(resource["properties"]["model"])
-            env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key,
-                   REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
-            log = self.layout.scoring_log(endpoint=deployment.endpoint, name=deployment.name)
-            log.write_text("", encoding="utf-8")
-            args = [str(model), str(port_file), str(self.cert_pem)]
-            deployment.process = WarmProcess("generator.local.scoring", args, log, env, self.state_dir)
-            while not port_file.is_file():
-                if deployment.process.poll() is not None:
-                    raise RuntimeError(f"scoring server exited with code {deployment.process.returncode}")
-                time.sleep(0.1)
-            deployment.port = int(port_file.read_text())
-        except Exception as exc:  # reported through the deployment's long-running operation
-            deployment.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            deployment.ready.set()
+        env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key,
+               REQUEST_TIMEOUT_VARIABLE: str(request_timeout_ms(resource))}
+        servers.serve(deployment, lambda: str(self.inputs().model_dir(resource["properties"]["model"])), self.cert_pem,
+                      env, self.layout.scoring_log(endpoint=deployment.endpoint, name=deployment.name), self.state_dir)
 
     def deployment_status(self, endpoint: str, name: str) -> str:
         """InProgress until the scoring server listens; then Succeeded (or Failed)."""
@@ -283,21 +279,14 @@ class LocalExecutor:
                                            f"({target.error}); see {log}")
         if target is None or target.port is None:
             return 404, scoring_error(404, f"no running deployment {deployment!r} on endpoint {endpoint}")
-        request = urllib.request.Request(f"https://127.0.0.1:{target.port}/score", data=body, method="POST",
-                                         headers={"Content-Type": "application/json", "Authorization": authorization})
-        context = ssl.create_default_context(cafile=str(self.ca_pem))
-        try:
-            with urllib.request.urlopen(request, context=context, timeout=120) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
+        return servers.forward(target, SCORE, body, {"Authorization": authorization}, self.ca_pem)
 
     def stop_deployment(self, endpoint: str, name: str) -> None:
         """Stop one deployment's scoring server (it was deleted)."""
         with self.lock:
             stopped = self.deployments.pop((endpoint.lower(), name.lower()), None)
         if stopped is not None:
-            self._stop(stopped)
+            servers.stop(stopped)
 
     def stop_endpoint(self, endpoint: str) -> None:
         """Stop every scoring server of an endpoint."""
@@ -305,21 +294,65 @@ class LocalExecutor:
             doomed = [k for k in self.deployments if k[0] == endpoint.lower()]
             stopped = [self.deployments.pop(k) for k in doomed]
         for deployment in stopped:
-            self._stop(deployment)
+            servers.stop(deployment)
 
-    @staticmethod
-    def _stop(deployment: LocalDeployment) -> None:
-        if deployment.process is not None and deployment.process.poll() is None:
-            deployment.process.terminate()
-            try:
-                deployment.process.wait(10)
-            except subprocess.TimeoutExpired:
-                deployment.process.kill()
+    # ------------------------------------------------------------------ serverless endpoints
+    def start_serverless(self, name: str, resource: Resource, model: str) -> None:
+        """(Re)start the scoring server of a serverless endpoint for `model` (a model version's ARM id: its job's
+        output; or a registry model: the `local start --model` folder, else the stand-in)."""
+        with self.lock:
+            old = self.serverless.pop(name.lower(), None)
+        if old is not None:
+            servers.stop(old)
+        server = LocalDeployment(name, "", self.layout.serverless(name))
+        with self.lock:
+            self.serverless[name.lower()] = server
+        served = model.rstrip("/").split("/models/")[-1].split("/")[0]
+        env = {**os.environ, **QUIET_ENV, KEY_VARIABLE: self.store.scoring_key, MODEL_NAME_VARIABLE: served}
+        threading.Thread(target=servers.serve, args=(server, lambda: self._served_model(model), self.cert_pem, env,
+                                                     self.layout.serverless_log(name), self.state_dir),
+                         daemon=True).start()
+
+    def _served_model(self, model: str) -> str:
+        if model.startswith("/subscriptions/"):
+            return str(self.inputs().model_dir(model))
+        chosen = self.inputs().foundation_model_dir(model)
+        return str(chosen) if chosen else STAND_IN
+
+    def serverless_status(self, name: str) -> str:
+        """InProgress until the scoring server listens; then Succeeded (or Failed)."""
+        server = self.serverless.get(name.lower())
+        if server is None or not server.ready.is_set():
+            return "InProgress"
+        return "Failed" if server.error else "Succeeded"
+
+    def chat(self, name: str, body: bytes, extra_parameters: str | None) -> ScoringAnswer:
+        """Forward a chat completions request to the serverless endpoint's scoring server."""
+        server = self.serverless.get(name.lower())
+        if server is not None and not server.ready.wait(STARTING_WAIT):  # restored by `local start`: still loading
+            return 503, chat_error(503, f"serverless endpoint {name} is starting (the local workspace is loading its "
+                                        "model); try again in a minute")
+        if server is None or server.error or server.port is None:
+            why = f"failed to start ({server.error}); see {server.folder / 'scoring.log'}" if server else "not running"
+            return 503, chat_error(503, f"serverless endpoint {name} {why}")
+        headers = {"Authorization": self.store.scoring_key}
+        if extra_parameters is not None:
+            headers["extra-parameters"] = extra_parameters
+        return servers.forward(server, CHAT, body, headers, self.ca_pem)
+
+    def stop_serverless(self, name: str) -> None:
+        """Stop a serverless endpoint's scoring server (it was deleted)."""
+        with self.lock:
+            stopped = self.serverless.pop(name.lower(), None)
+        if stopped is not None:
+            servers.stop(stopped)
 
     def stop_all(self) -> None:
         """Stop every scoring server and running job."""
         for endpoint in {k[0] for k in list(self.deployments)}:
             self.stop_endpoint(endpoint)
+        for name in list(self.serverless):
+            self.stop_serverless(name)
         for job in self.jobs.values():
             if job.process is not None and job.process.poll() is None:
                 job.process.terminate()

@@ -1,5 +1,6 @@
-"""What a submitted pipeline job asks the local runtime to run: the program (fine-tune or evaluation), the
-job.json it reads, and the first line of its log.
+"""What a submitted job asks the local runtime to run: the program (fine-tune or evaluation), the job.json it
+reads, and the first line of its log. A FineTuning job (the serverless route) runs the same local fine-tune as the
+pipeline route's chat_completion_pipeline job.
 
 Read from the job's resource and, through the workspace's store (generator/emulator/backend.py WorkspaceStore),
 the data assets and registered models it names: the data files are written into the job's folder, a registered
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator import catalog
 from generator.catalog import local_stand_in
 from generator.emulator.backend import Resource, WorkspaceStore
+from generator.emulator.finetuning import registry_model
 from generator.local.layout import Layout
 
 JobSpec = tuple[str, dict[str, Any], str]  # (module run as `python -m`, job.json, first log line)
@@ -58,6 +61,52 @@ class JobInputs:
         """The MLflow folder of a registered model (its path is a job output)."""
         uri = self.resource(model_arm_id)["properties"]["modelUri"]
         return self.layout.trained_model(uri.split("azureml://jobs/", 1)[1].split("/", 1)[0])
+
+    def spec(self, name: str, props: dict[str, Any]) -> JobSpec:
+        """(module, job.json, first log line) of job `name`: an evaluation pipeline job (it has a compute_metrics
+        node), a FineTuning job, or a fine-tuning pipeline job."""
+        if props.get("jobType") == "FineTuning":
+            return self.finetuning(name, props)
+        return (self.evaluation if "compute_metrics" in (props.get("jobs") or {}) else self.finetune)(name, props)
+
+    def finetuning(self, name: str, props: dict[str, Any]) -> JobSpec:
+        """(module, job.json, first log line) of a FineTuning job (`type: finetuning`): the local fine-tune of the
+        stand-in (or the `local start --model` folder), with the job's hyperparameters (strings, as the route sends
+        them: num_train_epochs, per_device_train_batch_size, learning_rate are chat_completion_pipeline's own names)
+        over the registry model's model_specific_defaults (the catalog's: Phi-4's turn LoRA on), then the component's
+        defaults, as the pipeline route would fine-tune that model. What Azure itself runs for the route is not
+        public. Its validation data is the fine-tune's test data (the training data when the job gives none); the
+        model it writes is the job's registered_model (the workspace registers it)."""
+        folder = self.layout.job(name)
+        details = props["fineTuningDetails"]
+        model_uri = str(details["model"]["uri"])
+        registry, model = registry_model(model_uri) or ("", model_uri.rstrip("/").rsplit("/", 1)[-1])
+        facts = catalog.model(registry, model)
+        defaults = {k: str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in (facts.model_specific_defaults if facts else {}).items()}
+        hyperparameters = {k: str(v) for k, v in (details.get("hyperParameters") or {}).items()}
+        chosen = self.foundation_model_dir(model_uri) if registry else None
+        train = self.data_file(details["trainingData"]["uri"], folder / "train.jsonl")
+        validation = details.get("validationData") or details["trainingData"]
+        spec = {
+            "model_dir": str(chosen) if chosen else None,
+            "foundation_model": model,
+            "train_file": str(train),
+            "test_file": str(self.data_file(validation["uri"], folder / "validation.jsonl")),
+            "parameters": {**defaults, **hyperparameters},
+            "output_dir": str(self.layout.trained_model(name)),
+            "checkpoint_dir": str(folder / "outputs" / "pytorch_model_folder"),
+            "tracking_uri": self.layout.tracking_uri,
+            "experiment": props.get("experimentName") or name,
+            "run_name": name,
+        }
+        what = (f"{chosen.name} (local start --model)" if chosen else
+                local_stand_in().stands_in_line(model).split(" (")[0])
+        given = ", ".join(f"{k}={v}" for k, v in hyperparameters.items()) or "none"
+        origin = f"{model}'s model_specific_defaults" if defaults else "no model_specific_defaults"
+        return "generator.local.finetune", spec, (f"fine-tuning on this CPU (FineTuning job: hyperparameters {given}; "
+                                                  f"the rest from {origin} and chat_completion_pipeline's defaults); "
+                                                  f"{what}")
 
     def finetune(self, name: str, props: dict[str, Any]) -> JobSpec:
         """(module, job.json, first log line) of a fine-tuning pipeline job."""

@@ -5,6 +5,7 @@ jobs/<job>/                 a job's folder: std_log.txt (its log), job.json (wha
                             evaluation's steps: eval_data/, model_prediction/ predictions.jsonl and ground_truth.jsonl,
                             evaluation_result/)
 deployments/<ep>-<dep>/     a deployment's scoring server: scoring.log, port
+serverless/<endpoint>/      a serverless endpoint's scoring server (chat completions): scoring.log, port
 mlflow.db                   the MLflow store the jobs log to (also served to azureml-mlflow)
 models.json                 registry model name -> a Hugging Face folder that replaces the stand-in (local start
                             --model)
@@ -53,7 +54,8 @@ class Layout:
         return self.job_outputs(job) / output
 
     def trained_model(self, job: str) -> Path:
-        """The MLflow model a fine-tune job writes (its trained_model output)."""
+        """The MLflow model a fine-tune job writes (a pipeline job's trained_model output, a FineTuning job's
+        registered_model)."""
         return self.job_output(job, "trained_model")
 
     def evaluation_output(self, job: str, output: str) -> Path:
@@ -67,6 +69,14 @@ class Layout:
     def scoring_log(self, endpoint: str, name: str) -> Path:
         """The log of the deployment's scoring server."""
         return self.deployment(endpoint, name) / "scoring.log"
+
+    def serverless(self, name: str) -> Path:
+        """The folder of serverless endpoint `name`."""
+        return self.root / "serverless" / name
+
+    def serverless_log(self, name: str) -> Path:
+        """The log of the serverless endpoint's scoring server."""
+        return self.serverless(name) / "scoring.log"
 
     @property
     def tracking_uri(self) -> str:

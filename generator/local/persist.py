@@ -4,7 +4,8 @@
 state folder; the daemon calls it after every request that changes something and when it stops.
 `restore` reads them back into a fresh workspace: finished jobs keep their status (each job writes
 its own `status.json` when it ends), a job that was still running when the workspace stopped is
-Canceled (its process died with it), and every deployment's scoring server is started again.
+Canceled (its process died with it), and every deployment's and serverless endpoint's scoring server is started
+again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Restorable(Protocol):
 
     def start_deployment(self, endpoint: str, name: str, resource: dict[str, Any]) -> None:
         """Start serving a deployment again."""
+
+    def start_serverless(self, name: str, resource: dict[str, Any], model: str) -> None:
+        """Start serving a serverless endpoint again."""
 
 
 def save(workspace: Emulator, state_dir: Path) -> None:
@@ -87,4 +91,9 @@ def restore(workspace: Emulator, executor: Restorable, state_dir: Path) -> int:
             executor.adopt_job(resource["name"], folder, status, error)
         elif parts[-2:-1] == ["deployments"] and parts[-4:-3] == ["onlineendpoints"]:
             executor.start_deployment(parts[-3], resource["name"], resource)
+        elif parts[-2:-1] == ["serverlessendpoints"]:
+            model = workspace.serverless_model((resource["properties"].get("modelSettings") or {}).get("modelId")
+                                                or "")[0]
+            if model is not None:
+                executor.start_serverless(resource["name"], resource, model)
     return len(saved.get("resources", {}))

@@ -50,11 +50,15 @@ class ChatModel(mlflow.pyfunc.PythonModel):
         window = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         return ids[-max(1, window - max_new):] if window and len(ids) + max_new > window else ids
 
+    def _stops(self) -> set[int]:
+        """The model's end-of-turn tokens."""
+        stop = self.model.generation_config.eos_token_id
+        return set(stop if isinstance(stop, list) else [stop])
+
     def _answer(self, new_tokens: list[int]) -> tuple[str, int]:
         """(text, tokens generated) of one row of generate()'s new tokens: up to its first end-of-turn token,
         which counts (padding after it, in a batch, does not)."""
-        stop = self.model.generation_config.eos_token_id
-        stops = set(stop if isinstance(stop, list) else [stop])
+        stops = self._stops()
         count = next((i + 1 for i, token in enumerate(new_tokens) if token in stops), len(new_tokens))
         return self.tokenizer.decode(new_tokens[:count], skip_special_tokens=True).strip(), count
 
@@ -64,6 +68,8 @@ class ChatModel(mlflow.pyfunc.PythonModel):
 
         Bounded: `max_new_tokens` at most MAX_NEW_TOKENS, the prompt cut to the model's context window
         (oldest tokens first), and generation stopped at `deadline_s` seconds, which raises TimeoutError.
+        Afterwards `last_prompt_tokens`, `last_new_tokens` and `last_stopped` (whether the answer ended at an
+        end-of-turn token rather than at max_new_tokens) describe it.
         """
         import time
 
@@ -78,7 +84,10 @@ class ChatModel(mlflow.pyfunc.PythonModel):
             output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
         if deadline_s is not None and time.monotonic() - started >= deadline_s:
             raise TimeoutError(f"generation did not finish within {deadline_s:g} s")
-        text, self.last_new_tokens = self._answer(output[0][ids.shape[1]:].tolist())
+        new_tokens = output[0][ids.shape[1]:].tolist()
+        text, self.last_new_tokens = self._answer(new_tokens)
+        self.last_prompt_tokens = int(ids.shape[1])
+        self.last_stopped = self.last_new_tokens > 0 and new_tokens[self.last_new_tokens - 1] in self._stops()
         return text
 
     def chat_many(self, conversations: list[list[dict[str, str]]], parameters: dict[str, Any] | None = None,

@@ -9,11 +9,11 @@ from typing import Any
 
 import requests
 
-from generator.emulator.workspace import error_body, usage_rows
+from generator.emulator.answers import error_body
+from generator.emulator.quota import usage_rows
 from generator.runner.preflight import UsageRow, _subscription_row
 from tests.contract.recorded import difference, recording, url
 from tests.emulator.harness import Emulator, start_emulator
-
 
 # What the recorded workspace GET carries and the emulator does not; no code here reads these fields.
 KNOWN_MISSING = {"etag", "sku", "systemData", "tags", "properties.friendlyName", "properties.description",

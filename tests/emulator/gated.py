@@ -5,8 +5,10 @@ A job is Queued, then Running, for the latency the test gave (Faults.latency), o
 A completed evaluation job logs figures to the workspace's MLflow store, as Azure lays them out: those compute_metrics
 computes from the answers and references the test gave for it (Behaviour.evaluation_answers), which are then also its
 `predictions` and `ground_truth` outputs (what `jobs.download` fetches), else the figures the test gave
-(Behaviour.evaluation_metrics). Deployments start at once (the workspace's own gates and latency hold their
-operation); scoring answers an echo of the conversation's last user message.
+(Behaviour.evaluation_metrics). A FineTuning job moves the same way (the workspace registers its model once it has
+completed); a cancelled job is Canceled. Deployments and serverless endpoints start at once (the workspace's own gates
+and latency hold their operation); scoring and chat completions answer the test's answer to the conversation
+(Behaviour.served_answers), else an echo of its last user message.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from generator.emulator.answers import scoring_error
+from generator.emulator.answers import chat_error, scoring_error
 from generator.emulator.backend import JobOutputs, Resource, ScoringAnswer, WorkspaceStore
 from generator.evaldata.eval_data import LABEL_COLUMN
-from generator.request import parse_request
+from generator.request import ChatRequestError, parse_chat_request, parse_request
 
 if TYPE_CHECKING:
     from tests.emulator.harness import Behaviour
@@ -89,6 +92,8 @@ class GatedBackend:
         self.mlflow_store = mlflow_store  # the workspace's tracking URI now (Emulator.mlflow_store, set by a test)
         self.jobs: dict[str, tuple[float, Resource]] = {}  # name -> (when submitted, resource)
         self.evaluations_logged: set[str] = set()  # evaluation jobs whose figures are in mlflow_store
+        self.canceled: set[str] = set()
+        self.serverless: dict[str, str] = {}  # serverless endpoint -> the model it serves
         self.lock = threading.Lock()
 
     def attach(self, store: WorkspaceStore) -> None:
@@ -104,6 +109,8 @@ class GatedBackend:
         behaviour, now = self.behaviour, time.monotonic()
         submitted, resource = self.jobs.get(name, (now, {}))
         elapsed, latency = now - submitted, behaviour.latency
+        if name in self.canceled:
+            return "Canceled", None
         if behaviour.held("job", name):
             return "Running", None
         if elapsed < latency.job_queued:
@@ -114,6 +121,11 @@ class GatedBackend:
             return "Failed", "finetune step failed: CUDA out of memory"
         self._log_evaluation(name, resource.get("properties") or {})
         return "Completed", None
+
+    def cancel_job(self, name: str) -> None:
+        """A job that has not ended is Canceled from now on."""
+        if name in self.jobs and self.job_status(name)[0] not in ("Completed", "Failed", "Canceled"):
+            self.canceled.add(name)
 
     def _log_evaluation(self, name: str, props: dict[str, Any]) -> None:
         answers, store = self.behaviour.evaluation_answers.get(name), self.mlflow_store()
@@ -143,6 +155,8 @@ class GatedBackend:
     def job_log(self, name: str) -> str:
         """The lines of a job's steps so far."""
         status = self.job_status(name)[0]
+        if (self.jobs.get(name, (0.0, {}))[1].get("properties") or {}).get("jobType") == "FineTuning":
+            return f"[emulator] fine-tuning job {name}: {status.lower()}\n"
         lines = ["[emulator] step model_import: queued"]
         if status != "Queued":
             lines += ["[emulator] step model_import: done", "[emulator] step finetune: running"]
@@ -169,6 +183,38 @@ class GatedBackend:
             return 200, {"output": given}
         last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
         return 200, {"output": f"(emulated answer to: {last[:60]})"}
+
+    def start_serverless(self, name: str, resource: Resource, model: str) -> None:
+        """Remember which model the endpoint serves (its chat answers name it)."""
+        self.serverless[name.lower()] = model
+
+    def serverless_status(self, name: str) -> str:
+        """Ready at once: the workspace's gate and latency hold the operation."""
+        return "Succeeded"
+
+    def chat(self, name: str, body: bytes, extra_parameters: str | None) -> ScoringAnswer:
+        """A chat completion in the reference's shape (reference-model-inference-chat-completions.md @9829b8ac):
+        the test's answer to the conversation (Behaviour.served_answers) or an echo of its last user message, usage
+        counted in words (nothing here tokenizes); 400 or 422 for a request the contract refuses."""
+        try:
+            conversation, _ = parse_chat_request(body, extra_parameters)
+        except ChatRequestError as exc:
+            return exc.status, chat_error(exc.status, str(exc), exc.loc, exc.value)
+        answer = self.behaviour.served_answers.get(json.dumps(conversation))
+        if answer is None:
+            last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
+            answer = f"(emulated answer to: {last[:60]})"
+        prompt = sum(len(m["content"].split()) for m in conversation)
+        model = self.serverless.get(name.lower(), "").rstrip("/").split("/models/")[-1].split("/")[0]
+        return 200, {"id": uuid.uuid4().hex, "object": "chat.completion", "created": int(time.time()), "model": model,
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": answer}}],
+                     "usage": {"prompt_tokens": prompt, "completion_tokens": len(answer.split()),
+                               "total_tokens": prompt + len(answer.split())}}
+
+    def stop_serverless(self, name: str) -> None:
+        """Forget the endpoint."""
+        self.serverless.pop(name.lower(), None)
 
     def stop_deployment(self, endpoint: str, name: str) -> None:
         """Nothing to stop."""

@@ -33,8 +33,8 @@ class Behaviour(Settings, Faults):
       and the figures it logs are generator.textmetrics.compute_metrics' of them, for the metrics its
       compute_metrics node asks for; this wins over `evaluation_metrics`.
     - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download.
-    And what a deployment answers: `served_answers[json.dumps(conversation)] = answer` for a scored conversation
-    (its messages as the request sends them), else an echo of its last user message."""
+    And what a deployment or a serverless endpoint answers: `served_answers[json.dumps(conversation)] = answer` for
+    a scored conversation (its messages as the request sends them), else an echo of its last user message."""
 
     evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation_answers: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
@@ -93,10 +93,11 @@ class RejectingCredential:
                                         "credentials. Attempted credentials: EnvironmentCredential, AzureCliCredential")
 
 
-def start_emulator(folder: Path, behaviour: Behaviour | None = None) -> tuple[Emulator, dict[str, Any]]:
-    """Start an emulator with a fresh CA; return it and the config.json body that points at it."""
+def start_emulator(folder: Path, behaviour: Behaviour | None = None,
+                   location: str = "westeurope") -> tuple[Emulator, dict[str, Any]]:
+    """Start an emulator with a fresh CA in `location`; return it and the config.json body that points at it."""
     server_pem, _ = make_certificates(folder)
-    emulator = Emulator(str(server_pem), str(server_pem), behaviour).start()
+    emulator = Emulator(str(server_pem), str(server_pem), behaviour, location=location).start()
     return emulator, cloud_settings(emulator, poll_interval=0.05)
 
 

@@ -12,7 +12,8 @@ import yaml
 from generator import catalog, clock
 from generator.catalog import SkuSpec, checks
 from generator.catalog.rest import LEGACY_TAGS, SHAPES, SYSTEM_METADATA, from_rest, to_rest
-from generator.emulator.workspace import registry_models, vm_sizes_body
+from generator.emulator.quota import vm_sizes_body
+from generator.emulator.workspace import registry_models
 from tests.conftest import EXAMPLE_SPEC
 
 

@@ -106,3 +106,41 @@ def test_the_emulators_store_hands_out_copies(tmp_path: Path) -> None:
     assert JobInputs(Layout(tmp_path), workspace).model_dir(MODEL) == Layout(tmp_path).trained_model("exp-run1")
     assert workspace.blob("/azureml-blobstore/LocalUpload/a/train.jsonl") == b'{"messages": []}\n'
     assert workspace.resource(f"{WS}/data/none/versions/1") is None and workspace.blob("/none") is None
+
+
+def _finetuning_job(model_uri: str = "azureml://registries/azureml/models/Phi-4/versions/8") -> dict[str, object]:
+    """A FineTuning job's properties as azure-ai-ml 1.35.2 PUTs the generated finetuning-job.yml."""
+    return {"experimentName": "exp", "jobType": "FineTuning", "fineTuningDetails": {
+        "taskType": "ChatCompletion", "modelProvider": "Custom",
+        "model": {"uri": model_uri, "jobInputType": "mlflow_model"},
+        "trainingData": {"uri": TRAIN, "jobInputType": "uri_file"},
+        "validationData": {"uri": TEST, "jobInputType": "uri_file"},
+        "hyperParameters": {"num_train_epochs": "3", "per_device_train_batch_size": "1", "learning_rate": "5.0e-06"}},
+        "outputs": {"registered_model": {"assetName": "tuned", "jobOutputType": "mlflow_model"}}}
+
+
+def test_a_finetuning_job_runs_the_local_fine_tune_with_its_hyperparameters_over_the_models_defaults(
+        tmp_path: Path) -> None:
+    """The route's three hyperparameters win; the rest is the catalog's Phi-4 model_specific_defaults (LoRA on, the
+    pipeline route's values for that model); its validation data is the fine-tune's test data."""
+    from generator import catalog
+    from generator.local.finetune import typed_parameters
+
+    layout = Layout(tmp_path)
+    layout.job("exp-run1").mkdir(parents=True)
+    module, spec, first = JobInputs(layout, Store()).spec("exp-run1", _finetuning_job())
+    assert module == "generator.local.finetune" and spec["foundation_model"] == "Phi-4"
+    assert Path(spec["train_file"]).read_bytes() == b'{"messages": []}\n'
+    assert Path(spec["test_file"]).read_bytes() == b'{"messages": [1]}\n'
+    assert spec["output_dir"] == str(layout.trained_model("exp-run1"))
+    phi4 = catalog.model("azureml", "Phi-4")
+    assert phi4 is not None and phi4.model_specific_defaults["apply_lora"] == "true"
+    used = typed_parameters(spec["parameters"])
+    assert (used["num_train_epochs"], used["per_device_train_batch_size"], used["learning_rate"]) == (3, 1, 5e-6)
+    assert used["apply_lora"] is True and used["lr_scheduler_type"] == phi4.model_specific_defaults["lr_scheduler_type"]
+    assert used["lora_r"] == 8  # neither the job nor the model says: chat_completion_pipeline 0.0.82's default
+    assert first.startswith("fine-tuning on this CPU (FineTuning job: hyperparameters num_train_epochs=3, "
+                            "per_device_train_batch_size=1, learning_rate=5.0e-06; the rest from Phi-4's "
+                            "model_specific_defaults and chat_completion_pipeline's defaults); Phi-4 is stood in for")
+    # a pipeline job is still a pipeline job, an evaluation an evaluation
+    assert JobInputs(layout, Store()).spec("exp-run1", _finetune())[2].startswith("fine-tuning on this CPU; Phi-4")
