@@ -42,9 +42,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _client(config: dict[str, Any]) -> Any:
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
 
-    return workspace_client(EmulatorCredential(), target_from_config(config))
+    return workspace_client(EmulatorCredential(), workspace_from_config(config))
 
 
 def _start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: Path, location: str) -> tuple[Emulator, Any]:

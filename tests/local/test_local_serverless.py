@@ -43,7 +43,7 @@ def test_the_local_workspace_fine_tunes_registers_and_serves_chat_completions(
 
     from generator.cli.demo import run_step
     from generator.local.daemon import LOCAL_STATE_ENV, start_local, stop
-    from generator.runner.connection import target_from_config, workspace_client
+    from generator.runner.connection import workspace_from_config, workspace_client
     from tests.support.tinymodel import ensure_foundation_model
 
     (tmp_path / "specs").mkdir()
@@ -63,7 +63,7 @@ def test_the_local_workspace_fine_tunes_registers_and_serves_chat_completions(
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["render", f"specs/{SPEC}.yaml"]):
             run_step(args)
         config, credential, _, _ = start_local(tmp_path)
-        ml = workspace_client(credential, target_from_config(config))
+        ml = workspace_client(credential, workspace_from_config(config))
         for name in ("data-train.yml", "data-test.yml"):
             ml.data.create_or_update(load_data(generated / name))
         ml.jobs.create_or_update(load_job(generated / "finetuning-job.yml"))
@@ -109,7 +109,7 @@ def test_the_local_workspace_fine_tunes_registers_and_serves_chat_completions(
         # the endpoints survive `local stop` / `local start`: their scoring servers start again
         stop(state)
         config, credential, _, _ = start_local(tmp_path)
-        ml = workspace_client(credential, target_from_config(config))
+        ml = workspace_client(credential, workspace_from_config(config))
         made = ml.serverless_endpoints.get(ENDPOINT)
         url = f"{made.scoring_uri}/v1/chat/completions"
         again = requests.post(url, json=request, headers={"Authorization": key}, timeout=120)
