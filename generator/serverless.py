@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from generator import catalog
 from generator.component import MANAGED_INPUTS
 from generator.diagnostics import WARNING, Problem
-from generator.errors import InvalidInput, UsageError
-from generator.source import Located, read_located
+from generator.source import Located
 
 ROUTE = "serverless"
 # The sections check_spec reads: it runs only when the JSON Schema found them well-formed.
@@ -173,16 +171,3 @@ def warnings_before_paying() -> list[tuple[str, str]]:
     """(what, source) a user must see before paying for this route."""
     return list(catalog.serverless_route().warnings)
 
-
-def refuse_runner(spec_file: Path) -> None:
-    """Refuse, before anything connects, a runner command (apply, status, invoke, metrics, destroy, an online plan)
-    for a spec on the serverless route: its runner is not built yet. Reads the file's own `route` (an invalid spec is
-    reported by the command as usual)."""
-    try:
-        data = read_located(spec_file, str(spec_file)).data  # the bounded loader every spec is read with
-    except InvalidInput:
-        return
-    if isinstance(data, dict) and data.get("route") == ROUTE:
-        raise UsageError(f"{spec_file.name} takes the serverless route, whose runner (apply, status, invoke, metrics, "
-                         "destroy) is not built yet: `plan --offline` prices both routes, and the manifest of "
-                         "generated/<experiment>/ lists the route's az ml commands in order (docs/serverless.md)")
