@@ -23,7 +23,6 @@ from generator.runner.steps.common import job_status, not_found, state_of, wait_
 
 if TYPE_CHECKING:
     from generator.runner.session import Session
-    from generator.runner.status import StatusRow
     from generator.runner.steps.common import Context
 
 ENDPOINTS = ("serverless_endpoint", "base_endpoint")  # the manifest kinds destroy deletes on this route
@@ -63,9 +62,9 @@ def preflight(session: Session, out: Printer) -> None:
     out.line("preflight", f"{name} fine-tunes serverless in {session.region}; no VM quota is needed on this route")
 
 
-def status_rows(session: Session) -> list[StatusRow]:
-    """The data, the job's state and the model it registered, each endpoint's state, model and what it bills."""
-    from generator.runner.status import StatusRow
+def status_rows(session: Session) -> list[tuple[str, str, str]]:
+    """(id, name, state) of the data, the job and the model it registered, each endpoint with its model and what it
+    bills."""
     from generator.runner.steps.finetuning_job import registered_version
     from generator.runner.steps.registry import PLANNERS
     from generator.runner.steps.serverless_endpoint import served_model
@@ -76,19 +75,19 @@ def status_rows(session: Session) -> list[StatusRow]:
         if res.kind == "finetuning_job":
             job = not_found(partial(session.ml.jobs.get, res.name))
             state = "absent" if job is None else f"{job_status(job)}  {session.target.job_link(job)}".rstrip()
-            rows.append(StatusRow(res.id, res.name, state))
+            rows.append((res.id, res.name, state))
             version = registered_version(ctx, res) if job is not None else None
-            rows.append(StatusRow("model", str(res.extra["registered_model"]),
+            rows.append(("model", str(res.extra["registered_model"]),
                                   f"version {version} (registered by {res.name})" if version else
                                   "not registered yet (the job registers it when it completes)"))
         elif res.kind in ENDPOINTS:
             endpoint = not_found(partial(session.ml.serverless_endpoints.get, res.name))
-            rows.append(StatusRow(res.id, res.name, "absent: nothing bills" if endpoint is None else
+            rows.append((res.id, res.name, "absent: nothing bills" if endpoint is None else
                                   f"{state_of(endpoint)}  serves {served_model(endpoint.model_id)}  "
                                   f"inference URI {endpoint.scoring_uri}" + _bills(endpoint.tags)))
         elif res.kind in ("data", "marketplace_subscription"):
             current = PLANNERS[res.kind](ctx, res).current
-            rows.append(StatusRow(res.id, res.name, "absent" if current is None else "present"))
+            rows.append((res.id, res.name, "absent" if current is None else "present"))
     return rows
 
 

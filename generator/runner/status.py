@@ -74,7 +74,7 @@ def status_rows(session: Session) -> list[StatusRow]:
     if session.experiment.route == SERVERLESS:
         from generator.runner.serverless_route import status_rows as serverless_rows
 
-        return serverless_rows(session)
+        return [StatusRow(*row) for row in serverless_rows(session)]
     context = session.context()
     rows = []
     for res in session.experiment.resources:
