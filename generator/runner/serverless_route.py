@@ -83,16 +83,17 @@ def status_rows(session: Session) -> list[tuple[str, str, str]]:
         elif res.kind in ENDPOINTS:
             endpoint = not_found(partial(session.ml.serverless_endpoints.get, res.name))
             rows.append((res.id, res.name, "absent: nothing bills" if endpoint is None else
-                                  f"{state_of(endpoint)}  serves {served_model(endpoint.model_id)}  "
-                                  f"inference URI {endpoint.scoring_uri}" + _bills(endpoint.tags)))
+                         f"{state_of(endpoint)}  serves {served_model(endpoint.model_id)}  "
+                         f"inference URI {endpoint.scoring_uri}" + _bills(endpoint.tags, res.kind == "serverless_endpoint")))
         elif res.kind in ("data", "marketplace_subscription"):
             current = PLANNERS[res.kind](ctx, res).current
             rows.append((res.id, res.name, "absent" if current is None else "present"))
     return rows
 
 
-def _bills(tags: dict[str, str] | None) -> str:
-    """The lines under a serverless endpoint: its age, and that it bills by the hour while it exists."""
+def _bills(tags: dict[str, str] | None, tuned: bool) -> str:
+    """The lines under a serverless endpoint: its age, and (the tuned model's) that it bills by the hour while it
+    exists."""
     indent = "\n" + " " * 14
     try:
         age = endpoint_age(tags)
@@ -100,7 +101,7 @@ def _bills(tags: dict[str, str] | None) -> str:
     except TagError as exc:
         told = indent + f"age unknown: {exc}"
     return told + "".join(indent + f"{text}: `destroy` deletes it" if "hourly" in text else indent + text
-                          for text in hosting_warnings())
+                          for text in (hosting_warnings() if tuned else []))
 
 
 def closing_lines(ctx: Context) -> list[str]:
@@ -112,9 +113,12 @@ def closing_lines(ctx: Context) -> list[str]:
             from generator.runner.steps.serverless_endpoint import served_model
 
             found = not_found(partial(ctx.ml.serverless_endpoints.get, res.name))
-            if found is not None:
+            if found is not None and res.kind == "serverless_endpoint":
                 lines.append(f"{head}: serverless endpoint {res.name} ({served_model(found.model_id)}), by the hour "
                              "while it exists, called or not")
+            elif found is not None:
+                lines.append(f"{head}: serverless endpoint {res.name} of the base model {found.model_id} (the "
+                             "evaluation's), as Azure prices that model's serverless deployment")
     if lines:
         lines.append(f"stop it: python -m generator destroy {ctx.experiment.spec} (deletes the serverless "
                      "endpoint(s))")
