@@ -52,6 +52,10 @@ def preflight(session: Session, out: Printer) -> None:
     match = MODEL_URI.match(session.experiment.foundation_model)
     assert match is not None  # read_live_model refused an unpinned model
     registry, name = match.group(1), match.group(2)
+    if not session.target.regional:
+        out.line("preflight", f"{name}: the route's regions do not apply {session.target.where}; on Azure the "
+                              "workspace's region must be one that fine-tunes it serverless")
+        return
     if not session.region:
         out.line("preflight", f"warning: the workspace names no region, so whether it fine-tunes {name} serverless "
                               "is not checked")
