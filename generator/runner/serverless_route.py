@@ -86,9 +86,10 @@ def status_rows(session: Session) -> list[tuple[str, str, str]]:
                                   "not registered yet (the job registers it when it completes)"))
         elif res.kind in ENDPOINTS:
             endpoint = not_found(partial(session.ml.serverless_endpoints.get, res.name))
+            tuned = res.kind == "serverless_endpoint"
             rows.append((res.id, res.name, "absent: nothing bills" if endpoint is None else
                          f"{state_of(endpoint)}  serves {served_model(endpoint.model_id)}  "
-                         f"inference URI {endpoint.scoring_uri}" + _bills(endpoint.tags, res.kind == "serverless_endpoint")))
+                         f"inference URI {endpoint.scoring_uri}" + _bills(endpoint.tags, tuned)))
         elif res.kind in ("data", "marketplace_subscription"):
             current = PLANNERS[res.kind](ctx, res).current
             rows.append((res.id, res.name, "absent" if current is None else "present"))
