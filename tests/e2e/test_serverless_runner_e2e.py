@@ -184,3 +184,65 @@ def test_an_endpoint_serving_another_model_version_is_refused_before_a_second_ru
     refused = run("apply")
     assert refused.exit_code == 1 and "nothing was created" in refused.stderr
     assert emulator.count("PUT", "/jobs/") == 1  # run 2 never trained
+
+
+EVALUATION = """
+evaluation:
+  max_samples: 10
+  max_overlap: 1.0
+  metrics: [rougeL, rouge1]
+  generation:
+    max_new_tokens: 64
+  gate:
+    metric: rougeL
+    min_gain: 0.0
+"""
+
+
+def _with_evaluation(project: Path, emulator: Emulator, tuned: str) -> list[str]:
+    """The spec with an evaluation (gate on rougeL), rendered; the base endpoint answers every held-out prompt
+    vaguely and the tuned one with its reference (`tuned` "reference") or "No." (`tuned` "off"). The references."""
+    from generator.evaldata.eval_data import convert
+
+    spec = project / SPEC
+    spec.write_text(spec.read_text() + EVALUATION)
+    assert CliRunner().invoke(main, ["render", "--root", str(project)]).exit_code == 0
+    with open(project / "data" / "ultrachat_200k" / "test_sft.jsonl", encoding="utf-8") as lines:
+        rows = list(convert(lines, 10))
+    vague = "Thank you for asking. It depends on many things, so there is no single answer to that."
+    emulator.behaviour.endpoint_answers[f"{ENDPOINT}-base"] = {json.dumps(r["messages"]): vague for r in rows}
+    emulator.behaviour.endpoint_answers[ENDPOINT] = {
+        json.dumps(r["messages"]): r["ground_truth"] if tuned == "reference" else "No." for r in rows}
+    return [r["ground_truth"] for r in rows]
+
+
+def test_the_evaluation_through_endpoints_keeps_a_tuned_model_that_beats_its_base(
+        workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    _with_evaluation(project, emulator, "reference")
+    planned = run("plan")
+    assert f"create    base-endpoint {ENDPOINT}-base" in planned.stdout, planned.stdout
+    assert "send the first 10 prompts of data/ultrachat_200k/test_sft.jsonl" in planned.stdout
+    applied = run("apply")
+    out = applied.stdout
+    assert applied.exit_code == 0, out + applied.stderr
+    assert f"[evaluation] asking {ENDPOINT}-base 10 held-out prompt(s)" in out
+    assert "[evaluation] rougeL  " in out and "[evaluation] gate passed: the interval's lower bound" in out
+    assert "[evaluation] rougeL: n=10, tuned - base +" in out
+    assert emulator.chats[ENDPOINT] == 11 and emulator.chats[f"{ENDPOINT}-base"] == 10  # the smoke test too
+    gone = run("destroy")
+    assert gone.exit_code == 0 and f"delete serverless endpoint {ENDPOINT}-base: done" in gone.stdout
+    assert not [k for k in emulator.resources if "/serverlessendpoints/" in k]
+
+
+def test_a_refused_gate_deletes_the_tuned_endpoint_and_apply_exits_1(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    _with_evaluation(project, emulator, "off")
+    applied = run("apply")
+    assert applied.exit_code == 1, applied.stdout + applied.stderr
+    assert "evaluation gate: the whole interval is below min_gain +0.0000" in applied.stderr
+    assert f"serverless endpoint {ENDPOINT} was deleted, so it does not serve nor bill" in applied.stderr
+    assert "[smoke-test] not run: evaluation did not succeed" in applied.stdout
+    ws = emulator.workspace_path.lower()
+    assert f"{ws}/serverlessendpoints/{ENDPOINT}" not in emulator.resources
+    assert emulator.settings.key not in applied.stdout + applied.stderr
