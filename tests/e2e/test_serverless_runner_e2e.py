@@ -246,3 +246,47 @@ def test_a_refused_gate_deletes_the_tuned_endpoint_and_apply_exits_1(workspace: 
     ws = emulator.workspace_path.lower()
     assert f"{ws}/serverlessendpoints/{ENDPOINT}" not in emulator.resources
     assert emulator.settings.key not in applied.stdout + applied.stderr
+
+
+def test_a_partner_models_marketplace_subscription_is_made_once(workspace: tuple[Path, Emulator]) -> None:
+    """The marketplace_subscription step on its own (no catalog row renders a partner model's spec here): absent →
+    create and wait until Subscribed; then unchanged, with nothing PUT again."""
+    import io
+
+    from generator.runner.connection import workspace_client, workspace_from_config
+    from generator.runner.experiment import Resource, load_experiment
+    from generator.runner.output import Printer
+    from generator.runner.plan import Verb
+    from generator.runner.steps.common import Context
+    from generator.runner.steps.marketplace_subscription import (
+        apply_marketplace_subscription,
+        plan_marketplace_subscription,
+    )
+
+    project, emulator = workspace
+    llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
+    file = project / "marketplace-subscription.yml"
+    file.write_text(f"name: Meta-Llama-3-1-8B-Instruct-sub\nmodel_id: {llama}\n")
+    ml = workspace_client(EmulatorCredential(), workspace_from_config(json.loads((project / "config.json").read_text())))
+    out = io.StringIO()
+    ctx = Context(ml, load_experiment(project / "generated" / NAME), Printer(out), ENDPOINT, poll_interval=0.01)
+    res = Resource("marketplace-subscription", "marketplace_subscription", "Meta-Llama-3-1-8B-Instruct-sub", [], "",
+                   file, {"model": llama})
+    planned = plan_marketplace_subscription(ctx, res)
+    assert planned.verb == Verb.CREATE
+    apply_marketplace_subscription(ctx, res, planned)
+    assert "subscription Meta-Llama-3-1-8B-Instruct-sub: subscribed" in out.getvalue()
+    again = plan_marketplace_subscription(ctx, res)
+    assert again.verb == Verb.UNCHANGED and again.observed == {"status": "subscribed", "model": llama}
+    assert emulator.count("PUT", "/marketplaceSubscriptions/") == 1
+
+
+def test_a_saved_plan_of_the_serverless_route_is_applied_as_reviewed(workspace: tuple[Path, Emulator]) -> None:
+    project, emulator = workspace
+    saved = run("plan", "--out", "plan.json")
+    assert saved.exit_code == 0, saved.stderr
+    applied = run("apply", "--plan", "plan.json")
+    assert applied.exit_code == 0, applied.stdout + applied.stderr
+    assert "applying the saved plan plan.json: nothing moved since it was made" in applied.stdout
+    again = run("apply", "--plan", "plan.json")
+    assert again.exit_code == 1 and "finetuning-job: planned create, now unchanged" in again.stderr
