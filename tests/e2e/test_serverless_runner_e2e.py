@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -51,8 +52,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
 def run(command: str, *args: str) -> Result:
     """A runner command in-process with the emulator's credential (apply and destroy confirmed with --yes)."""
     yes = ("--yes",) if command in ("apply", "destroy") else ()
-    _r = CliRunner().invoke(main, [command, SPEC, *args, *yes], obj={"credential": EmulatorCredential()},
-                              catch_exceptions=False); print("===", command, args); print(_r.stdout, _r.stderr); return _r
+    return CliRunner().invoke(main, [command, SPEC, *args, *yes], obj={"credential": EmulatorCredential()},
+                              catch_exceptions=False)
 
 
 def _written(project: Path) -> str:
@@ -267,7 +268,8 @@ def test_a_partner_models_marketplace_subscription_is_made_once(workspace: tuple
     llama = "azureml://registries/azureml-meta/models/Meta-Llama-3.1-8B-Instruct"
     file = project / "marketplace-subscription.yml"
     file.write_text(f"name: Meta-Llama-3-1-8B-Instruct-sub\nmodel_id: {llama}\n")
-    ml = workspace_client(EmulatorCredential(), workspace_from_config(json.loads((project / "config.json").read_text())))
+    config = json.loads((project / "config.json").read_text())
+    ml = workspace_client(EmulatorCredential(), workspace_from_config(config))
     out = io.StringIO()
     ctx = Context(ml, load_experiment(project / "generated" / NAME), Printer(out), ENDPOINT, poll_interval=0.01)
     res = Resource("marketplace-subscription", "marketplace_subscription", "Meta-Llama-3-1-8B-Instruct-sub", [], "",
