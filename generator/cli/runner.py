@@ -351,6 +351,9 @@ def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, 
     models, evidence = [], []
     for spec in specs:
         experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
+        if experiment.route == SERVERLESS:
+            raise UsageError(f"{spec} takes the serverless route, which evaluates through endpoints on every apply "
+                             "(apply prints base against tuned): compare --evaluation reads evaluation jobs")
         registered = experiment.by_kind("model")
         model = not_found(partial(session.ml.models.get, registered.name, version=str(registered.extra["version"])))
         models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)
