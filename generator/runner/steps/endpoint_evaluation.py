@@ -11,6 +11,7 @@ would bill by the hour for a model that did not prove itself), unless apply was 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from generator import textmetrics
@@ -19,6 +20,7 @@ from generator.runner import evaluation_figures as figures
 from generator.runner.evaluation_answers import Answers, gate_evidence
 from generator.runner.experiment import Resource
 from generator.runner.explain import RunnerError
+from generator.runner.output import elapsed
 from generator.runner.plan import Action, Reason, Verb
 from generator.runner.steps.chat_completion import Chat, reply_text
 from generator.runner.steps.common import Context, wait_poller
@@ -68,7 +70,14 @@ def answers(ctx: Context, endpoint: str, rows: list[dict[str, Any]], generation:
     """The endpoint's answers to every row, with the rows' reference answers."""
     chat = Chat(ctx.ml, endpoint)
     ctx.out.line("evaluation", f"asking {endpoint} {len(rows)} held-out prompt(s)")
-    replies = [reply_text(chat.ask(request_body(row[INPUT_COLUMN], generation))) for row in rows]
+    start = last = time.monotonic()
+    replies = []
+    for row in rows:
+        replies.append(reply_text(chat.ask(request_body(row[INPUT_COLUMN], generation))))
+        if time.monotonic() - last >= ctx.heartbeat:
+            last = time.monotonic()
+            ctx.out.line("evaluation", f"{endpoint}: {len(replies)} of {len(rows)} answered "
+                                       f"({elapsed(last - start)})")
     return Answers(f"serverless endpoint {endpoint}", replies, [str(row[LABEL_COLUMN]) for row in rows])
 
 
