@@ -20,6 +20,7 @@ SPECS = $(or $(SPEC),$(wildcard specs/*.yaml))
 
 help:
 	@echo "make demo                          the whole flow offline on this CPU (installs the local extra)"
+	@echo "make demo ROUTE=serverless         the serverless route's flow offline on this CPU"
 	@echo "make sweep-demo                    a two-point sweep on this CPU, the best point deployed"
 	@echo "make render [SPEC=specs/x.yaml]    spec(s) -> generated/<experiment>/ (Azure ML YAML)"
 	@echo "make validate [SPEC=specs/x.yaml]  load generated files with azure-ai-ml, offline"
@@ -62,8 +63,20 @@ $(DEV): $(AZURE) requirements-dev.txt
 	@$(PIP) install -r requirements-dev.txt $(QUIET_PIP)
 	@touch $@
 
+ROUTE ?= pipeline
+SERVERLESS_SPEC := specs/local-demo-serverless.yaml
+SERVERLESS_LOCAL := AZML_LOCAL_WORKSPACE=.local-workspace-serverless
 demo: $(LOCAL)
+ifeq ($(ROUTE),serverless)
+	@$(PY) -m generator data prepare $(SERVERLESS_SPEC) && $(PY) -m generator render $(SERVERLESS_SPEC)
+	@status=0; $(SERVERLESS_LOCAL) $(PY) -m generator apply $(SERVERLESS_SPEC) --target local --yes \
+	  && $(SERVERLESS_LOCAL) $(PY) -m generator invoke $(SERVERLESS_SPEC) --target local \
+	  && $(SERVERLESS_LOCAL) $(PY) -m generator metrics $(SERVERLESS_SPEC) --target local \
+	  || status=$$?; $(SERVERLESS_LOCAL) $(PY) -m generator destroy $(SERVERLESS_SPEC) --target local --yes; \
+	  $(SERVERLESS_LOCAL) $(PY) -m generator local stop; exit $$status
+else
 	@$(PY) -m generator demo
+endif
 
 SWEEP_SPEC := specs/local-sweep.yaml
 sweep-demo: $(LOCAL)

@@ -11,30 +11,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from generator import catalog
 from generator.component import MANAGED_INPUTS
 from generator.diagnostics import WARNING, Problem
-from generator.errors import InvalidInput, UsageError
-from generator.source import Located, read_located
+from generator.source import Located
 
 ROUTE = "serverless"
 # The sections check_spec reads: it runs only when the JSON Schema found them well-formed.
-READS = frozenset({"route", "region", "foundation_model", "finetune", "registered_model", "endpoint", "smoke_test"})
+READS = frozenset({"route", "region", "foundation_model", "finetune", "registered_model", "endpoint", "smoke_test",
+                   "evaluation"})
 SERVERLESS_DOC = "MicrosoftDocs/azure-ai-docs articles/ai-foundry/how-to/fine-tune-serverless.md @00fd7acc"
 NOTEBOOK = ("azureml-examples sdk/python/jobs/finetuning/standalone/model-as-a-service/chat-completion/"
             "chat_completion_with_model_as_service.ipynb @04e1ccde")
 # Sections of a spec that the serverless route cannot honour today, and why.
 REFUSED_SECTIONS = {
-    "evaluation": "the serverless route evaluates base against tuned through endpoints, which is not built yet "
-                  "(issue 33); the pipeline's evaluation jobs need a compute cluster and the tuned model's weights, "
-                  "which a serverless fine-tune may not expose: remove evaluation: or use route: pipeline",
     "sweep": "a sweep renders one pipeline job per point; the serverless route has no sweep yet: remove sweep: or "
              "use route: pipeline",
     "rollout": f"\"Only one deployment is permitted for a custom model\" ({SERVERLESS_DOC}), so a blue/green rollout "
                "beside the previous version cannot exist on the serverless route: remove rollout:",
+}
+# evaluation: keys the route's evaluation through endpoints has no use for, and why.
+REFUSED_EVALUATION = {
+    "instance_type": "the serverless route evaluates through serverless endpoints (the base model's and the tuned "
+                     "one's), on no compute of yours: remove evaluation.instance_type",
+    "parity": "the serverless route evaluates the tuned model's own serverless endpoint, so there is no deployment "
+              "to compare with the evaluated model: remove evaluation.parity",
+    "attempt": "the serverless route runs no evaluation jobs: its evaluation asks both endpoints again on every "
+               "apply: remove evaluation.attempt",
 }
 REFUSED_FINETUNE = {
     "component": "the serverless route runs no pipeline component: the service fine-tunes the registry model itself "
@@ -100,6 +105,9 @@ def check_spec(data: dict[str, Any], located: Located) -> list[Problem]:
     for section, why in REFUSED_SECTIONS.items():
         if section in _written(located, ()):
             problems.append(located.problem((section,), why, key=True))
+    for key, why in REFUSED_EVALUATION.items():
+        if key in _written(located, ("evaluation",)):
+            problems.append(located.problem(("evaluation", key), why, key=True))
     for key, why in REFUSED_FINETUNE.items():
         if key in _written(located, ("finetune",)):
             problems.append(located.problem(("finetune", key), why, key=True))
@@ -173,16 +181,3 @@ def warnings_before_paying() -> list[tuple[str, str]]:
     """(what, source) a user must see before paying for this route."""
     return list(catalog.serverless_route().warnings)
 
-
-def refuse_runner(spec_file: Path) -> None:
-    """Refuse, before anything connects, a runner command (apply, status, invoke, metrics, destroy, an online plan)
-    for a spec on the serverless route: its runner is not built yet. Reads the file's own `route` (an invalid spec is
-    reported by the command as usual)."""
-    try:
-        data = read_located(spec_file, str(spec_file)).data  # the bounded loader every spec is read with
-    except InvalidInput:
-        return
-    if isinstance(data, dict) and data.get("route") == ROUTE:
-        raise UsageError(f"{spec_file.name} takes the serverless route, whose runner (apply, status, invoke, metrics, "
-                         "destroy) is not built yet: `plan --offline` prices both routes, and the manifest of "
-                         "generated/<experiment>/ lists the route's az ml commands in order (docs/serverless.md)")

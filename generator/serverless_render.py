@@ -23,6 +23,7 @@ JOB_FILE = "finetuning-job.yml"
 ENDPOINT_FILE = "serverless-endpoint.yml"
 SUBSCRIPTION_FILE = "marketplace-subscription.yml"
 REQUEST_FILE = "chat-request.json"
+BASE_FILE = "base-endpoint.yml"
 # The model id of a workspace's registered model, as azureml-examples writes it for a serverless endpoint
 # (cli/foundation-models/system/distillation/conversation/serverless_endpoint.yaml @3ee82b8e); the notebook fills
 # the same form from the workspace (chat_completion_with_model_as_service.ipynb @04e1ccde:
@@ -123,6 +124,8 @@ def entities(spec: Spec) -> list[Entity]:
                {"name": data["endpoint"]["name"],
                 "model_id": WORKSPACE_MODEL_ID.replace("{name}", data["registered_model"]["name"])}),
         Entity(REQUEST_FILE, "chat-request.json.j2", {"request": chat_request(data)}),
+        *([Entity(BASE_FILE, "base-endpoint.yml.j2", {"name": base_endpoint_name(data), "model_id": offer_id(spec)})]
+          if data.get("evaluation") else []),
     ]
 
 
@@ -162,10 +165,42 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
                   f"az ml serverless-endpoint create --file {folder}/{ENDPOINT_FILE} --set model_id={model_id}  "
                   "# the workspace's location and id, and the version the job registered", ENDPOINT_FILE,
                   model=model_name),
-        _resource("smoke-test", "chat_completion", endpoint, ["serverless-endpoint"],
+        *_evaluation(spec, folder),
+        _resource("smoke-test", "chat_completion", endpoint,
+                  ["serverless-endpoint"] + (["evaluation"] if data.get("evaluation") else []),
                   f"curl -X POST <scoring uri>/v1/chat/completions -H 'Authorization: <key>' -H 'Content-Type: "
                   f"application/json' -d @{folder}/{REQUEST_FILE}  # the key: az ml serverless-endpoint "
                   f"get-credentials --name {endpoint}", REQUEST_FILE),
+    ]
+
+
+def base_endpoint_name(data: dict[str, Any]) -> str:
+    """The serverless endpoint of the base (registry) model that the evaluation asks beside the tuned one."""
+    return f"{data['endpoint']['name']}-base"
+
+
+def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
+    """With `evaluation:`, the base model's serverless endpoint and the evaluation through both endpoints: the
+    held-out prompts (the test split, converted as the pipeline route's evaluation data, the first max_samples) sent
+    to both with the evaluation's generation settings, judged by the gate before the tuned endpoint is kept."""
+    data = spec.data
+    section = data.get("evaluation")
+    if not section:
+        return []
+    base, endpoint = base_endpoint_name(data), data["endpoint"]["name"]
+    split = section.get("test_split") or data["data"]["test_split"]
+    generation = {k: v for k, v in (section.get("generation") or {}).items()}
+    gate = section.get("gate") or {}
+    return [
+        _resource("base-endpoint", "base_endpoint", base, ["finetuning-job"],
+                  f"az ml serverless-endpoint create --file {folder}/{BASE_FILE}", BASE_FILE, model=offer_id(spec)),
+        _resource("evaluation", "endpoint_evaluation", endpoint, ["serverless-endpoint", "base-endpoint"],
+                  f"# no az ml command: send the first {section['max_samples']} prompts of {data_file(data, split)} "
+                  f"to {base} and {endpoint} (/v1/chat/completions) and compare the answers",
+                  data_file=data_file(data, split), base=base, max_samples=section["max_samples"],
+                  generation=generation, metrics=list(section["metrics"]),
+                  **({"metric": gate["metric"], "min_gain": gate["min_gain"], "confidence": gate["confidence"]}
+                     if gate else {})),
     ]
 
 

@@ -49,7 +49,7 @@ def _loaders() -> dict[str, Callable[..., Any]]:
             "model": load_model,
             "online_endpoint": load_online_endpoint, "online_deployment": load_online_deployment,
             "finetuning_job": load_job, "serverless_endpoint": load_serverless_endpoint,
-            "marketplace_subscription": load_marketplace_subscription}
+            "marketplace_subscription": load_marketplace_subscription, "base_endpoint": load_serverless_endpoint}
 
 
 def _flatten(errors: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -213,7 +213,8 @@ def check_chat_request(path: Path, file: str) -> list[Problem]:
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KINDS = frozenset({"compute", "data", "pipeline_job", "select", "model", "online_endpoint", "online_deployment",
                     "traffic", "rollout", "invoke", "evaluation_job", "evaluation_gate", "leftover_deployments",
-                    "parity", "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion"})
+                    "parity", "finetuning_job", "serverless_endpoint", "marketplace_subscription", "chat_completion",
+                    "base_endpoint", "endpoint_evaluation"})
 
 
 def _regular_file(path: Path) -> bool:

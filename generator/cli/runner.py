@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from generator.cli.handle import at_terminal
 from generator.cli.target import offline_session, open_session, spec_options, workspace_options
 from generator.errors import UsageError
-from generator.runner.experiment import Experiment
+from generator.runner.experiment import SERVERLESS, Experiment
 from generator.runner.offline import Observer
 from generator.runner.plan import Plan
 from generator.runner.targets import Target
+
+if TYPE_CHECKING:
+    from generator.runner.session import Session
 
 
 def _model_lines(experiment: Experiment, target: Target) -> None:
@@ -184,6 +187,14 @@ def invoke(ctx: click.Context, spec: str, root: Path, config: Path | None, subsc
             raise ParityFailed(result)
         click.echo(result.line())
         return
+    if session.experiment.route == SERVERLESS:
+        from generator.runner.steps.chat_completion import Chat, read_chat_request, reply_text
+
+        chat = session.experiment.by_kind("chat_completion")
+        assert chat.file is not None  # the manifest names chat-request.json
+        click.echo(reply_text(Chat(session.ml, session.endpoint_name).ask(read_chat_request(request_file or
+                                                                                             chat.file))))
+        return
     smoke = session.experiment.by_kind("invoke")
     request = request_file or smoke.file
     if request is None:
@@ -237,11 +248,30 @@ def destroy(ctx: click.Context, spec: str, root: Path, config: Path | None, subs
             deleted = deleting.delete_endpoints(session, [name for name, _ in found], click.echo)
             click.echo(f"deleted {deleted} expired endpoint(s)")
         return
+    if session.experiment.route == SERVERLESS:
+        _destroy_serverless(session, delete_compute, yes)
+        return
     doomed = deleting.doomed(session, delete_compute, spec)
     if not _confirmed("destroy", doomed.describe(), doomed.describe(), yes):
         return
     deleting.destroy(session, doomed, click.echo)
     click.echo("registered models and data assets were kept")
+
+
+def _destroy_serverless(session: Session, delete_compute: bool, yes: bool) -> None:
+    """destroy on the serverless route: its serverless endpoints (there is no compute)."""
+    from generator.runner import serverless_route
+
+    if delete_compute:
+        raise UsageError(f"{session.experiment.spec} takes the serverless route, which creates no compute: drop "
+                         "--compute")
+    names = serverless_route.doomed(session)
+    what = "serverless endpoint " + ", ".join(names)
+    if not _confirmed("destroy", what, what, yes):
+        return
+    serverless_route.destroy(session, names, click.echo)
+    click.echo("no serverless endpoint of this experiment exists now, so nothing of it bills by the hour; the "
+               "registered model, the FineTuning job and the data assets were kept")
 
 
 @click.command()
@@ -321,6 +351,9 @@ def _compare_evaluation(ctx: click.Context, specs: tuple[str, ...], root: Path, 
     models, evidence = [], []
     for spec in specs:
         experiment = session.experiment if spec == specs[0] else open_session(ctx, spec, root, *where).experiment
+        if experiment.route == SERVERLESS:
+            raise UsageError(f"{spec} takes the serverless route, which evaluates through endpoints on every apply "
+                             "(apply prints base against tuned): compare --evaluation reads evaluation jobs")
         registered = experiment.by_kind("model")
         model = not_found(partial(session.ml.models.get, registered.name, version=str(registered.extra["version"])))
         models += evaluation_compare.collect(experiment, client, dict(model.tags or {}) if model else None)

@@ -82,10 +82,8 @@ def open_session(ctx: click.Context, spec: str, root: Path, config: Path | None,
     that is not installed (the target's missing_extras)."""
     from generator.extras import refuse_missing
     from generator.runner.session import cleanup_experiment, load_ready_experiment
-    from generator.serverless import refuse_runner
 
     where = target_named(ctx, target, root)
-    refuse_runner(Path(spec))
     if names_only:
         experiment = cleanup_experiment(spec, root, lambda text: click.echo(f"warning: {text}", err=True),
                                         check_shared=not shared_ok)

@@ -101,6 +101,12 @@ def plan_line(experiment: Experiment) -> str:
     spec = getattr(experiment.source_spec, "data", None) or {}
     from_spec = (spec.get("finetune") or {}).get("parameters") or {}
     from_model = experiment.parameters_from_model
+    if experiment.route == "serverless":  # a FineTuning job takes the catalog's model_specific_defaults (jobspec.py)
+        from generator import catalog
+
+        registry = experiment.foundation_model.split("/registries/", 1)[-1].split("/", 1)[0]
+        facts = catalog.model(registry, name)
+        from_model = dict(facts.model_specific_defaults) if facts is not None else {}
     used = typed_parameters({**from_model, **from_spec})
     groups: dict[str, list[str]] = {"the spec's": [], "the model's defaults": [], "the component's defaults": []}
     for key in PLAN_PARAMETERS:

@@ -38,6 +38,7 @@ class LocalTarget:
     name = "local"
     where = "the local workspace"
     bills = False
+    regional = False  # the local workspace fine-tunes every model of serverless.yml, in no region
     no_price = "the local workspace bills nothing (prices are for Azure workspaces)"
     billing_head = "still running (the local target bills nothing; on Azure this bills)"
     max_request_bytes: int | None = LOCAL_MAX_REQUEST_BYTES

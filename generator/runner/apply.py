@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from generator.runner.experiment import SERVERLESS
 from generator.runner.explain import StepRefused, explain
 from generator.runner.graph import Graph, Outcome
 from generator.runner.output import elapsed
@@ -55,6 +56,8 @@ def apply_plan(session: Session, plan: Plan, context: Context) -> ApplyResult:
 
     start = time.monotonic()
     refuse_if_refused(plan)
+    if session.experiment.route == SERVERLESS:
+        return _apply_serverless(session, plan, context, start)
     skip = {"deployment"} if any(row.resource.kind == "online_deployment" and row.action.verb == Verb.UNCHANGED
                                  for row in plan.rows) else set()
     run_preflight(session.ml, session.experiment, session.registry, session.out, skip, session.target)
@@ -67,3 +70,12 @@ def apply_plan(session: Session, plan: Plan, context: Context) -> ApplyResult:
         context.out.line("settle", f"FAILED: {outcomes['settle'].error}", error=True)
     closing = tuple(closing_lines(context, plan, failed))
     return ApplyResult(outcomes, time.monotonic() - start, closing)
+
+
+def _apply_serverless(session: Session, plan: Plan, context: Context, start: float) -> ApplyResult:
+    """The serverless route: its pre-flight (the model, the region), the steps, and what bills after."""
+    from generator.runner import serverless_route
+
+    serverless_route.preflight(session, session.out)
+    outcomes = Graph(plan, context).run()
+    return ApplyResult(outcomes, time.monotonic() - start, tuple(serverless_route.closing_lines(context)))

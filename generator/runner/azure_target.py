@@ -22,6 +22,7 @@ class AzureTarget:
     name = "azure"
     where = "Azure"
     bills = True
+    regional = True  # serverless fine-tuning is offered per region (generator/catalog/serverless.yml)
     no_price = "the workspace did not say its region"
     billing_head = "still billing"
     max_request_bytes: int | None = None  # generator/request.py AZURE_LIMIT: Azure documents none

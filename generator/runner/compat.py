@@ -34,3 +34,10 @@ def registry_model_properties(registry_client: Any, name: str, version: str) -> 
     raw = registry_client.models._get(name, version)  # pylint: disable=protected-access
     body = raw.as_dict() if hasattr(raw, "as_dict") else dict(raw)
     return dict(body.get("properties") or {})
+
+
+def workspace_id(ml: Any) -> str:
+    """The workspace's id (its `workspaceId` GUID), which a serverless endpoint's model id names: the route's own
+    notebook reads it as `Workspace._workspace_id` (azureml-examples sdk/python/jobs/finetuning/standalone/
+    model-as-a-service/chat-completion/chat_completion_with_model_as_service.ipynb @085cd6ea)."""
+    return str(ml.workspaces.get(ml.workspace_name)._workspace_id)  # pylint: disable=protected-access

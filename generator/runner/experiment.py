@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from generator.spec import Spec
 
 
+ENDPOINT_KINDS = ("online_endpoint", "serverless_endpoint")
+SERVERLESS = "serverless"  # the manifest's route of a FineTuning job and a serverless endpoint
+
+
 @dataclass
 class Resource:
     """One entry of the manifest."""
@@ -44,6 +48,7 @@ class Experiment:
     parameters_from_model: dict[str, Any] = field(default_factory=dict)
     source_spec: Spec | None = None  # the loaded spec it was rendered from, when the runner has it
     sweep: dict[str, Any] | None = None  # {points, max_concurrent} of a sweep
+    route: str = "pipeline"  # the manifest's route: pipeline, or serverless (a FineTuning job, a serverless endpoint)
 
     @property
     def loaded(self) -> Spec:
@@ -56,6 +61,11 @@ class Experiment:
     def points(self) -> list[Resource]:
         """A sweep's pipeline jobs, in the manifest's order (empty for a single run)."""
         return [r for r in self.resources if r.kind == "pipeline_job" and "sweep_point" in r.extra]
+
+    @property
+    def endpoint(self) -> Resource:
+        """The endpoint the experiment serves from: its online endpoint, or its serverless endpoint."""
+        return next(r for r in self.resources if r.kind in ENDPOINT_KINDS)
 
     def resource(self, rid: str) -> Resource:
         """The resource with id `rid`."""
@@ -82,7 +92,7 @@ def load_experiment(folder: Path) -> Experiment:
                       foundation_model_label=raw.get("foundation_model_label"),
                       foundation_model_pin=raw.get("foundation_model_pin", ""),
                       parameters_from_model=dict(raw.get("parameters_from_model") or {}),
-                      sweep=raw.get("sweep"))
+                      sweep=raw.get("sweep"), route=raw.get("route", "pipeline"))
 
 
 def workspace_suffix(subscription: str, resource_group: str, workspace: str) -> str:

@@ -35,8 +35,9 @@ class Verb(StrEnum):
 
 CHANGING = frozenset({Verb.CREATE, Verb.UPDATE, Verb.REPAIR, Verb.DELETE})
 ACTING = CHANGING | {Verb.ATTACH, Verb.RUN}  # the verbs whose step calls the resource's applier
-# Kinds whose creation or update starts something Azure bills by the hour.
-BILLED = frozenset({"compute", "pipeline_job", "evaluation_job", "online_endpoint", "online_deployment"})
+# Kinds whose creation or update starts something Azure bills (by the hour; a FineTuning job by training token).
+BILLED = frozenset({"compute", "pipeline_job", "evaluation_job", "online_endpoint", "online_deployment",
+                    "finetuning_job", "serverless_endpoint"})  # by training token and by hosting hour
 
 
 class Reason(StrEnum):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from generator.diagnostics import Problem
 from generator.errors import InvalidInput, StaleOutput, UsageError
 from generator.runner.connection import probe, registry_client, workspace_client
-from generator.runner.experiment import Experiment, load_experiment, workspace_suffix
+from generator.runner.experiment import SERVERLESS, Experiment, load_experiment, workspace_suffix
 from generator.runner.explain import RunnerError, explain
 from generator.runner.output import Printer
 from generator.runner.targets import Connection, Target
@@ -66,7 +66,7 @@ def cleanup_experiment(spec: str, root: Path, warn: Callable[[str], None], *, ch
 
     file = display_path(Path(spec), root)
     experiment = _names_to_delete(spec, root, file, warn)
-    endpoint = experiment.by_kind("online_endpoint").name
+    endpoint = experiment.endpoint.name
     shared = others_naming(root, spec, "endpoint", endpoint) if check_shared else []
     if shared:
         raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"endpoint {endpoint} is also named by "
@@ -97,10 +97,13 @@ def _names_to_delete(spec: str, root: Path, file: str, warn: Callable[[str], Non
              "/manifest.yml, which apply last used")
         return experiment
     warn(f"{file} cannot be used as it is ({why}); destroy uses the names written in it")
-    resources = [Resource("endpoint", "online_endpoint", raw["endpoint"], [], ""),
-                 Resource("compute", "compute", raw["compute"], [], "")]
+    if raw["route"] == SERVERLESS:
+        resources = [Resource("serverless-endpoint", "serverless_endpoint", raw["endpoint"], [], "")]
+    else:
+        resources = [Resource("endpoint", "online_endpoint", raw["endpoint"], [], ""),
+                     Resource("compute", "compute", raw["compute"], [], "")]
     return Experiment(name=raw["experiment"], folder=folder, spec=file, foundation_model="", data_files={},
-                      resources=resources, endpoint_suffix=raw["suffix"])
+                      resources=resources, endpoint_suffix=raw["suffix"], route=raw["route"])
 
 
 def others_naming(root: Path, spec: str, section: str, name: str) -> list[str]:
@@ -147,8 +150,10 @@ def _raw_names(path: Path, file: str) -> dict[str, str]:
                                                                        "to delete; delete it by name with `az ml`")])
         return value
 
+    route = SERVERLESS if isinstance(data, dict) and data.get("route") == SERVERLESS else "pipeline"
     names = {"experiment": name("experiment"), "endpoint": name("endpoint"),
-             "suffix": name("endpoint", "name_suffix", "none"), "compute": name("compute")}
+             "suffix": name("endpoint", "name_suffix", "none"), "route": route,
+             "compute": name("compute") if route != SERVERLESS else "none"}
     if not ONLINE_NAME.match(names["endpoint"]) or not COMPUTE_NAME.match(names["compute"]):
         raise InvalidInput([Problem(file, 0, 0, "endpoint.name", f"{names['endpoint']!r} or compute "
                                     f"{names['compute']!r} is no name Azure accepts, so nothing of that name exists "
@@ -173,7 +178,7 @@ class Session:
         self.region: str | None = None
         self._check_workspace()
         self.out = out or Printer()
-        self.endpoint_name = self.experiment.by_kind("online_endpoint").name
+        self.endpoint_name = self.experiment.endpoint.name
         if self.experiment.endpoint_suffix == "workspace":
             self.endpoint_name += "-" + workspace_suffix(self.workspace.subscription_id, self.workspace.resource_group,
                                                          self.workspace.workspace_name)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from generator.runner.cost import TagError, describe_age, endpoint_age
+from generator.runner.experiment import SERVERLESS
 from generator.runner.steps.common import job_status, state_of
 from generator.runner.steps.registry import PLANNERS
 
@@ -70,6 +71,10 @@ def deployment_rows(session: Session, res: Resource) -> list[StatusRow]:
 
 def status_rows(session: Session) -> list[StatusRow]:
     """Every resource of the experiment with its state in the workspace; every deployment on the endpoint."""
+    if session.experiment.route == SERVERLESS:
+        from generator.runner.serverless_route import status_rows as serverless_rows
+
+        return [StatusRow(*row) for row in serverless_rows(session)]
     context = session.context()
     rows = []
     for res in session.experiment.resources:

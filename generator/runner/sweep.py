@@ -200,7 +200,7 @@ def apply_select(ctx: Context, res: Resource, action: Action) -> None:
 
 def reviewed_job(session: Any, spec: str) -> str:
     """The job whose metrics `metrics` shows: the experiment's, or the sweep point its model was registered from."""
-    job = str(session.experiment.by_kind("pipeline_job").name)
+    job = str(next(r.name for r in session.experiment.resources if r.kind in ("pipeline_job", "finetuning_job")))
     if not session.experiment.points:
         return job
     job = registered_from(session.ml, session.experiment) or ""

@@ -45,6 +45,7 @@ class Target(Protocol):
     name: str  # the --target value, a saved plan's workspace kind, the key of the extras a manifest needs there
     where: str  # how a message names it: "Azure", "the local workspace"
     bills: bool  # whether what apply starts bills (the budget check, the confirmation before billed resources)
+    regional: bool  # whether the workspace's region decides which models fine-tune serverless there (pre-flight)
     no_price: str  # why a cost estimate carries no price there, when the target has no region or bills nothing
     billing_head: str  # how apply's closing lines introduce what still runs (and bills) after it
     max_request_bytes: int | None  # the largest scoring request it takes (None: none documented)

@@ -200,7 +200,9 @@ class GatedBackend:
             conversation, _ = parse_chat_request(body, extra_parameters)
         except ChatRequestError as exc:
             return exc.status, chat_error(exc.status, str(exc), exc.loc, exc.value)
-        answer = self.behaviour.served_answers.get(json.dumps(conversation))
+        answer = self.behaviour.endpoint_answers.get(name.lower(), {}).get(json.dumps(conversation),
+                                                                           self.behaviour.served_answers.get(
+                                                                               json.dumps(conversation)))
         if answer is None:
             last = ([m["content"] for m in conversation if m["role"] == "user"] or [""])[-1]
             answer = f"(emulated answer to: {last[:60]})"

@@ -34,11 +34,13 @@ class Behaviour(Settings, Faults):
       compute_metrics node asks for; this wins over `evaluation_metrics`.
     - `evaluation_metrics[job] = {metric: figure}`: the figures it logs, with no outputs to download.
     And what a deployment or a serverless endpoint answers: `served_answers[json.dumps(conversation)] = answer` for
-    a scored conversation (its messages as the request sends them), else an echo of its last user message."""
+    a scored conversation (its messages as the request sends them), else an echo of its last user message; one
+    serverless endpoint's own answers first: `endpoint_answers[endpoint][json.dumps(conversation)] = answer`."""
 
     evaluation_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     evaluation_answers: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     served_answers: dict[str, str] = field(default_factory=dict)
+    endpoint_answers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class Emulator(workspace.Emulator):

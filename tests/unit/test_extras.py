@@ -65,7 +65,8 @@ def test_without_the_azure_extra_plan_and_apply_stop_before_connecting(command: 
 def test_which_extras_a_manifest_needs_is_a_function_of_its_kinds_and_the_target() -> None:
     from generator.extras import AZURE, LOCAL, STEP_NEEDS
 
-    assert {kind for target, kind in STEP_NEEDS if target == "azure"} == {"evaluation_gate", "select"}
+    assert {kind for target, kind in STEP_NEEDS if target == "azure"} == {"evaluation_gate", "select",
+                                                                          "endpoint_evaluation"}
     assert {extra for _, extra, _ in STEP_NEEDS.values()} == {AZURE, LOCAL}
     kinds = ["compute", "data", "online_endpoint", "pipeline_job", "model", "online_deployment"]
     from generator.extras import missing_for

@@ -97,9 +97,10 @@ def test_a_hand_edited_file_of_the_wrong_shape_is_stale_not_a_traceback(rendered
      "generated/phi4-ultrachat/manifest.yml:2:25: resources[0].file: must be a file name in the experiment's folder "
      "(no path)"),
     (b"resources:\n- 7\n", "generated/phi4-ultrachat/manifest.yml:2:3: resources[0]: not a resource of a known kind "
-                           "(chat_completion, compute, data, evaluation_gate, evaluation_job, finetuning_job, invoke, "
-                           "leftover_deployments, marketplace_subscription, model, online_deployment, online_endpoint, parity, "
-                           "pipeline_job, rollout, select, serverless_endpoint, traffic)"),
+                           "(base_endpoint, chat_completion, compute, data, endpoint_evaluation, evaluation_gate, "
+                           "evaluation_job, finetuning_job, invoke, leftover_deployments, marketplace_subscription, "
+                           "model, online_deployment, online_endpoint, parity, pipeline_job, rollout, select, "
+                           "serverless_endpoint, traffic)"),
 ])
 def test_validate_reads_a_hand_edited_manifest_safely(rendered: Path, project: Path, cli, manifest: bytes,
                                                       message: str) -> None:

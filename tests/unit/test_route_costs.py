@@ -225,10 +225,3 @@ def test_a_model_the_route_does_not_offer_is_said_beside_the_pipeline(both: Path
     routes = result.stdout.split("routes (this spec both ways; docs/serverless.md):\n")[1].splitlines()
     assert routes[1].startswith("  serverless       not offered: Phi-4 does not fine-tune serverless in westeurope")
 
-
-def test_runner_commands_refuse_the_serverless_route_before_connecting(both: Path, cli) -> None:
-    for command in ("apply", "status", "destroy", "plan"):
-        result = cli(command, "specs/phi4-ultrachat-serverless.yaml", root=both)
-        assert result.exit_code == 2, command
-        assert "takes the serverless route, whose runner (apply, status, invoke, metrics, destroy) is not built yet" \
-            in result.stderr

@@ -196,7 +196,7 @@ def test_the_committed_generated_folder_is_up_to_date_and_valid(cli) -> None:
 
     result = cli("check", root=REPO)
     assert result.exit_code == 0, result.stderr
-    assert "generated/ is up to date and valid (4 experiment(s))" in result.stdout
+    assert "generated/ is up to date and valid (5 experiment(s))" in result.stdout
 
 
 def test_evaluation_files_load_with_the_sdk_and_use_the_pinned_registry_components(rendered: Path) -> None:

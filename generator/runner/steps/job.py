@@ -47,7 +47,7 @@ def plan_job(ctx: Context, res: Resource) -> Action:
 _ASSET_ID = re.compile(r"^(?:azureml:)?(?:/subscriptions/.*/(?:data|models)/)?([^/:]+)(?:/versions/|:)([^/:]+)$")
 
 
-def _input_value(value: Any) -> str:
+def input_value(value: Any) -> str:
     """A node input as the REST body holds it, with asset ids and `name:version` written alike."""
     raw = value.get("value", value.get("uri")) if isinstance(value, dict) else value
     match = _ASSET_ID.match(str(raw)) if isinstance(raw, str) and ("/versions/" in raw or raw.count(":") == 1) \
@@ -68,8 +68,8 @@ def job_input_changes(ctx: Context, res: Resource, current: Any) -> list[FieldCh
     for node, spec in desired.items():
         ours, theirs = spec.get("inputs") or {}, (existing.get(node) or {}).get("inputs") or {}
         for name in sorted(set(ours) | set(theirs)):
-            old, new = (_input_value(theirs[name]) if name in theirs else "(unset)",
-                        _input_value(ours[name]) if name in ours else "(unset)")
+            old, new = (input_value(theirs[name]) if name in theirs else "(unset)",
+                        input_value(ours[name]) if name in ours else "(unset)")
             if old != new:
                 changes.append(FieldChange(name, old, new, updatable=False))
     return changes
@@ -124,12 +124,14 @@ def _submitted_before(ctx: Context, res: Resource) -> Any:
     return existing
 
 
-def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
-    """Wait until the job ends, printing each state change and a heartbeat; fail with its error."""
+def wait_for_job(ctx: Context, res: Resource, retry: str | None = None, what: str = "pipeline job",
+                 follow: bool = True) -> None:
+    """Wait until the job ends, printing each state change and a heartbeat; fail with its error. `follow`: print its
+    log as it grows (when ctx.stream_logs)."""
     start = last_print = time.monotonic()
     status = None
     side_by_side = "sweep_point" in res.extra and ctx.slots is not None and ctx.slots.capacity > 1
-    if ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
+    if follow and ctx.stream_logs and not side_by_side:  # the logs of points running side by side would interleave
         ctx.target.follow_job_log(ctx.ml, res.name, ctx.out, res.id, ctx.poll_interval)
     while True:
         job = ctx.ml.jobs.get(res.name)
@@ -142,7 +144,7 @@ def wait_for_job(ctx: Context, res: Resource, retry: str | None = None) -> None:
         time.sleep(ctx.poll_interval)
     if status != "Completed":
         again = retry or f"bump experiment.run in {ctx.experiment.spec}, render and apply again"
-        raise RunnerError(f"pipeline job {res.name} {status}: {job_error(ctx, res.name)}\n  "
+        raise RunnerError(f"{what} {res.name} {status}: {job_error(ctx, res.name)}\n  "
                           f"{ctx.target.job_link(job)}\n  nothing downstream was created; fix the cause, {again}")
 
 
