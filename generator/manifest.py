@@ -12,8 +12,10 @@ from generator.entities import data_file, evaluation_split_differs, job_file_ste
 from generator.spec import Spec
 
 
-def _resource(rid: str, kind: str, name: str, depends_on: list[str], az: str, file: str | None = None,
-              **extra: Any) -> dict[str, Any]:
+def resource_row(rid: str, kind: str, name: str, depends_on: list[str], az: str, file: str | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """One resource of the manifest: id, kind, its file (when it has one), name, what it waits for, the rest of what
+    the runner reads, and the az ml command that makes it by hand (last)."""
     resource: dict[str, Any] = {"id": rid, "kind": kind}
     if file:
         resource["file"] = file
@@ -30,19 +32,19 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
     deployment = rollout_stages.deployment_name(data)
     train, test = data["data"]["train_split"], data["data"]["test_split"]
     return [
-        _resource("compute", "compute", data["compute"]["name"], [],
+        resource_row("compute", "compute", data["compute"]["name"], [],
                   f"az ml compute create --file {folder}/compute.yml", "compute.yml"),
-        _resource("data-train", "data", naming.data_asset_name(data, train), [],
+        resource_row("data-train", "data", naming.data_asset_name(data, train), [],
                   f"az ml data create --file {folder}/data-train.yml", "data-train.yml", version=version),
-        _resource("data-test", "data", naming.data_asset_name(data, test), [],
+        resource_row("data-test", "data", naming.data_asset_name(data, test), [],
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
-        _resource("endpoint", "online_endpoint", endpoint, [],
+        resource_row("endpoint", "online_endpoint", endpoint, [],
                   f"az ml online-endpoint create --file {folder}/endpoint.yml", "endpoint.yml"),
         _leftovers(data, endpoint, deployment),
         *_evaluation_data(spec, folder, version),
         *_training(spec, folder, version),
         *_evaluation(spec, folder),
-        _resource("deployment", "online_deployment", deployment,
+        resource_row("deployment", "online_deployment", deployment,
                   ["endpoint", "model"] + (["gate"] if gated(data) else []),
                   f"az ml online-deployment create --file {folder}/deployment.yml", "deployment.yml",
                   endpoint=endpoint, strategy="blue_green" if data.get("rollout") else "in_place"),
@@ -61,7 +63,7 @@ def _leftovers(data: dict[str, Any], endpoint: str, deployment: str) -> dict[str
     left billing after a refused, failed or interrupted apply (the ones serving are retired by `traffic` or
     `rollout` once the spec's deployment has taken their traffic)."""
     rollout = data.get("rollout") or {}
-    return _resource("leftovers", "leftover_deployments", endpoint, ["endpoint"],
+    return resource_row("leftovers", "leftover_deployments", endpoint, ["endpoint"],
                      f"az ml online-deployment list --endpoint-name {endpoint} --query \"[].name\"  # then "
                      f"`az ml online-deployment delete --endpoint-name {endpoint} --name <name> --yes` for each one "
                      f"but {deployment} that serves no traffic" + (" (and the previous one the rollout kept)"
@@ -78,9 +80,9 @@ def _serving(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
     if data.get("rollout"):
         before = [parity["id"]] if parity else ["deployment"]
         return [*([parity] if parity else []), _traffic(data, endpoint, deployment, folder, spec_file, before),
-                _resource("smoke-test", "invoke", endpoint, ["rollout"], smoke, "sample-request.json",
+                resource_row("smoke-test", "invoke", endpoint, ["rollout"], smoke, "sample-request.json",
                           deployment=deployment)]
-    return [_resource("smoke-test", "invoke", endpoint, ["deployment"], smoke, "sample-request.json",
+    return [resource_row("smoke-test", "invoke", endpoint, ["deployment"], smoke, "sample-request.json",
                       deployment=deployment),
             *([parity] if parity else []),
             _traffic(data, endpoint, deployment, folder, spec_file, [parity["id"] if parity else "smoke-test"])]
@@ -97,7 +99,7 @@ def _parity(data: dict[str, Any], endpoint: str, deployment: str, spec_file: str
     if not section or not section["parity"]:
         return None
     after = ["smoke-test"] if not data.get("rollout") else ["deployment"]
-    return _resource("parity", "parity", endpoint, after + [evaluation_jobs.resource_id("tuned")],
+    return resource_row("parity", "parity", endpoint, after + [evaluation_jobs.resource_id("tuned")],
                      f"python -m generator invoke {spec_file} --parity  # the first {section['parity']} evaluation "
                      f"prompt(s) to {deployment}, each answer against the tuned evaluation's",
                      deployment=deployment, prompts=section["parity"],
@@ -114,12 +116,12 @@ def _traffic(data: dict[str, Any], endpoint: str, deployment: str, folder: str, 
     evaluation step when the spec has one."""
     after = after + ["gate"] if "evaluation" in data else after
     if not data.get("rollout"):
-        return _resource("traffic", "traffic", endpoint, after,
+        return resource_row("traffic", "traffic", endpoint, after,
                          f'az ml online-endpoint update --name {endpoint} '
                          f'--traffic "{deployment}={data["deployment"]["traffic_percent"]}"',
                          traffic={deployment: data["deployment"]["traffic_percent"]})
     plan = data["rollout"]
-    return _resource("rollout", "rollout", endpoint, after,
+    return resource_row("rollout", "rollout", endpoint, after,
                      f"python -m generator apply {spec_file}  # or, by hand, the stages' commands in order",
                      "sample-request.json", deployment=deployment, mirror_percent=plan["mirror_percent"],
                      traffic_steps=plan["traffic_steps"], keep_previous=plan["keep_previous"],
@@ -133,20 +135,20 @@ def _training(spec: Spec, folder: str, version: str) -> list[dict[str, Any]]:
     inputs = ["compute", "data-train", "data-test", "endpoint"]
     model_name = data["registered_model"]["name"]
     if not spec.points:
-        return [_resource("pipeline-job", "pipeline_job", naming.job_name(data), inputs,
+        return [resource_row("pipeline-job", "pipeline_job", naming.job_name(data), inputs,
                           f"az ml job create --file {folder}/pipeline-job.yml --stream", "pipeline-job.yml"),
-                _resource("model", "model", model_name, ["pipeline-job"],
+                resource_row("model", "model", model_name, ["pipeline-job"],
                           f"az ml model create --file {folder}/model.yml", "model.yml", version=version)]
-    jobs = [_resource(job_file_stem(p), "pipeline_job", naming.job_name(data, p.slug), inputs,
+    jobs = [resource_row(job_file_stem(p), "pipeline_job", naming.job_name(data, p.slug), inputs,
                       f"az ml job create --file {folder}/{job_file_stem(p)}.yml", f"{job_file_stem(p)}.yml",
                       sweep_point=p.params) for p in spec.points]
     select = data["sweep"]["select"]
     best = f"the point with the {'lowest' if select['goal'] == 'minimize' else 'highest'} {select['metric']}"
     return [*jobs,
-            _resource("select", "select", naming.job_name(data), [job["id"] for job in jobs],
+            resource_row("select", "select", naming.job_name(data), [job["id"] for job in jobs],
                       f"python -m generator compare {spec.file}  # then pick {best}",
                       metric=select["metric"], goal=select["goal"]),
-            _resource("model", "model", model_name, ["select"],
+            resource_row("model", "model", model_name, ["select"],
                       f"az ml model create --file {folder}/model-<point>.yml  # the model file of {best}",
                       version=version, candidates={job_file_stem(p): f"model-{p.slug}.yml" for p in spec.points})]
 
@@ -155,7 +157,7 @@ def _evaluation_data(spec: Spec, folder: str, version: str) -> list[dict[str, An
     """The evaluation split's own data asset, when it is not data.test_split."""
     if not evaluation_split_differs(spec.data):
         return []
-    return [_resource("data-eval", "data", naming.data_asset_name(spec.data, spec.data["evaluation"]["test_split"]),
+    return [resource_row("data-eval", "data", naming.data_asset_name(spec.data, spec.data["evaluation"]["test_split"]),
                       [], f"az ml data create --file {folder}/data-eval.yml", "data-eval.yml", version=version)]
 
 
@@ -172,13 +174,13 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     section = data["evaluation"]
     test = "data-eval" if evaluation_split_differs(data) else "data-test"
     gate = section.get("gate")
-    jobs = [_resource(evaluation_jobs.resource_id(role), "evaluation_job", evaluation_jobs.job_name(data, role),
+    jobs = [resource_row(evaluation_jobs.resource_id(role), "evaluation_job", evaluation_jobs.job_name(data, role),
                       ["compute", test] + (["endpoint"] if role == "base" else ["model"]),
                       f"az ml job create --file {folder}/{evaluation_jobs.job_file(role)} --stream",
                       evaluation_jobs.job_file(role), role=role,
                       model=registry_model_uri(spec) if role == "base" else tuned_model_ref(data))
             for role in evaluation_jobs.ROLES]
-    return [*jobs, _resource("gate", "evaluation_gate", data["registered_model"]["name"],
+    return [*jobs, resource_row("gate", "evaluation_gate", data["registered_model"]["name"],
                              [evaluation_jobs.resource_id(role) for role in evaluation_jobs.ROLES],
                              f"python -m generator compare {spec.file} --evaluation"
                              + (f"  # then: the {gate['confidence']:.0%} interval of tuned {gate['metric']} - base "

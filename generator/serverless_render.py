@@ -17,6 +17,7 @@ from typing import Any
 
 from generator import catalog, naming
 from generator.entities import Entity, data_asset, data_file, registry_model_uri
+from generator.manifest import resource_row
 from generator.spec import Spec
 
 JOB_FILE = "finetuning-job.yml"
@@ -129,15 +130,6 @@ def entities(spec: Spec) -> list[Entity]:
     ]
 
 
-def _resource(rid: str, kind: str, name: str, depends_on: list[str], az: str, file: str | None = None,
-              **extra: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {"id": rid, "kind": kind}
-    if file:
-        resource["file"] = file
-    resource.update(name=name, depends_on=depends_on, **extra, az=az)
-    return resource
-
-
 def resources(spec: Spec) -> list[dict[str, Any]]:
     """The route's resources in an order that respects depends_on: data, (subscription,) job, endpoint, smoke test.
     No compute and no deployment: the job runs where Azure puts it, the endpoint serves the one tuned model."""
@@ -151,22 +143,22 @@ def resources(spec: Spec) -> list[dict[str, Any]]:
     model_id = WORKSPACE_MODEL_ID.replace("{name}", model_name).replace("{AI_PROJECT_LOCATION}", "<location>") \
         .replace("{WORKSPACE_ID}", "<workspace id>").replace("{VERSION}", "<version>")
     return [
-        _resource("data-train", "data", naming.data_asset_name(data, train), [],
+        resource_row("data-train", "data", naming.data_asset_name(data, train), [],
                   f"az ml data create --file {folder}/data-train.yml", "data-train.yml", version=version),
-        _resource("data-test", "data", naming.data_asset_name(data, test), [],
+        resource_row("data-test", "data", naming.data_asset_name(data, test), [],
                   f"az ml data create --file {folder}/data-test.yml", "data-test.yml", version=version),
-        *([_resource("marketplace-subscription", "marketplace_subscription",
+        *([resource_row("marketplace-subscription", "marketplace_subscription",
                      subscription_name(data["foundation_model"]["name"]), [],
                      f"az ml marketplace-subscription create --file {folder}/{SUBSCRIPTION_FILE}", SUBSCRIPTION_FILE,
                      model=offer_id(spec))] if subscription else []),
-        _resource("finetuning-job", "finetuning_job", naming.job_name(data), job_inputs,
+        resource_row("finetuning-job", "finetuning_job", naming.job_name(data), job_inputs,
                   f"az ml job create --file {folder}/{JOB_FILE} --stream", JOB_FILE, registered_model=model_name),
-        _resource("serverless-endpoint", "serverless_endpoint", endpoint, ["finetuning-job"],
+        resource_row("serverless-endpoint", "serverless_endpoint", endpoint, ["finetuning-job"],
                   f"az ml serverless-endpoint create --file {folder}/{ENDPOINT_FILE} --set model_id={model_id}  "
                   "# the workspace's location and id, and the version the job registered", ENDPOINT_FILE,
                   model=model_name),
         *_evaluation(spec, folder),
-        _resource("smoke-test", "chat_completion", endpoint,
+        resource_row("smoke-test", "chat_completion", endpoint,
                   ["serverless-endpoint"] + (["evaluation"] if data.get("evaluation") else []),
                   f"curl -X POST <scoring uri>/v1/chat/completions -H 'Authorization: <key>' -H 'Content-Type: "
                   f"application/json' -d @{folder}/{REQUEST_FILE}  # the key: az ml serverless-endpoint "
@@ -192,9 +184,9 @@ def _evaluation(spec: Spec, folder: str) -> list[dict[str, Any]]:
     generation = {k: v for k, v in (section.get("generation") or {}).items()}
     gate = section.get("gate") or {}
     return [
-        _resource("base-endpoint", "base_endpoint", base, ["finetuning-job"],
+        resource_row("base-endpoint", "base_endpoint", base, ["finetuning-job"],
                   f"az ml serverless-endpoint create --file {folder}/{BASE_FILE}", BASE_FILE, model=offer_id(spec)),
-        _resource("evaluation", "endpoint_evaluation", endpoint, ["serverless-endpoint", "base-endpoint"],
+        resource_row("evaluation", "endpoint_evaluation", endpoint, ["serverless-endpoint", "base-endpoint"],
                   f"# no az ml command: send the first {section['max_samples']} prompts of {data_file(data, split)} "
                   f"to {base} and {endpoint} (/v1/chat/completions) and compare the answers",
                   data_file=data_file(data, split), base=base, max_samples=section["max_samples"],

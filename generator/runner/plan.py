@@ -60,8 +60,8 @@ class Reason(StrEnum):
     ACTION = "action"  # not a resource: it runs every time
     LEFTOVER = "leftover"  # a deployment the spec does not name that serves no traffic
     SERVES_ANOTHER_MODEL = "serves_another_model"  # a rollout's new deployment name is taken by one that serves
+    GATE_REFUSED = "gate_refused"  # the model's tags hold an evaluation gate that refused it (serverless route)
     LIVE_STATE_UNKNOWN = "live_state_unknown"  # planned offline: what the workspace holds is unknown
-    NO_RUNNER = "no_runner"  # a kind no runner step plans yet (the serverless route's: docs/serverless.md)
 
 
 @dataclass(frozen=True)

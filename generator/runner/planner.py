@@ -44,13 +44,9 @@ def _order(res: Resource) -> list[str]:
 
 def planned(context: Context, res: Resource) -> Action:
     """The resource's action: its planner's, or `unknown` (with its order and az ml command) when the workspace's
-    state is not read or no runner step plans its kind yet."""
-    planner = PLANNERS.get(res.kind)
-    if planner is None:
-        return Action(Verb.UNKNOWN, [f"no runner step plans a {res.kind} yet (docs/serverless.md)", *_order(res)],
-                      reason=Reason.NO_RUNNER)
+    state is not read. Every kind a manifest may hold has a planner (tests/unit/test_steps_registry.py)."""
     try:
-        return planner(context, res)
+        return PLANNERS[res.kind](context, res)
     except LiveStateUnknown:
         return Action(Verb.UNKNOWN, _order(res), reason=Reason.LIVE_STATE_UNKNOWN)
 

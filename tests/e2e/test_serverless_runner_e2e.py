@@ -231,6 +231,16 @@ def test_the_evaluation_through_endpoints_keeps_a_tuned_model_that_beats_its_bas
     assert "[evaluation] rougeL  " in out and "[evaluation] gate passed: the interval's lower bound" in out
     assert "[evaluation] rougeL: n=10, tuned - base +" in out
     assert emulator.chats[ENDPOINT] == 11 and emulator.chats[f"{ENDPOINT}-base"] == 10  # the smoke test too
+    model = emulator.resources[emulator.workspace_path.lower() + "/models/phi-4-ultrachat-serverless/versions/1"]
+    tags = model["properties"]["tags"]
+    assert (tags["evaluation.gate.n"], tags["evaluation.gate.verdict"]) == ("10", "passed")
+    assert tags["evaluation.tuned.job"].startswith(f"{ENDPOINT} (")  # the endpoint and a digest of data and settings
+    # a re-apply reads the figures and the evidence from the model's tags: no prompt is sent again (the smoke test is)
+    assert "the figures are on Phi-4-ultrachat-serverless:1's tags (nothing is asked again)" in run("plan").stdout
+    again = run("apply")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "[evaluation] figures from Phi-4-ultrachat-serverless:1's tags (nothing asked again)" in again.stdout
+    assert emulator.chats[ENDPOINT] == 12 and emulator.chats[f"{ENDPOINT}-base"] == 10
     gone = run("destroy")
     assert gone.exit_code == 0 and f"delete serverless endpoint {ENDPOINT}-base: done" in gone.stdout
     assert not [k for k in emulator.resources if "/serverlessendpoints/" in k]
@@ -247,6 +257,17 @@ def test_a_refused_gate_deletes_the_tuned_endpoint_and_apply_exits_1(workspace: 
     ws = emulator.workspace_path.lower()
     assert f"{ws}/serverlessendpoints/{ENDPOINT}" not in emulator.resources
     assert emulator.settings.key not in applied.stdout + applied.stderr
+    # the refusal is on the model's tags: a re-apply serves it no more (no endpoint created, no prompt sent) and
+    # exits 1 again, saying how to serve it anyway or train again
+    chats, puts = dict(emulator.chats), emulator.count("PUT", "/serverlessEndpoints/")
+    again = run("apply")
+    assert again.exit_code == 1, again.stdout + again.stderr
+    assert "did not pass its evaluation gate" in again.stdout and "apply --skip-evaluation-gate serves it" in again.stdout
+    assert dict(emulator.chats) == chats and emulator.count("PUT", "/serverlessEndpoints/") == puts
+    forced = run("apply", "--skip-evaluation-gate")
+    assert forced.exit_code == 0, forced.stdout + forced.stderr
+    assert "gate NOT met" in forced.stdout and f"{ws}/serverlessendpoints/{ENDPOINT}" in emulator.resources
+    assert dict(emulator.chats)[f"{ENDPOINT}-base"] == chats[f"{ENDPOINT}-base"]  # judged from the tags again
 
 
 def test_a_partner_models_marketplace_subscription_is_made_once(workspace: tuple[Path, Emulator]) -> None:

@@ -97,10 +97,14 @@ def apply_finetuning_job(ctx: Context, res: Resource, action: Action) -> None:
     ctx.out.line(res.id, f"registered model {res.extra['registered_model']}:{version}")
 
 
+JOB_TAG = "finetuning.job"  # written with the evaluation's tags: a model version's PUT carries no jobName
+
+
 def registered_version(ctx: Context, res: Resource) -> str | None:
     """The version of the job's outputs.registered_model that the job registered (the model version whose jobName is
-    the job), or None before it has."""
+    the job, or, once the runner has tagged it, whose JOB_TAG is: azure-ai-ml 1.35.2's Model sends no job_name
+    in the PUT that updates its tags), or None before it has."""
     for model in ctx.ml.models.list(res.extra["registered_model"]):
-        if getattr(model, "job_name", None) == res.name:
+        if res.name in (getattr(model, "job_name", None), dict(getattr(model, "tags", None) or {}).get(JOB_TAG)):
             return str(model.version)
     return None

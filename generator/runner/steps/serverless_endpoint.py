@@ -16,6 +16,7 @@ from generator.runner.experiment import Resource
 from generator.runner.explain import RunnerError, explain
 from generator.runner.plan import Action, FieldChange, Reason, Verb
 from generator.runner.steps.common import REPAIR, Context, failed, not_found, state_of, wait_poller
+from generator.runner.steps.endpoint_evaluation import refused_before
 from generator.runner.steps.finetuning_job import registered_version
 
 _MODEL = re.compile(r"/models/([^/]+)/versions/([^/]+)$", re.I)
@@ -40,10 +41,14 @@ def wanted_model(ctx: Context, res: Resource) -> str | None:
 
 
 def plan_serverless_endpoint(ctx: Context, res: Resource) -> Action:
-    """Absent → create (for the version the job registers); Failed → repair; serving this run's model → unchanged;
-    serving another model → refuse (one deployment per custom model; its model is not changed in place)."""
+    """Absent → create (for the version the job registers), or refuse when an earlier apply's gate refused that
+    version (its tags say so; --skip-evaluation-gate serves it anyway); Failed → repair; serving this run's model →
+    unchanged; serving another model → refuse (one deployment per custom model; its model is not changed in place)."""
     current = not_found(lambda: ctx.ml.serverless_endpoints.get(res.name))
     wanted = wanted_model(ctx, res)
+    refused = _refused_before(ctx)
+    if current is None and refused is not None:
+        return Action(Verb.REFUSE, [f"serverless endpoint {res.name}: {refused}"], reason=Reason.GATE_REFUSED)
     if current is None:
         model = wanted or f"{res.extra['model']} (the version the job registers)"
         return Action(Verb.CREATE, [f"serverless endpoint {res.name} for {model}; it bills by the hour while it "
@@ -60,6 +65,12 @@ def plan_serverless_endpoint(ctx: Context, res: Resource) -> Action:
                                 f"per custom model (docs/serverless.md): `destroy {ctx.experiment.spec}` first (it "
                                 "stops serving), or set endpoint.name to a new name and render"], current,
                   Reason.SERVES_ANOTHER_MODEL, [FieldChange("model", served, after, updatable=False)], observed)
+
+
+def _refused_before(ctx: Context) -> str | None:
+    """Why this run's model is not served again (its gate refused it on an earlier apply), or None."""
+    evaluation = next((r for r in ctx.experiment.resources if r.kind == "endpoint_evaluation"), None)
+    return refused_before(ctx, evaluation) if evaluation is not None else None
 
 
 def model_id(ctx: Context, res: Resource, version: str) -> str:
