@@ -119,7 +119,7 @@ metrics: $(AZURE)
 # Two workers, one test file each at a time (a file's tests share its fixtures: the real-model demo runs once, 1 to 3
 # minutes, beside the rest); each benchmark's smoke run has its own file, so they spread over both workers.
 test: lint
-	@$(PY) -m pytest -n 2 --dist loadgroup
+	@$(PY) -m pytest -n 2 --dist loadfile
 
 # The linter and the type checker over generator/ (configured in pyproject.toml): zero findings, or the target fails.
 lint: $(DEV)

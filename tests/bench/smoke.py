@@ -1,6 +1,6 @@
 """Run one bench/*.py script once at its tiny `--smoke` size and check that it prints its figures.
 
-Each script has its own test file (tests/bench/test_bench_<name>.py), so that `pytest -n 2 --dist loadgroup` spreads
+Each script has its own test file (tests/bench/test_bench_<name>.py), so that `pytest -n 2 --dist loadfile` spreads
 the smoke runs, which together take minutes, over both workers.
 """
 

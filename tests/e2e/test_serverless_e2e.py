@@ -26,10 +26,6 @@ GENERATED = Path("generated") / SPEC
 CHAT = "/v1/chat/completions"
 
 
-# its tests share a module or session fixture: make test keeps them on one worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_serverless_e2e")
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The serverless example rendered into a project of its own, with ten conversations per split as its data."""

@@ -95,6 +95,7 @@ class GatedBackend:
         self.canceled: set[str] = set()
         self.serverless: dict[str, str] = {}  # serverless endpoint -> the model it serves
         self.lock = threading.Lock()
+        self.logging = threading.Lock()  # evaluation figures being logged (_log_evaluation)
 
     def attach(self, store: WorkspaceStore) -> None:
         """Nothing to read: no job runs."""
@@ -133,15 +134,17 @@ class GatedBackend:
         if (figures is None and answers is None) or store is None or "compute_metrics" not in (props.get("jobs")
                                                                                                or {}):
             return
-        with self.lock:
+        # Held while the figures are logged: a poll that asks meanwhile waits, so no caller sees the job Completed
+        # before its figures are in the store (it did, under load: the gate then found no metric, exit 2).
+        with self.logging:
             if name in self.evaluations_logged:
                 return
-            self.evaluations_logged.add(name)
-        if answers is not None:
-            from generator.textmetrics import compute_metrics
+            if answers is not None:
+                from generator.textmetrics import compute_metrics
 
-            figures = compute_metrics(answers[0], answers[1], requested_metrics(props))
-        log_evaluation_runs(store, str(props.get("experimentName") or "Default"), name, figures or {})
+                figures = compute_metrics(answers[0], answers[1], requested_metrics(props))
+            log_evaluation_runs(store, str(props.get("experimentName") or "Default"), name, figures or {})
+            self.evaluations_logged.add(name)
 
     def job_outputs(self, name: str) -> JobOutputs:
         """A completed evaluation job's `predictions` and `ground_truth` (those of its declared outputs), from the

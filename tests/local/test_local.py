@@ -20,10 +20,6 @@ from tests.conftest import REPO
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 
 
-# its tests share a module or session fixture: make test keeps them on one worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_local")
-
-
 @pytest.fixture(scope="module")
 def scoring_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A scoring server for an untrained tiny model saved as an MLflow model."""

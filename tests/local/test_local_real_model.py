@@ -28,10 +28,6 @@ torch = pytest.importorskip("torch", reason="the local extra (requirements-local
 ENGLISH = {"the", "to", "and", "a", "you", "your", "of", "is", "in", "for", "it", "that", "with", "can", "are"}
 
 
-# its tests share a module or session fixture: make test keeps them on one worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_local_real_model")
-
-
 @pytest.fixture(scope="session")
 def stand_in_folder() -> Path:
     """The converted stand-in (the first run on a machine converts it, 15 to 40 s; later runs read the cache)."""

@@ -24,10 +24,6 @@ CLIENT_TIMEOUT = 30.0  # only reached when a server hangs, which is the failure 
 SECRET = "s3cret-segment"
 
 
-# its tests share a module or session fixture: make test keeps them on one worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_local_servers")
-
-
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ssl.SSLContext]:
     """A server certificate and a client context that trusts it."""

@@ -14,10 +14,6 @@ from generator.local import warm
 pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 
 
-# its tests share a module or session fixture: make test keeps them on one worker (--dist loadgroup)
-pytestmark = pytest.mark.xdist_group("test_local_warm")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def warm_process() -> None:
     warm.start({"WARM_TEST_STARTED": "1"})

@@ -183,12 +183,3 @@ def test_the_runner_and_the_commands_never_branch_on_the_local_target() -> None:
             if compared or flag:
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert found == []
-
-
-def test_tests_sharing_a_module_or_session_fixture_stay_on_one_worker() -> None:
-    """make test spreads tests one by one over its workers (--dist loadgroup): a file whose tests share a module- or
-    session-scoped fixture must group them, or each worker would build the fixture (a trained model) again."""
-    ungrouped = [str(path.relative_to(REPO)) for path in sorted((REPO / "tests").rglob("test_*.py"))
-                 if any(f'scope="{scope}"' in (text := path.read_text(encoding="utf-8"))
-                        for scope in ("module", "package", "session")) and "pytest.mark.xdist_group(" not in text]
-    assert ungrouped == []
