@@ -178,12 +178,15 @@ class Emulator(ServerlessState):
 
     def load(self, resources: dict[str, dict[str, Any]], blobs: dict[str, tuple[bytes, dict[str, str]]]) -> None:
         """Add saved resources and blobs (a restart); a FineTuning job whose model is not registered yet is
-        settled again."""
+        settled again. A model version counts as the job's by its `jobName` or by its `modelUri` (the job's output):
+        a tag update is a PUT from azure-ai-ml's Model, which sends the path but no job_name."""
         with self.lock:
             self.resources.update(resources)
             self.blobs.update(blobs)
-            registered = {str(r["properties"].get("jobName")) for k, r in self.resources.items()
-                          if "/models/" in k and "/versions/" in k}
+            versions = [r["properties"] for k, r in self.resources.items() if "/models/" in k and "/versions/" in k]
+            registered = {str(p.get("jobName")) for p in versions} | {
+                uri.split("/")[3] for p in versions
+                if (uri := str(p.get("modelUri") or "")).startswith("azureml://jobs/") and uri.count("/") >= 5}
             self.finetunes_pending |= {r["name"] for k, r in self.resources.items() if k.count("/") == self.
                                        workspace_path.count("/") + 2 and "/jobs/" in k and finetuning.is_finetuning(
                                            r.get("properties") or {}) and r["name"] not in registered}

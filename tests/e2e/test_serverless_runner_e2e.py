@@ -241,6 +241,12 @@ def test_the_evaluation_through_endpoints_keeps_a_tuned_model_that_beats_its_bas
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "[evaluation] figures from Phi-4-ultrachat-serverless:1's tags (nothing asked again)" in again.stdout
     assert emulator.chats[ENDPOINT] == 12 and emulator.chats[f"{ENDPOINT}-base"] == 10
+    # a restart of the workspace (the local target's) reads its resources again: the tagged version is still the
+    # job's (its PUT carried no jobName), so nothing is registered twice
+    emulator.load({}, {})
+    assert run("status").exit_code == 0
+    versions = [k for k in emulator.resources if "/models/phi-4-ultrachat-serverless/versions/" in k]
+    assert versions == [emulator.workspace_path.lower() + "/models/phi-4-ultrachat-serverless/versions/1"]
     gone = run("destroy")
     assert gone.exit_code == 0 and f"delete serverless endpoint {ENDPOINT}-base: done" in gone.stdout
     assert not [k for k in emulator.resources if "/serverlessendpoints/" in k]
