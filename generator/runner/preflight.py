@@ -11,6 +11,7 @@ import yaml
 
 from generator import catalog, clock
 from generator.catalog import ModelFacts, checks
+from generator.catalog.checks import Finding
 from generator.catalog.rest import LiveFacts, from_rest
 from generator.diagnostics import ERROR
 from generator.runner.compat import registry_model_properties
@@ -132,12 +133,7 @@ def check_model(live: LiveFacts, compute_size: str, instance_type: str, out: Pri
                               "checked against the model")
     for line in drift(catalog.model(facts.registry, facts.name), facts):
         out.line("preflight", f"drift from the catalog: {line}")
-    for finding in findings:
-        if finding.severity != ERROR:
-            out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
-    errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
-    if errors:
-        raise NotRunnable("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors))
+    refuse_or_warn(findings, out)
     if live.has_size_lists:
         out.line("preflight", f"compute size {compute_size} and deployment size {instance_type} are on "
                               f"{facts.name}'s lists and meet its minimum specs")
@@ -363,3 +359,14 @@ def _node_count(rows: list[UsageRow], cluster: Any, tier: str, nodes: int, count
     elif nodes > 1:
         out.line("preflight", f"quota: {line}")
     return []
+
+
+def refuse_or_warn(findings: list[Finding], out: Printer) -> None:
+    """Print the registry's warnings about the model; refuse (NotRunnable, exit 2, before anything is created) when
+    any finding is an error, naming them all."""
+    for finding in findings:
+        if finding.severity != ERROR:
+            out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
+    errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
+    if errors:
+        raise NotRunnable("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors))

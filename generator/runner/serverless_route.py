@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from generator import clock
 from generator.catalog import checks
-from generator.diagnostics import ERROR
 from generator.runner.cost import TagError, endpoint_age
 from generator.runner.explain import NotRunnable
 from generator.runner.output import Printer
@@ -38,17 +37,12 @@ def hosting_warnings() -> list[str]:
 def preflight(session: Session, out: Printer) -> None:
     """The pinned model exists in its registry and is not retired; the workspace's region fine-tunes it serverless.
     NotRunnable (exit 2) before anything is created otherwise."""
-    from generator.runner.preflight import MODEL_URI, read_live_model
+    from generator.runner.preflight import MODEL_URI, read_live_model, refuse_or_warn
     from generator.serverless import region_problem
 
     live = read_live_model(session.experiment, session.registry, out)
     findings = checks.model_status(live.facts, clock.today())
-    for finding in findings:
-        if finding.severity != ERROR:
-            out.line("preflight", f"warning: {'.'.join(finding.field)}: {finding.message}")
-    errors = [f"{'.'.join(f.field)}: {f.message}" for f in findings if f.severity == ERROR]
-    if errors:
-        raise NotRunnable("the registry's facts refuse this experiment:\n  " + "\n  ".join(errors))
+    refuse_or_warn(findings, out)
     match = MODEL_URI.match(session.experiment.foundation_model)
     assert match is not None  # read_live_model refused an unpinned model
     registry, name = match.group(1), match.group(2)
