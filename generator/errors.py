@@ -8,7 +8,7 @@ situation. The codes follow Terraform's contract, so scripts and CI can tell a f
 |------|----------------------------------------------------------------------------------------------------|
 | 0    | done (plan: nothing to change)                                                                     |
 | 1    | an error or a refusal: Azure refused or failed, a stale `generated/`, a refused plan step, a plan  |
-|      | over budget, an evaluation gate not met, a saved plan that moved                                   |
+|      | over budget, an evaluation gate not met, serving parity failed, a saved plan that moved            |
 | 2    | invalid input (a spec, a flag, a file, a missing extra, no workspace or login, a spec the          |
 |      | workspace cannot run, nothing to read yet); with `plan --detailed-exitcode`, only "there are       |
 |      | changes" (every error is then 1)                                                                   |
