@@ -44,6 +44,9 @@ class Faults:
     forbidden: set[str] = field(default_factory=set)  # "usages", "vmSizes": answer 403 as to a reader without rights
     # (status, body) the emulated endpoint answers every scoring request with, as a model that refuses would.
     scoring_answer: tuple[int, Any] | None = None
+    # The next N chat completions of any serverless endpoint are answered 429 TooManyRequests (Retry-After: 0), as an
+    # endpoint past its rate limit would (each deployment: 200,000 tokens and 1,000 requests per minute).
+    chat_throttled: int = 0
     # Gates a test opens: "job:<name>" keeps a job Running, "endpoint:<name>", "deployment:<name>", "compute:<name>",
     # "serverless:<name>" (a serverless endpoint) and "subscription:<name>" (a marketplace subscription) keep the
     # create operation InProgress, until set.

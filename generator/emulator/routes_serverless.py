@@ -56,6 +56,15 @@ class ServerlessRoutes:
     _provisioning: Callable[..., str]  # routes_arm.py
     discard_body: Callable[[], None]  # generator/emulator/tls.py QuietHandler
 
+    def _throttled(self) -> bool:
+        """Whether this chat completion is one of the next `Faults.chat_throttled` (each counted once)."""
+        e = self.owner
+        with e.lock:
+            if e.fault_plan.chat_throttled <= 0:
+                return False
+            e.fault_plan.chat_throttled -= 1
+            return True
+
     def _serverless_resource(self, kind: str, parts: list[str], key: str, sub: str, body: dict[str, Any]) -> None:
         """PUT, GET (one or the list), DELETE and listKeys of serverless endpoints and marketplace subscriptions."""
         e = self.owner
@@ -183,6 +192,8 @@ class ServerlessRoutes:
             self._send(404, chat_error(404, f"no serverless endpoint {name} serves in this workspace"))
         elif e.fault_plan.scoring_answer is not None:
             self._send(*e.fault_plan.scoring_answer)
+        elif self._throttled():
+            self._send(429, chat_error(429, "Rate limit is exceeded. Try again later."), {"Retry-After": "0"})
         else:
             with e.lock:
                 e.chats[name.lower()] += 1

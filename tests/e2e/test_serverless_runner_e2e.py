@@ -103,8 +103,17 @@ def test_apply_fine_tunes_serves_and_answers_then_nothing_to_do_then_destroy_lea
     invoked = run("invoke")
     assert invoked.exit_code == 0, invoked.stderr
     assert invoked.stdout.strip() == ANSWER
+    # past its rate limit the endpoint answers 429 (Retry-After: 0): the request is sent again, at most 5 times
+    chats, emulator.behaviour.chat_throttled = emulator.chats[ENDPOINT], 2
+    throttled = run("invoke")
+    assert throttled.exit_code == 0 and throttled.stdout.strip() == ANSWER, throttled.stderr
+    assert emulator.chats[ENDPOINT] == chats + 1 and emulator.behaviour.chat_throttled == 0
+    emulator.behaviour.chat_throttled = 5
+    refused = run("invoke")
+    assert refused.exit_code == 1 and emulator.behaviour.chat_throttled == 0
+    assert f"chat completions of {ENDPOINT}: HTTP 429 5 times (its rate limit is 200,000 tokens" in refused.stderr
     key = emulator.settings.key
-    for result in (planned, first, second, status, invoked):
+    for result in (planned, first, second, status, invoked, throttled, refused):
         assert key not in result.stdout + result.stderr
     assert key not in _written(project)
 

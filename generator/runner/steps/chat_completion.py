@@ -7,6 +7,8 @@ model-as-a-service/chat-completion/chat_completion_with_model_as_service.ipynb @
 from __future__ import annotations
 
 import json
+import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,12 @@ from generator.runner.steps.common import Context
 
 ROUTE = "/v1/chat/completions"
 TIMEOUT = 300.0  # seconds for one answer: a bound on a hung endpoint, not a margin any test relies on
+# A deployment answers 429 past its rate limit (200,000 tokens and 1,000 requests a minute: MicrosoftDocs/azure-ai-docs
+# articles/ai-foundry/how-to/fine-tune-serverless.md @00fd7acc; TooManyRequestsError in the chat completions
+# reference @9829b8ac) and 503 when busy: the request is sent again after the answer's Retry-After (seconds), or,
+# without one, after 2, 4, 8 and 16 s (our choice: no source gives a wait), at most ATTEMPTS times in all.
+RETRY_STATUSES = (429, 503)
+ATTEMPTS = 5
 
 
 def plan_chat(ctx: Context, res: Resource) -> Action:
@@ -59,14 +67,23 @@ class Chat:
         return f"Chat({self.endpoint})"
 
     def ask(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The endpoint's answer to `body` (a chat completions response), or CloudError with its status and error."""
+        """The endpoint's answer to `body` (a chat completions response), sent again while the endpoint answers 429
+        or 503 (RETRY_STATUSES, at most ATTEMPTS times), or CloudError with its status and error."""
         import requests
 
-        try:
-            answer = requests.post(self.url, json=body, headers={"Authorization": self._key}, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise RunnerError(f"chat completions of {self.endpoint}: the connection failed ({type(exc).__name__})"
-                              ) from None
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                answer = requests.post(self.url, json=body, headers={"Authorization": self._key}, timeout=TIMEOUT)
+            except requests.RequestException as exc:
+                raise RunnerError(f"chat completions of {self.endpoint}: the connection failed "
+                                  f"({type(exc).__name__})") from None
+            if answer.status_code not in RETRY_STATUSES or attempt == ATTEMPTS:
+                break
+            time.sleep(_retry_after(answer.headers.get("Retry-After"), attempt))
+        if answer.status_code in RETRY_STATUSES:
+            raise CloudError(f"chat completions of {self.endpoint}: HTTP {answer.status_code} {ATTEMPTS} times (its "
+                             "rate limit is 200,000 tokens and 1,000 requests a minute): try again later; "
+                             f"{answer.text[:300]}", status=answer.status_code)
         if answer.status_code != 200:
             raise CloudError(f"chat completions of {self.endpoint}: HTTP {answer.status_code}: {answer.text[:500]}",
                              status=answer.status_code)
@@ -76,6 +93,15 @@ class Chat:
             raise CloudError(f"chat completions of {self.endpoint}: the answer is not JSON: {answer.text[:200]}",
                              status=200) from None
         return dict(reply)
+
+
+def _retry_after(header: str | None, attempt: int) -> float:
+    """Seconds to wait before sending again: the answer's Retry-After in seconds, else 2 ** attempt."""
+    try:
+        seconds = float(header) if header is not None else None
+    except ValueError:
+        seconds = None
+    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else float(2 ** attempt)
 
 
 def reply_text(reply: dict[str, Any]) -> str:
