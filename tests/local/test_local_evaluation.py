@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.local.projects import edit_spec, use_local_workspace
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 # MLflow's first import configures logging with dictConfig, which closes every logging handler that exists; absl
@@ -21,6 +22,7 @@ torch = pytest.importorskip("torch", reason="the local extra (requirements-local
 # other way round in one worker, the gate test below closed pytest's capture and the worker crashed ("lost
 # sys.stderr"). The evaluation job imports mlflow first too (generator/local/evaluate.py main).
 import mlflow  # noqa: E402,F401
+
 SPEC = "specs/local-demo.yaml"
 JOB = "phi4-ultrachat-demo-run1"
 EVALUATIONS = {"base": f"{JOB}-eval-base", "tuned": f"{JOB}-eval-tuned"}
@@ -86,24 +88,17 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
     from mlflow.tracking import MlflowClient
 
     from generator.cli.demo import run_step
-    from generator.local.daemon import LOCAL_STATE_ENV, stop
+    from generator.local.daemon import stop
     from tests.support.tinymodel import ensure_foundation_model
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)
     spec = tmp_path / SPEC  # 12 conversations and a gate of +0.05 the random double never reaches: a clear refusal
-    text = spec.read_text()
-    for old, new in (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
-                     ("    min_gain: 0.0\n", "    min_gain: 0.05\n")):
-        assert old in text
-        text = text.replace(old, new, 1)
-    spec.write_text(text)
+    edit_spec(spec, (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
+                                ("    min_gain: 0.0\n", "    min_gain: 0.05\n")))
     # the tiny random test double stands in for Phi-4 (`local start --model`): it trains and answers in seconds
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    state = tmp_path / ".local-workspace-eval"
-    monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
+    state = use_local_workspace(monkeypatch, tmp_path, ".local-workspace-eval")
     try:
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["data", "prepare", SPEC], ["render", SPEC]):
             run_step(args)
@@ -127,7 +122,7 @@ def test_the_local_workspace_runs_the_evaluation_jobs_and_the_gate_reads_them(
         # the evaluation's answers, as jobs.download fetches them from the local workspace: the files the job wrote
         from generator.emulator.connect import LocalCredential
         from generator.local.daemon import read_state
-        from generator.runner.connection import workspace_from_config, workspace_client
+        from generator.runner.connection import workspace_client, workspace_from_config
 
         daemon = read_state(state)
         assert daemon is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, TESTS
+from tests.local.projects import edit_spec, use_local_workspace
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 import mlflow  # noqa: E402,F401 - before rouge-score's absl (tests/local/test_local_evaluation.py says why)
@@ -25,23 +26,15 @@ OTHER_TEMPLATE = ("{% for message in messages %}{{ message['role'] | upper }}: {
 def test_a_deployment_serving_another_chat_template_fails_parity_and_gets_no_traffic(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     from generator.cli.demo import run_step
-    from generator.local.daemon import LOCAL_STATE_ENV, stop
+    from generator.local.daemon import stop
     from tests.support.tinymodel import ensure_foundation_model
 
     for folder in ("specs", "samples"):
         shutil.copytree(REPO / folder, tmp_path / folder)
-    spec = tmp_path / SPEC
-    text = spec.read_text()
-    for old, new in (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
-                     ("  parity: 5 ", "  parity: 3 ")):
-        assert old in text
-        text = text.replace(old, new, 1)
-    spec.write_text(text)
+    edit_spec(tmp_path / SPEC, (("  max_samples: 60 ", "  max_samples: 12 "), ("    test_sft: 100 ", "    test_sft: 20 "),
+                                ("  parity: 5 ", "  parity: 3 ")))
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted((tmp_path / "samples" / "ultrachat_mini").glob("*.jsonl")))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    state = tmp_path / ".local-workspace-parity"
-    monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
+    state = use_local_workspace(monkeypatch, tmp_path, ".local-workspace-parity")
     # the local workspace (and so its scoring servers) starts with the hook of tests/support/sitecustomize.py
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS / "support"), str(REPO)]))
     monkeypatch.setenv("SERVE_WITH_CHAT_TEMPLATE", OTHER_TEMPLATE)

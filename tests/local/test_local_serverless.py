@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.local.projects import sample_slice, use_local_workspace
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 import mlflow  # noqa: E402,F401 - imported before the tokenizers' libraries (tests/local/test_local_evaluation.py)
@@ -42,22 +43,16 @@ def test_the_local_workspace_fine_tunes_registers_and_serves_chat_completions(
     from azure.ai.ml.entities import ServerlessEndpoint
 
     from generator.cli.demo import run_step
-    from generator.local.daemon import LOCAL_STATE_ENV, start_local, stop
-    from generator.runner.connection import workspace_from_config, workspace_client
+    from generator.local.daemon import start_local, stop
+    from generator.runner.connection import workspace_client, workspace_from_config
     from tests.support.tinymodel import ensure_foundation_model
 
     (tmp_path / "specs").mkdir()
     shutil.copy(REPO / "specs" / f"{SPEC}.yaml", tmp_path / "specs")
     data = tmp_path / "data" / "ultrachat_200k"
-    data.mkdir(parents=True)
-    for split, count in (("train_sft", 6), ("test_sft", 3)):
-        lines = (REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
-        (data / f"{split}.jsonl").write_text("".join(line + "\n" for line in lines[:count]), encoding="utf-8")
+    sample_slice(data, (("train_sft", 6), ("test_sft", 3)))
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted(data.glob("*.jsonl")))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    state = tmp_path / ".local-workspace-serverless"
-    monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
+    state = use_local_workspace(monkeypatch, tmp_path, ".local-workspace-serverless")
     generated = tmp_path / "generated" / SPEC
     try:
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["render", f"specs/{SPEC}.yaml"]):

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import REPO
+from tests.local.projects import sample_slice, use_local_workspace
 
 torch = pytest.importorskip("torch", reason="the local extra (requirements-local.txt) is part of make test")
 import mlflow  # noqa: E402,F401 - imported before the tokenizers' libraries (tests/local/test_local_evaluation.py)
@@ -31,22 +32,16 @@ def _run(*args: str) -> Result:
 def test_apply_invoke_metrics_and_destroy_of_the_serverless_route_on_the_local_workspace(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from generator.cli.demo import run_step
-    from generator.local.daemon import LOCAL_STATE_ENV, start_local, stop
+    from generator.local.daemon import start_local, stop
     from generator.runner.connection import workspace_client, workspace_from_config
     from tests.support.tinymodel import ensure_foundation_model
 
     (tmp_path / "specs").mkdir()
     shutil.copy(REPO / SPEC, tmp_path / "specs")
     data = tmp_path / "data" / "ultrachat_200k"
-    data.mkdir(parents=True)
-    for split, count in (("train_sft", 6), ("test_sft", 3)):
-        lines = (REPO / "samples" / "ultrachat_mini" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
-        (data / f"{split}.jsonl").write_text("".join(line + "\n" for line in lines[:count]), encoding="utf-8")
+    sample_slice(data, (("train_sft", 6), ("test_sft", 3)))
     tiny = ensure_foundation_model(tmp_path / "tiny", sorted(data.glob("*.jsonl")))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")  # the local target sets it; restored after the test
-    state = tmp_path / ".local-workspace-serverless"
-    monkeypatch.setenv(LOCAL_STATE_ENV, state.name)
+    state = use_local_workspace(monkeypatch, tmp_path, ".local-workspace-serverless")
     try:
         for args in (["local", "start", "--model", f"Phi-4={tiny}"], ["render", SPEC]):
             run_step(args)
